@@ -1,0 +1,14 @@
+// The platform interface: the only way AssemblyScript reaches hardware.
+// boot/ implements these in C on bare metal; tools/lib/wasmhost.mjs on the host.
+// See docs/DESIGN.md for the contract of each import.
+
+@external("platform", "uart_write") export declare function uart_write(ptr: usize, len: usize): void;
+@external("platform", "uart_read") export declare function uart_read(): i32;
+@external("platform", "time_ns") export declare function time_ns(): u64;
+@external("platform", "power_off") export declare function power_off(): void;
+@external("platform", "reset") export declare function reset(): void;
+@external("platform", "mmio_read32") export declare function mmio_read32(addr: u64): u32;
+@external("platform", "mmio_write32") export declare function mmio_write32(addr: u64, value: u32): void;
+@external("platform", "mem_phys_base") export declare function mem_phys_base(): u64;
+@external("platform", "barrier") export declare function barrier(): void;
+@external("platform", "wait_for_interrupt") export declare function wait_for_interrupt(): void;

@@ -1,0 +1,32 @@
+import { describe, it, expect, beforeAll } from "vitest";
+import { compile } from "../tools/lib/asbuild.mjs";
+import { instantiate } from "../tools/lib/wasmhost.mjs";
+
+describe("kernel/memory/regions", () => {
+  let x: any;
+  beforeAll(async () => { x = (await instantiate(await compile("tests/wasm/regions.ts"))).exports; });
+
+  it("allocates page-aligned regions and returns them on free", () => {
+    const before = x.linearMemoryBytes();
+    const a = x.allocRegion(100n * 1024n);
+    const b = x.allocRegion(1n);
+    expect(a % 65536).toBe(0);
+    expect(x.regionSize(a)).toBe(131072n);
+    expect(x.regionBytesInUse()).toBe(196608n);
+    expect(x.freeRegion(a)).toBe(1);
+    expect(x.freeRegion(a)).toBe(0); // double free is refused
+    expect(x.freeRegion(b)).toBe(1);
+    expect(x.regionBytesInUse()).toBe(0n);
+    // freed runs merged and are reused without growing memory
+    const grown = x.linearMemoryBytes();
+    const c = x.allocRegion(150000n);
+    expect(c).toBe(a);
+    expect(x.linearMemoryBytes()).toBe(grown);
+    expect(grown - before).toBe(196608n);
+    x.freeRegion(c);
+  });
+
+  it("reports exhaustion with 0 instead of trapping", () => {
+    expect(x.allocRegion(5n * 1024n * 1024n * 1024n)).toBe(0);
+  });
+});

@@ -1,0 +1,1 @@
+export { allocRegion, freeRegion, regionSize, regionBytesInUse, regionBytesFree, linearMemoryBytes } from "../../kernel/memory/regions";

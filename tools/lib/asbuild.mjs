@@ -1,0 +1,57 @@
+// Compiles an AssemblyScript entry file to WebAssembly with the project's shared
+// options (asconfig.json), caching the result by a hash of every source it could read.
+import asc from "assemblyscript/asc";
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync, statSync, mkdirSync, existsSync, writeFileSync } from "node:fs";
+import { join, relative, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const SOURCE_DIRS = ["kernel", "llm", "shell", "tests/wasm"];
+
+function hashSources(extra) {
+  const h = createHash("sha256");
+  const walk = (dir) => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (name.endsWith(".ts")) { h.update(relative(ROOT, p)); h.update(readFileSync(p)); }
+    }
+  };
+  for (const d of SOURCE_DIRS) walk(join(ROOT, d));
+  h.update(readFileSync(join(ROOT, "asconfig.json")));
+  h.update(JSON.stringify(extra));
+  return h.digest("hex").slice(0, 16);
+}
+
+/**
+ * compile("llm/host.ts", { out: "build/llm.wasm", target: "release", args: [] })
+ * Returns the absolute path of the .wasm. Throws with the compiler's diagnostics on error.
+ */
+export async function compile(entry, { out, target = "release", args = [] } = {}) {
+  out = resolve(ROOT, out ?? join("build", "wasm", entry.replace(/\.ts$/, "").replaceAll("/", "_") + `.${target}.wasm`));
+  const key = hashSources({ entry, target, args });
+  const stamp = out + ".hash";
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return out;
+  mkdirSync(dirname(out), { recursive: true });
+  let stderr = "";
+  const { error } = await asc.main(
+    [entry, "--config", "asconfig.json", "--target", target, "--outFile", out, ...args],
+    { stdout: { write() { return true; } }, stderr: { write(s) { stderr += s; return true; } }, baseDir: ROOT },
+  );
+  if (error) throw new Error(`asc ${entry} failed: ${error.message}\n${stderr}`);
+  writeFileSync(stamp, key);
+  return out;
+}
+
+// CLI: node tools/lib/asbuild.mjs ENTRY OUT [--target debug] [asc args…]
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [entry, out, ...rest] = process.argv.slice(2);
+  let target = "release";
+  const ti = rest.indexOf("--target");
+  if (ti >= 0) { target = rest[ti + 1]; rest.splice(ti, 2); }
+  compile(entry, { out, target, args: rest }).then((p) => console.log(relative(process.cwd(), p)),
+    (e) => { console.error(e.message); process.exit(1); });
+}

@@ -1,0 +1,53 @@
+// Runs the project's WebAssembly on Node: the host side of the imports that the C shim
+// (boot/) provides on bare metal. Tests and host tools share this one loader.
+import { readFileSync } from "node:fs";
+
+/** Reads an AssemblyScript managed string (UTF-16, byte length stored at ptr - 4). */
+export function readAsString(memory, ptr) {
+  if (!ptr) return "";
+  const bytes = new Uint32Array(memory.buffer, ptr - 4, 1)[0];
+  return Buffer.from(memory.buffer, ptr, bytes).toString("utf16le");
+}
+
+export class WasmTrap extends Error {}
+
+/**
+ * instantiate(wasmPath, { platform: {...overrides}, imports: {...extra modules} })
+ * Returns { instance, exports, memory }.
+ * The `platform` module is the kernel's hardware interface (see docs/DESIGN.md); on the
+ * host its defaults write the UART to a buffer (or stdout), read no input and count time
+ * from process.hrtime.
+ */
+export async function instantiate(wasm, { platform = {}, imports = {}, onOutput } = {}) {
+  const bytes = typeof wasm === "string" ? readFileSync(wasm) : wasm;
+  let memory;
+  const out = onOutput ?? ((s) => process.stdout.write(s));
+  const t0 = process.hrtime.bigint();
+  const env = {
+    abort(msg, file, line, col) {
+      const m = readAsString(memory, msg), f = readAsString(memory, file);
+      throw new WasmTrap(`abort: ${m} at ${f}:${line}:${col}`);
+    },
+    trace(msg, n, ...args) {
+      console.error(`trace: ${readAsString(memory, msg)} ${args.slice(0, n).join(", ")}`);
+    },
+    seed() { return Date.now(); },
+  };
+  const defaults = {
+    uart_write(ptr, len) { out(Buffer.from(new Uint8Array(memory.buffer, ptr, len))); },
+    uart_read() { return -1; },
+    time_ns() { return process.hrtime.bigint() - t0; },
+    power_off() { throw new WasmTrap("power_off"); },
+    reset() { throw new WasmTrap("reset"); },
+    mmio_read32() { return 0; },
+    mmio_write32() {},
+    mem_phys_base() { return 0n; },
+    wait_for_interrupt() {},
+    barrier() {},
+  };
+  const { instance } = await WebAssembly.instantiate(bytes, {
+    env, platform: { ...defaults, ...platform }, ...imports,
+  });
+  memory = instance.exports.memory;
+  return { instance, exports: instance.exports, get memory() { return memory; } };
+}
