@@ -12,3 +12,4 @@
 @external("platform", "mem_phys_base") export declare function mem_phys_base(): u64;
 @external("platform", "barrier") export declare function barrier(): void;
 @external("platform", "wait_for_interrupt") export declare function wait_for_interrupt(): void;
+@external("platform", "mem_limit") export declare function mem_limit(): u64;

@@ -42,6 +42,7 @@ export async function instantiate(wasm, { platform = {}, imports = {}, onOutput 
     mmio_read32() { return 0; },
     mmio_write32() {},
     mem_phys_base() { return 0n; },
+    mem_limit() { return 4n * 1024n * 1024n * 1024n; },
     wait_for_interrupt() {},
     barrier() {},
   };

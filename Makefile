@@ -1,0 +1,84 @@
+# SIS: `make run` boots the kernel in QEMU, `make test` runs every test.
+# Both start with tools/setup.sh, which installs whatever is missing.
+
+CPU ?= neoverse-n1
+SMP ?= 2
+MEM ?= 4G
+MODELS ?= models
+DISK ?=
+
+BUILD := build
+TC_ENV := .cache/toolchain/env.mk
+-include $(TC_ENV)
+
+KERNEL_ENTRY ?= kernel/main.ts
+AS_SOURCES := $(shell find kernel shell llm -name '*.ts' 2>/dev/null) asconfig.json
+BOOT_C := $(wildcard boot/*.c)
+BOOT_S := $(wildcard boot/*.S)
+BOOT_H := $(wildcard boot/*.h boot/include/*.h)
+
+# The shim and the lowered kernel are PE/COFF objects for UEFI; _WIN32/_MSC_VER are
+# undefined so that wasm2c's headers take their plain C11-less, thread-free paths.
+CLANG_TARGET := --target=aarch64-unknown-windows -U_WIN32 -U_WIN64 -U_MSC_VER
+CFLAGS := $(CLANG_TARGET) -std=gnu99 -O2 -march=armv8-a -ffreestanding -fno-stack-protector \
+  -mno-stack-arg-probe -fno-asynchronous-unwind-tables -nostdinc \
+  -isystem boot/include -isystem $(shell clang -print-resource-dir 2>/dev/null)/include \
+  -isystem $(WASM_RT_INCLUDE) -isystem $(SIMDE_INCLUDE) -Iboot -I$(BUILD)/kernel \
+  -DWASM_RT_USE_MMAP=0 -DWASM_RT_MEMCHECK_BOUNDS_CHECK=1 -DWASM_RT_MEMCHECK_GUARD_PAGES=0 \
+  -DWASM_RT_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=20000 \
+  -Wall -Wno-unused-function -Wno-unused-variable -Wno-unused-but-set-variable
+
+.PHONY: all setup kernel run test test-host test-e2e clean
+
+all: kernel
+
+setup:
+	@tools/setup.sh
+
+$(TC_ENV):
+	@tools/setup.sh
+
+kernel: $(BUILD)/esp.img
+
+$(BUILD)/kernel.wasm: $(AS_SOURCES) | $(TC_ENV)
+	@mkdir -p $(BUILD)
+	node tools/lib/asbuild.mjs $(KERNEL_ENTRY) $@
+
+$(BUILD)/kernel/kernel.c: $(BUILD)/kernel.wasm | $(TC_ENV)
+	@mkdir -p $(BUILD)/kernel
+	$(WASM2C) -n kernel $< -o $@
+
+$(BUILD)/obj/kernel.o: $(BUILD)/kernel/kernel.c $(BOOT_H)
+	@mkdir -p $(BUILD)/obj
+	clang $(CFLAGS) -Wno-everything -c $< -o $@
+
+$(BUILD)/obj/%.o: boot/%.c $(BOOT_H) $(BUILD)/kernel/kernel.c
+	@mkdir -p $(BUILD)/obj
+	clang $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: boot/%.S
+	@mkdir -p $(BUILD)/obj
+	clang $(CLANG_TARGET) -c $< -o $@
+
+OBJS := $(BUILD)/obj/kernel.o $(patsubst boot/%.c,$(BUILD)/obj/%.o,$(BOOT_C)) $(patsubst boot/%.S,$(BUILD)/obj/%.o,$(BOOT_S))
+
+$(BUILD)/BOOTAA64.EFI: $(OBJS)
+	lld-link -machine:arm64 -subsystem:efi_application -entry:efi_main -nodefaultlib -out:$@ $(OBJS)
+
+$(BUILD)/esp.img: $(BUILD)/BOOTAA64.EFI
+	rm -f $@.tmp
+	mformat -i $@.tmp -C -T 65536 -h 64 -s 32 -v SIS ::
+	mmd -i $@.tmp ::/EFI ::/EFI/BOOT
+	mcopy -i $@.tmp $< ::/EFI/BOOT/BOOTAA64.EFI
+	mv $@.tmp $@
+
+run: setup
+	@$(MAKE) --no-print-directory kernel
+	node tools/run.mjs --cpu $(CPU) --smp $(SMP) --mem $(MEM) $(if $(DISK),--disk $(DISK),--models $(MODELS))
+
+test: setup
+	@$(MAKE) --no-print-directory kernel
+	npx vitest run
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,99 @@
+// AArch64 pieces that C cannot express: setjmp/longjmp for wasm traps, the exception
+// vector table, and the switch onto the kernel's own stack.
+
+    .text
+
+// int sis_setjmp(jmp_buf b): saves callee-saved state (x19-x30, sp, d8-d15).
+    .globl sis_setjmp
+    .p2align 2
+sis_setjmp:
+    stp x19, x20, [x0, #0]
+    stp x21, x22, [x0, #16]
+    stp x23, x24, [x0, #32]
+    stp x25, x26, [x0, #48]
+    stp x27, x28, [x0, #64]
+    stp x29, x30, [x0, #80]
+    mov x2, sp
+    str x2, [x0, #96]
+    stp d8, d9, [x0, #104]
+    stp d10, d11, [x0, #120]
+    stp d12, d13, [x0, #136]
+    stp d14, d15, [x0, #152]
+    mov w0, #0
+    ret
+
+// void sis_longjmp(jmp_buf b, int v): returns v (1 if v == 0) from the matching setjmp.
+    .globl sis_longjmp
+    .p2align 2
+sis_longjmp:
+    ldp x19, x20, [x0, #0]
+    ldp x21, x22, [x0, #16]
+    ldp x23, x24, [x0, #32]
+    ldp x25, x26, [x0, #48]
+    ldp x27, x28, [x0, #64]
+    ldp x29, x30, [x0, #80]
+    ldr x2, [x0, #96]
+    mov sp, x2
+    ldp d8, d9, [x0, #104]
+    ldp d10, d11, [x0, #120]
+    ldp d12, d13, [x0, #136]
+    ldp d14, d15, [x0, #152]
+    cmp w1, #0
+    csinc w0, w1, wzr, ne
+    ret
+
+// void call_on_stack(void (*fn)(void), void* stack_top): never returns.
+    .globl call_on_stack
+    .p2align 2
+call_on_stack:
+    mov sp, x1
+    mov x29, #0
+    mov x30, #0
+    br x0
+
+// Exception vectors: every entry saves x0-x30 and calls sis_exception(frame, index),
+// which reports and halts (a fault outside WebAssembly is a shim bug).
+    .macro VECTOR index
+    .p2align 7
+    sub sp, sp, #256
+    stp x0, x1, [sp, #0]
+    stp x2, x3, [sp, #16]
+    stp x4, x5, [sp, #32]
+    stp x6, x7, [sp, #48]
+    stp x8, x9, [sp, #64]
+    stp x10, x11, [sp, #80]
+    stp x12, x13, [sp, #96]
+    stp x14, x15, [sp, #112]
+    stp x16, x17, [sp, #128]
+    stp x18, x19, [sp, #144]
+    stp x20, x21, [sp, #160]
+    stp x22, x23, [sp, #176]
+    stp x24, x25, [sp, #192]
+    stp x26, x27, [sp, #208]
+    stp x28, x29, [sp, #224]
+    str x30, [sp, #240]
+    mov x0, sp
+    mov x1, #\index
+    bl sis_exception
+    b halt
+    .endm
+
+    .globl exception_vectors
+    .p2align 11
+exception_vectors:
+    VECTOR 0
+    VECTOR 1
+    VECTOR 2
+    VECTOR 3
+    VECTOR 4
+    VECTOR 5
+    VECTOR 6
+    VECTOR 7
+    VECTOR 8
+    VECTOR 9
+    VECTOR 10
+    VECTOR 11
+    VECTOR 12
+    VECTOR 13
+    VECTOR 14
+    VECTOR 15

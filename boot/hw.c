@@ -1,0 +1,112 @@
+/* PL011 UART, ARM generic timer, GICv2 (only to wake wfi), PSCI — for QEMU -M virt. */
+#include "hw.h"
+
+#define UART0 0x09000000ULL
+#define UART_DR 0x00
+#define UART_FR 0x18
+#define UART_IMSC 0x38
+#define UART_ICR 0x44
+#define FR_RXFE (1u << 4)
+#define FR_TXFF (1u << 5)
+#define UART_RX_INTID 33 /* SPI 1 on virt */
+
+#define GICD 0x08000000ULL
+#define GICC 0x08010000ULL
+#define VTIMER_INTID 27
+
+void uart_init(void) {
+  /* The firmware left the PL011 configured; only ask for receive interrupts so that
+     wfi wakes when a byte arrives. */
+  mmio_write32(UART0 + UART_ICR, 0x7ff);
+  mmio_write32(UART0 + UART_IMSC, (1u << 4) | (1u << 6)); /* RX and RX timeout */
+}
+
+void uart_putc(char c) {
+  while (mmio_read32(UART0 + UART_FR) & FR_TXFF) {}
+  mmio_write32(UART0 + UART_DR, (uint8_t)c);
+}
+
+void uart_write_bytes(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '\n') uart_putc('\r');
+    uart_putc((char)p[i]);
+  }
+}
+
+void uart_puts(const char* s) {
+  while (*s) { if (*s == '\n') uart_putc('\r'); uart_putc(*s++); }
+}
+
+void uart_put_hex(uint64_t v) {
+  uart_puts("0x");
+  for (int i = 60; i >= 0; i -= 4) uart_putc("0123456789abcdef"[(v >> i) & 15]);
+}
+
+void uart_put_dec(uint64_t v) {
+  char buf[24];
+  int n = 0;
+  do { buf[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (n) uart_putc(buf[--n]);
+}
+
+int uart_getc(void) {
+  if (mmio_read32(UART0 + UART_FR) & FR_RXFE) return -1;
+  return (int)(mmio_read32(UART0 + UART_DR) & 0xff);
+}
+
+/* ---- generic timer ---- */
+uint64_t timer_ticks(void) {
+  uint64_t v;
+  __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
+  return v;
+}
+
+uint64_t timer_freq(void) {
+  uint64_t v;
+  __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
+  return v;
+}
+
+uint64_t timer_ns(void) {
+  uint64_t t = timer_ticks(), f = timer_freq();
+  return (t / f) * 1000000000ULL + (t % f) * 1000000000ULL / f;
+}
+
+/* ---- GICv2: interrupts stay masked in PSTATE; a pending one still ends wfi ---- */
+static void gic_enable(uint32_t intid) {
+  mmio_write32(GICD + 0x100 + 4 * (intid / 32), 1u << (intid % 32));             /* ISENABLER */
+  *(volatile uint8_t*)(uintptr_t)(GICD + 0x400 + intid) = 0xa0;                   /* IPRIORITYR */
+  if (intid >= 32) *(volatile uint8_t*)(uintptr_t)(GICD + 0x800 + intid) = 1;     /* ITARGETSR: cpu0 */
+}
+
+void irq_init(void) {
+  __asm__ volatile("msr daifset, #0xf");
+  mmio_write32(GICD + 0x000, 1); /* GICD_CTLR */
+  gic_enable(UART_RX_INTID);
+  gic_enable(VTIMER_INTID);
+  mmio_write32(GICC + 0x004, 0xff); /* GICC_PMR */
+  mmio_write32(GICC + 0x000, 1);    /* GICC_CTLR */
+}
+
+void idle_until_event(uint32_t max_ms) {
+  if (!(mmio_read32(UART0 + UART_FR) & FR_RXFE)) return;
+  uint64_t tval = timer_freq() * max_ms / 1000;
+  __asm__ volatile("msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" :: "r"(tval), "r"(1ULL));
+  __asm__ volatile("dsb sy; wfi");
+  __asm__ volatile("msr cntv_ctl_el0, %0; isb" :: "r"(2ULL)); /* disable + mask */
+  uint32_t iar = mmio_read32(GICC + 0x00c);                    /* acknowledge, then end */
+  if ((iar & 0x3ff) < 1020) mmio_write32(GICC + 0x010, iar);
+}
+
+/* ---- PSCI through hvc, the conduit QEMU's virt machine offers at EL1 ---- */
+static void psci_call(uint64_t fn) {
+  register uint64_t x0 __asm__("x0") = fn;
+  __asm__ volatile("hvc #0" : "+r"(x0) :: "x1", "x2", "x3", "memory");
+}
+
+void psci_system_off(void) { psci_call(0x84000008); halt(); }
+void psci_system_reset(void) { psci_call(0x84000009); halt(); }
+
+void halt(void) {
+  for (;;) __asm__ volatile("wfi");
+}

@@ -1,0 +1,26 @@
+/* The shim's hardware layer for QEMU's virt machine: PL011, generic timer, GICv2, PSCI. */
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+
+void uart_init(void);
+void uart_putc(char c);
+void uart_puts(const char* s);
+void uart_write_bytes(const uint8_t* p, size_t n);
+void uart_put_hex(uint64_t v);
+void uart_put_dec(uint64_t v);
+int uart_getc(void);           /* -1 when no byte is waiting */
+
+uint64_t timer_ticks(void);
+uint64_t timer_freq(void);
+uint64_t timer_ns(void);       /* since power-on (the virtual counter starts with the machine) */
+
+void irq_init(void);
+void idle_until_event(uint32_t max_ms); /* wfi until UART input or the timeout */
+
+void psci_system_off(void) __attribute__((noreturn));
+void psci_system_reset(void) __attribute__((noreturn));
+void halt(void) __attribute__((noreturn));
+
+static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t*)(uintptr_t)addr; }
+static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t*)(uintptr_t)addr = v; }

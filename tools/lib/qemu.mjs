@@ -1,0 +1,38 @@
+// How SIS is started in QEMU: one place for `make run`, the end-to-end tests and the
+// benchmarks, so they all boot the same machine.
+import { copyFileSync, mkdtempSync, existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ROOT } from "./asbuild.mjs";
+
+export const FIRMWARE_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd";
+export const FIRMWARE_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd";
+export const ESP_IMAGE = join(ROOT, "build", "esp.img");
+
+/**
+ * qemuCommand({ cpu, smp, mem, disk, diskLegacy }) -> { cmd, args, cleanup }
+ * disk: an ext4 image attached as a virtio-mmio block device (the models disk), or none.
+ * The ESP goes on virtio-blk-pci, which the firmware boots from and the kernel ignores.
+ */
+export function qemuCommand({ cpu = "neoverse-n1", smp = 2, mem = "4G", disk = null, modernVirtio = false } = {}) {
+  for (const f of [FIRMWARE_CODE, FIRMWARE_VARS, ESP_IMAGE]) {
+    if (!existsSync(f)) throw new Error(`missing ${f}: run 'make kernel' (or tools/setup.sh for the firmware)`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "sis-qemu-"));
+  const vars = join(dir, "vars.fd");
+  copyFileSync(FIRMWARE_VARS, vars); // per-run copy: the firmware may write its variables
+  const args = [
+    "-M", "virt", "-cpu", cpu, "-smp", String(smp), "-m", mem,
+    "-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none",
+    "-drive", `if=pflash,format=raw,readonly=on,file=${FIRMWARE_CODE}`,
+    "-drive", `if=pflash,format=raw,file=${vars}`,
+    "-drive", `if=none,id=esp,format=raw,readonly=on,file=${ESP_IMAGE}`,
+    "-device", "virtio-blk-pci,drive=esp,bootindex=0",
+  ];
+  if (disk) {
+    args.push("-drive", `if=none,id=models,format=raw,readonly=on,file=${resolve(disk)}`,
+      "-device", "virtio-blk-device,drive=models");
+    if (modernVirtio) args.push("-global", "virtio-mmio.force-legacy=false");
+  }
+  return { cmd: "qemu-system-aarch64", args, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
