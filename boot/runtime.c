@@ -18,6 +18,7 @@ uint32_t wasm_rt_call_stack_depth;
 static uint8_t* mem_base;
 static uint64_t mem_capacity_pages;
 static jmp_buf* trap_target;
+static int trap_was_abort; /* the last trap came from env.abort (kind 8) */
 static w2c_kernel kernel;
 static struct w2c_env env_instance;
 static struct w2c_platform platform_instance;
@@ -124,6 +125,7 @@ int run_guarded(void (*fn)(void* arg), void* arg) {
 /* The kernel's trap kinds (kernel/main.ts): 1 oob, 2 div0, 3 overflow, 4 conversion,
    5 unreachable, 6 stack exhausted, 7 bad indirect call, 8 other. */
 static int trap_kind(int code) {
+  if (trap_was_abort) { trap_was_abort = 0; return 8; }
   switch (code) {
     case WASM_RT_TRAP_OOB: return 1;
     case WASM_RT_TRAP_DIV_BY_ZERO: return 2;
@@ -141,7 +143,9 @@ static void do_init(void* arg) { w2c_kernel_kernel_init(&kernel, (uint32_t)(uint
 static void do_poll(void* arg) { (void)arg; w2c_kernel_kernel_poll(&kernel); }
 static void do_recover(void* arg) { w2c_kernel_kernel_recover(&kernel, (uint32_t)(uintptr_t)arg); }
 
-static void recover_or_die(int code, const char* stage) {
+/* Returns whether a trap had to be recovered from. */
+static int recover_or_die(int code, const char* stage) {
+  int trapped = code != 0;
   for (int attempt = 0; code != 0; attempt++) {
     if (attempt == 3) {
       uart_puts("FATAL: the kernel keeps trapping while recovering (");
@@ -153,6 +157,7 @@ static void recover_or_die(int code, const char* stage) {
     }
     code = run_guarded(do_recover, (void*)(uintptr_t)trap_kind(code));
   }
+  return trapped;
 }
 
 void run_kernel(uint32_t boot_ms) {
@@ -165,8 +170,8 @@ void run_kernel(uint32_t boot_ms) {
   }
   recover_or_die(run_guarded(do_init, (void*)(uintptr_t)boot_ms), "start-up");
   for (;;) {
-    recover_or_die(run_guarded(do_poll, 0), "a command");
-    idle_until_event(100);
+    /* After a trap, poll again at once: the kernel may hold type-ahead in its own ring. */
+    if (!recover_or_die(run_guarded(do_poll, 0), "a command")) idle_until_event(100);
   }
 }
 
@@ -175,6 +180,7 @@ void run_kernel(uint32_t boot_ms) {
 static void put_as_string(uint32_t ptr) {
   /* AssemblyScript strings: UTF-16LE, byte length in the 4 bytes before ptr. */
   uint64_t size = kernel.w2c_memory.size;
+  if (ptr == 0) return;
   if (ptr < 4 || ptr > size) { uart_puts("?"); return; }
   uint32_t bytes;
   memcpy(&bytes, mem_base + ptr - 4, 4);
@@ -189,13 +195,16 @@ void w2c_env_abort(struct w2c_env* e, uint32_t msg, uint32_t file, uint32_t line
   (void)e;
   uart_puts("\nabort: ");
   put_as_string(msg);
-  uart_puts(" at ");
-  put_as_string(file);
-  uart_puts(":");
-  uart_put_dec(line);
-  uart_puts(":");
-  uart_put_dec(col);
+  if (file) {
+    uart_puts(" at ");
+    put_as_string(file);
+    uart_puts(":");
+    uart_put_dec(line);
+    uart_puts(":");
+    uart_put_dec(col);
+  }
   uart_puts("\n");
+  trap_was_abort = 1;
   wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);
 }
 

@@ -1,0 +1,111 @@
+// The argument parser: a line -> words.
+//   Words are separated by spaces or tabs. "..." quotes a word (or part of one:
+//   a"b c"d is one word); inside quotes \" \\ \n \t are escapes and any other
+//   backslash escape is an error. An unclosed quote is an error. Outside quotes
+//   a backslash is an ordinary character.
+// Plus strict number parsing for command options (no "12abc", no overflow).
+
+export class ParsedLine {
+  args: Array<string> = new Array<string>();
+  /** Empty when the line parsed; otherwise what is wrong with it. */
+  error: string = "";
+}
+
+function isSpace(c: i32): bool {
+  return c == 0x20 || c == 0x09;
+}
+
+export function parseArgs(line: string): ParsedLine {
+  const r = new ParsedLine();
+  const n = line.length;
+  let i = 0;
+  while (true) {
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
+    if (i >= n) break;
+    let word = "";
+    while (i < n && !isSpace(line.charCodeAt(i))) {
+      if (line.charCodeAt(i) != 0x22) {
+        const from = i;
+        while (i < n && !isSpace(line.charCodeAt(i)) && line.charCodeAt(i) != 0x22) i++;
+        word += line.substring(from, i);
+        continue;
+      }
+      // a quoted part
+      const open = i;
+      i++;
+      let from = i;
+      let closed = false;
+      while (i < n) {
+        const c = line.charCodeAt(i);
+        if (c == 0x22) {
+          word += line.substring(from, i);
+          i++;
+          closed = true;
+          break;
+        }
+        if (c == 0x5c && i + 1 < n) {
+          word += line.substring(from, i);
+          const e = line.charCodeAt(i + 1);
+          if (e == 0x22) word += "\"";
+          else if (e == 0x5c) word += "\\";
+          else if (e == 0x6e) word += "\n";
+          else if (e == 0x74) word += "\t";
+          else {
+            r.error = "unknown escape '\\" + String.fromCharCode(e) + "' at column " + (i + 1).toString() +
+              " (inside quotes use \\\" \\\\ \\n \\t)";
+            return r;
+          }
+          i += 2;
+          from = i;
+          continue;
+        }
+        i++;
+      }
+      if (!closed) {
+        r.error = "unbalanced quote: the '\"' at column " + (open + 1).toString() + " is never closed";
+        return r;
+      }
+    }
+    r.args.push(word);
+  }
+  return r;
+}
+
+/** Strict unsigned decimal: digits only, at most `max`. Returns -1 when s is not such a number. */
+export function parseUint(s: string, max: u64): i64 {
+  if (s.length == 0 || s.length > 20) return -1;
+  let v: u64 = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    const d = <u64>(c - 0x30);
+    if (v > (u64.MAX_VALUE - d) / 10) return -1;
+    v = v * 10 + d;
+  }
+  if (v > max || v > <u64>i64.MAX_VALUE) return -1;
+  return <i64>v;
+}
+
+/** Strict decimal number ("0.5", "-1", "1e-3", ".5"). Returns NaN when s is not one. */
+export function parseNumber(s: string): f64 {
+  const n = s.length;
+  let i = 0;
+  if (i < n && (s.charCodeAt(i) == 0x2b || s.charCodeAt(i) == 0x2d)) i++;
+  let digits = 0;
+  while (i < n && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) { i++; digits++; }
+  if (i < n && s.charCodeAt(i) == 0x2e) {
+    i++;
+    while (i < n && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) { i++; digits++; }
+  }
+  if (digits == 0) return NaN;
+  if (i < n && (s.charCodeAt(i) | 0x20) == 0x65) {
+    i++;
+    if (i < n && (s.charCodeAt(i) == 0x2b || s.charCodeAt(i) == 0x2d)) i++;
+    let expDigits = 0;
+    while (i < n && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) { i++; expDigits++; }
+    if (expDigits == 0) return NaN;
+  }
+  if (i != n) return NaN;
+  const v = parseFloat(s);
+  return isFinite(v) ? v : NaN;
+}

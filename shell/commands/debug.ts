@@ -1,0 +1,142 @@
+// debug: kernel self-tests by hand.
+//   debug trap KIND   provokes a real WebAssembly trap of that kind, to prove that the
+//                     shim + kernel_recover bring the shell back
+//   debug spin MS     busy-waits MS milliseconds or until Ctrl-C (tests interruption)
+//   debug log LEVEL MESSAGE   writes a kernel log line
+import { interruptRequested, println } from "../../kernel/console";
+import * as log from "../../kernel/log";
+import { time_ns } from "../../kernel/platform";
+import { parseUint } from "../args";
+import { bytes, printable } from "../format";
+import { FAIL, OK, USAGE, registerCommand } from "../registry";
+
+// Values the optimizer cannot know: zero at run time, so every trap below happens for
+// real instead of being folded away or rejected at compile time.
+let zero: i32 = 0;
+let sink: i64 = 0;
+
+function refreshZero(): void {
+  zero = <i32>(time_ns() >> 63); // a timer never reaches 2^63 ns
+}
+
+function trapOob(): void {
+  const end = <u64>memory.size() << 16;
+  let addr: u64 = end + (1 << 20);
+  let offset: u64 = 0;
+  if (addr > 0xffffffff) { addr = 0xffffffff; offset = 16; } // memory at its 4 GiB maximum
+  println("debug: reading 4 bytes at 0x" + (addr + offset).toString(16) + ", beyond the end of linear memory (" + bytes(end) + ")");
+  if (offset != 0) sink = <i64>load<u32>(<usize>addr + <usize>zero, 16);
+  else sink = <i64>load<u32>(<usize>addr + <usize>zero);
+}
+
+function trapDivZero(): void {
+  println("debug: dividing an i32 by zero");
+  const a: i32 = 12345 + zero;
+  sink = <i64>(a / zero);
+}
+
+function trapOverflow(): void {
+  println("debug: dividing i32.MIN_VALUE by -1");
+  const a: i32 = i32.MIN_VALUE + zero;
+  const b: i32 = -1 + zero;
+  sink = <i64>(a / b);
+}
+
+function trapUnreachable(): void {
+  println("debug: executing 'unreachable'");
+  if (zero == 0) unreachable();
+}
+
+function recurse(n: i32): i32 {
+  if (n == zero - 1) return 0; // never: n counts up from 1
+  const r = recurse(n + 1) + 1;
+  sink += r;
+  return r;
+}
+
+function trapStack(): void {
+  println("debug: recursing without bound");
+  sink = recurse(1);
+}
+
+function trapConversion(): bool {
+  if (ASC_FEATURE_NONTRAPPING_F2I) {
+    // AssemblyScript then emits only saturating float->int conversions: nothing can trap.
+    println("error: this build cannot raise an invalid-conversion trap: float->int conversions are saturating");
+    println("       (nontrapping-f2i is enabled; a build with --disable nontrapping-f2i can)");
+    return false;
+  }
+  println("debug: converting NaN to i32");
+  const nan: f64 = NaN + <f64>zero;
+  sink = <i64>(<i32>nan);
+  return true;
+}
+
+function trapIndirect(): void {
+  println("debug: calling through function table slot 65535");
+  call_indirect<void>(<u32>(65535 + zero));
+}
+
+function trapAbort(): void {
+  println("debug: calling abort()");
+  if (zero == 0) abort("debug: deliberate abort");
+}
+
+const TRAP_KINDS = "oob|unreachable|divzero|overflow|stack|conversion|indirect|abort";
+
+function trap(kind: string): i32 {
+  refreshZero();
+  if (kind == "oob") trapOob();
+  else if (kind == "divzero") trapDivZero();
+  else if (kind == "overflow") trapOverflow();
+  else if (kind == "unreachable") trapUnreachable();
+  else if (kind == "stack") trapStack();
+  else if (kind == "conversion") { if (!trapConversion()) return FAIL; }
+  else if (kind == "indirect") trapIndirect();
+  else if (kind == "abort") trapAbort();
+  else {
+    println("error: unknown trap kind '" + printable(kind) + "' (" + TRAP_KINDS + ")");
+    return FAIL;
+  }
+  println("error: the trap did not happen (result " + sink.toString() + ")");
+  return FAIL;
+}
+
+function spin(arg: string): i32 {
+  const ms = parseUint(arg, 3600000);
+  if (ms < 0) {
+    println("error: '" + printable(arg) + "' is not a number of milliseconds (0..3600000)");
+    return FAIL;
+  }
+  const start = time_ns();
+  const until = start + <u64>ms * 1000000;
+  while (time_ns() < until) {
+    if (interruptRequested()) {
+      println("^C");
+      println("interrupted after " + ((time_ns() - start) / 1000000).toString() + " ms");
+      return FAIL;
+    }
+  }
+  println("spun " + ms.toString() + " ms");
+  return OK;
+}
+
+function debug(args: Array<string>): i32 {
+  if (args.length < 2) return USAGE;
+  const sub = args[1];
+  if (sub == "trap" && args.length == 3) return trap(args[2]);
+  if (sub == "spin" && args.length == 3) return spin(args[2]);
+  if (sub == "log" && args.length >= 4) {
+    const level = log.parseLevel(args[2]);
+    if (level < 0) {
+      println("error: unknown log level '" + printable(args[2]) + "' (debug, info, warn, error)");
+      return FAIL;
+    }
+    log.log(level, args.slice(3).join(" "));
+    return OK;
+  }
+  return USAGE;
+}
+
+registerCommand("debug", "kernel self-tests: provoke a trap, spin, write a log line",
+  "debug trap " + TRAP_KINDS + "\n       debug spin MILLISECONDS\n       debug log debug|info|warn|error MESSAGE...", debug);

@@ -1,0 +1,11 @@
+// Every shell command, one import each. To add a command: write shell/commands/NAME.ts
+// (it calls registerCommand at its top level) and add its import here.
+import "./debug";
+import "./echo";
+import "./help";
+import "./llmctl";
+import "./log";
+import "./mem";
+import "./power";
+import "./uptime";
+import "./version";

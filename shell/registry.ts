@@ -1,0 +1,85 @@
+// The command registry. A command file (shell/commands/*.ts) registers itself at module
+// start, e.g.
+//     registerCommand("echo", "print the arguments", "echo [WORD...]", echo);
+// and is listed once in shell/commands/index.ts; the dispatcher never changes.
+// A handler gets the parsed words (args[0] is the command name) and returns OK, FAIL,
+// or USAGE (the shell then prints the command's usage line).
+
+export type CommandHandler = (args: Array<string>) => i32;
+export type RecoveryHook = () => void;
+
+export const OK: i32 = 0;
+export const FAIL: i32 = 1;
+export const USAGE: i32 = 2;
+
+export class Command {
+  constructor(
+    public name: string,
+    /** One line for `help`. */
+    public summary: string,
+    /** Synopsis for `help NAME` and usage errors; may span lines. */
+    public usage: string,
+    public handler: CommandHandler,
+  ) {}
+}
+
+// Created on first use so that registration does not depend on module start order.
+let commands: Array<Command> | null = null;
+let hooks: Array<RecoveryHook> | null = null;
+let duplicates: Array<string> | null = null;
+
+function table(): Array<Command> {
+  let t = commands;
+  if (t == null) { t = new Array<Command>(); commands = t; }
+  return t;
+}
+
+/** Adds a command, keeping the table sorted by name. A second command with the same name is refused. */
+export function registerCommand(name: string, summary: string, usage: string, handler: CommandHandler): void {
+  const t = table();
+  let i = 0;
+  while (i < t.length && t[i].name < name) i++;
+  if (i < t.length && t[i].name == name) {
+    let d = duplicates;
+    if (d == null) { d = new Array<string>(); duplicates = d; }
+    d.push(name);
+    return;
+  }
+  const c = new Command(name, summary, usage, handler);
+  t.push(c);
+  for (let j = t.length - 1; j > i; j--) t[j] = t[j - 1];
+  t[i] = c;
+}
+
+export function findCommand(name: string): Command | null {
+  const t = table();
+  for (let i = 0; i < t.length; i++) if (t[i].name == name) return t[i];
+  return null;
+}
+
+/** Every command, sorted by name. */
+export function allCommands(): Array<Command> {
+  return table();
+}
+
+/** Names registered twice (the later ones were refused); reported in the boot log. */
+export function duplicateCommands(): Array<string> {
+  const d = duplicates;
+  return d == null ? new Array<string>() : d;
+}
+
+/** Code that holds in-command state registers a hook to reset it after a trap. */
+export function onTrapRecovery(hook: RecoveryHook): void {
+  let h = hooks;
+  if (h == null) { h = new Array<RecoveryHook>(); hooks = h; }
+  h.push(hook);
+}
+
+export function runRecoveryHooks(): void {
+  const h = hooks;
+  if (h == null) return;
+  for (let i = 0; i < h.length; i++) {
+    const f = h[i];
+    f();
+  }
+}
