@@ -12,12 +12,18 @@
 //
 // Bad input never traps: every failure is returned as GGUFResult.error.
 
-import { blockElements, blockBytes, rowBytes, typeName } from "./tensor_types";
+import { blockElements, rowBytes, typeName } from "./tensor_types";
 
 export const GGUF_MAGIC: u32 = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_DEFAULT_ALIGNMENT: u32 = 32;
 export const GGUF_MAX_DIMS: u32 = 4;
 const MAX_ARRAY_NESTING: i32 = 16; // deeper nesting is surely garbage; keeps recursion bounded
+// Limits on counts that cost memory per element beyond the file itself (real models stay far
+// below them), so that a hostile file cannot make the parser allocate without bound.
+const MAX_KV: u64 = 1 << 20;
+const MAX_TENSORS: u64 = 1 << 20;
+const MAX_STRING_ARRAY: u64 = 1 << 24; // 4 bytes of index per string
+const MAX_NESTED_ARRAY: u64 = 1 << 20; // one object per element
 
 // Metadata value types.
 export const GGUF_TYPE_UINT8: u32 = 0;
@@ -390,12 +396,24 @@ function parseValueAt(c: Cursor, type: u32, what: string, depth: i32): GGUFValue
     c.pos += n * <u64>es;
     return v;
   }
+  const limit = et == GGUF_TYPE_STRING ? MAX_STRING_ARRAY : MAX_NESTED_ARRAY;
+  if (n > limit) {
+    c.fail(what + " has " + n.toString() + " elements of " + ggufTypeName(et) + ", more than this reader accepts (" + limit.toString() + ")");
+    return null;
+  }
   if (et == GGUF_TYPE_STRING) {
     const ptrs = new StaticArray<usize>(<i32>n);
     for (let i: i32 = 0; <u64>i < n; i++) {
-      const p = c.str(what + "[" + i.toString() + "]");
-      if (c.failed) return null;
-      unchecked(ptrs[i] = p);
+      // fast path without building a label; on failure c.str() below says what broke
+      if (c.remaining >= 8 && load<u64>(c.here()) <= c.remaining - 8) {
+        const len = load<u64>(c.here());
+        c.pos += 8;
+        unchecked(ptrs[i] = c.here());
+        c.pos += len;
+        continue;
+      }
+      c.str(what + "[" + i.toString() + "]");
+      return null;
     }
     v.strings = ptrs;
     return v;
@@ -455,6 +473,9 @@ export function parseGGUF(base: usize, size: u64): GGUFResult {
   if (nTensors > c.remaining / 32) {
     return errorResult("tensor count " + nTensors.toString() + " is impossible for a file of " + size.toString() + " bytes");
   }
+
+  if (nKv > MAX_KV) return errorResult("metadata count " + nKv.toString() + " is implausibly large (limit " + MAX_KV.toString() + ")");
+  if (nTensors > MAX_TENSORS) return errorResult("tensor count " + nTensors.toString() + " is implausibly large (limit " + MAX_TENSORS.toString() + ")");
 
   const f = new GGUFFile();
   f.base = base;

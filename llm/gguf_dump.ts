@@ -6,7 +6,7 @@ import {
   GGUF_TYPE_FLOAT32, GGUF_TYPE_FLOAT64, GGUF_TYPE_UINT64,
 } from "./gguf";
 
-/** Appends s to out as a JSON string literal. */
+/** s as a JSON string literal. */
 export function jsonString(s: string): string {
   let out = "\"";
   let run = 0; // start of the current run of characters that need no escaping
@@ -62,7 +62,7 @@ export function metadataJSON(f: GGUFFile): string {
   return "{" + parts.join(",") + "}";
 }
 
-/** {"key": "type" or ["array", elemType...]} in file order: the value types, which JSON loses. */
+/** {"key": type id, or [9, elemType] for arrays, or [9, 9, [element types]] for arrays of arrays}. */
 export function metadataTypesJSON(f: GGUFFile): string {
   const parts = new Array<string>(f.kvCount);
   for (let i = 0; i < f.kvCount; i++) parts[i] = jsonString(f.keys[i]) + ":" + typeJSON(f.values[i]);
@@ -74,7 +74,7 @@ function typeJSON(v: GGUFValue): string {
   if (v.elemType == GGUF_TYPE_ARRAY) {
     const parts = new Array<string>(v.length);
     for (let i = 0; i < v.length; i++) parts[i] = typeJSON(v.arrayAt(i)!);
-    return "[9,[" + parts.join(",") + "]]";
+    return "[9,9,[" + parts.join(",") + "]]";
   }
   return "[9," + v.elemType.toString() + "]";
 }
