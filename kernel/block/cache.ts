@@ -40,11 +40,11 @@ export class BlockCache {
 
   // Metadata LRU: slot i holds block slotBlock[i] at metaBase + i * blockSize.
   private metaBase: usize = 0;
-  private metaSlots: i32;
-  private slotBlock: StaticArray<u64>;
-  private slotTag: StaticArray<u32>;
-  private prev: StaticArray<i32>;
-  private next: StaticArray<i32>;
+  private metaSlots: i32 = 0;
+  private slotBlock: StaticArray<u64> = new StaticArray<u64>(0);
+  private slotTag: StaticArray<u32> = new StaticArray<u32>(0);
+  private prev: StaticArray<i32> = new StaticArray<i32>(0);
+  private next: StaticArray<i32> = new StaticArray<i32>(0);
   private head: i32 = NONE; // most recently used
   private tail: i32 = NONE; // least recently used
   private used: i32 = 0;
@@ -52,11 +52,11 @@ export class BlockCache {
   private lastSlot: i32 = NONE;
 
   // Read-ahead windows: window w holds winCount[w] blocks from winStart[w].
-  private winBase: StaticArray<usize>;
-  private winStart: StaticArray<u64>;
-  private winCount: StaticArray<u32>;
-  private winUsed: StaticArray<u64>;
-  private winBlocks: u32;
+  private winBase: StaticArray<usize> = new StaticArray<usize>(0);
+  private winStart: StaticArray<u64> = new StaticArray<u64>(0);
+  private winCount: StaticArray<u32> = new StaticArray<u32>(0);
+  private winUsed: StaticArray<u64> = new StaticArray<u64>(0);
+  private winBlocks: u32 = 0;
   private clock: u64 = 0;
 
   /**
@@ -66,8 +66,9 @@ export class BlockCache {
   constructor(dev: BlockDevice, blockSize: u32, metaBlocks: i32, windows: i32, windowBytes: u32) {
     this.dev = dev;
     this.blockSize = blockSize;
-    this.blockShift = <u32>ctz(blockSize);
-    this.blockCount = dev.sectorCount() >> (this.blockShift - SECTOR_SHIFT);
+    const shift = <u32>ctz(blockSize);
+    this.blockShift = shift;
+    this.blockCount = shift >= SECTOR_SHIFT ? dev.sectorCount() >> (shift - SECTOR_SHIFT) : 0;
     if (metaBlocks < 4) metaBlocks = 4;
     if (windows < 1) windows = 1;
     if (windowBytes < blockSize) windowBytes = blockSize;
@@ -81,14 +82,20 @@ export class BlockCache {
     this.winStart = new StaticArray<u64>(windows);
     this.winCount = new StaticArray<u32>(windows);
     this.winUsed = new StaticArray<u64>(windows);
-    if (blockSize < 512 || popcnt(blockSize) != 1) { this.error = "block cache: bad block size " + blockSize.toString(); return; }
-    this.metaBase = allocRegion(<u64>metaBlocks * blockSize);
-    if (this.metaBase == 0) { this.error = "block cache: out of memory for " + metaBlocks.toString() + " metadata blocks"; return; }
+    this.error = this.allocate(metaBlocks, windows);
+  }
+
+  private allocate(metaBlocks: i32, windows: i32): string {
+    const bs = this.blockSize;
+    if (bs < 512 || popcnt(bs) != 1) return "block cache: bad block size " + bs.toString();
+    this.metaBase = allocRegion(<u64>metaBlocks * bs);
+    if (this.metaBase == 0) return "block cache: out of memory for " + metaBlocks.toString() + " metadata blocks";
     for (let w = 0; w < windows; w++) {
       const p = allocRegion(<u64>this.winBlocks << this.blockShift);
-      if (p == 0) { this.error = "block cache: out of memory for read-ahead windows"; this.release(); return; }
+      if (p == 0) { this.release(); return "block cache: out of memory for read-ahead windows"; }
       this.winBase[w] = p;
     }
+    return "";
   }
 
   /** Returns every buffer to the region allocator. The cache is unusable afterwards. */

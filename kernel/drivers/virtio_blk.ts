@@ -287,7 +287,7 @@ export function probeVirtioBlk(): VirtioBlk | null {
     klog(blk.describe());
     found = blk;
   }
-  klog("virtio-mmio: " + devices.toString() + " device(s) in " + VIRTIO_MMIO_SLOTS.toString() + " slots" +
-    (found != null ? ", using " + found!.name() : ", no usable block device"));
+  const using = found != null ? ", using " + found.name() : ", no usable block device";
+  klog("virtio-mmio: " + devices.toString() + " device(s) in " + VIRTIO_MMIO_SLOTS.toString() + " slots" + using);
   return found;
 }

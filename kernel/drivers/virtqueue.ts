@@ -17,36 +17,36 @@ const DESC_SIZE: usize = 16;
 
 export class Virtqueue {
   readonly size: u32;       // number of descriptors, a power of two
-  readonly base: usize;     // linear address of the region (0 if allocation failed)
-  readonly desc: usize;
-  readonly avail: usize;
-  readonly used: usize;
+  base: usize = 0;          // linear address of the region (0 if allocation failed)
+  desc: usize = 0;
+  avail: usize = 0;
+  used: usize = 0;
   /** Extra per-descriptor scratch after the rings (for request headers and status bytes). */
-  readonly scratch: usize;
-  readonly scratchBytes: usize;
+  scratch: usize = 0;
+  scratchBytes: usize = 0;
   private freeHead: i32 = 0;
-  numFree: u32;
-  private nextFree: StaticArray<i32>;
+  numFree: u32 = 0;
+  private nextFree: StaticArray<i32> = new StaticArray<i32>(0);
   private availIdx: u16 = 0;
   private lastUsed: u16 = 0;
 
   constructor(size: u32, scratchPerDesc: u32) {
     this.size = size;
-    this.desc = 0; this.avail = 0; this.used = 0; this.scratch = 0;
-    const availBytes = 6 + 2 * <usize>size;
+    this.nextFree = new StaticArray<i32>(size);
+    const availBytes: usize = 6 + 2 * <usize>size;
     const usedOff = (<usize>size * DESC_SIZE + availBytes + QUEUE_ALIGN - 1) & ~(<usize>QUEUE_ALIGN - 1);
-    const usedBytes = 6 + 8 * <usize>size;
+    const usedBytes: usize = 6 + 8 * <usize>size;
     const scratchOff = (usedOff + usedBytes + 63) & ~<usize>63;
     this.scratchBytes = <usize>scratchPerDesc * size;
-    this.base = allocRegion(<u64>(scratchOff + this.scratchBytes));
-    this.nextFree = new StaticArray<i32>(size);
-    this.numFree = 0;
-    if (this.base == 0) return;
-    this.desc = this.base;
-    this.avail = this.base + <usize>size * DESC_SIZE;
-    this.used = this.base + usedOff;
-    this.scratch = this.base + scratchOff;
-    this.reset();
+    const base = allocRegion(<u64>(scratchOff + this.scratchBytes));
+    if (base != 0) {
+      this.base = base;
+      this.desc = base;
+      this.avail = base + <usize>size * DESC_SIZE;
+      this.used = base + usedOff;
+      this.scratch = base + scratchOff;
+      this.reset();
+    }
   }
 
   /** Forgets all in-flight chains and zeroes the rings (after a device reset). */
@@ -119,6 +119,7 @@ export class Virtqueue {
 
   /** Consumes the next used element; returns its id (chain head). Call only after hasUsed(). */
   takeUsed(): u32 {
+    barrier(); // the element (and the request's status byte) only after the index that published it
     const e = this.used + 4 + 8 * <usize>(this.lastUsed & <u16>(this.size - 1));
     const id = load<u32>(e);
     this.lastUsed++;

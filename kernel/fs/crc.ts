@@ -19,9 +19,8 @@ function buildCrc32c(): StaticArray<u32> {
  * inversion: this is the form ext4 chains (seeded with ~0, or with a per-fs seed).
  */
 export function crc32cUpdate(crc: u32, ptr: usize, len: usize): u32 {
-  let t = crc32cTable;
-  if (t == null) { t = buildCrc32c(); crc32cTable = t; }
-  const tab = t!;
+  if (crc32cTable == null) crc32cTable = buildCrc32c();
+  const tab = crc32cTable!;
   for (let i: usize = 0; i < len; i++) {
     crc = unchecked(tab[(crc ^ <u32>load<u8>(ptr + i)) & 0xff]) ^ (crc >>> 8);
   }
@@ -30,9 +29,8 @@ export function crc32cUpdate(crc: u32, ptr: usize, len: usize): u32 {
 
 /** Feeds one little-endian u32 (inode numbers, group numbers, generations). */
 export function crc32cU32(crc: u32, v: u32): u32 {
-  let t = crc32cTable;
-  if (t == null) { t = buildCrc32c(); crc32cTable = t; }
-  const tab = t!;
+  if (crc32cTable == null) crc32cTable = buildCrc32c();
+  const tab = crc32cTable!;
   for (let i = 0; i < 4; i++) {
     crc = unchecked(tab[(crc ^ (v & 0xff)) & 0xff]) ^ (crc >>> 8);
     v >>>= 8;
@@ -42,9 +40,8 @@ export function crc32cU32(crc: u32, v: u32): u32 {
 
 /** Feeds `len` zero bytes (a checksum field that is counted as zero). */
 export function crc32cZeros(crc: u32, len: usize): u32 {
-  let t = crc32cTable;
-  if (t == null) { t = buildCrc32c(); crc32cTable = t; }
-  const tab = t!;
+  if (crc32cTable == null) crc32cTable = buildCrc32c();
+  const tab = crc32cTable!;
   for (let i: usize = 0; i < len; i++) crc = unchecked(tab[crc & 0xff]) ^ (crc >>> 8);
   return crc;
 }
@@ -61,9 +58,8 @@ function buildCrc16(): StaticArray<u16> {
 
 /** CRC16 (reflected 0x8005, "CRC-16/ARC" register) as used by gdt_csum. */
 export function crc16Update(crc: u16, ptr: usize, len: usize): u16 {
-  let t = crc16Table;
-  if (t == null) { t = buildCrc16(); crc16Table = t; }
-  const tab = t!;
+  if (crc16Table == null) crc16Table = buildCrc16();
+  const tab = crc16Table!;
   let c = <u32>crc;
   for (let i: usize = 0; i < len; i++) c = <u32>unchecked(tab[(c ^ <u32>load<u8>(ptr + i)) & 0xff]) ^ (c >>> 8);
   return <u16>c;

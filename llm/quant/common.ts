@@ -14,13 +14,7 @@
 @inline export function roundAway(v: f32): f32 {
   const t = Mathf.trunc(v);
   // v - t is exact for every f32, so the comparison decides the tie exactly.
-  return Mathf.abs(v - t) >= <f32>0.5 ? t + Mathf.copysign(<f32>1.0, v) : t;
-}
-
-/** C's (int8_t) conversion of an f32 that is known to be in range (truncation toward zero). */
-// @ts-ignore: decorator
-@inline export function truncToI32(v: f32): i32 {
-  return <i32>v;
+  return Mathf.abs(v - t) >= <f32>0.5 ? t + copysign<f32>(1.0, v) : t;
 }
 
 /** [sum(a), sum(b), sum(c), sum(d)] of four i32x4 vectors (a 4x4 transpose-and-add). */
@@ -55,14 +49,4 @@
     i16x8.add(i16x8.extmul_low_i8x16_s(a0, b0), i16x8.extmul_high_i8x16_s(a0, b0)),
     i16x8.add(i16x8.extmul_low_i8x16_s(a1, b1), i16x8.extmul_high_i8x16_s(a1, b1)));
   return i32x4.extadd_pairwise_i16x8_s(s);
-}
-
-/** max |x[i]| over n floats, as ggml's `amax = MAX(amax, fabsf(v))` loops compute it. */
-export function absMax(x: usize, n: i32): f32 {
-  let m: f32 = 0;
-  for (let i = 0; i < n; i++) {
-    const a = Mathf.abs(load<f32>(x + (<usize>i << 2)));
-    if (a > m) m = a;
-  }
-  return m;
 }

@@ -55,13 +55,39 @@ export function f32ToF16(f: f32): u32 {
   return v128.or(v128.bitselect(spec, fin, special), sign);
 }
 
+/** Whether any of eight halves is an infinity or NaN (exponent all ones). */
+// @ts-ignore: decorator
+@inline export function hasSpecial(h: v128): bool {
+  return v128.any_true(i16x8.eq(v128.and(h, i16x8.splat(0x7c00)), i16x8.splat(0x7c00)));
+}
+
+/** Low / high four of eight finite halves to f32x4: the sign-extended bits shifted into f32
+ *  position (sign copies masked off) and scaled by 2^112, exact for normals and subnormals. */
+// @ts-ignore: decorator
+@inline export function finiteLo(h: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(h), 13), i32x4.splat(0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
+}
+// @ts-ignore: decorator
+@inline export function finiteHi(h: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(i32x4.extend_high_i16x8_s(h), 13), i32x4.splat(0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
+}
+// @ts-ignore: decorator
+@inline export function halvesLo(h: v128, special: bool): v128 {
+  return special ? f16x4ToF32x4(i32x4.extend_low_i16x8_u(h)) : finiteLo(h);
+}
+// @ts-ignore: decorator
+@inline export function halvesHi(h: v128, special: bool): v128 {
+  return special ? f16x4ToF32x4(i32x4.extend_high_i16x8_u(h)) : finiteHi(h);
+}
+
 /** n halves at src -> n f32 at dst. */
 export function dequantizeRow(src: usize, dst: usize, n: i32): void {
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     const h = v128.load(src + (<usize>i << 1));
-    v128.store(dst + (<usize>i << 2), f16x4ToF32x4(i32x4.extend_low_i16x8_u(h)));
-    v128.store(dst + (<usize>i << 2), f16x4ToF32x4(i32x4.extend_high_i16x8_u(h)), 16);
+    const sp = hasSpecial(h);
+    v128.store(dst + (<usize>i << 2), halvesLo(h, sp));
+    v128.store(dst + (<usize>i << 2), halvesHi(h, sp), 16);
   }
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), f16ToF32(load<u16>(src + (<usize>i << 1))));
 }
@@ -106,8 +132,8 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   for (; i + 8 <= k; i += 8) {
     const h = v128.load(w + (<usize>i << 1));
     const xp = x + (<usize>i << 2);
-    a = addProducts(addProducts(a, f32x4.mul(f16x4ToF32x4(i32x4.extend_low_i16x8_u(h)), v128.load(xp))),
-      f32x4.mul(f16x4ToF32x4(i32x4.extend_high_i16x8_u(h)), v128.load(xp, 16)));
+    const sp = hasSpecial(h);
+    a = addProducts(addProducts(a, f32x4.mul(halvesLo(h, sp), v128.load(xp))), f32x4.mul(halvesHi(h, sp), v128.load(xp, 16)));
   }
   return finish(a, w, x, i, k);
 }
@@ -119,8 +145,8 @@ function dot1x4(out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32): v
   const x1 = x + xs, x2 = x1 + xs, x3 = x2 + xs;
   for (; i + 8 <= k; i += 8) {
     const h = v128.load(w + (<usize>i << 1));
-    const lo = f16x4ToF32x4(i32x4.extend_low_i16x8_u(h));
-    const hi = f16x4ToF32x4(i32x4.extend_high_i16x8_u(h));
+    const sp = hasSpecial(h);
+    const lo = halvesLo(h, sp), hi = halvesHi(h, sp);
     const o = <usize>i << 2;
     a0 = addProducts(addProducts(a0, f32x4.mul(lo, v128.load(x + o))), f32x4.mul(hi, v128.load(x + o, 16)));
     a1 = addProducts(addProducts(a1, f32x4.mul(lo, v128.load(x1 + o))), f32x4.mul(hi, v128.load(x1 + o, 16)));

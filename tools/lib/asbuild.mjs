@@ -2,7 +2,7 @@
 // options (asconfig.json), caching the result by a hash of every source it could read.
 import asc from "assemblyscript/asc";
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync, statSync, mkdirSync, existsSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, mkdirSync, existsSync, writeFileSync, renameSync } from "node:fs";
 import { join, relative, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,13 +36,17 @@ export async function compile(entry, { out, target = "release", args = [] } = {}
   const stamp = out + ".hash";
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return out;
   mkdirSync(dirname(out), { recursive: true });
+  // Compile to a private name and rename: parallel test workers may build the same entry.
+  const tmp = `${out}.${process.pid}.tmp`;
   let stderr = "";
   const { error } = await asc.main(
-    [entry, "--config", "asconfig.json", "--target", target, "--outFile", out, ...args],
+    [resolve(ROOT, entry), "--config", join(ROOT, "asconfig.json"), "--target", target, "--outFile", tmp, ...args],
     { stdout: { write() { return true; } }, stderr: { write(s) { stderr += s; return true; } }, baseDir: ROOT },
   );
   if (error) throw new Error(`asc ${entry} failed: ${error.message}\n${stderr}`);
-  writeFileSync(stamp, key);
+  renameSync(tmp, out);
+  writeFileSync(`${stamp}.${process.pid}.tmp`, key);
+  renameSync(`${stamp}.${process.pid}.tmp`, stamp);
   return out;
 }
 

@@ -1,0 +1,163 @@
+// Matrix products of GGUF weight matrices with activations, dispatched by weight type.
+//
+// Weights: `rows` rows of k elements each, contiguous, in GGUF layout (ne0 = k), so row r
+// starts at w + r*rowBytes(wType, k). Activations are first converted to the format ggml's
+// CPU backend pairs with the weight type (its vec_dot_type), using ggml's reference
+// conversions, and every product then follows ggml's reference (generic) dot product:
+//
+//   weights        activations (activationType)     stored as (activationBytes)
+//   F32            F32                              f32[k]
+//   F16            F16                              f32[k] holding F16-rounded values
+//   BF16           BF16                             f32[k] holding BF16-rounded values
+//   Q4_0, Q8_0     Q8_0                             k/32 blocks of 34 bytes
+//   Q4_1           Q8_1                             k/32 blocks of 36 bytes
+//   Q4_K/Q5_K/Q6_K Q8_K                             k/256 blocks of 292 bytes
+//
+// Quantized products are bit-identical to ggml's reference CPU kernels (integer parts are
+// exact, float parts keep ggml's order); F16/BF16/F32 sum in double like ggml's reference
+// (see llm/quant/f16.ts). These functions take pointers and a row range and touch no global
+// state: several WebAssembly instances can run disjoint row ranges on one shared memory.
+import {
+  GGML_F32, GGML_F16, GGML_BF16, GGML_Q4_0, GGML_Q4_1, GGML_Q8_0, GGML_Q8_1,
+  GGML_Q4_K, GGML_Q5_K, GGML_Q6_K, GGML_Q8_K, rowBytes,
+} from "../tensor_types";
+import * as f32q from "../quant/f32";
+import * as f16q from "../quant/f16";
+import * as bf16q from "../quant/bf16";
+import * as q4_0 from "../quant/q4_0";
+import * as q4_1 from "../quant/q4_1";
+import * as q8_0 from "../quant/q8_0";
+import * as q8_1 from "../quant/q8_1";
+import * as q4_k from "../quant/q4_k";
+import * as q5_k from "../quant/q5_k";
+import * as q6_k from "../quant/q6_k";
+import * as q8_k from "../quant/q8_k";
+
+/** activationType() of a weight type the kernels cannot multiply. */
+export const ACT_NONE: u32 = 0xffffffff;
+
+/** The format x must be converted to for weights of wType (ggml's vec_dot_type), or ACT_NONE. */
+export function activationType(wType: u32): u32 {
+  switch (wType) {
+    case GGML_F32: return GGML_F32;
+    case GGML_F16: return GGML_F16;
+    case GGML_BF16: return GGML_BF16;
+    case GGML_Q4_0: case GGML_Q8_0: return GGML_Q8_0;
+    case GGML_Q4_1: return GGML_Q8_1;
+    case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: return GGML_Q8_K;
+  }
+  return ACT_NONE;
+}
+
+/** Bytes of one converted activation row of k elements (see the table above); 0 when wType is
+ *  not supported or k is not a whole number of the weight type's blocks. */
+export function activationBytes(wType: u32, k: i32): usize {
+  if (k <= 0 || rowBytes(wType, <u64>k) == 0) return 0;
+  const a = activationType(wType);
+  if (a == GGML_F32 || a == GGML_F16 || a == GGML_BF16) return <usize>k << 2;
+  if (a == GGML_Q8_0) return <usize>(k / 32) * 34;
+  if (a == GGML_Q8_1) return <usize>(k / 32) * 36;
+  if (a == GGML_Q8_K) return <usize>(k / 256) * 292;
+  return 0;
+}
+
+/** Converts x (f32[k]) to the activation format of wType at dst. False if unsupported. */
+export function quantizeActivations(x: usize, k: i32, wType: u32, dst: usize): bool {
+  if (activationBytes(wType, k) == 0) return false;
+  switch (activationType(wType)) {
+    case GGML_F32: memory.copy(dst, x, <usize>k << 2); break;
+    case GGML_F16: f16q.quantizeActivations(x, dst, k); break;
+    case GGML_BF16: bf16q.quantizeActivations(x, dst, k); break;
+    case GGML_Q8_0: q8_0.quantizeRow(x, dst, k); break;
+    case GGML_Q8_1: q8_1.quantizeRow(x, dst, k); break;
+    case GGML_Q8_K: q8_k.quantizeRow(x, dst, k); break;
+    default: return false;
+  }
+  return true;
+}
+
+// out[t*outStride + r] = W[r]·X[t], r < nr, t < nt, by weight type.
+function gemm(wType: u32, out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
+  switch (wType) {
+    case GGML_F32: f32q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_F16: f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_BF16: bf16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q4_1: q4_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q8_0: q8_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q5_K: q5_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q6_K: q6_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+  }
+}
+
+/** out[r] = W[r,:]·x for r in [rowStart, rowEnd); xq from quantizeActivations. Only those
+ *  out entries are written. False (nothing written) for an unsupported type or k. */
+export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rowStart: i32, rowEnd: i32): bool {
+  if (activationBytes(wType, k) == 0) return false;
+  if (rowEnd <= rowStart) return true;
+  const rb = <usize>rowBytes(wType, <u64>k);
+  gemm(wType, out + (<usize>rowStart << 2), 1, w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, 0, 1, k);
+  return true;
+}
+
+/** Tokens per pass of matmul: each weight row is used for this many activation rows while it
+ *  is in cache, and that many activation rows (<= 32 * 9.2 KB at k = 8192, Q8_K) stay hot too. */
+const TOKEN_BLOCK: i32 = 32;
+
+/** Batch product for n activation rows (prompt processing): out[t*rows + r] = W[r,:]·X[t] for
+ *  t in [0, n), r in [rowStart, rowEnd). xq holds n rows of activationBytes(wType, k) bytes.
+ *  Results equal n calls of matvec bit for bit. */
+export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
+  const ab = activationBytes(wType, k);
+  if (ab == 0) return false;
+  if (rowEnd <= rowStart || n <= 0) return true;
+  const rb = <usize>rowBytes(wType, <u64>k);
+  for (let t = 0; t < n; t += TOKEN_BLOCK) {
+    const nt = min(TOKEN_BLOCK, n - t);
+    gemm(wType, out + ((<usize>t * <usize>rows + <usize>rowStart) << 2), rows, w + <usize>rowStart * rb, rb,
+      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k);
+  }
+  return true;
+}
+
+/** One row of k elements to f32 (embedding lookups). False for an unknown type or bad k. */
+export function dequantizeRow(src: usize, wType: u32, dst: usize, k: i32): bool {
+  if (k <= 0 || rowBytes(wType, <u64>k) == 0) return false;
+  switch (wType) {
+    case GGML_F32: f32q.dequantizeRow(src, dst, k); break;
+    case GGML_F16: f16q.dequantizeRow(src, dst, k); break;
+    case GGML_BF16: bf16q.dequantizeRow(src, dst, k); break;
+    case GGML_Q4_0: q4_0.dequantizeRow(src, dst, k); break;
+    case GGML_Q4_1: q4_1.dequantizeRow(src, dst, k); break;
+    case GGML_Q8_0: q8_0.dequantizeRow(src, dst, k); break;
+    case GGML_Q8_1: q8_1.dequantizeRow(src, dst, k); break;
+    case GGML_Q4_K: q4_k.dequantizeRow(src, dst, k); break;
+    case GGML_Q5_K: q5_k.dequantizeRow(src, dst, k); break;
+    case GGML_Q6_K: q6_k.dequantizeRow(src, dst, k); break;
+    case GGML_Q8_K: q8_k.dequantizeRow(src, dst, k); break;
+    default: return false;
+  }
+  return true;
+}
+
+/** Reference quantizers (ggml's quantize_row_*_ref) for writing weights: n f32 at src to
+ *  rowBytes(type, n) bytes at dst. False for a type without one here or a bad n. */
+export function quantizeRow(src: usize, type: u32, dst: usize, n: i32): bool {
+  if (n <= 0 || rowBytes(type, <u64>n) == 0) return false;
+  switch (type) {
+    case GGML_F32: memory.copy(dst, src, <usize>n << 2); break;
+    case GGML_F16: f16q.quantizeRow(src, dst, n); break;
+    case GGML_BF16: bf16q.quantizeRow(src, dst, n); break;
+    case GGML_Q4_0: q4_0.quantizeRow(src, dst, n); break;
+    case GGML_Q4_1: q4_1.quantizeRow(src, dst, n); break;
+    case GGML_Q8_0: q8_0.quantizeRow(src, dst, n); break;
+    case GGML_Q8_1: q8_1.quantizeRow(src, dst, n); break;
+    case GGML_Q4_K: q4_k.quantizeRow(src, dst, n); break;
+    case GGML_Q5_K: q5_k.quantizeRow(src, dst, n); break;
+    case GGML_Q6_K: q6_k.quantizeRow(src, dst, n); break;
+    case GGML_Q8_K: q8_k.quantizeRow(src, dst, n); break;
+    default: return false;
+  }
+  return true;
+}

@@ -1,0 +1,288 @@
+// llm/kernels: the products by weight type (matvec / matmul) and the f32 vector helpers,
+// checked for their contract (row ranges, batch == repeated single products) and against
+// ggml itself (tools/ref) where it is available.
+import { describe, it, expect, beforeAll } from "vitest";
+import { compile } from "../tools/lib/asbuild.mjs";
+import { instantiate } from "../tools/lib/wasmhost.mjs";
+import {
+  T, NAME, VEC_DOT, WEIGHT_TYPES, REF_MISSING, ref, rng, rowBytes, Mem, bitsOf, firstBitDiff, asF32, randomWeights, datasets,
+} from "./quant_util";
+
+let m: Mem;
+beforeAll(async () => { m = new Mem(await instantiate(await compile("tests/wasm/kernels.ts"))); });
+const withRef = (name: string) => (REF_MISSING ? `${name} [skipped: ${REF_MISSING}]` : name);
+const SENTINEL = 0x7fbadbad; // a NaN pattern no kernel produces
+
+/** A weight matrix of `rows` rows: random bit patterns and quantized gaussian rows alternating. */
+function weights(type: number, k: number, rows: number, seed: number): Uint8Array {
+  const rb = rowBytes(type, k), w = new Uint8Array(rb * rows);
+  const r = rng(seed);
+  const src = m.alloc(k * 4), dst = m.alloc(rb);
+  for (let i = 0; i < rows; i++) {
+    if (i % 2 === 0 || type === T.F32 || type === T.F16 || type === T.BF16) w.set(randomWeights(type, k, seed + i), i * rb);
+    else {
+      m.put(src, Float32Array.from({ length: k }, () => r.gauss() * 0.05));
+      expect(m.x.quantizeRow(src, type, dst, k)).toBe(1);
+      w.set(m.u8(dst, rb), i * rb);
+    }
+  }
+  m.free(src); m.free(dst);
+  return w;
+}
+
+function activations(type: number, k: number, n: number, seed: number) {
+  const r = rng(seed);
+  const x = Float32Array.from({ length: k * n }, (_, i) => r.gauss() * (1 + (Math.floor(i / k) % 3)));
+  const ab = m.x.activationBytes(type, k) >>> 0;
+  const xf = m.load(x), xq = m.alloc(ab * n);
+  for (let t = 0; t < n; t++) expect(m.x.quantizeActivations(xf + t * k * 4, k, type, xq + t * ab)).toBe(1);
+  m.free(xf);
+  return { x, xq, ab };
+}
+
+describe("activation formats", () => {
+  it("pairs each weight type with ggml's vec_dot_type and sizes it", () => {
+    for (const t of WEIGHT_TYPES) expect(m.x.activationType(t) >>> 0, NAME[t]).toBe(VEC_DOT[t]);
+    const k = 512;
+    expect(m.x.activationBytes(T.F32, k)).toBe(k * 4);
+    expect(m.x.activationBytes(T.F16, k)).toBe(k * 4); // f32 holding F16-rounded values
+    expect(m.x.activationBytes(T.BF16, k)).toBe(k * 4);
+    expect(m.x.activationBytes(T.Q4_0, k)).toBe(16 * 34);
+    expect(m.x.activationBytes(T.Q8_0, k)).toBe(16 * 34);
+    expect(m.x.activationBytes(T.Q4_1, k)).toBe(16 * 36);
+    for (const t of [T.Q4_K, T.Q5_K, T.Q6_K]) expect(m.x.activationBytes(t, k)).toBe(2 * 292);
+  });
+
+  it("refuses unsupported types and row lengths instead of computing garbage", () => {
+    const ACT_NONE = m.x.ACT_NONE.value >>> 0;
+    for (const t of [6, 7, 10, 11, 15, 24, 99]) expect(m.x.activationType(t) >>> 0, `type ${t}`).toBe(ACT_NONE);
+    expect(m.x.activationBytes(6, 256)).toBe(0);
+    expect(m.x.activationBytes(T.Q4_K, 288)).toBe(0); // not a whole number of super-blocks
+    expect(m.x.activationBytes(T.Q8_0, 40)).toBe(0);
+    const out = m.alloc(64);
+    m.f32(out, 4).fill(7);
+    expect(m.x.matvec(out, out, T.Q4_K, out, 288, 0, 2)).toBe(0);
+    expect(m.x.matmul(out, out, 6, out, 1, 256, 2, 0, 2)).toBe(0);
+    expect(m.x.dequantizeRow(out, 6, out, 32)).toBe(0);
+    expect(Array.from(m.f32(out, 4))).toEqual([7, 7, 7, 7]);
+    m.free(out);
+  });
+});
+
+describe("matvec and matmul", () => {
+  const K: Record<number, number> = { [T.Q4_K]: 512, [T.Q5_K]: 512, [T.Q6_K]: 512 };
+  for (const type of WEIGHT_TYPES) {
+    it(`${NAME[type]}: writes only [rowStart, rowEnd), and matmul equals n matvecs bit for bit`, () => {
+      const k = K[type] ?? 320, rows = 11;
+      const w = weights(type, k, rows, 31 + type);
+      const wp = m.load(w);
+      const rb = rowBytes(type, k);
+      for (const n of [1, 3, 4, 5, 9, 37]) {
+        const { xq, ab } = activations(type, k, n, 77 + n);
+        // single products, full range
+        const single = new Float32Array(n * rows);
+        const ov = m.alloc(rows * 4);
+        for (let t = 0; t < n; t++) {
+          expect(m.x.matvec(ov, wp, type, xq + t * ab, k, 0, rows)).toBe(1);
+          single.set(m.f32(ov, rows), t * rows);
+        }
+        for (const [r0, r1] of [[0, rows], [2, 9], [5, 6], [3, 3]]) {
+          // matvec over a sub-range: outside untouched
+          const o1 = new Uint32Array(m.inst.memory.buffer, ov, rows).fill(SENTINEL);
+          expect(m.x.matvec(ov, wp, type, xq, k, r0, r1)).toBe(1);
+          const got1 = m.floats(ov, rows);
+          for (let r = 0; r < rows; r++) {
+            if (r >= r0 && r < r1) expect(Object.is(got1[r], single[r]), `matvec row ${r}`).toBe(true);
+            else expect(bitsOf(got1)[r], `matvec wrote row ${r} outside [${r0},${r1})`).toBe(SENTINEL);
+          }
+          void o1;
+          // batch over the same range
+          const om = m.alloc(n * rows * 4);
+          new Uint32Array(m.inst.memory.buffer, om, n * rows).fill(SENTINEL);
+          expect(m.x.matmul(om, wp, type, xq, n, k, rows, r0, r1)).toBe(1);
+          const got = m.floats(om, n * rows);
+          for (let t = 0; t < n; t++) for (let r = 0; r < rows; r++) {
+            const i = t * rows + r;
+            if (r >= r0 && r < r1) {
+              if (!Object.is(got[i], single[i])) throw new Error(`n=${n} [${r0},${r1}) token ${t} row ${r}: matmul ${got[i]} matvec ${single[i]}`);
+            } else expect(bitsOf(got)[i], `matmul wrote token ${t} row ${r} outside [${r0},${r1})`).toBe(SENTINEL);
+          }
+          m.free(om);
+        }
+        m.free(ov); m.free(xq);
+      }
+      void rb;
+      m.free(wp);
+    });
+  }
+
+  for (const type of WEIGHT_TYPES) {
+    it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]}: matmul from f32 activations equals ggml's mul_mat (ggml converts them itself)`), () => {
+      const k = 1024, rows = 13, n = 6;
+      const w = weights(type, k, rows, 500 + type);
+      const wp = m.load(w);
+      const { x, xq } = activations(type, k, n, 900 + type);
+      const out = m.alloc(rows * n * 4);
+      expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
+      const ours = m.floats(out, rows * n);
+      const theirs = asF32(new Uint8Array(ref(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, x])));
+      if (type === T.F32 || type === T.BF16) {
+        // double sums in another order: at most one f32 rounding apart
+        for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - theirs[i])).toBeLessThanOrEqual(Math.abs(theirs[i]) * 2 ** -23);
+      } else {
+        const d = firstBitDiff(ours, theirs);
+        expect(d, `output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
+      }
+      m.free(wp); m.free(xq); m.free(out);
+    });
+  }
+});
+
+describe("dequantizeRow (embedding lookups)", () => {
+  it("agrees with the f32 the products use, for every weight type", () => {
+    // deq(row)·x in f64 must match the kernel's product closely: catches a row decoded wrongly
+    for (const type of WEIGHT_TYPES) {
+      const k = 512;
+      const w = weights(type, k, 1, 3 + type);
+      const wp = m.load(w), d = m.alloc(k * 4), o = m.alloc(4);
+      expect(m.x.dequantizeRow(wp, type, d, k)).toBe(1);
+      const wv = m.floats(d, k);
+      const { x, xq } = activations(type, k, 1, 8);
+      m.x.matvec(o, wp, type, xq, k, 0, 1);
+      let e = 0, mag = 0;
+      for (let i = 0; i < k; i++) { e += wv[i] * x[i]; mag += Math.abs(wv[i] * x[i]); }
+      // activation quantization error dominates: 8-bit ~ 1/127 of the block maximum
+      expect(Math.abs(m.f32(o, 1)[0] - e), NAME[type]).toBeLessThanOrEqual(mag * 0.02);
+      m.free(wp); m.free(d); m.free(o); m.free(xq);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+describe("vector helpers", () => {
+  const n = 1027; // 256 groups of four and a scalar tail of three
+  const r = rng(4242);
+  const mixed = Float32Array.from({ length: n }, (_, i) => {
+    if (i % 97 === 0) return -200 + i / 10;   // far below exp's range: flushes to zero
+    if (i % 89 === 0) return 60 + r.next() * 40; // silu of large x, exp near overflow
+    return r.gauss() * 4;
+  });
+
+  const run = (fn: string, inputs: Float32Array[], ...scalars: number[]) => {
+    const ps = inputs.map((a) => m.load(a));
+    const out = m.alloc(n * 4);
+    m.x[fn](out, ...ps, n, ...scalars);
+    const res = m.floats(out, n);
+    ps.forEach((p) => m.free(p)); m.free(out);
+    return res;
+  };
+  // vector.ts argument order differs per helper; these wrappers keep the calls readable
+  const rmsnorm = (x: Float32Array, eps: number) => { const l = x.length, p = m.load(x), o = m.alloc(l * 4); m.x.rmsnorm(o, p, l, eps); const v = m.floats(o, l); m.free(p); m.free(o); return v; };
+  const softmax = (x: Float32Array, s: number) => { const l = x.length, p = m.load(x), o = m.alloc(l * 4); m.x.softmax(o, p, l, s); const v = m.floats(o, l); m.free(p); m.free(o); return v; };
+
+  it("elementwise add, mul, scale and mad round like single f32 operations", () => {
+    const a = mixed, b = Float32Array.from({ length: n }, () => r.gauss());
+    const add = run("add", [a, b]), mul = run("mul", [a, b]);
+    for (let i = 0; i < n; i++) {
+      expect(add[i]).toBe(Math.fround(a[i] + b[i]));
+      expect(mul[i]).toBe(Math.fround(a[i] * b[i]));
+    }
+    const pa = m.load(a), pb = m.load(b);
+    m.x.scale(pa, pa, 0.3, n);
+    m.x.mad(pb, pa, -1.5, n);
+    const sa = m.floats(pa, n), mb = m.floats(pb, n);
+    for (let i = 0; i < n; i++) {
+      const s = Math.fround(a[i] * Math.fround(0.3));
+      expect(sa[i]).toBe(s);
+      expect(mb[i]).toBe(Math.fround(b[i] + Math.fround(s * -1.5)));
+    }
+    m.free(pa); m.free(pb);
+  });
+
+  it("dot, max and argmax", () => {
+    const a = Float32Array.from({ length: n }, () => r.gauss()), b = Float32Array.from({ length: n }, () => r.gauss());
+    const pa = m.load(a), pb = m.load(b);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.fround(a[i] * b[i]);
+    expect(m.x.dot(pa, pb, n)).toBe(Math.fround(s));
+    let mx = -Infinity, ix = 0;
+    for (let i = 0; i < n; i++) if (a[i] > mx) { mx = a[i]; ix = i; }
+    expect(m.x.maxOf(pa, n)).toBe(mx);
+    expect(m.x.argmax(pa, n)).toBe(ix);
+    expect(m.x.maxOf(pa, 0)).toBe(-Infinity);
+    // scores: q·K[j]*scale over rows 16 bytes apart
+    const o = m.alloc(16);
+    m.x.scores(o, pa, pb, 16, 4, 4, 0.5);
+    for (let j = 0; j < 4; j++) {
+      let d = 0;
+      for (let i = 0; i < 4; i++) d += Math.fround(a[i] * b[4 * j + i]);
+      expect(m.f32(o, 4)[j]).toBe(Math.fround(Math.fround(d) * 0.5));
+    }
+    m.free(pa); m.free(pb); m.free(o);
+  });
+
+  it("softmax sums to one, is shift invariant and zero where the input is -inf", () => {
+    const x = mixed.map((v, i) => (i % 50 === 3 ? -Infinity : v));
+    const p = softmax(x, 0.7);
+    let s = 0;
+    for (let i = 0; i < n; i++) { s += p[i]; if (x[i] === -Infinity) expect(p[i]).toBe(0); }
+    expect(Math.abs(s - 1)).toBeLessThan(1e-5);
+    const q = softmax(x.map((v) => v + 3), 1), q0 = softmax(x, 1);
+    for (let i = 0; i < n; i++) expect(Math.abs(q[i] - q0[i])).toBeLessThan(1e-6);
+  });
+
+  it("rmsnorm scales to unit root mean square; rmsnormMul equals rmsnorm then mul", () => {
+    const y = rmsnorm(mixed, 1e-5);
+    let ss = 0;
+    for (const v of y) ss += v * v;
+    expect(Math.abs(Math.sqrt(ss / n) - 1)).toBeLessThan(1e-4);
+    const w = Float32Array.from({ length: n }, () => r.gauss());
+    const px = m.load(mixed), pw = m.load(w), o1 = m.alloc(n * 4), o2 = m.alloc(n * 4);
+    m.x.rmsnorm(o1, px, n, 1e-5); m.x.mul(o1, o1, pw, n);
+    m.x.rmsnormMul(o2, px, pw, n, 1e-5);
+    expect(firstBitDiff(m.floats(o1, n), m.floats(o2, n))).toBe(-1);
+    for (const p of [px, pw, o1, o2]) m.free(p);
+  });
+
+  it("silu and swiglu follow x/(1+exp(-x))", () => {
+    const s = run("silu", [mixed]);
+    for (let i = 0; i < n; i++) {
+      const want = mixed[i] / (1 + Math.exp(-mixed[i]));
+      expect(Math.abs(s[i] - want)).toBeLessThanOrEqual(Math.abs(want) * 4e-7 + 1e-37);
+    }
+    const u = Float32Array.from({ length: n }, () => r.gauss());
+    const g = run("swiglu", [mixed, u]);
+    for (let i = 0; i < n; i++) expect(g[i]).toBe(Math.fround(s[i] * u[i]));
+  });
+
+  describe.skipIf(!!REF_MISSING)(withRef("bit for bit like ggml's CPU operations"), () => {
+    const ggml = (args: (string | number)[], inputs: Float32Array[]) => asF32(new Uint8Array(ref(args, inputs)));
+    const same = (ours: Float32Array, theirs: Float32Array, what: string) => {
+      const d = firstBitDiff(ours, theirs);
+      expect(d, `${what}: element ${d} ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
+    };
+    it("the C library's expf equals Mathf.exp (the scalar tails)", () => {
+      const xs = Float32Array.from({ length: 100000 }, (_, i) => (i < 2000 ? -104 + i * 0.1 : r.gauss() * 30));
+      const p = m.load(xs), o = m.alloc(xs.length * 4);
+      m.x.expfRow(p, o, xs.length);
+      same(m.floats(o, xs.length), ggml(["expf", xs.length, "@in", "@out"], [xs]), "expf");
+      m.free(p); m.free(o);
+    });
+    it("silu", () => same(run("silu", [mixed]), ggml(["silu", n, "@in", "@out"], [mixed]), "silu"));
+    it("swiglu", () => {
+      const u = Float32Array.from({ length: n }, () => r.gauss());
+      same(run("swiglu", [mixed, u]), ggml(["swiglu", n, "@in", "@in", "@out"], [mixed, u]), "swiglu");
+    });
+    it("rms_norm", () => {
+      for (const d of datasets(1024, 3).slice(0, 4)) {
+        const x = d.data.subarray(0, 1021); // odd length: exercises the scalar tail
+        same(rmsnorm(Float32Array.from(x), 1e-5), ggml(["rmsnorm", x.length, 1e-5, "@in", "@out"], [Float32Array.from(x)]), d.name);
+      }
+      same(rmsnorm(mixed, 1e-6), ggml(["rmsnorm", n, 1e-6, "@in", "@out"], [mixed]), "mixed");
+    });
+    it("soft_max (with scale)", () => {
+      same(softmax(mixed, 0.125), ggml(["softmax", n, 0.125, "@in", "@out"], [mixed]), "softmax 0.125");
+      same(softmax(mixed, 1), ggml(["softmax", n, 1, "@in", "@out"], [mixed]), "softmax 1");
+    });
+  });
+});

@@ -1,0 +1,9 @@
+// Test entry: llm/kernels (matrix products by weight type, f32 vector helpers).
+export { allocRegion, freeRegion } from "../../kernel/memory/regions";
+export { ACT_NONE, activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, quantizeRow } from "../../llm/kernels/matmul";
+export { rmsnorm, rmsnormMul, mul, add, scale, mad, dot, scores, maxOf, argmax, silu, swiglu, softmax } from "../../llm/kernels/vector";
+
+/** Mathf.exp over a row (the scalar tail of silu/softmax), to compare with the C library's expf. */
+export function expfRow(src: usize, dst: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), Mathf.exp(load<f32>(src + (<usize>i << 2))));
+}
