@@ -9,6 +9,7 @@ import { println, readByte } from "./console";
 import * as log from "./log";
 import { DESCRIPTION, NAME, VERSION, buildInfo } from "./version";
 import { linearMemoryBytes } from "./memory/regions";
+import { initStorage } from "./storage";
 import { FEED_LINE, LINE_MAX, feed, prompt } from "../shell/editor";
 import { recoverFromTrap, runEditorLine } from "../shell/shell";
 import { fixed, ms } from "../shell/format";
@@ -49,6 +50,7 @@ function boot(bootMs: u32): void {
   log.info("build: " + buildInfo());
   log.info("memory: " + (linearMemoryBytes() >> 10).toString() + " KiB linear, heap base 0x" +
     (<u32>__heap_base).toString(16) + ", shadow stack " + (<u32>(__heap_base - __data_end) >> 10).toString() + " KiB");
+  initStorage(); // the models disk at /models; logs what it mounted, or why not
   const dups = duplicateCommands();
   for (let i = 0; i < dups.length; i++) log.warn("shell: command '" + dups[i] + "' registered twice; the second was refused");
   log.info("shell: " + allCommands().length.toString() + " commands, lines up to " + LINE_MAX.toString() + " bytes; type 'help'");

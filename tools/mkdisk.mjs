@@ -51,6 +51,7 @@ export function treeHash(entries, options) {
 }
 
 const roundUp = (n, to) => Math.ceil(n / to) * to;
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 /** Image size in bytes and inode count for these entries (with headroom in percent). */
 export function imageGeometry(entries, headroom = 15) {
@@ -82,7 +83,7 @@ export function mkdisk(dir, image, { label = "sis-data", headroom = 15, force = 
     try {
       const stamp = JSON.parse(readFileSync(stampPath, "utf8"));
       if (stamp.hash === hash && statSync(image).size === stamp.bytes) {
-        log(`${image}: up to date (${entries.length} entries)`);
+        log(`${image}: up to date (${plural(entries.length, "entry", "entries")})`);
         return { rebuilt: false, bytes: stamp.bytes, inodes: stamp.inodes };
       }
     } catch { /* an unreadable stamp means rebuild */ }
@@ -108,7 +109,7 @@ export function mkdisk(dir, image, { label = "sis-data", headroom = 15, force = 
   }
   renameSync(tmp, image);
   writeFileSync(stampPath, JSON.stringify({ hash, bytes, inodes, entries: entries.length }) + "\n");
-  log(`${image}: built ${Math.round(bytes / MiB)} MiB ext4 image, ${entries.length} entries, ${inodes} inodes`);
+  log(`${image}: built ${Math.round(bytes / MiB)} MiB ext4 image, ${plural(entries.length, "entry", "entries")}, ${inodes} inodes`);
   return { rebuilt: true, bytes, inodes };
 }
 

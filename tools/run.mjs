@@ -22,7 +22,9 @@ for (let i = 0; i < argv.length; i++) {
 
 if (!opts.disk && opts.models) {
   const mkdisk = join(ROOT, "tools", "mkdisk.mjs");
-  if (existsSync(mkdisk) && existsSync(opts.models)) {
+  if (!existsSync(opts.models)) {
+    console.error(`run: models folder ${opts.models} does not exist; booting without a models disk`);
+  } else if (existsSync(mkdisk)) {
     const image = join(ROOT, "build", "models.img");
     const r = spawnSync(process.execPath, [mkdisk, opts.models, image], { stdio: "inherit" });
     if (r.status !== 0) process.exit(r.status ?? 1);

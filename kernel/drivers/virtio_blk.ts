@@ -13,7 +13,7 @@ import {
   VirtioMmio, VIRTIO_MMIO_BASE, VIRTIO_MMIO_STRIDE, VIRTIO_MMIO_SLOTS,
   STATUS_DEVICE_NEEDS_RESET, STATUS_FAILED, hex, virtioDeviceName,
 } from "./virtio_mmio";
-import { klog } from "./klog";
+import * as log from "../log";
 
 export const VIRTIO_ID_BLOCK: u32 = 2;
 
@@ -277,17 +277,17 @@ export function probeVirtioBlk(): VirtioBlk | null {
     const m = new VirtioMmio(base);
     if (m.deviceId == 0) continue; // an empty slot: QEMU answers the magic with device id 0
     devices++;
-    klog("virtio-mmio: slot " + i.toString() + " @" + hex(base) + ": " + virtioDeviceName(m.deviceId) +
+    log.info("virtio-mmio: slot " + i.toString() + " @" + hex(base) + ": " + virtioDeviceName(m.deviceId) +
       " device, version " + m.version.toString() + (m.version == 1 ? " (legacy)" : m.version == 2 ? " (modern)" : " (unsupported)") +
       ", vendor " + hex(m.vendorId));
     if (m.deviceId != VIRTIO_ID_BLOCK || found != null) continue;
     const blk = new VirtioBlk(m);
     const err = blk.init();
-    if (err.length) { klog("virtio-blk@" + hex(base) + ": not usable: " + err); continue; }
-    klog(blk.describe());
+    if (err.length) { log.error("virtio-blk@" + hex(base) + ": not usable: " + err); continue; }
+    log.info(blk.describe());
     found = blk;
   }
   const using = found != null ? ", using " + found.name() : ", no usable block device";
-  klog("virtio-mmio: " + devices.toString() + " device(s) in " + VIRTIO_MMIO_SLOTS.toString() + " slots" + using);
+  log.info("virtio-mmio: " + devices.toString() + " device(s) in " + VIRTIO_MMIO_SLOTS.toString() + " slots" + using);
   return found;
 }

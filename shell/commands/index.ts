@@ -2,10 +2,12 @@
 // (it calls registerCommand at its top level) and add its import here.
 import "./debug";
 import "./echo";
+import "./fs";
 import "./help";
 import "./llmctl";
 import "./log";
 import "./mem";
 import "./power";
+import "./sha256sum";
 import "./uptime";
 import "./version";

@@ -7,6 +7,7 @@ import { currentBackend, defaultSettings, recoverBackends, selectBackend, stubBa
 import { parseNumber, parseUint } from "../args";
 import { fixed, ms, printable } from "../format";
 import { FAIL, OK, USAGE, onTrapRecovery, registerCommand } from "../registry";
+import { llmctlModels } from "./llmctl_models";
 
 class ConsoleSink extends TokenSink {
   emit(ptr: usize, len: i32): void { printBytes(ptr, <usize>len); }
@@ -139,14 +140,16 @@ function llmctl(args: Array<string>): i32 {
   if (sub == "backend") return backend(args);
   if (sub == "info") return info(args);
   if (sub == "infer") return infer(args);
+  if (sub == "models") return llmctlModels(args);
   println("error: unknown llmctl subcommand '" + printable(sub) + "'");
   return USAGE;
 }
 
 onTrapRecovery(recoverBackends);
 
-registerCommand("llmctl", "control the LLM subsystem: backend, info, inference",
+registerCommand("llmctl", "control the LLM subsystem: backend, info, inference, models",
   "llmctl backend [stub [--delay-ms N] | real]\n" +
+  "       llmctl models            every .gguf file under /models, with its size\n" +
   "       llmctl info\n" +
   "       llmctl infer \"PROMPT\" [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]\n" +
   "                    [--min-p P] [--repeat-penalty R] [--seed S]", llmctl);

@@ -159,12 +159,12 @@ export function cacheStat(i: i32): u64 {
 
 // --- virtio-blk (the test's platform imports put a simulator behind mmio) ---
 import { probeVirtioBlk, VirtioBlk } from "../../kernel/drivers/virtio_blk";
-import { klogRecent } from "../../kernel/drivers/klog";
+import { recent as logRecent } from "../../kernel/log";
 
 let blk: VirtioBlk | null = null;
 /** Scans the virtio-mmio slots; true when a block device was initialised. */
 export function virtioProbe(): bool { blk = probeVirtioBlk(); return blk != null; }
-export function virtioLog(): string { return klogRecent(); }
+export function virtioLog(): string { return logRecent(0).join("\n"); }
 export function virtioDescribe(): string { return blk == null ? "" : blk!.describe(); }
 export function virtioSectors(): u64 { return blk == null ? 0 : blk!.sectorCount(); }
 export function virtioRead(lba: u64, count: u32, dst: usize): string {
