@@ -5,6 +5,18 @@
 
 const PAGE: usize = 65536;
 
+// AssemblyScript's allocator grows linear memory by at least its current size whenever
+// the GC heap runs out, so a heap that first grows after a 600 MiB model was placed would
+// take another 600 MiB. Room for the GC heap is therefore made once, below every region,
+// before the first region is taken.
+const GC_HEAP_RESERVE: usize = 32 << 20;
+let heapReserved = false;
+
+function reserveGcHeap(): void {
+  heapReserved = true;
+  heap.free(heap.alloc(GC_HEAP_RESERVE));
+}
+
 // Free and used runs, kept as parallel arrays sorted by start page (few entries).
 const freeStart = new Array<u32>();
 const freePages = new Array<u32>();
@@ -29,6 +41,7 @@ function removeAt(starts: Array<u32>, counts: Array<u32>, i: i32): void {
 
 /** Allocates `bytes` rounded up to whole pages, 64 KiB aligned, zero-filled. Returns 0 when memory is exhausted. */
 export function allocRegion(bytes: u64): usize {
+  if (!heapReserved) reserveGcHeap();
   if (bytes == 0) bytes = 1;
   const pagesWanted = (bytes + <u64>PAGE - 1) / <u64>PAGE;
   if (pagesWanted > 65536) return 0;

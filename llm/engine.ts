@@ -1,0 +1,321 @@
+// The LLM engine: the public API used by the host tool (through llm/host.ts) and by the
+// kernel's shell. It needs nothing but memory and the platform clock.
+//
+//   const e = new Engine();
+//   const err = e.load(ptr, size, 0);          // GGUF image already in memory; 0 = model's context
+//   e.begin(promptPtr, promptLen, settings);   // tokenize + batch prefill ("" or an error)
+//   while (true) {
+//     const t = e.next();                      // a token id >= 0, or an END_* reason < 0
+//     if (t < 0) break;
+//     emit(e.piecePtr, e.pieceLen);            // the bytes this token completes (UTF-8 safe)
+//     if (ctrlC()) break;                      // callers poll between tokens
+//   }
+//   e.unload();                                // KV cache and scratch go back to the allocator
+//
+// The file image stays the caller's: the engine reads weights in place and never frees it.
+
+import { time_ns } from "../kernel/platform";
+import { parseGGUF, GGUFFile } from "./gguf";
+import { typeName } from "./tensor_types";
+import { Model, bindModel } from "./model";
+import { KVCache } from "./kv_cache";
+import { Scratch, ForwardTimings, forward } from "./transformer";
+import { Sampler, SamplerSettings } from "./sampler";
+import { Tokenizer } from "./tokenizer/tokenizer";
+import { U8List } from "./tokenizer/buffers";
+import { StreamDecoder } from "./tokenizer/stream_decoder";
+import { InferSettings } from "./backend/backend";
+
+/** Reasons next() stops, as negative return values. */
+export const END_EOS: i32 = -1;         // the model produced an end-of-generation token
+export const END_MAX_TOKENS: i32 = -2;  // settings.maxTokens tokens were generated
+export const END_CONTEXT_FULL: i32 = -3; // no room left in the context for another token
+export const END_NOT_STARTED: i32 = -4; // no model, or begin() failed / was not called
+
+export function endReasonName(r: i32): string {
+  if (r == END_EOS) return "end of text";
+  if (r == END_MAX_TOKENS) return "max tokens";
+  if (r == END_CONTEXT_FULL) return "context full";
+  if (r == END_NOT_STARTED) return "not started";
+  return "";
+}
+
+/** Prompt tokens per forward pass during prefill (bounds the scratch memory). */
+export const PREFILL_BATCH: i32 = 128;
+
+export class ModelInfo {
+  name: string = "";
+  arch: string = "";
+  layers: i32 = 0;
+  dim: i32 = 0;
+  heads: i32 = 0;
+  kvHeads: i32 = 0;
+  headDim: i32 = 0;
+  ffDim: i32 = 0;
+  vocab: i32 = 0;
+  contextTrain: i32 = 0;
+  context: i32 = 0;
+  ropeBase: f32 = 0;
+  normEps: f32 = 0;
+  tiedOutput: bool = false;
+  tokenizer: string = "";
+  bos: i32 = -1;
+  eos: i32 = -1;
+  /** e.g. "Q4_0, output Q8_0" (the layer matrices' type, and the head's when it differs);
+   *  types: every tensor type and its count, e.g. "F32 x13, Q8_0 x1, Q4_0 x42". */
+  quantization: string = "";
+  types: string = "";
+  params: u64 = 0;
+  fileBytes: u64 = 0;
+  weightBytes: u64 = 0;
+  kvBytes: u64 = 0;
+  scratchBytes: u64 = 0;
+}
+
+/** Nanoseconds per stage for the last begin()/next() run, and token counts. */
+export class Timings {
+  tokenizeNs: u64 = 0;
+  prefillNs: u64 = 0;
+  decodeNs: u64 = 0;     // forward passes of generated tokens
+  samplingNs: u64 = 0;
+  detokenizeNs: u64 = 0;
+  promptTokens: i32 = 0;
+  generatedTokens: i32 = 0;
+  /** Embedding lookups, each layer and the output head, over prefill and decode together. */
+  forward: ForwardTimings;
+  constructor(nLayer: i32) { this.forward = new ForwardTimings(nLayer); }
+}
+
+export class Engine {
+  file: GGUFFile | null = null;
+  model: Model | null = null;
+  tokenizer: Tokenizer | null = null;
+  kv: KVCache | null = null;
+  scratch: Scratch | null = null;
+  sampler: Sampler | null = null;
+  timings: Timings = new Timings(0);
+  nCtx: i32 = 0;
+  fileBytes: u64 = 0;
+
+  // generation state
+  private running: bool = false;
+  private ended: i32 = END_NOT_STARTED;
+  private maxTokens: i32 = 0;
+  private pending: i32 = -1;      // the last sampled token, not yet in the cache
+  private tokenBuf: StaticArray<i32> = new StaticArray<i32>(1);
+  /** The prompt's tokens and the generated ones of the current run. */
+  tokens: Int32Array = new Int32Array(0);
+  generated: Array<i32> = new Array<i32>();
+  /** Output bytes of the last token (complete UTF-8 characters only). */
+  private out: U8List = new U8List(64);
+  private decoder: StreamDecoder | null = null;
+
+  get loaded(): bool { return this.model !== null; }
+  get piecePtr(): usize { return this.out.ptr; }
+  get pieceLen(): i32 { return this.out.length; }
+  /** Logits after the last forward pass (f32[vocab]); valid after begin() and next(). */
+  get logits(): usize { return this.scratch === null ? 0 : this.scratch!.logits; }
+
+  /**
+   * Binds the GGUF image at [ptr, ptr+size) and allocates the KV cache and scratch for a
+   * context of nCtx tokens (0: the model's context_length). Returns "" or an error.
+   */
+  load(ptr: usize, size: u64, nCtx: i32): string {
+    if (this.loaded) this.unload();
+    const pr = parseGGUF(ptr, size);
+    if (!pr.ok) return pr.error;
+    const f = pr.file!;
+    const mr = bindModel(f);
+    if (mr.model === null) return "model: " + mr.error;
+    const m = mr.model!;
+    const c = m.config;
+    const tr = Tokenizer.fromGGUF(f);
+    if (tr.tokenizer === null) return tr.error;
+    const tok = tr.tokenizer!; // bindModel checked that it has one token per embedding row
+    if (nCtx < 0) return "context size " + nCtx.toString() + " is negative";
+    if (nCtx > c.nCtxTrain) {
+      return "context size " + nCtx.toString() + " exceeds the model's context_length " + c.nCtxTrain.toString();
+    }
+    const ctx = nCtx == 0 ? c.nCtxTrain : nCtx;
+
+    const kv = new KVCache(c.nLayer, ctx, c.nHeadKv, c.headDim);
+    if (!kv.allocate()) return "out of memory: the KV cache for " + ctx.toString() + " tokens needs " + mib(kv.bytes);
+    const s = new Scratch(m, PREFILL_BATCH, ctx);
+    if (!s.allocate()) {
+      kv.free();
+      return "out of memory: scratch buffers need " + mib(s.bytes);
+    }
+    this.file = f;
+    this.model = m;
+    this.tokenizer = tok;
+    this.kv = kv;
+    this.scratch = s;
+    this.sampler = new Sampler(c.nVocab);
+    this.timings = new Timings(c.nLayer);
+    this.nCtx = ctx;
+    this.fileBytes = size;
+    this.running = false;
+    this.ended = END_NOT_STARTED;
+    return "";
+  }
+
+  /** Frees the KV cache and scratch; the file image is the caller's to free. */
+  unload(): void {
+    if (this.kv !== null) this.kv!.free();
+    if (this.scratch !== null) this.scratch!.free();
+    this.kv = null;
+    this.scratch = null;
+    this.sampler = null;
+    this.model = null;
+    this.tokenizer = null;
+    this.file = null;
+    this.running = false;
+    this.ended = END_NOT_STARTED;
+    this.tokens = new Int32Array(0);
+    this.generated = new Array<i32>();
+  }
+
+  info(): ModelInfo | null {
+    if (this.model === null) return null;
+    const m = this.model!, c = m.config, f = this.file!;
+    const r = new ModelInfo();
+    r.name = c.name; r.arch = c.arch; r.layers = c.nLayer; r.dim = c.nEmbd; r.heads = c.nHead;
+    r.kvHeads = c.nHeadKv; r.headDim = c.headDim; r.ffDim = c.nFF; r.vocab = c.nVocab;
+    r.contextTrain = c.nCtxTrain; r.context = this.nCtx; r.ropeBase = c.ropeBase; r.normEps = c.normEps;
+    r.tiedOutput = m.tiedOutput;
+    const tok = this.tokenizer!;
+    r.tokenizer = tok.model; r.bos = tok.bos; r.eos = tok.eos;
+    // parameters, bytes, and how many tensors of each type
+    const typeIds = new Array<u32>(), counts = new Array<i32>();
+    for (let i = 0; i < f.tensors.length; i++) {
+      const t = f.tensors[i];
+      r.params += t.nelements;
+      r.weightBytes += t.nbytes;
+      let j = typeIds.indexOf(t.type);
+      if (j < 0) { j = typeIds.length; typeIds.push(t.type); counts.push(0); }
+      counts[j]++;
+    }
+    for (let j = 0; j < typeIds.length; j++) {
+      r.types += (j > 0 ? ", " : "") + typeName(typeIds[j]) + " x" + counts[j].toString();
+    }
+    // the file is named after the type most layer matrices have, and the head when it differs
+    const mats = m.matrices();
+    const mt = new Array<u32>(), mc = new Array<i32>();
+    for (let i = 0; i < mats.length - 1; i++) { // the last one is the output head
+      let j = mt.indexOf(mats[i].type);
+      if (j < 0) { j = mt.length; mt.push(mats[i].type); mc.push(0); }
+      mc[j]++;
+    }
+    let main = 0;
+    for (let j = 1; j < mt.length; j++) if (mc[j] > mc[main]) main = j;
+    r.quantization = (mt.length > 1 ? "mostly " : "") + typeName(mt[main]);
+    if (m.output.type != mt[main]) r.quantization += ", output " + typeName(m.output.type);
+    r.fileBytes = this.fileBytes;
+    r.kvBytes = this.kv!.bytes;
+    r.scratchBytes = this.scratch!.bytes;
+    return r;
+  }
+
+  /** Token ids of UTF-8 text [p, p+n) (with BOS when the model wants it and addSpecial). */
+  tokenize(p: usize, n: i32, addSpecial: bool): Int32Array {
+    if (this.tokenizer === null) return new Int32Array(0);
+    return this.tokenizer!.encodeBytes(p, n, addSpecial, false);
+  }
+
+  /**
+   * Starts a generation: resets the cache, tokenizes the prompt (UTF-8 [p, p+n)) and runs it
+   * through the model in batches. Returns "" or an error; next() then yields tokens.
+   */
+  begin(p: usize, n: i32, st: InferSettings): string {
+    this.running = false;
+    this.ended = END_NOT_STARTED;
+    this.out.clear();
+    if (this.model === null) return "no model is loaded";
+    if (n <= 0) return "empty prompt: give the model some text to continue";
+    if (st.maxTokens < 0) return "max tokens must not be negative";
+    const m = this.model!, kv = this.kv!, s = this.scratch!, tm = this.timings;
+    tm.tokenizeNs = 0; tm.prefillNs = 0; tm.decodeNs = 0; tm.samplingNs = 0; tm.detokenizeNs = 0;
+    tm.generatedTokens = 0;
+    tm.forward.reset();
+
+    let t0 = time_ns();
+    const toks = this.tokenizer!.encodeBytes(p, n, true, false);
+    let t1 = time_ns();
+    tm.tokenizeNs = t1 - t0;
+    tm.promptTokens = toks.length;
+    if (toks.length == 0) return "empty prompt: it produced no tokens";
+    if (toks.length > this.nCtx) {
+      return "prompt is " + toks.length.toString() + " tokens, longer than the context of " + this.nCtx.toString() + " tokens";
+    }
+
+    // sampler: settings, seed, and the prompt as history for the repetition penalty
+    const ss = new SamplerSettings();
+    ss.temperature = st.temperature; ss.topK = st.topK; ss.topP = st.topP; ss.minP = st.minP;
+    ss.repeatPenalty = st.repeatPenalty; ss.repeatLastN = st.repeatLastN;
+    ss.seed = st.seedSet ? st.seed : time_ns();
+    const smp = this.sampler!;
+    smp.reset(ss);
+    for (let i = 0; i < toks.length; i++) smp.accept(toks[i]);
+
+    // prefill in batches of up to PREFILL_BATCH tokens
+    kv.reset();
+    this.tokens = toks;
+    for (let i = 0; i < toks.length; i += s.nBatch) {
+      const nb = min(s.nBatch, toks.length - i);
+      forward(m, kv, s, toks.dataStart + (<usize>i << 2), nb, tm.forward);
+    }
+    tm.prefillNs = time_ns() - t1;
+
+    this.generated = new Array<i32>();
+    this.pending = -1;
+    this.decoder = new StreamDecoder(this.tokenizer!, false, false); // a continuation keeps its leading space
+    this.maxTokens = st.maxTokens;
+    this.running = true;
+    return "";
+  }
+
+  /** The next token id (>= 0; its bytes at piecePtr/pieceLen), or why generation ended (< 0). */
+  next(): i32 {
+    this.out.clear();
+    if (!this.running) return this.ended;
+    const tm = this.timings;
+    if (this.generated.length >= this.maxTokens) return this.finish(END_MAX_TOKENS);
+    if (this.pending >= 0) {
+      // the previous token goes into the cache; its logits give the next one
+      const kv = this.kv!;
+      if (kv.used >= this.nCtx) return this.finish(END_CONTEXT_FULL);
+      const t0 = time_ns();
+      unchecked(this.tokenBuf[0] = this.pending);
+      forward(this.model!, kv, this.scratch!, changetype<usize>(this.tokenBuf), 1, tm.forward);
+      tm.decodeNs += time_ns() - t0;
+    }
+    let t0 = time_ns();
+    const smp = this.sampler!;
+    const tok = smp.sample(this.scratch!.logits);
+    smp.accept(tok);
+    let t1 = time_ns();
+    tm.samplingNs += t1 - t0;
+    if (this.tokenizer!.isEog(tok)) return this.finish(END_EOS);
+
+    this.generated.push(tok);
+    tm.generatedTokens = this.generated.length;
+    this.pending = tok;
+    this.decoder!.pushInto(tok, this.out);
+    tm.detokenizeNs += time_ns() - t1;
+    return tok;
+  }
+
+  private finish(reason: i32): i32 {
+    this.running = false;
+    this.ended = reason;
+    if (this.decoder !== null) this.decoder!.flushInto(this.out); // an unfinished character at the very end goes out as it is
+    return reason;
+  }
+
+  /** Why the last run ended (END_NOT_STARTED while it is still running). */
+  get endReason(): i32 { return this.running ? END_NOT_STARTED : this.ended; }
+}
+
+function mib(b: u64): string {
+  return ((b + 524288) >> 20).toString() + " MiB";
+}

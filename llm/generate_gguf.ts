@@ -1,0 +1,259 @@
+// Generates GGUF files for the tools: llama models of any shape with seeded random weights
+// (`sis-llm mkmodel`) and quantized copies of F32/F16/BF16 models (`sis-llm quantize`).
+// Both build the image with llm/gguf_writer.ts in a region; the host writes it to disk and
+// calls releaseWritten().
+//
+// Quantization follows llama.cpp's choices for a "mostly X" file (llama_tensor_get_type):
+// only 2-D tensors named *.weight are converted, never *_norm.weight; the output head
+// (output.weight, or token_embd.weight when the head is tied to it) becomes Q6_K unless X
+// is Q8_0, and a type whose block does not divide the row length falls back as llama.cpp
+// falls back (Q6_K -> Q8_0, Q4_K -> Q5_0, Q5_K -> Q5_1). `pure` converts every matrix to X.
+
+import { freeRegion } from "../kernel/memory/regions";
+import { parseGGUF, GGUFFile, TensorInfo } from "./gguf";
+import { GGUFWriter, GGUFWriteResult } from "./gguf_writer";
+import {
+  GGML_F32, GGML_F16, GGML_BF16, GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1, GGML_Q8_0,
+  GGML_Q4_K, GGML_Q5_K, GGML_Q6_K, blockElements, rowBytes, typeName,
+} from "./tensor_types";
+import { quantizeRow, dequantizeRow } from "./kernels/matmul";
+import { Pcg32 } from "./sampler";
+
+let written = new GGUFWriteResult();
+
+export function writtenPtr(): usize { return written.ptr; }
+export function writtenSize(): u64 { return written.size; }
+/** Frees the last image once the host has saved it. */
+export function releaseWritten(): void {
+  if (written.ptr != 0) freeRegion(written.ptr);
+  written = new GGUFWriteResult();
+}
+
+/** Types the tools can write (the engine computes with all of them). */
+function writable(t: u32): bool {
+  return t == GGML_F32 || t == GGML_F16 || t == GGML_BF16 || t == GGML_Q8_0 || t == GGML_Q4_0 ||
+    t == GGML_Q4_1 || t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;
+}
+
+/** llama.cpp's general.file_type for a file made of type t. */
+function fileType(t: u32): u32 {
+  switch (t) {
+    case GGML_F32: return 0;
+    case GGML_F16: return 1;
+    case GGML_Q4_0: return 2;
+    case GGML_Q4_1: return 3;
+    case GGML_Q8_0: return 7;
+    case GGML_Q4_K: return 14; // Q4_K_S
+    case GGML_Q5_K: return 16; // Q5_K_S
+    case GGML_Q6_K: return 18;
+    case GGML_BF16: return 32;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// mkmodel
+
+/** The tensors of a model to generate: name, rows, row length, weight spread (0: a norm). */
+class Plan {
+  names: Array<string> = new Array<string>();
+  rows: Array<i32> = new Array<i32>();
+  cols: Array<i32> = new Array<i32>();
+  sds: Array<f32> = new Array<f32>();
+  add(name: string, rows: i32, cols: i32, sd: f32): void {
+    this.names.push(name); this.rows.push(rows); this.cols.push(cols); this.sds.push(sd);
+  }
+}
+
+/** Fills n floats at dst with uniform values of mean `mean` and standard deviation `sd`. */
+function fillUniform(rng: Pcg32, dst: usize, n: usize, mean: f32, sd: f32): void {
+  const a = sd * Mathf.sqrt(3); // U(-a, a) has standard deviation a/sqrt(3)
+  for (let i: usize = 0; i < n; i++) {
+    const u = <f32>(rng.next() >>> 8) * <f32>5.9604644775390625e-8; // [0, 1)
+    store<f32>(dst + (i << 2), mean + a * (<f32>2 * u - <f32>1));
+  }
+}
+
+/**
+ * Writes a llama model of the given shape with seeded random weights: every matrix of type
+ * `type`, norms F32. The tokenizer metadata is copied from the GGUF at [vocabPtr, +vocabSize).
+ * Every matrix has spread 1/sqrt(fan-in): each layer contributes to the residual stream and
+ * the logits spread about 1, so the distribution is neither flat nor one-hot.
+ * Returns "" (image at writtenPtr()) or an error.
+ */
+export function mkmodel(vocabPtr: usize, vocabSize: u64, dim: i32, layers: i32, heads: i32, kvHeads: i32, ff: i32,
+  type: u32, ctx: i32, seed: u64, untied: bool): string {
+  releaseWritten();
+  const vr = parseGGUF(vocabPtr, vocabSize);
+  if (!vr.ok) return "vocab file: " + vr.error;
+  const vf = vr.file!;
+  const toks = vf.getArray("tokenizer.ggml.tokens");
+  if (toks === null) return "vocab file has no tokenizer.ggml.tokens";
+  const nVocab = toks.length;
+  if (!writable(type)) return "mkmodel cannot write type " + typeName(type);
+  if (dim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || ff <= 0 || ctx <= 0) return "every dimension must be positive";
+  if (dim % heads != 0) return "dim " + dim.toString() + " is not a multiple of heads " + heads.toString();
+  if (heads % kvHeads != 0) return "heads " + heads.toString() + " is not a multiple of kv-heads " + kvHeads.toString();
+  if (((dim / heads) & 1) != 0) return "head size " + (dim / heads).toString() + " must be even";
+  const be = <i32>blockElements(type);
+  if (dim % be != 0 || ff % be != 0) {
+    return "dim and ff must be multiples of " + be.toString() + " for " + typeName(type);
+  }
+  const kvDim = dim / heads * kvHeads;
+
+  const w = new GGUFWriter();
+  w.setString("general.architecture", "llama");
+  w.setString("general.name", "sis-mkmodel d" + dim.toString() + " l" + layers.toString() + " h" + heads.toString() +
+    "/" + kvHeads.toString() + " ff" + ff.toString() + " " + typeName(type) + " seed " + seed.toString());
+  w.setU32("general.file_type", fileType(type));
+  w.setU32("llama.context_length", <u32>ctx);
+  w.setU32("llama.embedding_length", <u32>dim);
+  w.setU32("llama.block_count", <u32>layers);
+  w.setU32("llama.feed_forward_length", <u32>ff);
+  w.setU32("llama.rope.dimension_count", <u32>(dim / heads));
+  w.setU32("llama.attention.head_count", <u32>heads);
+  w.setU32("llama.attention.head_count_kv", <u32>kvHeads);
+  w.setF32("llama.attention.layer_norm_rms_epsilon", <f32>1e-5);
+  w.setF32("llama.rope.freq_base", <f32>10000);
+  w.setU32("general.quantization_version", 2);
+  for (let i = 0; i < vf.kvCount; i++) if (vf.keys[i].startsWith("tokenizer.")) w.copyValue(vf.keys[i], vf.values[i]);
+
+  const plan = new Plan();
+  const sdIn = <f32>1 / Mathf.sqrt(<f32>dim), sdFF = <f32>1 / Mathf.sqrt(<f32>ff);
+  plan.add("token_embd.weight", nVocab, dim, sdIn); // tied heads then give logits of spread ~1 too
+  for (let l = 0; l < layers; l++) {
+    const p = "blk." + l.toString() + ".";
+    plan.add(p + "attn_norm.weight", 1, dim, 0);
+    plan.add(p + "attn_q.weight", dim, dim, sdIn);
+    plan.add(p + "attn_k.weight", kvDim, dim, sdIn);
+    plan.add(p + "attn_v.weight", kvDim, dim, sdIn);
+    plan.add(p + "attn_output.weight", dim, dim, sdIn);
+    plan.add(p + "ffn_norm.weight", 1, dim, 0);
+    plan.add(p + "ffn_gate.weight", ff, dim, sdIn);
+    plan.add(p + "ffn_up.weight", ff, dim, sdIn);
+    plan.add(p + "ffn_down.weight", dim, ff, sdFF);
+  }
+  plan.add("output_norm.weight", 1, dim, 0);
+  if (untied) plan.add("output.weight", nVocab, dim, sdIn);
+  const names = plan.names, rows = plan.rows, cols = plan.cols, sds = plan.sds;
+
+  for (let i = 0; i < names.length; i++) {
+    const isNorm = sds[i] == 0;
+    const dims = new Array<u64>();
+    dims.push(<u64>cols[i]);
+    if (!isNorm) dims.push(<u64>rows[i]);
+    w.addTensor(names[i], isNorm ? GGML_F32 : type, dims, 0);
+  }
+  const r = w.finish();
+  if (!r.ok) return r.error;
+  written = r;
+
+  // fill each tensor row by row from its own generator (seed, tensor index)
+  let maxCols = 0;
+  for (let i = 0; i < names.length; i++) maxCols = max(maxCols, cols[i]);
+  const row = new Float32Array(maxCols);
+  const rng = new Pcg32();
+  for (let i = 0; i < names.length; i++) {
+    rng.seed(seed * 1000003 + <u64>i);
+    const isNorm = sds[i] == 0;
+    const t = isNorm ? GGML_F32 : type;
+    const rb = <usize>rowBytes(t, <u64>cols[i]);
+    for (let j = 0; j < rows[i]; j++) {
+      if (isNorm) fillUniform(rng, row.dataStart, <usize>cols[i], 1, <f32>0.1);
+      else fillUniform(rng, row.dataStart, <usize>cols[i], 0, sds[i]);
+      quantizeRow(row.dataStart, t, r.tensorData[i] + <usize>j * rb, cols[i]);
+    }
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------
+// quantize
+
+/** The fallback llama.cpp uses when a type's block does not divide the row length (0: none). */
+function fallback(t: u32, cols: u64): u32 {
+  if (cols % <u64>blockElements(t) == 0) return t;
+  let f: u32 = 0;
+  if (t == GGML_Q6_K) f = GGML_Q8_0;
+  else if (t == GGML_Q4_K) f = GGML_Q5_0;
+  else if (t == GGML_Q5_K) f = GGML_Q5_1;
+  if (f != 0 && cols % <u64>blockElements(f) == 0) return f;
+  return GGML_F16; // what llama.cpp does when even the fallback does not fit
+}
+
+function isOutputHead(t: TensorInfo, f: GGUFFile): bool {
+  return t.name == "output.weight" || (t.name == "token_embd.weight" && f.findTensor("output.weight") === null);
+}
+
+/** The type tensor t gets in a "mostly `type`" file; 0xffffffff when it is copied unchanged. */
+function targetType(t: TensorInfo, f: GGUFFile, type: u32, pure: bool, outputType: i32): u32 {
+  const quantizable = t.nDims == 2 && t.name.endsWith("weight") && !t.name.endsWith("_norm.weight");
+  if (!quantizable) return 0xffffffff;
+  let nt = type;
+  const quantized = type != GGML_F32 && type != GGML_F16 && type != GGML_BF16;
+  if (isOutputHead(t, f)) {
+    if (outputType >= 0) return <u32>outputType;
+    if (quantized && !pure && type != GGML_Q8_0) nt = t.ne0 % 256 != 0 ? GGML_Q8_0 : GGML_Q6_K;
+  }
+  return quantized ? fallback(nt, t.ne0) : nt;
+}
+
+/**
+ * Writes a copy of the F32/F16/BF16 model at [ptr, ptr+size) with its matrices converted to
+ * `type` (see the header for the rules); outputType >= 0 forces the output head's type.
+ * Returns "" (image at writtenPtr()) or an error.
+ */
+export function quantize(ptr: usize, size: u64, type: u32, pure: bool, outputType: i32): string {
+  releaseWritten();
+  const pr = parseGGUF(ptr, size);
+  if (!pr.ok) return pr.error;
+  const f = pr.file!;
+  if (!writable(type)) return "cannot quantize to " + typeName(type) + " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)";
+  if (outputType >= 0 && !writable(<u32>outputType)) return "cannot write the output head as " + typeName(<u32>outputType);
+
+  const w = new GGUFWriter();
+  w.copyMetadata(f);
+  w.setU32("general.file_type", fileType(type));
+  w.setU32("general.quantization_version", 2);
+  const types = new Array<u32>();
+  let maxCols: i32 = 0;
+  for (let i = 0; i < f.tensors.length; i++) {
+    const t = f.tensors[i];
+    let nt = targetType(t, f, type, pure, outputType);
+    if (nt != 0xffffffff) {
+      if (t.type != GGML_F32 && t.type != GGML_F16 && t.type != GGML_BF16) {
+        return "tensor '" + t.name + "' is " + typeName(t.type) + "; quantize takes F32, F16 or BF16 models";
+      }
+      if (!writable(nt)) {
+        return "tensor '" + t.name + "' (row length " + t.ne0.toString() + ") would need " + typeName(nt) +
+          " as llama.cpp falls back, which this engine does not support";
+      }
+      maxCols = max(maxCols, <i32>t.ne0);
+    } else {
+      nt = t.type;
+    }
+    types.push(nt);
+    const dims = new Array<u64>();
+    for (let d: u32 = 0; d < t.nDims; d++) dims.push(t.dims[d]);
+    w.addTensor(t.name, nt, dims, nt == t.type ? t.data : 0); // unchanged tensors are copied
+  }
+  const r = w.finish();
+  if (!r.ok) return r.error;
+  written = r;
+
+  // convert: each row to f32, then to the target type (llama.cpp quantizes from f32 too)
+  const row = new Float32Array(max(1, maxCols));
+  for (let i = 0; i < f.tensors.length; i++) {
+    const t = f.tensors[i];
+    const nt = types[i];
+    if (nt == t.type) continue; // copied by the writer
+    const k = <i32>t.ne0;
+    const srb = <usize>t.rowBytes, drb = <usize>rowBytes(nt, t.ne0);
+    const nRows = <i32>t.rows;
+    for (let j = 0; j < nRows; j++) {
+      dequantizeRow(t.data + <usize>j * srb, t.type, row.dataStart, k);
+      quantizeRow(row.dataStart, nt, r.tensorData[i] + <usize>j * drb, k);
+    }
+  }
+  return "";
+}

@@ -1,0 +1,84 @@
+// The engine's WebAssembly interface for host programs (tools/sis-llm.mjs, tests): plain
+// numbers in and out; strings come back as AssemblyScript strings (read with readAsString),
+// byte buffers as pointer + length into linear memory. Every export has fixed parameters.
+
+import { allocRegion, freeRegion, regionBytesInUse, regionBytesPeak, linearMemoryBytes } from "../kernel/memory/regions";
+import { Engine, endReasonName } from "./engine";
+import { InferSettings } from "./backend/backend";
+import { jsonString } from "./gguf_dump";
+
+export { regionBytesInUse, regionBytesPeak, linearMemoryBytes };
+export { mkmodel, quantize, writtenPtr, writtenSize, releaseWritten } from "./generate_gguf";
+
+const engine = new Engine();
+let tokens = new Int32Array(0);
+
+/** A zeroed buffer of `bytes` from the region allocator (0 when memory is exhausted). */
+export function alloc(bytes: u64): usize { return allocRegion(bytes); }
+export function free(ptr: usize): bool { return freeRegion(ptr); }
+
+/** Loads the GGUF image at [ptr, ptr+size); nCtx 0 = the model's context. "" or an error. */
+export function load(ptr: usize, size: u64, nCtx: i32): string { return engine.load(ptr, size, nCtx); }
+export function unload(): void { engine.unload(); }
+
+/** The loaded model as one JSON object ("null" when none). */
+export function infoJSON(): string {
+  const i = engine.info();
+  if (i === null) return "null";
+  return "{" + kv("name", jsonString(i.name)) + "," + kv("arch", jsonString(i.arch)) + "," +
+    kv("layers", i.layers.toString()) + "," + kv("dim", i.dim.toString()) + "," + kv("heads", i.heads.toString()) + "," +
+    kv("kvHeads", i.kvHeads.toString()) + "," + kv("headDim", i.headDim.toString()) + "," + kv("ffDim", i.ffDim.toString()) + "," +
+    kv("vocab", i.vocab.toString()) + "," + kv("contextTrain", i.contextTrain.toString()) + "," +
+    kv("context", i.context.toString()) + "," + kv("ropeBase", (<f64>i.ropeBase).toString()) + "," +
+    kv("normEps", (<f64>i.normEps).toString()) + "," + kv("tiedOutput", i.tiedOutput ? "true" : "false") + "," +
+    kv("tokenizer", jsonString(i.tokenizer)) + "," + kv("bos", i.bos.toString()) + "," + kv("eos", i.eos.toString()) + "," +
+    kv("quantization", jsonString(i.quantization)) + "," + kv("types", jsonString(i.types)) + "," +
+    kv("params", i.params.toString()) + "," + kv("fileBytes", i.fileBytes.toString()) + "," +
+    kv("weightBytes", i.weightBytes.toString()) + "," + kv("kvBytes", i.kvBytes.toString()) + "," +
+    kv("scratchBytes", i.scratchBytes.toString()) + "}";
+}
+
+function kv(k: string, v: string): string { return "\"" + k + "\":" + v; }
+
+/** Tokenizes UTF-8 [p, p+n); returns the count, ids at tokensPtr(). */
+export function tokenize(p: usize, n: i32, addSpecial: bool): i32 {
+  tokens = engine.tokenize(p, n, addSpecial);
+  return tokens.length;
+}
+export function tokensPtr(): usize { return tokens.dataStart; }
+
+/** Starts a generation on the UTF-8 prompt [p, p+n). "" or an error. */
+export function begin(p: usize, n: i32, maxTokens: i32, temperature: f32, topK: i32, topP: f32, minP: f32,
+  repeatPenalty: f32, repeatLastN: i32, seed: u64, seedSet: bool): string {
+  const s = new InferSettings();
+  s.maxTokens = maxTokens; s.temperature = temperature; s.topK = topK; s.topP = topP; s.minP = minP;
+  s.repeatPenalty = repeatPenalty; s.repeatLastN = repeatLastN; s.seed = seed; s.seedSet = seedSet;
+  return engine.begin(p, n, s);
+}
+
+/** Next token id, or a negative end reason (see endReason()). Bytes at piecePtr()/pieceLen(). */
+export function next(): i32 { return engine.next(); }
+export function piecePtr(): usize { return engine.piecePtr; }
+export function pieceLen(): i32 { return engine.pieceLen; }
+export function endReason(code: i32): string { return endReasonName(code); }
+
+/** Prompt token ids of the current run (count; ids at tokensPtr()). */
+export function promptTokens(): i32 {
+  tokens = engine.tokens;
+  return tokens.length;
+}
+
+/** Logits of the last forward pass: f32[vocab] at this address. */
+export function logitsPtr(): usize { return engine.logits; }
+
+/** Timings of the current run in nanoseconds, as JSON. */
+export function timingsJSON(): string {
+  const t = engine.timings;
+  let layers = "";
+  for (let i = 0; i < t.forward.layerNs.length; i++) layers += (i > 0 ? "," : "") + t.forward.layerNs[i].toString();
+  return "{" + kv("tokenizeNs", t.tokenizeNs.toString()) + "," + kv("prefillNs", t.prefillNs.toString()) + "," +
+    kv("decodeNs", t.decodeNs.toString()) + "," + kv("samplingNs", t.samplingNs.toString()) + "," +
+    kv("detokenizeNs", t.detokenizeNs.toString()) + "," + kv("embedNs", t.forward.embedNs.toString()) + "," +
+    kv("layerNs", "[" + layers + "]") + "," + kv("outputNs", t.forward.outputNs.toString()) + "," +
+    kv("promptTokens", t.promptTokens.toString()) + "," + kv("generatedTokens", t.generatedTokens.toString()) + "}";
+}

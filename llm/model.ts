@@ -1,0 +1,282 @@
+// Binds a parsed GGUF file to a llama-architecture model: reads every hyper-parameter
+// from the metadata, finds every tensor, checks its shape and type, and keeps pointers
+// into the file image. No weight is copied or dequantized here: the compute kernels read
+// the quantized rows in place.
+//
+// Names and shapes follow llama.cpp (ne0 = row length first):
+//   token_embd.weight      {n_embd, n_vocab}
+//   blk.N.attn_norm.weight {n_embd}                 blk.N.ffn_norm.weight {n_embd}
+//   blk.N.attn_q.weight    {n_embd, n_head*hd}      blk.N.attn_output.weight {n_head*hd, n_embd}
+//   blk.N.attn_k.weight    {n_embd, n_head_kv*hd}   blk.N.attn_v.weight      {n_embd, n_head_kv*hd}
+//   blk.N.ffn_gate.weight  {n_embd, n_ff}           blk.N.ffn_up.weight      {n_embd, n_ff}
+//   blk.N.ffn_down.weight  {n_ff, n_embd}
+//   output_norm.weight     {n_embd}                 output.weight {n_embd, n_vocab} (optional: tied)
+
+import { GGUFFile, TensorInfo } from "./gguf";
+import { GGML_F32, typeName } from "./tensor_types";
+import { activationType, ACT_NONE } from "./kernels/matmul";
+
+/** Whether the kernels can multiply with (and dequantize rows of) weights of type t. */
+function canMultiply(t: u32): bool { return activationType(t) != ACT_NONE; }
+
+/** "F32, F16, ..." for error messages: every type id the kernels accept. */
+function supportedWeightTypes(): string {
+  let s = "";
+  for (let t: u32 = 0; t < 40; t++) if (canMultiply(t)) s += (s.length > 0 ? ", " : "") + typeName(t);
+  return s;
+}
+
+/** A weight matrix used in place: `rows` rows of `cols` elements, each `rowBytes` long. */
+export class Matrix {
+  name: string = "";
+  type: u32 = 0;
+  data: usize = 0;
+  cols: i32 = 0;
+  rows: i32 = 0;
+  rowBytes: usize = 0;
+}
+
+export class Layer {
+  attnNorm: usize = 0; // f32[n_embd]
+  wq: Matrix = new Matrix();
+  wk: Matrix = new Matrix();
+  wv: Matrix = new Matrix();
+  wo: Matrix = new Matrix();
+  ffnNorm: usize = 0;  // f32[n_embd]
+  wGate: Matrix = new Matrix();
+  wUp: Matrix = new Matrix();
+  wDown: Matrix = new Matrix();
+}
+
+/** Hyper-parameters, named as in llama.cpp's hparams. */
+export class Config {
+  arch: string = "";
+  name: string = "";
+  nLayer: i32 = 0;
+  nEmbd: i32 = 0;
+  nHead: i32 = 0;
+  nHeadKv: i32 = 0;
+  headDim: i32 = 0;
+  nFF: i32 = 0;
+  nCtxTrain: i32 = 0;
+  nVocab: i32 = 0;
+  nRot: i32 = 0;
+  normEps: f32 = 0;
+  ropeBase: f32 = 10000;
+  /** 1/scaling factor for linear RoPE scaling, 1 without scaling. */
+  ropeFreqScale: f32 = 1;
+
+  get qDim(): i32 { return this.nHead * this.headDim; }
+  get kvDim(): i32 { return this.nHeadKv * this.headDim; }
+}
+
+export class Model {
+  file: GGUFFile;
+  config: Config = new Config();
+  tokenEmbd: Matrix = new Matrix();
+  layers: Array<Layer> = new Array<Layer>();
+  outputNorm: usize = 0;
+  output: Matrix = new Matrix();
+  /** True when the output head is token_embd (no output.weight in the file). */
+  tiedOutput: bool = false;
+  /** llama3-style per-frequency RoPE divisors (rope_freqs.weight, f32[nRot/2]) or 0. */
+  ropeFreqs: usize = 0;
+
+  constructor(file: GGUFFile) { this.file = file; }
+
+  /** Every matrix the forward pass multiplies with (for scratch sizing and summaries). */
+  matrices(): Array<Matrix> {
+    const m = new Array<Matrix>();
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i];
+      m.push(l.wq); m.push(l.wk); m.push(l.wv); m.push(l.wo);
+      m.push(l.wGate); m.push(l.wUp); m.push(l.wDown);
+    }
+    m.push(this.output);
+    return m;
+  }
+}
+
+export class ModelResult {
+  model: Model | null = null;
+  error: string = "";
+}
+
+function fail(msg: string): ModelResult {
+  const r = new ModelResult();
+  r.error = msg;
+  return r;
+}
+
+// Metadata readers that remember the first problem (so bindModel reads straight through).
+class Meta {
+  err: string = "";
+  constructor(public f: GGUFFile, public arch: string) {}
+
+  private key(k: string): string { return this.arch + "." + k; }
+
+  /** Required positive integer `<arch>.k`. */
+  int(k: string): i32 { return this.intOr(k, -1, true); }
+
+  /** Optional positive integer; `def` when absent. */
+  intOr(k: string, def: i32, required: bool = false): i32 {
+    const full = this.key(k);
+    const v = this.f.find(full);
+    if (v === null) {
+      if (required && this.err.length == 0) this.err = "missing metadata key '" + full + "'";
+      return def;
+    }
+    if (v.isArray()) {
+      if (this.err.length == 0) this.err = "metadata '" + full + "' is an array (per-layer values are not supported)";
+      return def;
+    }
+    if (!v.fitsI32() || v.asI64() <= 0) {
+      if (this.err.length == 0) this.err = "metadata '" + full + "' must be a positive integer";
+      return def;
+    }
+    return <i32>v.asI64();
+  }
+
+  float(k: string, def: f32, required: bool): f32 {
+    const full = this.key(k);
+    const v = this.f.find(full);
+    if (v === null) {
+      if (required && this.err.length == 0) this.err = "missing metadata key '" + full + "'";
+      return def;
+    }
+    if (!v.isFloat() && !v.isInteger()) {
+      if (this.err.length == 0) this.err = "metadata '" + full + "' must be a number";
+      return def;
+    }
+    return <f32>v.asF64();
+  }
+}
+
+/** Finds a tensor, checks its shape {ne0, ne1} (ne1 = 0 for a vector) and type. */
+class Binder {
+  err: string = "";
+  constructor(public f: GGUFFile) {}
+
+  private tensor(name: string, ne0: i32, ne1: i32): TensorInfo | null {
+    if (this.err.length > 0) return null;
+    const t = this.f.findTensor(name);
+    if (t === null) { this.err = "missing tensor '" + name + "'"; return null; }
+    const want = ne1 == 0 ? "{" + ne0.toString() + "}" : "{" + ne0.toString() + ", " + ne1.toString() + "}";
+    const ok = t.dims[0] == <u64>ne0 && (ne1 == 0 ? t.nDims == 1 || t.nelements == <u64>ne0 : t.dims[1] == <u64>ne1 &&
+      t.dims[2] == 1 && t.dims[3] == 1);
+    if (!ok) {
+      let got = "{";
+      for (let d: u32 = 0; d < t.nDims; d++) got += (d > 0 ? ", " : "") + t.dims[d].toString();
+      this.err = "tensor '" + name + "' has shape " + got + "}, expected " + want;
+      return null;
+    }
+    return t;
+  }
+
+  /** An f32 vector (norm weights stay F32 in llama.cpp's files). */
+  vector(name: string, n: i32): usize {
+    const t = this.tensor(name, n, 0);
+    if (t === null) return 0;
+    if (t.type != GGML_F32) {
+      this.err = "tensor '" + name + "' has type " + typeName(t.type) + "; norm weights must be F32";
+      return 0;
+    }
+    return t.data;
+  }
+
+  matrix(name: string, cols: i32, rows: i32, m: Matrix): void {
+    const t = this.tensor(name, cols, rows);
+    if (t === null) return;
+    if (!canMultiply(t.type)) {
+      this.err = "tensor '" + name + "' has type " + typeName(t.type) +
+        ", which the engine cannot compute with (supported: " + supportedWeightTypes() + ")";
+      return;
+    }
+    m.name = name; m.type = t.type; m.data = t.data;
+    m.cols = cols; m.rows = rows; m.rowBytes = <usize>t.rowBytes;
+  }
+}
+
+/** Binds `file` to a llama model; every problem is returned as a clear error. */
+export function bindModel(f: GGUFFile): ModelResult {
+  const arch = f.getString("general.architecture", "");
+  if (arch.length == 0) return fail("missing metadata key 'general.architecture'");
+  if (arch != "llama") return fail("unsupported architecture '" + arch + "' (this engine runs 'llama' models)");
+  const meta = new Meta(f, arch);
+  const m = new Model(f);
+  const c = m.config;
+  c.arch = arch;
+  c.name = f.getString("general.name", "");
+  c.nLayer = meta.int("block_count");
+  c.nEmbd = meta.int("embedding_length");
+  c.nHead = meta.int("attention.head_count");
+  c.nHeadKv = meta.intOr("attention.head_count_kv", c.nHead);
+  c.nFF = meta.int("feed_forward_length");
+  c.nCtxTrain = meta.int("context_length");
+  c.normEps = meta.float("attention.layer_norm_rms_epsilon", 0, true);
+  c.ropeBase = meta.float("rope.freq_base", 10000, false);
+  if (meta.err.length > 0) return fail(meta.err);
+  if (meta.intOr("expert_count", 0) > 0) return fail("mixture-of-experts llama models (llama.expert_count) are not supported");
+  if (c.nEmbd % c.nHead != 0 && !f.has(arch + ".attention.key_length")) {
+    return fail("embedding_length " + c.nEmbd.toString() + " is not a multiple of head_count " + c.nHead.toString());
+  }
+  c.headDim = meta.intOr("attention.key_length", c.nEmbd / c.nHead);
+  const vDim = meta.intOr("attention.value_length", c.headDim);
+  c.nRot = meta.intOr("rope.dimension_count", c.headDim);
+  if (meta.err.length > 0) return fail(meta.err);
+  if (vDim != c.headDim) return fail("attention.value_length " + vDim.toString() + " differs from key_length " + c.headDim.toString());
+  if (c.nRot != c.headDim) return fail("rope.dimension_count " + c.nRot.toString() + " must equal the head size " + c.headDim.toString() + " for llama");
+  if ((c.headDim & 1) != 0) return fail("head size " + c.headDim.toString() + " is odd; RoPE needs pairs");
+  if (c.nHeadKv > c.nHead || c.nHead % c.nHeadKv != 0) {
+    return fail("head_count " + c.nHead.toString() + " is not a multiple of head_count_kv " + c.nHeadKv.toString());
+  }
+  if (!(c.normEps > 0) || !(c.ropeBase > 0)) return fail("layer_norm_rms_epsilon and rope.freq_base must be positive");
+  const scaling = f.getString(arch + ".rope.scaling.type", "none");
+  if (scaling == "linear") {
+    const factor = meta.float("rope.scaling.factor", 1, false);
+    if (!(factor > 0)) return fail("rope.scaling.factor must be positive");
+    c.ropeFreqScale = <f32>1 / factor;
+  } else if (scaling != "none") {
+    return fail("RoPE scaling '" + scaling + "' is not supported (only none and linear)");
+  }
+
+  // The vocabulary size is the embedding's row count; the tokenizer must agree.
+  const emb = f.findTensor("token_embd.weight");
+  if (emb === null) return fail("missing tensor 'token_embd.weight'");
+  if (emb.dims[1] == 0 || emb.dims[1] > <u64>i32.MAX_VALUE) return fail("token_embd.weight has a bad vocabulary dimension");
+  c.nVocab = <i32>emb.dims[1];
+
+  const b = new Binder(f);
+  b.matrix("token_embd.weight", c.nEmbd, c.nVocab, m.tokenEmbd);
+  for (let i = 0; i < c.nLayer; i++) {
+    const l = new Layer();
+    const p = "blk." + i.toString() + ".";
+    l.attnNorm = b.vector(p + "attn_norm.weight", c.nEmbd);
+    b.matrix(p + "attn_q.weight", c.nEmbd, c.qDim, l.wq);
+    b.matrix(p + "attn_k.weight", c.nEmbd, c.kvDim, l.wk);
+    b.matrix(p + "attn_v.weight", c.nEmbd, c.kvDim, l.wv);
+    b.matrix(p + "attn_output.weight", c.qDim, c.nEmbd, l.wo);
+    l.ffnNorm = b.vector(p + "ffn_norm.weight", c.nEmbd);
+    b.matrix(p + "ffn_gate.weight", c.nEmbd, c.nFF, l.wGate);
+    b.matrix(p + "ffn_up.weight", c.nEmbd, c.nFF, l.wUp);
+    b.matrix(p + "ffn_down.weight", c.nFF, c.nEmbd, l.wDown);
+    m.layers.push(l);
+  }
+  m.outputNorm = b.vector("output_norm.weight", c.nEmbd);
+  if (f.findTensor("output.weight") !== null) {
+    b.matrix("output.weight", c.nEmbd, c.nVocab, m.output);
+  } else {
+    m.output = m.tokenEmbd; // tied, as llama.cpp does when output.weight is absent
+    m.tiedOutput = true;
+  }
+  if (f.findTensor("rope_freqs.weight") !== null) m.ropeFreqs = b.vector("rope_freqs.weight", c.nRot / 2);
+  if (b.err.length > 0) return fail(b.err);
+
+  const toks = f.getArray("tokenizer.ggml.tokens");
+  if (toks !== null && toks.length != c.nVocab) {
+    return fail("tokenizer has " + toks.length.toString() + " tokens but token_embd.weight has " + c.nVocab.toString() + " rows");
+  }
+  const r = new ModelResult();
+  r.model = m;
+  return r;
+}

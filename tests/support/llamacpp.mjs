@@ -1,0 +1,150 @@
+// llama.cpp as the oracle, through node-llama-cpp 3.21.1 (prebuilt CPU build, never built
+// here). One Llama instance per process; one context per model.
+//
+// Flash attention is switched OFF: llama.cpp's default ("auto") turns it on for the CPU,
+// and its CPU flash-attention kernel accumulates V in F16 for short batches but in F32 for
+// batches of 64+ tokens, which moves probabilities by ~1% (enough to flip near ties, e.g.
+// the first token after "And God said" on sis-scribe-15m-q4_0). With it off, llama.cpp
+// runs the plain graph (q·K in F16, softmax in F32, weights·V in F16) that the engine
+// reproduces; see llm/transformer.ts.
+import { getLlama } from "node-llama-cpp";
+
+let llamaPromise = null;
+
+export function llama() {
+  llamaPromise ??= getLlama({ gpu: false, build: "never", logLevel: "error" });
+  return llamaPromise;
+}
+
+export class Oracle {
+  constructor(model, context, sequence) {
+    this.model = model;
+    this.context = context;
+    this.sequence = sequence;
+  }
+
+  /** Loads a GGUF for greedy decoding and logits (threads: 1 unless given). */
+  static async open(modelPath, { contextSize = 256, batchSize = contextSize, threads = 1, flashAttention = false } = {}) {
+    const l = await llama();
+    const model = await l.loadModel({ modelPath });
+    const context = await model.createContext({ contextSize, batchSize, threads, flashAttention });
+    return new Oracle(model, context, context.getSequence());
+  }
+
+  /** Token ids of text, with BOS first when the model asks for it (as llama.cpp's programs do). */
+  tokenize(text) {
+    const ids = this.model.tokenize(text);
+    const bos = this.model.tokens.bos;
+    return this.model.tokens.shouldPrependBosToken && bos !== null ? [bos, ...ids] : ids;
+  }
+
+  /** Text of ids; with `after` (the tokens before them) as a continuation of that text. */
+  detokenize(ids, after = undefined) { return this.model.detokenize(ids, false, after); }
+
+  /** Up to n greedy tokens after `tokens` (fewer when the model ends the text). */
+  async greedy(tokens, n) {
+    await this.sequence.clearHistory();
+    const out = [];
+    if (n <= 0) return out;
+    for await (const t of this.sequence.evaluate(tokens, { temperature: 0 })) {
+      out.push(t);
+      if (out.length >= n) break;
+    }
+    return out;
+  }
+
+  /**
+   * Greedy decoding that also keeps llama.cpp's log-probabilities at every step (as it
+   * computed them while generating: prompt as one batch, then one token at a time).
+   * Returns { tokens, logProbs: Float64Array[] } with logProbs[i] the distribution tokens[i]
+   * was chosen from; when the text ends early the last entry is the step that chose EOS.
+   */
+  async greedyWithLogProbs(tokens, n) {
+    await this.sequence.clearHistory();
+    const out = { tokens: [], logProbs: [] };
+    const it = this.sequence.evaluateWithMetadata(tokens, { probabilities: true }, { temperature: 0, yieldEogToken: true });
+    for await (const r of it) {
+      out.logProbs.push(toLogProbs(r.probabilities));
+      if (this.model.isEogToken(r.token)) break;
+      out.tokens.push(r.token);
+      if (out.tokens.length >= n) break;
+    }
+    return out;
+  }
+
+  /**
+   * Natural-log probabilities of every token after `tokens` (llama.cpp's softmax of its
+   * logits, f32): an array indexed by token id (-Infinity where the f32 probability is 0).
+   */
+  async logProbs(tokens) {
+    await this.sequence.clearHistory();
+    for await (const r of this.sequence.evaluateWithMetadata(tokens, { probabilities: true }, { temperature: 0 })) {
+      return toLogProbs(r.probabilities);
+    }
+    throw new Error("llama.cpp produced no token");
+  }
+
+  async dispose() {
+    await this.context.dispose();
+    await this.model.dispose();
+  }
+}
+
+/** node-llama-cpp's probability map (it covers the whole vocabulary) as log-probabilities by id. */
+function toLogProbs(probs) {
+  const out = new Float64Array(probs.size).fill(-Infinity);
+  for (const [id, p] of probs) out[id] = Math.log(p);
+  return out;
+}
+
+/** log-softmax of a logits row, in double. */
+export function logSoftmax(logits) {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - lse);
+}
+
+/**
+ * Compares our log-probabilities with llama.cpp's on the tokens llama.cpp gives at least
+ * `minProb`: { maxDiff, medianDiff, worst, count, ourTop, refTop, refMargin } where
+ * refMargin is llama.cpp's gap between its best and second-best token.
+ */
+export function compareLogProbs(ours, ref, minProb = 1e-4) {
+  let maxDiff = 0, worst = -1, ourTop = 0, refTop = 0;
+  const diffs = [];
+  const lmin = Math.log(minProb);
+  for (let i = 0; i < ref.length; i++) {
+    if (ours[i] > ours[ourTop]) ourTop = i;
+    if (ref[i] > ref[refTop]) refTop = i;
+    if (!(ref[i] >= lmin)) continue;
+    const d = Math.abs(ours[i] - ref[i]);
+    diffs.push(d);
+    if (d > maxDiff) { maxDiff = d; worst = i; }
+  }
+  let second = -Infinity;
+  for (let i = 0; i < ref.length; i++) if (i !== refTop && ref[i] > second) second = ref[i];
+  diffs.sort((a, b) => a - b);
+  const medianDiff = diffs.length ? diffs[diffs.length >> 1] : NaN;
+  return { maxDiff, medianDiff, worst, count: diffs.length, ourTop, refTop, refMargin: ref[refTop] - second };
+}
+
+/**
+ * Our greedy tokens against llama.cpp's run from greedyWithLogProbs. Where they part,
+ * llama.cpp's own margin between its token and ours at that step (natural log units) says
+ * whether the step was a near tie: float rounding that differs from llama.cpp's SIMD
+ * kernels (a different summation order, and now and then an int8 activation rounding the
+ * other way) moves logits by up to a few hundredths, which decides only such near ties.
+ * Returns { identical, at, refToken, ourToken, refMargin }.
+ */
+export function compareGreedy(ours, ref, eos) {
+  let at = 0;
+  const rt = ref.tokens;
+  while (at < rt.length && at < ours.length && ours[at] === rt[at]) at++;
+  if (at === rt.length && ours.length === rt.length) return { identical: true, at };
+  const lp = ref.logProbs[at];
+  const refToken = at < rt.length ? rt[at] : eos, ourToken = at < ours.length ? ours[at] : eos;
+  return { identical: false, at, refToken, ourToken, refMargin: lp[refToken] - lp[ourToken] };
+}

@@ -1,0 +1,188 @@
+// Host-side wrapper around the engine's WebAssembly interface (llm/host.ts): compiles it
+// with asbuild, instantiates it with wasmhost, and turns its pointer/length exports into
+// JavaScript values. Used by tools/sis-llm.mjs, tools/bench.mjs and the tests.
+import { openSync, readSync, closeSync, fstatSync } from "node:fs";
+import { instantiate, readAsString } from "./wasmhost.mjs";
+
+/** Addresses cross as i32: above 2 GiB they come out negative. */
+const addr = (v) => v >>> 0;
+
+export const END = { EOS: -1, MAX_TOKENS: -2, CONTEXT_FULL: -3, NOT_STARTED: -4 };
+
+/** ggml type ids by name, for --type options. */
+export const TYPES = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
+
+export function typeId(name) {
+  const id = TYPES[String(name).toUpperCase()];
+  if (id === undefined) throw new Error(`unknown type '${name}' (known: ${Object.keys(TYPES).join(", ")})`);
+  return id;
+}
+
+/** Sampling defaults (llama.cpp's) for generate()/begin(). */
+export const DEFAULTS = {
+  maxTokens: 128, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.0, repeatLastN: 64, seed: undefined,
+};
+
+export class LLM {
+  constructor(inst) {
+    this.inst = inst;
+    this.x = inst.exports;
+    this.image = 0; // region holding the loaded file
+  }
+
+  /** Compiles llm/host.ts if its sources changed (cached by hash) and instantiates it. */
+  static async create({ target = "release" } = {}) {
+    return LLM.fromWasm(await LLM.compile({ target }));
+  }
+
+  /** Path of the compiled engine (the compiler is loaded only here). */
+  static async compile({ target = "release" } = {}) {
+    const { compile } = await import("./asbuild.mjs");
+    return compile("llm/host.ts", { target });
+  }
+
+  /** Instantiates an already compiled engine. */
+  static async fromWasm(path) {
+    return new LLM(await instantiate(path, { onOutput: (s) => process.stderr.write(s) }));
+  }
+
+  get memory() { return this.inst.memory; }
+  str(ptr) { return readAsString(this.inst.memory, ptr); }
+
+  /** Copies bytes into a new region; returns its address. */
+  put(bytes) {
+    const p = addr(this.x.alloc(BigInt(Math.max(1, bytes.length))));
+    if (!p) throw new Error(`out of WebAssembly memory for ${bytes.length} bytes`);
+    new Uint8Array(this.memory.buffer, p, bytes.length).set(bytes);
+    return p;
+  }
+
+  /** Reads a file straight into a new region (no second copy on the JS heap): { ptr, size }. */
+  putFile(path) {
+    const fd = openSync(path, "r");
+    try {
+      const size = fstatSync(fd).size;
+      const p = addr(this.x.alloc(BigInt(Math.max(1, size))));
+      if (!p) throw new Error(`out of WebAssembly memory for ${path} (${size} bytes)`);
+      for (let done = 0; done < size;) {
+        const n = readSync(fd, new Uint8Array(this.memory.buffer, p + done, Math.min(size - done, 1 << 26)), 0, Math.min(size - done, 1 << 26), done);
+        if (n <= 0) throw new Error(`${path}: unexpected end of file`);
+        done += n;
+      }
+      return { ptr: p, size };
+    } finally { closeSync(fd); }
+  }
+
+  /** Puts a path (read from disk) or bytes into a new region: { ptr, size }. */
+  putAny(file) {
+    if (typeof file === "string") return this.putFile(file);
+    return { ptr: this.put(file), size: file.length };
+  }
+
+  /** Runs fn(ptr, len) with `data` (string or bytes) in a temporary region. */
+  withBytes(data, fn) {
+    const b = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    const p = this.put(b);
+    try { return fn(p, b.length); } finally { this.x.free(p); }
+  }
+
+  /** Loads a GGUF (path or bytes). Returns "" or the engine's error (the image is freed on error). */
+  load(file, ctx = 0) {
+    this.unload();
+    const { ptr: p, size } = this.putAny(file);
+    const err = this.str(this.x.load(p, BigInt(size), ctx));
+    if (err) { this.x.free(p); return err; }
+    this.image = p;
+    return "";
+  }
+
+  unload() {
+    this.x.unload();
+    if (this.image) this.x.free(this.image);
+    this.image = 0;
+  }
+
+  info() { return JSON.parse(this.str(this.x.infoJSON())); }
+
+  tokenize(text, addSpecial = true) {
+    const n = this.withBytes(text, (p, len) => this.x.tokenize(p, len, addSpecial ? 1 : 0));
+    return Array.from(new Int32Array(this.memory.buffer, addr(this.x.tokensPtr()), n));
+  }
+
+  /** Starts a generation; returns "" or an error. */
+  begin(prompt, settings = {}) {
+    const s = { ...DEFAULTS, ...settings };
+    const seedSet = s.seed !== undefined && s.seed !== null;
+    return this.withBytes(prompt, (p, n) => this.str(this.x.begin(p, n, s.maxTokens, s.temperature, s.topK, s.topP,
+      s.minP, s.repeatPenalty, s.repeatLastN, BigInt.asUintN(64, BigInt(seedSet ? s.seed : 0)), seedSet ? 1 : 0)));
+  }
+
+  /** { token, bytes } for the next token, or { end, bytes } when generation ended. */
+  next() {
+    const t = this.x.next();
+    const bytes = Buffer.from(new Uint8Array(this.memory.buffer, addr(this.x.piecePtr()), this.x.pieceLen()));
+    return t >= 0 ? { token: t, bytes } : { end: this.str(this.x.endReason(t)), code: t, bytes };
+  }
+
+  /** Logits of the last forward pass (a copy). */
+  logits() {
+    const n = this.info().vocab;
+    const p = addr(this.x.logitsPtr());
+    return new Float32Array(this.memory.buffer.slice(p, p + 4 * n));
+  }
+
+  promptTokens() {
+    const n = this.x.promptTokens();
+    return Array.from(new Int32Array(this.memory.buffer, addr(this.x.tokensPtr()), n));
+  }
+
+  timings() { return JSON.parse(this.str(this.x.timingsJSON())); }
+
+  /** Whole generation: { tokens, text, end, timings }; onPiece(bytes) streams. Throws on a begin() error. */
+  generate(prompt, settings = {}, onPiece = null) {
+    const err = this.begin(prompt, settings);
+    if (err) throw new Error(err);
+    const tokens = [], pieces = [];
+    let end;
+    for (;;) {
+      const r = this.next();
+      if (r.bytes.length) { pieces.push(r.bytes); if (onPiece) onPiece(r.bytes); }
+      if (r.token === undefined) { end = r.end; break; }
+      tokens.push(r.token);
+    }
+    return { tokens, text: Buffer.concat(pieces).toString("utf8"), end, timings: this.timings() };
+  }
+
+  memoryStats() {
+    return { inUse: Number(this.x.regionBytesInUse()), peak: Number(this.x.regionBytesPeak()), linear: Number(this.x.linearMemoryBytes()) };
+  }
+
+  /** Takes the image the generator wrote (a copy) and frees it in WebAssembly memory. */
+  takeWritten() {
+    const p = addr(this.x.writtenPtr()), n = Number(this.x.writtenSize());
+    const out = Buffer.from(new Uint8Array(this.memory.buffer, p, n));
+    this.x.releaseWritten();
+    return out;
+  }
+
+  /** A llama GGUF with seeded random weights (see llm/generate_gguf.ts). Returns the bytes. */
+  mkmodel({ vocab, dim, layers, heads, kvHeads, ff, type = "F32", ctx = 256, seed = 1, untied = false }) {
+    const { ptr: p, size } = this.putAny(vocab);
+    try {
+      const err = this.str(this.x.mkmodel(p, BigInt(size), dim, layers, heads, kvHeads ?? heads, ff, typeId(type), ctx,
+        BigInt(seed), untied ? 1 : 0));
+      if (err) throw new Error(err);
+    } finally { this.x.free(p); }
+    return this.takeWritten();
+  }
+
+  /** A quantized copy of an F32/F16/BF16 GGUF (path or bytes). */
+  quantize(file, type, { pure = false, outputType = null } = {}) {
+    const { ptr: p, size } = this.putAny(file);
+    try {
+      const err = this.str(this.x.quantize(p, BigInt(size), typeId(type), pure ? 1 : 0, outputType ? typeId(outputType) : -1));
+      if (err) throw new Error(err);
+    } finally { this.x.free(p); }
+    return this.takeWritten();
+  }
+}

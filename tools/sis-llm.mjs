@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+// sis-llm: the SIS LLM engine on the host (the same WebAssembly the kernel runs).
+//
+//   sis-llm run -m FILE -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p M]
+//               [--repeat-penalty R] [--repeat-last-n N] [--seed S] [--ctx N] [--json]
+//   sis-llm tokenize -m FILE -p TEXT
+//   sis-llm info -m FILE
+//   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] --ff F --vocab-from FILE
+//               [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q4_K|Q5_K|Q6_K] [--ctx N] [--seed S] [--untied]
+//   sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]
+//
+// `run` writes only the generated text to stdout, as it is generated; diagnostics and the
+// summary go to stderr. Ctrl-C stops generation between two tokens.
+import { writeFileSync } from "node:fs";
+import { LLM, DEFAULTS } from "./lib/llm.mjs";
+
+const USAGE = `usage:
+  sis-llm run -m FILE -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p M]
+              [--repeat-penalty R] [--repeat-last-n N] [--seed S] [--ctx N] [--json]
+  sis-llm tokenize -m FILE -p TEXT
+  sis-llm info -m FILE
+  sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] --ff F --vocab-from FILE
+              [--type TYPE] [--ctx N] [--seed S] [--untied]
+  sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]`;
+
+class UsageError extends Error {}
+
+// Options: name -> { key, kind: "string" | "int" | "float" | "flag" }
+const OPTIONS = {
+  "-m": ["model", "string"], "--model": ["model", "string"],
+  "-p": ["prompt", "string"], "--prompt": ["prompt", "string"],
+  "-n": ["maxTokens", "int"], "--n-predict": ["maxTokens", "int"],
+  "--temp": ["temperature", "float"], "--top-k": ["topK", "int"], "--top-p": ["topP", "float"],
+  "--min-p": ["minP", "float"], "--repeat-penalty": ["repeatPenalty", "float"],
+  "--repeat-last-n": ["repeatLastN", "int"], "--seed": ["seed", "int"], "--ctx": ["ctx", "int"],
+  "--json": ["json", "flag"],
+  "--dim": ["dim", "int"], "--layers": ["layers", "int"], "--heads": ["heads", "int"], "--kv-heads": ["kvHeads", "int"],
+  "--ff": ["ff", "int"], "--vocab-from": ["vocab", "string"], "--type": ["type", "string"], "--untied": ["untied", "flag"],
+  "--pure": ["pure", "flag"], "--output-type": ["outputType", "string"],
+};
+
+export function parseArgs(argv) {
+  const opts = {}, positional = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const spec = OPTIONS[a];
+    if (!spec) {
+      if (a.startsWith("-") && a.length > 1 && !/^-\d/.test(a)) throw new UsageError(`unknown option ${a}`);
+      positional.push(a);
+      continue;
+    }
+    const [key, kind] = spec;
+    if (kind === "flag") { opts[key] = true; continue; }
+    if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
+    const v = argv[++i];
+    if (kind === "int") {
+      if (!/^-?\d+$/.test(v)) throw new UsageError(`${a} needs an integer, not '${v}'`);
+      opts[key] = key === "seed" ? BigInt(v) : Number(v);
+    } else if (kind === "float") {
+      const f = Number(v);
+      if (v.trim() === "" || !Number.isFinite(f)) throw new UsageError(`${a} needs a number, not '${v}'`);
+      opts[key] = f;
+    } else opts[key] = v;
+  }
+  return { opts, positional };
+}
+
+function need(opts, key, flag) {
+  if (opts[key] === undefined) throw new UsageError(`missing ${flag}`);
+  return opts[key];
+}
+
+async function engineWith(model, ctx = 0) {
+  const llm = await LLM.create();
+  const err = llm.load(model, ctx);
+  if (err) throw new Error(`${model}: ${err}`);
+  return llm;
+}
+
+const rate = (n, ns) => (ns > 0 ? (n * 1e9) / ns : 0);
+
+async function run(opts) {
+  const model = need(opts, "model", "-m FILE");
+  const prompt = need(opts, "prompt", "-p PROMPT");
+  const llm = await engineWith(model, opts.ctx ?? 0);
+  const settings = { ...DEFAULTS };
+  for (const k of Object.keys(DEFAULTS)) if (opts[k] !== undefined) settings[k] = opts[k];
+  const err = llm.begin(prompt, settings);
+  if (err) throw new Error(err);
+
+  let stop = false;
+  const onInt = () => { stop = true; };
+  process.on("SIGINT", onInt);
+  const tokens = [], pieces = [];
+  let end = "interrupted";
+  for (;;) {
+    if (stop) break;
+    const r = llm.next();
+    if (r.bytes.length) {
+      pieces.push(r.bytes);
+      if (!opts.json) process.stdout.write(r.bytes);
+    }
+    if (r.token === undefined) { end = r.end; break; }
+    tokens.push(r.token);
+    await new Promise((res) => setImmediate(res)); // lets Ctrl-C in between tokens
+  }
+  process.off("SIGINT", onInt);
+  const t = llm.timings();
+  const summary = {
+    promptTokens: t.promptTokens, generatedTokens: tokens.length, end,
+    prefillTokPerSec: rate(t.promptTokens, t.prefillNs),
+    decodeTokPerSec: rate(tokens.length, t.decodeNs + t.samplingNs + t.detokenizeNs),
+  };
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({
+      text: Buffer.concat(pieces).toString("utf8"), tokens, promptTokenIds: llm.promptTokens(), ...summary, timings: t,
+    }) + "\n");
+  } else {
+    process.stdout.write("\n");
+    process.stderr.write(`sis-llm: prompt ${t.promptTokens} tokens, ${summary.prefillTokPerSec.toFixed(1)} tok/s; ` +
+      `generated ${tokens.length} tokens, ${summary.decodeTokPerSec.toFixed(1)} tok/s; stop: ${end}\n`);
+  }
+  llm.unload();
+}
+
+async function tokenize(opts) {
+  const llm = await engineWith(need(opts, "model", "-m FILE"));
+  process.stdout.write(JSON.stringify(llm.tokenize(need(opts, "prompt", "-p TEXT"))) + "\n");
+}
+
+async function info(opts) {
+  const llm = await engineWith(need(opts, "model", "-m FILE"));
+  const i = llm.info();
+  if (opts.json) { process.stdout.write(JSON.stringify(i) + "\n"); return; }
+  const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
+  const lines = [
+    ["name", i.name || "(none)"], ["architecture", i.arch], ["layers", i.layers], ["embedding", i.dim],
+    ["heads", `${i.heads} (kv ${i.kvHeads}, head size ${i.headDim})`], ["feed-forward", i.ffDim], ["vocabulary", `${i.vocab} (${i.tokenizer}, bos ${i.bos}, eos ${i.eos})`],
+    ["context", `${i.context} (trained ${i.contextTrain})`], ["rope base", i.ropeBase], ["rms eps", Number(i.normEps.toPrecision(7))],
+    ["output head", i.tiedOutput ? "tied to token_embd" : "output.weight"], ["quantization", `${i.quantization} (${i.types})`],
+    ["parameters", `${(i.params / 1e6).toFixed(2)} M`], ["file", mib(i.fileBytes)], ["weights", mib(i.weightBytes)],
+    ["kv cache", mib(i.kvBytes)], ["scratch", mib(i.scratchBytes)],
+  ];
+  for (const [k, v] of lines) process.stdout.write(`${k.padEnd(13)} ${v}\n`);
+}
+
+async function mkmodel(opts, positional) {
+  const out = positional[0];
+  if (!out) throw new UsageError("mkmodel needs an output file");
+  const llm = await LLM.create();
+  const bytes = llm.mkmodel({
+    vocab: need(opts, "vocab", "--vocab-from FILE"), dim: need(opts, "dim", "--dim D"), layers: need(opts, "layers", "--layers L"),
+    heads: need(opts, "heads", "--heads H"), kvHeads: opts.kvHeads, ff: need(opts, "ff", "--ff F"), type: opts.type ?? "F32",
+    ctx: opts.ctx ?? 256, seed: opts.seed ?? 1n, untied: !!opts.untied,
+  });
+  writeFileSync(out, bytes);
+  process.stderr.write(`sis-llm: wrote ${out} (${bytes.length} bytes)\n`);
+}
+
+async function quantize(opts, positional) {
+  const [input, out, type] = positional;
+  if (!input || !out || !type) throw new UsageError("quantize needs IN OUT TYPE");
+  const llm = await LLM.create();
+  const bytes = llm.quantize(input, type, { pure: !!opts.pure, outputType: opts.outputType ?? null });
+  writeFileSync(out, bytes);
+  process.stderr.write(`sis-llm: wrote ${out} (${bytes.length} bytes)\n`);
+}
+
+const COMMANDS = { run, tokenize, info, mkmodel, quantize };
+
+async function main(argv) {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "-h" || cmd === "--help" || cmd === "help") { process.stdout.write(USAGE + "\n"); return 0; }
+  const fn = COMMANDS[cmd];
+  if (!fn) throw new UsageError(`unknown command '${cmd}'`);
+  const { opts, positional } = parseArgs(rest);
+  await fn(opts, positional);
+  return 0;
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
+  process.stderr.write(`sis-llm: ${e.message}\n`);
+  if (e instanceof UsageError) process.stderr.write(USAGE + "\n");
+  process.exitCode = e instanceof UsageError ? 2 : 1;
+});
