@@ -20,7 +20,7 @@ BOOT_H := $(wildcard boot/*.h boot/include/*.h)
 # The shim and the lowered kernel are PE/COFF objects for UEFI; _WIN32/_MSC_VER are
 # undefined so that wasm2c's headers take their plain C11-less, thread-free paths.
 CLANG_TARGET := --target=aarch64-unknown-windows -U_WIN32 -U_WIN64 -U_MSC_VER
-CFLAGS := $(CLANG_TARGET) -std=gnu99 -O2 -march=armv8-a -ffreestanding -fno-stack-protector \
+CFLAGS := $(CLANG_TARGET) -std=gnu99 -O2 -march=armv8-a -ffreestanding -fno-math-errno -fno-stack-protector \
   -mno-stack-arg-probe -fno-asynchronous-unwind-tables -nostdinc \
   -isystem boot/include -isystem $(shell clang -print-resource-dir 2>/dev/null)/include \
   -isystem $(WASM_RT_INCLUDE) -isystem $(SIMDE_INCLUDE) -Iboot -I$(BUILD)/kernel \
@@ -48,15 +48,18 @@ $(BUILD)/kernel/kernel.c: $(BUILD)/kernel.wasm | $(TC_ENV)
 	@mkdir -p $(BUILD)/kernel
 	$(WASM2C) -n kernel $< -o $@
 
-$(BUILD)/obj/kernel.o: $(BUILD)/kernel/kernel.c $(BOOT_H)
+$(BUILD)/obj/kernel.o: $(BUILD)/kernel/kernel.c $(BOOT_H) Makefile
 	@mkdir -p $(BUILD)/obj
 	clang $(CFLAGS) -Wno-everything -c $< -o $@
 
-$(BUILD)/obj/%.o: boot/%.c $(BOOT_H) $(BUILD)/kernel/kernel.c
+$(BUILD)/obj/%.o: boot/%.c $(BOOT_H) $(BUILD)/kernel/kernel.c Makefile
 	@mkdir -p $(BUILD)/obj
 	clang $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: boot/%.S
+# The SHA-2 instructions are used only after the CPU reports them (ID_AA64ISAR0_EL1).
+$(BUILD)/obj/sha256_ce.o: CFLAGS += -march=armv8-a+sha2
+
+$(BUILD)/obj/%.o: boot/%.S Makefile
 	@mkdir -p $(BUILD)/obj
 	clang $(CLANG_TARGET) -c $< -o $@
 
