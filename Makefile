@@ -77,7 +77,7 @@ $(BUILD)/esp.img: $(BUILD)/BOOTAA64.EFI
 
 run: setup
 	@$(MAKE) --no-print-directory kernel
-	node tools/run.mjs --cpu $(CPU) --smp $(SMP) --mem $(MEM) $(if $(DISK),--disk $(DISK),--models $(MODELS))
+	node tools/run.mjs --cpu $(CPU) --smp $(SMP) --mem $(MEM) $(if $(DISK),--disk $(DISK),--models $(MODELS)) $(if $(LOAD),--load $(LOAD))
 
 test: setup
 	@$(MAKE) --no-print-directory kernel

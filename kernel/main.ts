@@ -9,9 +9,11 @@ import { println, readByte } from "./console";
 import * as log from "./log";
 import { DESCRIPTION, NAME, VERSION, buildInfo } from "./version";
 import { linearMemoryBytes } from "./memory/regions";
-import { initStorage } from "./storage";
+import { initStorage, MODELS_PATH } from "./storage";
+import { Stat, FT_REG } from "./fs/fs";
+import { vfs } from "./fs/vfs";
 import { FEED_LINE, LINE_MAX, feed, prompt } from "../shell/editor";
-import { recoverFromTrap, runEditorLine } from "../shell/shell";
+import { recoverFromTrap, runEditorLine, runQueuedLine } from "../shell/shell";
 import { fixed, ms } from "../shell/format";
 import { allCommands, duplicateCommands } from "../shell/registry";
 import "../shell/commands/index";
@@ -28,6 +30,11 @@ export function kernel_init(bootMs: u32): void {
 }
 
 export function kernel_poll(): void {
+  // boot commands first, one after the other, each as if typed at the prompt
+  while (bootLinesPending()) {
+    commandStackPointer = __stack_pointer;
+    runNextBootLine();
+  }
   while (true) {
     const b = readByte();
     if (b < 0) return;
@@ -43,6 +50,47 @@ export function kernel_recover(kind: i32): void {
   recoverFromTrap(kind);
 }
 
+// ---- boot commands ----
+// A models disk may carry BOOT_FILE: its lines run as shell commands once the prompt is up,
+// each shown after the prompt as if typed (blank lines and lines starting with # are
+// skipped). `make run LOAD=/models/NAME.gguf` writes one into the disk image it boots
+// (tools/run.mjs) so that a model is loaded before the user types anything.
+export const BOOT_FILE = MODELS_PATH + "/sis-boot.txt";
+const BOOT_FILE_MAX: u64 = 64 * 1024;
+const bootLines = new Array<string>();
+
+function readBootFile(): void {
+  const st = new Stat();
+  if (vfs.stat(BOOT_FILE, st).length != 0) return; // none: nothing to do
+  if (st.type != FT_REG) { log.warn("boot: " + BOOT_FILE + " is not a regular file; ignored"); return; }
+  if (st.size > BOOT_FILE_MAX) { log.warn("boot: " + BOOT_FILE + " is larger than 64 KiB; ignored"); return; }
+  const o = vfs.open(BOOT_FILE);
+  if (o.error.length != 0) { log.warn("boot: " + o.error); return; }
+  const buf = new ArrayBuffer(<i32>st.size);
+  const r = vfs.read(o.fd, changetype<usize>(buf), <usize>st.size);
+  vfs.close(o.fd);
+  if (r.error.length != 0) { log.warn("boot: " + BOOT_FILE + ": " + r.error); return; }
+  const lines = String.UTF8.decodeUnsafe(changetype<usize>(buf), <usize>r.bytes).split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    let l = lines[i];
+    if (l.endsWith("\r")) l = l.substring(0, l.length - 1);
+    const t = l.trim();
+    if (t.length == 0 || t.startsWith("#")) continue;
+    if (String.UTF8.byteLength(l) >= LINE_MAX) { log.warn("boot: line " + (i + 1).toString() + " of " + BOOT_FILE + " is too long; skipped"); continue; }
+    bootLines.push(l);
+  }
+  if (bootLines.length > 0) log.info("boot: " + bootLines.length.toString() + " command" + (bootLines.length == 1 ? "" : "s") + " from " + BOOT_FILE + " run at the prompt");
+}
+
+// (helpers, so that kernel_poll itself keeps no managed local: see commandStackPointer)
+function bootLinesPending(): bool {
+  return bootLines.length > 0;
+}
+
+function runNextBootLine(): void {
+  runQueuedLine(bootLines.shift());
+}
+
 function boot(bootMs: u32): void {
   const t0 = time_ns();
   println("");
@@ -51,6 +99,7 @@ function boot(bootMs: u32): void {
   log.info("memory: " + (linearMemoryBytes() >> 10).toString() + " KiB linear, heap base 0x" +
     (<u32>__heap_base).toString(16) + ", shadow stack " + (<u32>(__heap_base - __data_end) >> 10).toString() + " KiB");
   initStorage(); // the models disk at /models; logs what it mounted, or why not
+  readBootFile();
   const dups = duplicateCommands();
   for (let i = 0; i < dups.length; i++) log.warn("shell: command '" + dups[i] + "' registered twice; the second was refused");
   log.info("shell: " + allCommands().length.toString() + " commands, lines up to " + LINE_MAX.toString() + " bytes; type 'help'");

@@ -12,6 +12,11 @@
 //   }
 //   e.unload();                                // KV cache and scratch go back to the allocator
 //
+// Conversations keep their history in the KV cache: append() continues after what the cache
+// holds instead of starting over (a token sampled but not yet fed, e.g. the last one of a
+// reply cut at max tokens, goes in first), keepGenerated(n) takes back generated tokens (a
+// stop sequence), reset() forgets everything. beginTokens() starts from token ids (benchmarks).
+//
 // The file image stays the caller's: the engine reads weights in place and never frees it.
 
 import { time_ns } from "../kernel/platform";
@@ -81,6 +86,8 @@ export class Timings {
   detokenizeNs: u64 = 0;
   promptTokens: i32 = 0;
   generatedTokens: i32 = 0;
+  /** Forward passes of single generated tokens (decodeNs covers them). */
+  decodeTokens: i32 = 0;
   /** Embedding lookups, each layer and the output head, over prefill and decode together. */
   forward: ForwardTimings;
   constructor(nLayer: i32) { this.forward = new ForwardTimings(nLayer); }
@@ -101,7 +108,9 @@ export class Engine {
   private running: bool = false;
   private ended: i32 = END_NOT_STARTED;
   private maxTokens: i32 = 0;
-  private pending: i32 = -1;      // the last sampled token, not yet in the cache
+  private pending: i32 = -1;      // the last sampled token, not yet in the cache (-1: none)
+  private ignoreEos: bool = false;
+  private runStart: i32 = 0;      // cache positions filled before this run's tokens
   private tokenBuf: StaticArray<i32> = new StaticArray<i32>(1);
   /** The prompt's tokens and the generated ones of the current run. */
   tokens: Int32Array = new Int32Array(0);
@@ -173,7 +182,58 @@ export class Engine {
     this.ended = END_NOT_STARTED;
     this.tokens = new Int32Array(0);
     this.generated = new Array<i32>();
+    this.pending = -1;
+    this.runStart = 0;
   }
+
+  /**
+   * Reallocates the KV cache and scratch for a context of nCtx tokens (0: the model's
+   * context_length); the cache starts empty. On failure the previous context is kept when
+   * it can be and the error says what was needed.
+   */
+  setContext(nCtx: i32): string {
+    if (this.model === null) return "no model is loaded";
+    const m = this.model!, c = m.config;
+    if (nCtx < 0) return "context size " + nCtx.toString() + " is negative";
+    if (nCtx > c.nCtxTrain) {
+      return "context size " + nCtx.toString() + " exceeds the model's context_length " + c.nCtxTrain.toString();
+    }
+    const ctx = nCtx == 0 ? c.nCtxTrain : nCtx;
+    const old = this.nCtx;
+    this.kv!.free();
+    this.scratch!.free();
+    let err = "";
+    const kv = new KVCache(c.nLayer, ctx, c.nHeadKv, c.headDim);
+    const s = new Scratch(m, PREFILL_BATCH, ctx);
+    if (!kv.allocate()) err = "out of memory: the KV cache for " + ctx.toString() + " tokens needs " + mib(kv.bytes);
+    else if (!s.allocate()) { kv.free(); err = "out of memory: scratch buffers need " + mib(s.bytes); }
+    if (err.length == 0) {
+      this.kv = kv; this.scratch = s; this.nCtx = ctx;
+    } else {
+      // put the old context back (its memory was just freed, so it fits again)
+      const kv0 = new KVCache(c.nLayer, old, c.nHeadKv, c.headDim);
+      const s0 = new Scratch(m, PREFILL_BATCH, old);
+      if (kv0.allocate() && s0.allocate()) { this.kv = kv0; this.scratch = s0; }
+      else { this.unload(); return err + "; the model was unloaded"; }
+    }
+    this.reset();
+    return err;
+  }
+
+  /** Forgets the cache's contents (a new conversation starts at position 0). */
+  reset(): void {
+    if (this.kv !== null) this.kv!.reset();
+    this.running = false;
+    this.ended = END_NOT_STARTED;
+    this.pending = -1;
+    this.runStart = 0;
+    this.tokens = new Int32Array(0);
+    this.generated = new Array<i32>();
+    this.out.clear();
+  }
+
+  /** Positions of the context in use (the prompt and generated tokens fed so far). */
+  get contextUsed(): i32 { return this.kv === null ? 0 : this.kv!.used; }
 
   info(): ModelInfo | null {
     if (this.model === null) return null;
@@ -227,28 +287,82 @@ export class Engine {
    * through the model in batches. Returns "" or an error; next() then yields tokens.
    */
   begin(p: usize, n: i32, st: InferSettings): string {
+    return this.startText(p, n, st, false, true, false);
+  }
+
+  /**
+   * Continues after what the cache holds (a conversation): tokenizes UTF-8 [p, p+n) with
+   * addSpecial (BOS; for the first text of a conversation) and parseSpecial (control tokens
+   * written as text, e.g. "<|im_end|>"), feeds first the token the last run sampled but did
+   * not feed (if any), then the text, and starts generating. "" or an error (the cache is
+   * then unchanged).
+   */
+  append(p: usize, n: i32, st: InferSettings, addSpecial: bool, parseSpecial: bool): string {
+    return this.startText(p, n, st, true, addSpecial, parseSpecial);
+  }
+
+  /** Starts a generation from token ids (resets the cache), e.g. a benchmark's prompt of exactly N tokens. */
+  beginTokens(toks: Int32Array, st: InferSettings): string {
+    this.stopRun();
+    if (this.model === null) return "no model is loaded";
+    this.resetTimings();
+    const nv = this.model!.config.nVocab;
+    for (let i = 0; i < toks.length; i++) {
+      if (toks[i] < 0 || toks[i] >= nv) return "token id " + toks[i].toString() + " is outside the vocabulary (" + nv.toString() + ")";
+    }
+    return this.run(toks, st, false);
+  }
+
+  private stopRun(): void {
     this.running = false;
     this.ended = END_NOT_STARTED;
     this.out.clear();
+  }
+
+  private resetTimings(): void {
+    const tm = this.timings;
+    tm.tokenizeNs = 0; tm.prefillNs = 0; tm.decodeNs = 0; tm.samplingNs = 0; tm.detokenizeNs = 0;
+    tm.promptTokens = 0;
+    tm.generatedTokens = 0;
+    tm.decodeTokens = 0;
+    tm.forward.reset();
+  }
+
+  private startText(p: usize, n: i32, st: InferSettings, keep: bool, addSpecial: bool, parseSpecial: bool): string {
+    this.stopRun();
     if (this.model === null) return "no model is loaded";
-    if (n <= 0) return "empty prompt: give the model some text to continue";
+    if (n <= 0 && !(keep && this.pending >= 0)) return "empty prompt: give the model some text to continue";
+    this.resetTimings();
+    const t0 = time_ns();
+    const toks = n > 0 ? this.tokenizer!.encodeBytes(p, n, addSpecial, parseSpecial) : new Int32Array(0);
+    this.timings.tokenizeNs = time_ns() - t0;
+    return this.run(toks, st, keep);
+  }
+
+  // Feeds toks (after the cache's contents when keep) and prepares next().
+  private run(toks: Int32Array, st: InferSettings, keep: bool): string {
     if (st.maxTokens < 0) return "max tokens must not be negative";
     const m = this.model!, kv = this.kv!, s = this.scratch!, tm = this.timings;
-    tm.tokenizeNs = 0; tm.prefillNs = 0; tm.decodeNs = 0; tm.samplingNs = 0; tm.detokenizeNs = 0;
-    tm.generatedTokens = 0;
-    tm.forward.reset();
-
-    let t0 = time_ns();
-    const toks = this.tokenizer!.encodeBytes(p, n, true, false);
-    let t1 = time_ns();
-    tm.tokenizeNs = t1 - t0;
+    if (keep && this.pending >= 0) {
+      // the token sampled last time but never fed goes in first
+      const all = new Int32Array(toks.length + 1);
+      all[0] = this.pending;
+      for (let i = 0; i < toks.length; i++) all[i + 1] = toks[i];
+      toks = all;
+    }
     tm.promptTokens = toks.length;
     if (toks.length == 0) return "empty prompt: it produced no tokens";
-    if (toks.length > this.nCtx) {
-      return "prompt is " + toks.length.toString() + " tokens, longer than the context of " + this.nCtx.toString() + " tokens";
+    const start = keep ? kv.used : 0;
+    if (<i64>start + <i64>toks.length > <i64>this.nCtx) {
+      if (!keep || start == 0) {
+        return "prompt is " + toks.length.toString() + " tokens, longer than the context of " + this.nCtx.toString() + " tokens";
+      }
+      return "context full: " + start.toString() + " tokens in use + " + toks.length.toString() + " new ones exceed the context of " +
+        this.nCtx.toString() + " tokens";
     }
+    const t1 = time_ns();
 
-    // sampler: settings, seed, and the prompt as history for the repetition penalty
+    // sampler: settings, seed, and the new tokens as history for the repetition penalty
     const ss = new SamplerSettings();
     ss.temperature = st.temperature; ss.topK = st.topK; ss.topP = st.topP; ss.minP = st.minP;
     ss.repeatPenalty = st.repeatPenalty; ss.repeatLastN = st.repeatLastN;
@@ -258,7 +372,9 @@ export class Engine {
     for (let i = 0; i < toks.length; i++) smp.accept(toks[i]);
 
     // prefill in batches of up to PREFILL_BATCH tokens
-    kv.reset();
+    if (!keep) kv.reset();
+    this.runStart = kv.used;
+    this.pending = -1;
     this.tokens = toks;
     for (let i = 0; i < toks.length; i += s.nBatch) {
       const nb = min(s.nBatch, toks.length - i);
@@ -267,11 +383,27 @@ export class Engine {
     tm.prefillNs = time_ns() - t1;
 
     this.generated = new Array<i32>();
-    this.pending = -1;
     this.decoder = new StreamDecoder(this.tokenizer!, false, false); // a continuation keeps its leading space
     this.maxTokens = st.maxTokens;
+    this.ignoreEos = st.ignoreEos;
     this.running = true;
     return "";
+  }
+
+  /**
+   * Keeps only the first n tokens generated in the last run in the context: the later ones,
+   * fed or not, are taken back (a stop sequence that must not stay in a conversation).
+   * Ends the run.
+   */
+  keepGenerated(n: i32): void {
+    if (this.kv === null) return;
+    if (n < 0) n = 0;
+    if (n >= this.generated.length) return;
+    this.kv!.used = this.runStart + this.tokens.length + n; // every kept token was fed
+    this.generated.length = n;
+    this.timings.generatedTokens = n;
+    this.pending = -1;
+    if (this.running) { this.running = false; this.ended = END_MAX_TOKENS; }
   }
 
   /** The next token id (>= 0; its bytes at piecePtr/pieceLen), or why generation ended (< 0). */
@@ -287,7 +419,9 @@ export class Engine {
       const t0 = time_ns();
       unchecked(this.tokenBuf[0] = this.pending);
       forward(this.model!, kv, this.scratch!, changetype<usize>(this.tokenBuf), 1, tm.forward);
+      this.pending = -1;
       tm.decodeNs += time_ns() - t0;
+      tm.decodeTokens++;
     }
     let t0 = time_ns();
     const smp = this.sampler!;
@@ -295,7 +429,7 @@ export class Engine {
     smp.accept(tok);
     let t1 = time_ns();
     tm.samplingNs += t1 - t0;
-    if (this.tokenizer!.isEog(tok)) return this.finish(END_EOS);
+    if (!this.ignoreEos && this.tokenizer!.isEog(tok)) return this.finish(END_EOS);
 
     this.generated.push(tok);
     tm.generatedTokens = this.generated.length;

@@ -11,6 +11,9 @@ import { utf8Unit } from "./utf8";
 export const LINE_MAX: i32 = 4096;
 export const PROMPT = "sis> ";
 
+// The prompt shown now: PROMPT, or that of a command holding the input (shell/shell.ts).
+let currentPrompt = PROMPT;
+
 export const FEED_MORE: i32 = 0; // keep feeding
 export const FEED_LINE: i32 = 1; // a valid line is ready: linePtr()/lineLength()
 
@@ -41,7 +44,12 @@ let esc: i32 = ESC_NONE;
 let escLen: i32 = 0;
 
 export function prompt(): void {
-  print(PROMPT);
+  print(currentPrompt);
+}
+
+/** Changes the prompt (a command taking over input lines shows its own, e.g. "you> "). */
+export function setPrompt(p: string): void {
+  currentPrompt = p;
 }
 
 export function linePtr(): usize { return buf; }
@@ -151,7 +159,7 @@ function killWord(): void {
 
 function killLine(): void {
   if (len == 0 && !discarding) return;
-  print("\r\x1b[K" + PROMPT);
+  print("\r\x1b[K" + currentPrompt);
   clearLine();
 }
 

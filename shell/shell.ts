@@ -1,9 +1,14 @@
 // The shell: runs a finished line (parse, look up, call the handler, prompt again) and
 // brings the console back after a WebAssembly trap escaped a command.
+//
+// A command may take over input lines (llmctl chat): it hands a LineConsumer to
+// takeInput(); from then on every line the editor finishes goes to the consumer (run like
+// a command: Ctrl-C interrupts it, a trap is recovered), under the consumer's prompt,
+// until the consumer returns false or a trap ends it. Then the shell has the lines again.
 import { beginCommand, endCommand, ensureNewline, print, println, recoverAfterTrap } from "../kernel/console";
 import * as log from "../kernel/log";
 import { parseArgs } from "./args";
-import { lineLength, linePtr, prompt, reset as resetEditor } from "./editor";
+import { PROMPT, lineLength, linePtr, prompt, reset as resetEditor, setPrompt } from "./editor";
 import { printable } from "./format";
 import { FAIL, USAGE, findCommand, runRecoveryHooks } from "./registry";
 
@@ -12,12 +17,64 @@ let current = "";
 let commandsRun: u64 = 0;
 let trapsRecovered: u64 = 0;
 
+/** Takes over the lines the user types (see the file comment). */
+export abstract class LineConsumer {
+  /** Shown instead of "sis> " while it has the input. */
+  abstract prompt(): string;
+  /** Name in trap messages (the command it belongs to). */
+  abstract name(): string;
+  /** One finished line; returns false to give the input back to the shell. */
+  abstract line(text: string): bool;
+  /** A trap escaped line(): the consumer loses the input and drops its state. */
+  abstract abandon(): void;
+}
+
+let consumer: LineConsumer | null = null;
+
+/** From now on, lines go to `c` (its prompt is shown after the current command ends). */
+export function takeInput(c: LineConsumer): void {
+  consumer = c;
+  setPrompt(c.prompt());
+}
+
+/** True while a command holds the input. */
+export function inputTaken(): bool { return consumer != null; }
+
+function releaseInput(): void {
+  consumer = null;
+  setPrompt(PROMPT);
+}
+
 /** Runs the line the editor just finished, then prints the next prompt. */
 export function runEditorLine(): void {
   const line = String.UTF8.decodeUnsafe(linePtr(), <usize>lineLength());
-  runLine(line);
+  if (consumer == null) runLine(line); // (no extra frame on the way to a command)
+  else consumerLine(line);
   ensureNewline();
   prompt();
+}
+
+/** Runs a line that did not come from the keyboard (boot commands) as if it had been typed. */
+export function runQueuedLine(line: string): void {
+  print(line);
+  print("\n");
+  if (consumer == null) runLine(line);
+  else consumerLine(line);
+  ensureNewline();
+  prompt();
+}
+
+// A line for the command holding the input, run like a command.
+function consumerLine(line: string): void {
+  const c = consumer!;
+  current = c.name();
+  beginCommand();
+  const keep = c.line(line);
+  const dropped = endCommand();
+  current = "";
+  ensureNewline();
+  if (!keep) releaseInput();
+  if (dropped != 0) println("warning: " + dropped.toString() + " bytes typed meanwhile were dropped (input buffer full)");
 }
 
 export function runLine(line: string): i32 {
@@ -74,6 +131,8 @@ export function recoverFromTrap(kind: i32): void {
   current = "";
   trapsRecovered++;
   runRecoveryHooks();
+  const c = consumer;
+  if (c != null) { c.abandon(); releaseInput(); }
   ensureNewline();
   if (name.length != 0) {
     print("error: command '");

@@ -328,17 +328,19 @@ describe("llmctl", () => {
     const k = await boot();
     expect(await k.command("llmctl backend")).toBe("backend: none selected\n");
     expect(await k.command('llmctl infer "hi"')).toMatch(/^error: no backend selected \(try 'llmctl backend stub'/);
-    expect(await k.command("llmctl info")).toMatch(/^backend: none selected\ndefaults: max-tokens 256, temperature 0\.80, top-k 40, top-p 0\.95, min-p 0\.05, repeat-penalty 1\.10, seed from the clock\nreal backend: not available in this build\n$/);
+    const info = await k.command("llmctl info");
+    expect(info).toMatch(/^backend: none selected \(available: stub, real\)\nmemory: no model loaded\nregions: \d+ B in use/);
+    expect(info).toMatch(/^settings:\n  temperature     0\.80\n  top-k           40\n  top-p           0\.95\n  min-p           0\.05\n  repeat-penalty  1\.00 \(off\), over the last 64 tokens\n  seed            random \(from the clock\)\n  max-tokens      256\n  context         0 \(the model's own\)\n$/m);
   });
 
-  it("says clearly that the real backend is not in this build, and keeps the selection", async () => {
+  it("selects the transformer backend, which needs a model, and keeps the selection on errors", async () => {
     const k = await boot();
-    expect(await k.command("llmctl backend real")).toBe("error: the transformer backend ('real') is not available in this build yet; the only backend is 'stub' (synthetic test output, no model)\n");
-    expect(await k.command("llmctl backend")).toBe("backend: none selected\n");
+    expect(await k.command("llmctl backend real")).toBe("LLM backend: TransformerBackend\n");
+    expect(await k.command("llmctl backend")).toMatch(/^backend: real \(TransformerBackend: /);
+    expect(await k.command('llmctl infer "hi"')).toMatch(/^error: no model is loaded \(llmctl load/m);
     await k.command("llmctl backend stub");
-    await k.command("llmctl backend real");
+    expect(await k.command("llmctl backend gpt")).toMatch(/^error: unknown backend 'gpt' \(available: stub, real\)/);
     expect(await k.command("llmctl backend")).toMatch(/^backend: stub \(/);
-    expect(await k.command("llmctl backend gpt")).toMatch(/^error: unknown backend 'gpt'/);
   });
 
   it("the stub streams a labelled, deterministic transformation of the prompt", async () => {
@@ -353,7 +355,8 @@ describe("llmctl", () => {
     const words = prompt.split(/\s+/);
     const expected = "[stub backend: synthetic output, no model]" + words.slice().reverse().map((w) => " " + w).join("");
     expect(out.split("\n")[0]).toBe(expected);
-    expect(out.split("\n")[1]).toMatch(/^-- stub: 5 prompt tokens, 5 generated, stop: end of text, [\d.]+ ms \(prompt [\d.]+ ms, generation [\d.]+ ms(, [\d.]+ tokens\/s)?\)$/);
+    expect(out.split("\n")[1]).toBe("(stopped: end of text)");
+    expect(out.split("\n")[2]).toMatch(/^\[5 tokens, prompt 5 tok at ([\d.]+|-) tok\/s, generation ([\d.]+|-) tok\/s\]$/);
     // streamed piece by piece: the label and each word arrive as separate writes
     for (const piece of ["[stub backend: synthetic output, no model]", ...words.slice().reverse().map((w) => " " + w)]) {
       expect(k.writes).toContain(piece);
@@ -361,14 +364,14 @@ describe("llmctl", () => {
     // Unicode survives
     expect((await k.command('llmctl infer "héllo 😀"')).split("\n")[0]).toBe("[stub backend: synthetic output, no model] 😀 héllo");
     // empty prompt: label only
-    expect(await k.command('llmctl infer ""')).toMatch(/^\[stub backend: synthetic output, no model\]\n-- stub: 0 prompt tokens, 0 generated, stop: end of text/);
+    expect(await k.command('llmctl infer ""')).toMatch(/^\[stub backend: synthetic output, no model\]\n\(stopped: end of text\)\n\[0 tokens, prompt 0 tok at/);
   });
 
   it("honours --max-tokens and validates every option", async () => {
     const k = await boot();
     await k.command("llmctl backend stub");
     const out = await k.command('llmctl infer "a b c d e" --max-tokens 2');
-    expect(out).toMatch(/^\[stub backend: synthetic output, no model\] e d\n-- stub: 5 prompt tokens, 2 generated, stop: max tokens/);
+    expect(out).toMatch(/^\[stub backend: synthetic output, no model\] e d\n\[2 tokens, prompt 5 tok at /);
     const ok = await k.command('llmctl infer --temperature 0.7 --top-k 0 --top-p 1 --min-p 0 --repeat-penalty 1.0 --seed 42 "x y"');
     expect(ok).toMatch(/^\[stub backend: synthetic output, no model\] y x\n/);
     const bad: [string, RegExp][] = [
@@ -387,7 +390,7 @@ describe("llmctl", () => {
     ];
     for (const [opt, re] of bad) expect(await k.command(`llmctl infer "p" ${opt}`), opt).toMatch(new RegExp("^error: " + re.source));
     expect(await k.command("llmctl infer two words")).toMatch(/^error: infer takes one prompt; quote it/);
-    expect(await k.command("llmctl infer")).toMatch(/^usage: llmctl backend/);
+    expect(await k.command("llmctl infer")).toMatch(/^usage: llmctl infer "PROMPT"/);
     expect(await k.command("llmctl")).toMatch(/^usage: llmctl backend/);
     expect(await k.command("llmctl fly")).toMatch(/^error: unknown llmctl subcommand 'fly'\nusage: /);
     expect(await k.command("llmctl backend stub --delay-ms lots")).toMatch(/^error: --delay-ms needs a number/);
@@ -398,7 +401,7 @@ describe("llmctl", () => {
     await k.command("llmctl backend stub");
     const m = k.mark();
     k.send('llmctl infer "a b c d"\r\x03');
-    expect(k.since(m)).toMatch(/\[stub backend: synthetic output, no model\]\^C\r\n-- stub: 4 prompt tokens, 0 generated, stop: interrupted/);
+    expect(k.since(m)).toMatch(/\[stub backend: synthetic output, no model\]\^C\r\n\(stopped by Ctrl-C; the output so far is kept\)\r\n\[0 tokens, prompt 4 tok at /);
     // mid-stream, with a per-token delay and Ctrl-C arriving later
     let now = 0n;
     const k2 = await boot({ clock: () => (now += 10_000n) }); // 10 us per reading
@@ -406,7 +409,7 @@ describe("llmctl", () => {
     const m2 = k2.mark();
     k2.schedule("\x03", now + 25_000_000n); // during the third token's delay
     k2.send('llmctl infer "1 2 3 4 5 6"\r');
-    expect(k2.since(m2)).toMatch(/\[stub backend: synthetic output, no model\] 6 5\^C\r\n-- stub: 6 prompt tokens, 2 generated, stop: interrupted/);
+    expect(k2.since(m2)).toMatch(/\[stub backend: synthetic output, no model\] 6 5\^C\r\n\(stopped by Ctrl-C; the output so far is kept\)\r\n\[2 tokens, prompt 6 tok at /);
     expect(await k2.command("echo next")).toBe("next\n");
     expect(await k2.command("llmctl info")).toMatch(/^delay per token: 10 ms$/m);
     await k2.command("llmctl backend stub"); // a plain selection resets the delay

@@ -1,8 +1,9 @@
 // The interface between the shell (llmctl) and whatever produces text from a prompt.
 // A backend streams each piece of output through a TokenSink as soon as it exists, polls
 // the sink for interruption between tokens, and returns counts, timings and an error
-// string (empty when all went well). llm/ does not touch the console or the clock
-// itself: the sink provides both.
+// string (empty when all went well). llm/ does not touch the console or the file system
+// itself: the sink provides output, interruption and the clock, and a ModelSource the
+// bytes of a model file (the shell implements both over the console and the VFS).
 
 export const STOP_END_OF_TEXT = "end of text";
 export const STOP_MAX_TOKENS = "max tokens";
@@ -16,10 +17,12 @@ export class InferSettings {
   topK: i32 = 40;        // 0: off
   topP: f32 = 0.95;      // 1: off
   minP: f32 = 0.05;      // 0: off
-  repeatPenalty: f32 = 1.1; // 1: off
+  repeatPenalty: f32 = 1.0; // 1: off (llama.cpp's default)
   repeatLastN: i32 = 64;
-  seed: u64 = 0;         // 0: pick one from the clock
+  seed: u64 = 0;         // used when seedSet; otherwise one is taken from the clock
   seedSet: bool = false;
+  /** Keep generating past end-of-text tokens (benchmarks that need an exact token count). */
+  ignoreEos: bool = false;
 
   clone(): InferSettings {
     const s = new InferSettings();
@@ -32,6 +35,7 @@ export class InferSettings {
     s.repeatLastN = this.repeatLastN;
     s.seed = this.seed;
     s.seedSet = this.seedSet;
+    s.ignoreEos = this.ignoreEos;
     return s;
   }
 }
@@ -41,12 +45,33 @@ export class InferResult {
   error: string = "";
   /** One of the STOP_* strings. */
   stopReason: string = "";
+  /** Something the user should know about this run ("" when nothing), printed before the summary. */
+  note: string = "";
   promptTokens: i32 = 0;
   generatedTokens: i32 = 0;
   /** Time to take in the prompt (tokenize + prefill). */
   promptNs: u64 = 0;
   /** Time spent producing the generated tokens. */
   generateNs: u64 = 0;
+  /** Context positions in use after the run, and the context size (0 when the backend has none). */
+  contextUsed: i32 = 0;
+  contextSize: i32 = 0;
+}
+
+/**
+ * A model file as the backend reads it: its size, reads at an offset, and progress
+ * reports while the file comes in (the shell draws the progress bar). Reads go straight
+ * into the destination (a region), so a whole model needs no second copy.
+ */
+export abstract class ModelSource {
+  abstract size(): u64;
+  /** Reads exactly `len` bytes at `offset` into dst; returns "" or an error (I/O error, end of file). */
+  abstract read(offset: u64, dst: usize, len: usize): string;
+  /** `done` of `total` bytes are in after `ns` nanoseconds (called after every chunk, and once with done == total). */
+  abstract progress(done: u64, total: u64, ns: u64): void;
+  /** True once the user asked to stop (Ctrl-C). */
+  abstract interrupted(): bool;
+  abstract nowNs(): u64;
 }
 
 /** Where a backend sends its output, and how it learns about the outside world. */
@@ -62,19 +87,32 @@ export abstract class TokenSink {
 export abstract class Backend {
   /** Short name used by `llmctl backend NAME`. */
   abstract name(): string;
+  /** The class users see named: "TransformerBackend". */
+  abstract title(): string;
   /** One line: what this backend is. */
   abstract describe(): string;
-  /** "key: value" lines for `llmctl info`. */
+  /** "key: value" lines for `llmctl info`: the backend, its model and its memory. */
   abstract info(): Array<string>;
   /** Runs one generation. */
   abstract infer(prompt: Uint8Array, settings: InferSettings, sink: TokenSink): InferResult;
 
   /** A model is loaded and infer can run. */
   isLoaded(): bool { return false; }
-  /** Loads a model; returns "" or an error message. */
-  load(path: string): string { return "backend '" + this.name() + "' does not load models"; }
-  /** Releases the model and its memory. */
+  /**
+   * Loads the model file `path` from `source` with a context of nCtx tokens (0: the
+   * model's own); returns "" or an error message (nothing stays allocated then).
+   */
+  load(path: string, source: ModelSource, nCtx: i32): string { return "the " + this.name() + " backend does not load models"; }
+  /** What the loaded model is (printed after a load): "key: value" lines. */
+  modelSummary(): Array<string> { return new Array<string>(); }
+  /** Releases the model and all of its memory. */
   unload(): void {}
+  /** Changes the context of the loaded model (reallocates the KV cache); "" or an error. */
+  setContext(nCtx: i32): string { return ""; }
+  /** Memory lines for `llmctl stats`: model, KV cache, scratch. */
+  memory(): Array<string> { return new Array<string>(); }
+  /** The last generation's time per stage, for `llmctl profile on`. */
+  profile(): Array<string> { return new Array<string>(); }
   /** A trap escaped infer: drop per-generation state so the next call starts clean. */
   recover(): void {}
 }

@@ -15,7 +15,12 @@ export class StubBackend extends Backend {
   /** Busy-waits this long before each token (0: none), to make Ctrl-C testable by hand. */
   pieceDelayMs: u32 = 0;
 
+  private lastPromptNs: u64 = 0;
+  private lastGenerateNs: u64 = 0;
+  private lastWords: i32 = 0;
+
   name(): string { return "stub"; }
+  title(): string { return "StubBackend"; }
 
   describe(): string {
     return "synthetic testing backend, no model: streams a labelled, deterministic transformation of the prompt (its words in reverse order)";
@@ -65,7 +70,17 @@ export class StubBackend extends Backend {
     }
     if (r.stopReason.length == 0) r.stopReason = STOP_END_OF_TEXT;
     r.generateNs = sink.nowNs() - t1;
+    this.lastPromptNs = r.promptNs;
+    this.lastGenerateNs = r.generateNs;
+    this.lastWords = r.generatedTokens;
     return r;
+  }
+
+  profile(): Array<string> {
+    const lines = new Array<string>();
+    lines.push("profile: the stub backend has no model, so no stages to time: splitting the prompt into words " +
+      this.lastPromptNs.toString() + " ns, streaming " + this.lastWords.toString() + " words " + this.lastGenerateNs.toString() + " ns");
+    return lines;
   }
 
   // The per-token delay; returns true if the user interrupted.

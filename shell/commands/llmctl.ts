@@ -1,155 +1,106 @@
-// llmctl: the shell side of the LLM subsystem: choose a backend, show it, run inference.
-// Output streams to the console piece by piece; Ctrl-C stops a generation.
-import { interruptRequested, print, printBytes, println } from "../../kernel/console";
-import { time_ns } from "../../kernel/platform";
-import { InferSettings, TokenSink } from "../../llm/backend/backend";
-import { currentBackend, defaultSettings, recoverBackends, selectBackend, stubBackend } from "../../llm/backend/registry";
-import { parseNumber, parseUint } from "../args";
-import { fixed, ms, printable } from "../format";
-import { FAIL, OK, USAGE, onTrapRecovery, registerCommand } from "../registry";
+// llmctl: the shell side of the LLM subsystem. This file dispatches the subcommands and
+// holds their help; each group lives in its own file:
+//   llmctl_model.ts   backend, load, unload, info
+//   llmctl_infer.ts   infer, stats, profile
+//   llmctl_chat.ts    chat (takes over the input lines)
+//   llmctl_config.ts  config (and the --options every generation takes)
+//   llmctl_bench.ts   bench
+//   llmctl_models.ts  models
+import { println } from "../../kernel/console";
+import { recoverBackends } from "../../llm/backend/registry";
+import { printable } from "../format";
+import { OK, USAGE, onTrapRecovery, registerCommand } from "../registry";
+import { llmctlBench } from "./llmctl_bench";
+import { llmctlChat } from "./llmctl_chat";
+import { CONFIG_KEYS, llmctlConfig } from "./llmctl_config";
+import { llmctlInfer, llmctlProfile, llmctlStats } from "./llmctl_infer";
+import { llmctlBackend, llmctlInfo, llmctlLoad, llmctlUnload } from "./llmctl_model";
 import { llmctlModels } from "./llmctl_models";
 
-class ConsoleSink extends TokenSink {
-  emit(ptr: usize, len: i32): void { printBytes(ptr, <usize>len); }
-  interrupted(): bool { return interruptRequested(); }
-  nowNs(): u64 { return time_ns(); }
+const OPTIONS = "[--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R] [--seed S]";
+
+class Sub {
+  constructor(public name: string, public synopsis: string, public help: string, public run: (args: Array<string>) => i32) {}
 }
 
-const NO_BACKEND = "no backend selected (try 'llmctl backend stub' for the synthetic test backend; the real transformer backend is not in this build yet)";
+const subs = new Array<Sub>();
+function sub(name: string, synopsis: string, help: string, run: (args: Array<string>) => i32): void {
+  subs.push(new Sub(name, synopsis, help, run));
+}
 
-function backend(args: Array<string>): i32 {
+sub("backend", "llmctl backend [stub [--delay-ms N] | real]",
+  "select the backend: 'real' is the transformer (TransformerBackend, runs GGUF models), 'stub' a synthetic\n" +
+  "  testing backend without a model (--delay-ms: wait before each word). Without a name: show the selected one.", llmctlBackend);
+sub("models", "llmctl models", "list every .gguf file under /models with its size", llmctlModels);
+sub("load", "llmctl load PATH",
+  "load a GGUF model (llama architecture): the header is checked first (format, architecture, tensor types)\n" +
+  "  and the model must fit in free memory with its KV cache and scratch before the file is read; then it is\n" +
+  "  read with a progress bar and its details are printed. Replaces a model loaded before. Ctrl-C stops it.", llmctlLoad);
+sub("unload", "llmctl unload", "free the model, its KV cache and scratch (all of its memory)", llmctlUnload);
+sub("info", "llmctl info", "the backend, the loaded model, its memory (model, KV cache, scratch) and the settings", llmctlInfo);
+sub("infer", "llmctl infer \"PROMPT\" " + OPTIONS,
+  "continue PROMPT: the text streams as it is generated; Ctrl-C stops it and keeps what was produced;\n" +
+  "  then [N tokens, prompt P tok at X tok/s, generation Y tok/s]. Options override the settings (llmctl config).", llmctlInfer);
+sub("chat", "llmctl chat [--system \"TEXT\"] " + OPTIONS,
+  "talk with the model: lines typed at the 'you> ' prompt are messages, the history stays in the KV cache;\n" +
+  "  the turns follow the model's chat template (plain User:/Assistant: turns without one).\n" +
+  "  /reset clears the history, /exit returns to the shell.", llmctlChat);
+sub("config", "llmctl config [KEY VALUE]",
+  "show the generation settings, or set one: " + CONFIG_KEYS + ".\n" +
+  "  seed: a number or 'random'; context: tokens (0 = the model's own), applied to a loaded model at once.", llmctlConfig);
+sub("stats", "llmctl stats", "inferences, tokens, average latency and tok/s since boot, memory and KV cache size", llmctlStats);
+sub("profile", "llmctl profile [on|off]",
+  "when on, each inference is followed by its time per stage: tokenization, embedding, every layer, output head,\n" +
+  "  sampling, detokenization (with percentages), and prefill/generation tok/s", llmctlProfile);
+sub("bench", "llmctl bench [--pp N,N,...] [--tg N,N,...] [--pg P,N] [--runs R]",
+  "speed of the loaded model: prompt processing of 10/50/100 tokens (pp) and generation of 1/10/50 tokens (tg),\n" +
+  "  tok/s each, and memory (model, KV cache, scratch peak). --pg P,N: a P-token prefill then N tokens generated\n" +
+  "  after it, timed apart (alone unless --pp/--tg are given too). --runs R: the median of R runs.", llmctlBench);
+sub("help", "llmctl help [SUBCOMMAND]", "list the subcommands, or explain one", llmctlHelp);
+
+function findSub(name: string): Sub | null {
+  for (let i = 0; i < subs.length; i++) if (subs[i].name == name) return subs[i];
+  return null;
+}
+
+function llmctlHelp(args: Array<string>): i32 {
   if (args.length == 2) {
-    const b = currentBackend();
-    println(b == null ? "backend: none selected" : "backend: " + b.name() + " (" + b.describe() + ")");
+    println("llmctl subcommands ('llmctl help NAME' or 'llmctl NAME --help' for one):");
+    for (let i = 0; i < subs.length; i++) println("  " + subs[i].synopsis);
     return OK;
   }
-  const name = args[2];
-  let delayMs: i64 = -1;
-  if (name == "stub" && args.length == 5 && args[3] == "--delay-ms") {
-    delayMs = parseUint(args[4], 60000);
-    if (delayMs < 0) {
-      println("error: --delay-ms needs a number of milliseconds (0..60000), not '" + printable(args[4]) + "'");
-      return FAIL;
-    }
-  } else if (args.length != 3) return USAGE;
-  const err = selectBackend(name);
-  if (err.length != 0) {
-    println("error: " + printable(err));
-    return FAIL;
-  }
-  if (name == "stub") stubBackend().pieceDelayMs = delayMs >= 0 ? <u32>delayMs : 0; // each selection starts from its own options
-  const b = currentBackend()!;
-  println("backend: " + b.name() + " selected (" + b.describe() + ")");
+  if (args.length != 3) return USAGE;
+  const s = findSub(args[2]);
+  if (s == null) { println("error: unknown llmctl subcommand '" + printable(args[2]) + "' (llmctl help lists them)"); return USAGE; }
+  println("usage: " + s.synopsis);
+  println("  " + s.help);
   return OK;
-}
-
-function info(args: Array<string>): i32 {
-  if (args.length != 2) return USAGE;
-  const b = currentBackend();
-  if (b == null) println("backend: none selected");
-  else {
-    const lines = b.info();
-    for (let i = 0; i < lines.length; i++) println(lines[i]);
-  }
-  const s = defaultSettings();
-  println("defaults: max-tokens " + s.maxTokens.toString() + ", temperature " + fixed(s.temperature, 2) +
-    ", top-k " + s.topK.toString() + ", top-p " + fixed(s.topP, 2) + ", min-p " + fixed(s.minP, 2) +
-    ", repeat-penalty " + fixed(s.repeatPenalty, 2) + ", seed " + (s.seedSet ? s.seed.toString() : "from the clock"));
-  println("real backend: not available in this build");
-  return OK;
-}
-
-// Applies one "--name value" option; returns "" or the error.
-function applyOption(s: InferSettings, name: string, value: string): string {
-  if (name == "--max-tokens") {
-    const v = parseUint(value, 1000000);
-    if (v < 1) return "--max-tokens needs a whole number from 1 to 1000000, not '" + printable(value) + "'";
-    s.maxTokens = <i32>v;
-  } else if (name == "--top-k") {
-    const v = parseUint(value, 1000000);
-    if (v < 0) return "--top-k needs a whole number from 0 to 1000000, not '" + printable(value) + "'";
-    s.topK = <i32>v;
-  } else if (name == "--seed") {
-    const v = parseUint(value, <u64>i64.MAX_VALUE);
-    if (v < 0) return "--seed needs a whole number, not '" + printable(value) + "'";
-    s.seed = <u64>v;
-    s.seedSet = true;
-  } else {
-    const v = parseNumber(value);
-    if (name == "--temperature") {
-      if (!(v >= 0 && v <= 100)) return "--temperature needs a number from 0 to 100, not '" + printable(value) + "'";
-      s.temperature = <f32>v;
-    } else if (name == "--top-p") {
-      if (!(v >= 0 && v <= 1)) return "--top-p needs a number from 0 to 1, not '" + printable(value) + "'";
-      s.topP = <f32>v;
-    } else if (name == "--min-p") {
-      if (!(v >= 0 && v <= 1)) return "--min-p needs a number from 0 to 1, not '" + printable(value) + "'";
-      s.minP = <f32>v;
-    } else if (name == "--repeat-penalty") {
-      if (!(v > 0 && v <= 10)) return "--repeat-penalty needs a number above 0 and at most 10, not '" + printable(value) + "'";
-      s.repeatPenalty = <f32>v;
-    } else return "unknown option '" + printable(name) + "'";
-  }
-  return "";
-}
-
-function infer(args: Array<string>): i32 {
-  const settings = defaultSettings().clone();
-  let prompt: string | null = null;
-  for (let i = 2; i < args.length; i++) {
-    const a = args[i];
-    if (a.startsWith("--")) {
-      if (i + 1 >= args.length) {
-        println("error: option '" + printable(a) + "' needs a value");
-        return FAIL;
-      }
-      const err = applyOption(settings, a, args[i + 1]);
-      if (err.length != 0) { println("error: " + err); return FAIL; }
-      i++;
-    } else if (prompt == null) prompt = a;
-    else {
-      println("error: infer takes one prompt; quote it: llmctl infer \"several words\"");
-      return FAIL;
-    }
-  }
-  if (prompt == null) return USAGE;
-  const b = currentBackend();
-  if (b == null) {
-    println("error: " + NO_BACKEND);
-    return FAIL;
-  }
-  const text = <string>prompt;
-  const encoded = Uint8Array.wrap(String.UTF8.encode(text));
-  const r = b.infer(encoded, settings, new ConsoleSink());
-  if (r.stopReason == "interrupted") print("^C");
-  println("");
-  if (r.error.length != 0) println("error: " + r.error);
-  const total = r.promptNs + r.generateNs;
-  let line = "-- " + b.name() + ": " + r.promptTokens.toString() + " prompt tokens, " + r.generatedTokens.toString() +
-    " generated, stop: " + r.stopReason + ", " + ms(total) + " ms (prompt " + ms(r.promptNs) + " ms, generation " + ms(r.generateNs) + " ms";
-  if (r.generateNs > 0 && r.generatedTokens > 0) {
-    line += ", " + fixed(<f64>r.generatedTokens * 1e9 / <f64>r.generateNs, 1) + " tokens/s";
-  }
-  println(line + ")");
-  return r.error.length != 0 ? FAIL : OK;
 }
 
 function llmctl(args: Array<string>): i32 {
   if (args.length < 2) return USAGE;
-  const sub = args[1];
-  if (sub == "backend") return backend(args);
-  if (sub == "info") return info(args);
-  if (sub == "infer") return infer(args);
-  if (sub == "models") return llmctlModels(args);
-  println("error: unknown llmctl subcommand '" + printable(sub) + "'");
-  return USAGE;
+  const s = findSub(args[1]);
+  if (s == null) {
+    println("error: unknown llmctl subcommand '" + printable(args[1]) + "'");
+    return USAGE;
+  }
+  if (args.length == 3 && (args[2] == "--help" || args[2] == "-h")) {
+    const h = new Array<string>();
+    h.push("llmctl"); h.push("help"); h.push(s.name);
+    return llmctlHelp(h);
+  }
+  const run = s.run;
+  const rc = run(args);
+  if (rc == USAGE) { println("usage: " + s.synopsis); return 1; }
+  return rc;
 }
 
 onTrapRecovery(recoverBackends);
 
-registerCommand("llmctl", "control the LLM subsystem: backend, info, inference, models",
-  "llmctl backend [stub [--delay-ms N] | real]\n" +
-  "       llmctl models            every .gguf file under /models, with its size\n" +
-  "       llmctl info\n" +
-  "       llmctl infer \"PROMPT\" [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]\n" +
-  "                    [--min-p P] [--repeat-penalty R] [--seed S]", llmctl);
+function usage(): string {
+  let u = "";
+  for (let i = 0; i < subs.length; i++) u += (i > 0 ? "\n       " : "") + subs[i].synopsis;
+  return u + "\n       ('llmctl help SUBCOMMAND' explains one)";
+}
+
+registerCommand("llmctl", "the LLM subsystem: backend, load/unload models, infer, chat, config, stats, profile, bench", usage(), llmctl);

@@ -65,7 +65,7 @@ describe("SIS in QEMU: boot and shell", () => {
     expect(mem).toMatch(/stack:\s+80 B of/); // shadow stack back where it started
   });
 
-  it("llmctl: stub backend is labelled, real backend is refused clearly", async () => {
+  it("llmctl: the stub backend is labelled as synthetic", async () => {
     expect(await m.run("llmctl backend stub")).toMatch(/stub/);
     const out = await m.run('llmctl infer "one two three"');
     expect(out).toMatch(/\[stub backend: synthetic output, no model\]/);
