@@ -15,7 +15,7 @@ KERNEL_ENTRY ?= kernel/main.ts
 AS_SOURCES := $(shell find kernel shell llm -name '*.ts' 2>/dev/null) asconfig.json
 BOOT_C := $(wildcard boot/*.c)
 BOOT_S := $(wildcard boot/*.S)
-BOOT_H := $(wildcard boot/*.h boot/include/*.h)
+BOOT_H := $(wildcard boot/*.h boot/include/*.h boot/include/*/*/*.h)
 
 # The shim and the lowered kernel are PE/COFF objects for UEFI; _WIN32/_MSC_VER are
 # undefined so that wasm2c's headers take their plain C11-less, thread-free paths.

@@ -32,21 +32,80 @@
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
 }
 
-/** Integer dot product of 32 int8 pairs as four partial sums. Requires that no two products
- *  in the same i16 lane pair exceed i16 when added: |a| <= 128 and |b| <= 127 (activations
- *  from the reference quantizers never reach -128). */
-// @ts-ignore: decorator
-@inline export function dot32x8(a0: v128, a1: v128, b0: v128, b1: v128): v128 {
-  const s0 = i16x8.add(i16x8.extmul_low_i8x16_s(a0, b0), i16x8.extmul_high_i8x16_s(a0, b0));
-  const s1 = i16x8.add(i16x8.extmul_low_i8x16_s(a1, b1), i16x8.extmul_high_i8x16_s(a1, b1));
-  return i32x4.add(i32x4.extadd_pairwise_i16x8_s(s0), i32x4.extadd_pairwise_i16x8_s(s1));
-}
-
-/** Same for 4-bit weights (|a| <= 15): four products fit one i16 lane, one widening step. */
+/** Integer dot product of 32 pairs of 4-bit weights (|a| <= 15) and int8 activations as four
+ *  partial sums: four products fit one i16 lane, one widening step. */
 // @ts-ignore: decorator
 @inline export function dot32x4(a0: v128, a1: v128, b0: v128, b1: v128): v128 {
   const s = i16x8.add(
     i16x8.add(i16x8.extmul_low_i8x16_s(a0, b0), i16x8.extmul_high_i8x16_s(a0, b0)),
     i16x8.add(i16x8.extmul_low_i8x16_s(a1, b1), i16x8.extmul_high_i8x16_s(a1, b1)));
   return i32x4.extadd_pairwise_i16x8_s(s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the Q4_0/Q8_0/Q6_K SIMD kernels. Products are formed with i16x8.mul on values laid out
+// in i16 lanes by byte parity (lane m of evens(v) is byte 2m of v sign-extended, of odds(v) byte
+// 2m+1): no byte shuffles, no i8 shifts (V8 emulates those on x64), and no i32x4.dot_i16x8_s or
+// extmul, which wasm2c + SIMDe turn into smull/smull2(+addp) that QEMU's TCG runs slowly. Each op
+// used is one instruction on x64 and on NEON. Right shifts are register shifts (neg + sshl/ushl)
+// in SIMDe's NEON code; see docs/BENCHMARKS.md for the build change that makes them immediates.
+
+/** Bytes 0, 2, 4, ..., 14 of v sign-extended to i16. */
+// @ts-ignore: decorator
+@inline export function evens(v: v128): v128 { return i16x8.shr_s(i16x8.shl(v, 8), 8); }
+
+/** Bytes 1, 3, 5, ..., 15 of v sign-extended to i16. */
+// @ts-ignore: decorator
+@inline export function odds(v: v128): v128 { return i16x8.shr_s(v, 8); }
+
+/** Read-only vector constants for the kernels (16 bytes each, at the offsets below). V8 rebuilds
+ *  a v128.const at every use inside a loop (three instructions); a value loaded from here before
+ *  the loop stays in a register or costs one load. Read-only, so no state is shared. */
+export const VK: usize = memory.data<u32>([
+  0x8fffe000, 0x8fffe000, 0x8fffe000, 0x8fffe000, // K_HMASK: sign + half bits << 13 (see halvesFast)
+  0x77800000, 0x77800000, 0x77800000, 0x77800000, // K_H2F: 2^112 as f32
+  0x000f000f, 0x000f000f, 0x000f000f, 0x000f000f, // K_N0: bits 0-3 of each i16 lane
+  0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f, // K_LO4: low nibble of each byte
+  0x30303030, 0x30303030, 0x30303030, 0x30303030, // K_B45: bits 4-5 of each byte
+  0x20202020, 0x20202020, 0x20202020, 0x20202020, // K_32: 32 in each byte
+], 16);
+export const K_HMASK: usize = 0, K_H2F: usize = 16, K_N0: usize = 32, K_LO4: usize = 48, K_B45: usize = 64, K_32: usize = 80;
+
+/** Halves sign-extended to i32 lanes -> f32, exact for every finite half (normal or subnormal:
+ *  the bits moved into f32 position and scaled by 2^112). An infinity stays infinite, but a NaN
+ *  half comes out infinite: callers check their results with nonFinite() and recompute with the
+ *  exact path (a NaN or infinite scale always makes the result non-finite). */
+// @ts-ignore: decorator
+@inline export function halvesFast(h32: v128, hmask: v128, h2f: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(h32, 13), hmask), h2f);
+}
+
+/** Four halves at p0..p3 (u16) -> f32x4 by halvesFast. */
+// @ts-ignore: decorator
+@inline export function halves4(p0: usize, p1: usize, p2: usize, p3: usize, hmask: v128, h2f: v128): v128 {
+  let h = v128.load16_splat(p0);
+  h = v128.load16_lane(p1, h, 1);
+  h = v128.load16_lane(p2, h, 2);
+  h = v128.load16_lane(p3, h, 3);
+  return halvesFast(i32x4.extend_low_i16x8_s(h), hmask, h2f);
+}
+
+/** The half at p in all four lanes, by halvesFast. */
+// @ts-ignore: decorator
+@inline export function halfSplat(p: usize, hmask: v128, h2f: v128): v128 {
+  return halvesFast(i32x4.extend_low_i16x8_s(v128.load16_splat(p)), hmask, h2f);
+}
+
+/** Whether any lane of f32x4 v is infinite or NaN. */
+// @ts-ignore: decorator
+@inline export function nonFinite(v: v128): bool {
+  const e = i32x4.splat(0x7f800000);
+  return v128.any_true(i32x4.eq(v128.and(v, e), e));
+}
+
+/** [s, s, s, s] for s the sum of the four i32 lanes of v. */
+// @ts-ignore: decorator
+@inline export function hsumSplat(v: v128): v128 {
+  const t = i32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return i32x4.add(t, i32x4.shuffle(t, t, 1, 0, 3, 2));
 }

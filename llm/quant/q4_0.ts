@@ -1,7 +1,7 @@
 // Q4_0 (GGUF type 2): blocks of 32, { f16 d; u8 qs[16] } = 18 bytes. Element j is the low
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
-import { f16ToF32, f32ToF16, f16x4ToF32x4 } from "./f16";
-import { hsum4, hsum, dot32x4 } from "./common";
+import { f16ToF32, f32ToF16 } from "./f16";
+import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows } from "./q8_0";
 
 export const QK: i32 = 32;
@@ -62,83 +62,129 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   return sumf;
 }
 
+// The SIMD kernels keep the 16 bytes of nibbles in i16 lanes (byte 2m in the low half of lane m,
+// byte 2m+1 in the high half), take the four nibbles of each lane out with shifts and masks, and
+// multiply them with the activations split the same way (even and odd bytes, sign-extended) by
+// i16x8.mul: n*y summed over the four nibble vectors stays within i16 (4*15*127), and is widened
+// once per block. The nibbles are unsigned, so 8*sum(y) is taken off once per block for all rows.
+// All integer sums are exact (only their grouping differs from ggml's), and the float part keeps
+// ggml's order: sumf += (sumi*dx)*dy, block after block. Scales go through halvesFast (exact for
+// finite halves); a tile whose result is not finite is recomputed with dotScalar.
+//
+// These ops were chosen for both targets: on x64 (V8) each is one instruction; under QEMU's TCG
+// (wasm2c + SIMDe -> NEON) i16x8.mul/add and bitwise ops are cheap, where i32x4.dot_i16x8_s and
+// extmul (smull/smull2) and vector conversions cost several times more.
+
+/** sum(n*y) over one block (four i32 lanes) for 16 bytes q of nibbles and the block's activations
+ *  (ye0/yo0: even/odd bytes of elements 0..15, ye1/yo1 of 16..31). */
 // @ts-ignore: decorator
-@inline function lo(q: v128): v128 { return i8x16.sub(v128.and(q, i8x16.splat(15)), i8x16.splat(8)); }
+@inline function q4m(q: v128, n0: v128, ye0: v128, yo0: v128, ye1: v128, yo1: v128): v128 {
+  let a = i16x8.mul(v128.and(q, n0), ye0);
+  a = i16x8.add(a, i16x8.mul(v128.and(i16x8.shr_u(q, 8), n0), yo0));
+  a = i16x8.add(a, i16x8.mul(v128.and(i16x8.shr_u(q, 4), n0), ye1));
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(a, i16x8.mul(i16x8.shr_u(q, 12), yo1)));
+}
+
+/** [8*sum(y), ...] over one block, from its even/odd activation vectors. */
 // @ts-ignore: decorator
-@inline function hi(q: v128): v128 { return i8x16.sub(i8x16.shr_u(q, 4), i8x16.splat(8)); }
+@inline function offset8(ye0: v128, yo0: v128, ye1: v128, yo1: v128): v128 {
+  return hsumSplat(i32x4.shl(i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.add(ye0, yo0), i16x8.add(ye1, yo1))), 3));
+}
+
+/** Two rows' block sums as [r0 a, r1 a, r0 b, r1 b] with a + b the row's sum. */
+// @ts-ignore: decorator
+@inline function pair(p0: v128, p1: v128): v128 {
+  return i32x4.add(i32x4.shuffle(p0, p1, 0, 4, 1, 5), i32x4.shuffle(p0, p1, 2, 6, 3, 7));
+}
+
+/** Four rows' sums [r0, r1, r2, r3] from pair(r0, r1) and pair(r2, r3). */
+// @ts-ignore: decorator
+@inline function quad(a: v128, b: v128): v128 {
+  return i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+}
 
 export function dot(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
+  const n0 = v128.load(VK, K_N0);
   let sumf: f32 = 0;
   for (let i = 0; i < nb; i++) {
     const a = w + <usize>(i * BLOCK_BYTES), b = x + <usize>(i * Q8_BYTES);
-    const q = v128.load(a, 2);
-    const sumi = hsum(dot32x4(lo(q), hi(q), v128.load(b, 2), v128.load(b, 18)));
+    const y0 = v128.load(b, 2), y1 = v128.load(b, 18);
+    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
+    const sumi = hsum(q4m(v128.load(a, 2), n0, ye0, yo0, ye1, yo1)) - i32x4.extract_lane(offset8(ye0, yo0, ye1, yo1), 0);
     sumf += <f32>sumi * f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b));
   }
   return sumf;
 }
 
-// @ts-ignore: decorator
-@inline function step(acc: v128, dx: v128, a00: v128, a01: v128, a10: v128, a11: v128,
-  a20: v128, a21: v128, a30: v128, a31: v128, y: usize): v128 {
-  const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
-  const s = hsum4(dot32x4(a00, a01, y0, y1), dot32x4(a10, a11, y0, y1), dot32x4(a20, a21, y0, y1), dot32x4(a30, a31, y0, y1));
-  return f32x4.add(acc, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s), dx), f32x4.splat(f16ToF32(load<u16>(y)))));
-}
-
-// @ts-ignore: decorator
-@inline function scales4(w0: usize, w1: usize, w2: usize, w3: usize): v128 {
-  let h = i32x4.splat(load<u16>(w0));
-  h = i32x4.replace_lane(h, 1, load<u16>(w1));
-  h = i32x4.replace_lane(h, 2, load<u16>(w2));
-  h = i32x4.replace_lane(h, 3, load<u16>(w3));
-  return f16x4ToF32x4(h);
-}
-
-function tile4x4(out: usize, os: usize, w0: usize, ws: usize, nr: i32, x0: usize, xs: usize, nb: i32): void {
-  const w1 = nr > 1 ? w0 + ws : w0, w2 = nr > 2 ? w1 + ws : w1, w3 = nr > 3 ? w2 + ws : w2;
-  const x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const o = <usize>(i * BLOCK_BYTES), oy = <usize>(i * Q8_BYTES);
-    const dx = scales4(w0 + o, w1 + o, w2 + o, w3 + o);
-    const q0 = v128.load(w0 + o, 2), q1 = v128.load(w1 + o, 2), q2 = v128.load(w2 + o, 2), q3 = v128.load(w3 + o, 2);
-    const a00 = lo(q0), a01 = hi(q0), a10 = lo(q1), a11 = hi(q1);
-    const a20 = lo(q2), a21 = hi(q2), a30 = lo(q3), a31 = hi(q3);
-    c0 = step(c0, dx, a00, a01, a10, a11, a20, a21, a30, a31, x0 + oy);
-    c1 = step(c1, dx, a00, a01, a10, a11, a20, a21, a30, a31, x1 + oy);
-    c2 = step(c2, dx, a00, a01, a10, a11, a20, a21, a30, a31, x2 + oy);
-    c3 = step(c3, dx, a00, a01, a10, a11, a20, a21, a30, a31, x3 + oy);
+// Rows [0, nr) x tokens [0, nt) of a tile by the exact scalar path (non-finite results only).
+function exactTile(out: usize, os: usize, w0: usize, ws: usize, nr: i32, x0: usize, xs: usize, nt: i32, k: i32): void {
+  for (let t = 0; t < nt; t++) for (let r = 0; r < nr; r++) {
+    store<f32>(out + <usize>t * os + (<usize>r << 2), dotScalar(w0 + <usize>r * ws, x0 + <usize>t * xs, k));
   }
-  storeRows(out, c0, nr);
-  storeRows(out + os, c1, nr);
-  storeRows(out + 2 * os, c2, nr);
-  storeRows(out + 3 * os, c3, nr);
 }
 
-function tile4x1(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, nb: i32): void {
-  const w1 = nr > 1 ? w0 + ws : w0, w2 = nr > 2 ? w1 + ws : w1, w3 = nr > 3 ? w2 + ws : w2;
-  let c0 = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const o = <usize>(i * BLOCK_BYTES);
-    const dx = scales4(w0 + o, w1 + o, w2 + o, w3 + o);
-    const q0 = v128.load(w0 + o, 2), q1 = v128.load(w1 + o, 2), q2 = v128.load(w2 + o, 2), q3 = v128.load(w3 + o, 2);
-    c0 = step(c0, dx, lo(q0), hi(q0), lo(q1), hi(q1), lo(q2), hi(q2), lo(q3), hi(q3), x0 + <usize>(i * Q8_BYTES));
-  }
-  storeRows(out, c0, nr);
-}
-
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
-export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
+// Eight weight rows x one token. V8 loads every weight of a loop iteration first and then runs
+// out of registers; a store after each pair of rows (into this tile's own output slots, all
+// overwritten at the end) keeps the next pair's loads behind it.
+function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   const nb = k / QK;
+  let p = w0, y = x0;
+  const n0 = v128.load(VK, K_N0), hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
+  let c = f32x4.splat(0), d = f32x4.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
+    const cy = offset8(ye0, yo0, ye1, yo1);
+    const dy = halfSplat(y, hm, h2f);
+    const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
+    const a = pair(q4m(v128.load(p, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r1, 2), n0, ye0, yo0, ye1, yo1));
+    v128.store(out, a);
+    const b = pair(q4m(v128.load(r2, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r3, 2), n0, ye0, yo0, ye1, yo1));
+    c = f32x4.add(c, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(quad(a, b), cy)), halves4(p, r1, r2, r3, hm, h2f)), dy));
+    v128.store(out, c);
+    const r4 = r3 + ws, r5 = r4 + ws, r6 = r5 + ws, r7 = r6 + ws;
+    const e = pair(q4m(v128.load(r4, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r5, 2), n0, ye0, yo0, ye1, yo1));
+    v128.store(out, e, 16);
+    const f = pair(q4m(v128.load(r6, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r7, 2), n0, ye0, yo0, ye1, yo1));
+    d = f32x4.add(d, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(quad(e, f), cy)), halves4(r4, r5, r6, r7, hm, h2f)), dy));
+    v128.store(out, d, 16);
+    p += BLOCK_BYTES; y += Q8_BYTES;
+  }
+  if (nonFinite(c) || nonFinite(d)) exactTile(out, 0, w0, ws, 8, x0, 0, 1, k);
+}
+
+// Up to four weight rows x one token (missing rows repeat the last one; lanes are independent).
+function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
+  const nb = k / QK;
+  let p0 = w0, p1 = nr > 1 ? w0 + ws : w0, p2 = nr > 2 ? p1 + ws : p1, p3 = nr > 3 ? p2 + ws : p2, y = x0;
+  const n0 = v128.load(VK, K_N0), hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
+  let c = f32x4.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
+    const a = pair(q4m(v128.load(p0, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(p1, 2), n0, ye0, yo0, ye1, yo1));
+    const b = pair(q4m(v128.load(p2, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(p3, 2), n0, ye0, yo0, ye1, yo1));
+    const s = i32x4.sub(quad(a, b), offset8(ye0, yo0, ye1, yo1));
+    c = f32x4.add(c, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s), halves4(p0, p1, p2, p3, hm, h2f)), halfSplat(y, hm, h2f)));
+    p0 += BLOCK_BYTES; p1 += BLOCK_BYTES; p2 += BLOCK_BYTES; p3 += BLOCK_BYTES; y += Q8_BYTES;
+  }
+  if (nonFinite(c)) { exactTile(out, 0, w0, ws, nr, x0, 0, 1, k); return; }
+  storeRows(out, c, nr);
+}
+
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats).
+ *  Eight rows at a time for every token while those rows' weights are in the cache. */
+export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
   const os = <usize>outStride << 2;
-  for (let r = 0; r < nr; r += 4) {
+  let r = 0;
+  for (; r + 8 <= nr; r += 8) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile8(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k);
+  }
+  for (; r < nr; r += 4) {
     const rows = min(4, nr - r);
-    const wr = w + <usize>r * wStride;
-    const o = out + (<usize>r << 2);
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) tile4x4(o + <usize>t * os, os, wr, wStride, rows, x + <usize>t * xStride, xStride, nb);
-    for (; t < nt; t++) tile4x1(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, nb);
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile4(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, k);
   }
 }

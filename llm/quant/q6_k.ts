@@ -5,9 +5,9 @@
 // 64+l: high nibble of ql[l], bits 4-5; 96+l: high nibble of ql[32+l], bits 6-7.
 // Paired with Q8_K; the dot product follows ggml's generic structure (see q4_k.ts).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt } from "./common";
+import { nearestInt, VK, K_LO4, K_B45, K_32 } from "./common";
 import { makeQxQuants } from "./kquant_ref";
-import { BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, sub16 } from "./q8_k";
+import { BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS } from "./q8_k";
 import { laneSum } from "./q4_k";
 
 export const QK: i32 = 256;
@@ -107,39 +107,59 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   return sumf;
 }
 
-// Sub-block values of quarter q of a half, as i8x16: low/high nibble of ql with 2 bits of qh.
+// SIMD kernels. The six-bit values are assembled in i16 lanes (two bytes per lane, so only i16
+// shifts, which both V8 and NEON have; V8 emulates i8 shifts), then taken 32 off as bytes. For the
+// products, lane m of a sub-block's vectors holds elements m and m+8, which ggml's generic code
+// puts in the same lane (element index mod 8): i16x8.mul on the sign-extended halves gives
+// (q*y)[m] + (q*y)[m+8] in i16 (at most 2*32*127). Two sub-blocks are then interleaved
+// (i16x8 zip) and scaled and widened by one i32x4.dot_i16x8_s with [s_j, s_j+1, ...], which
+// adds each lane's two scaled sums: the i32 lane sums are exactly ggml's aux32[0..7], in the
+// same lanes. The float part is ggml's: sums[l] += d*aux32[l], then sumf = sums[0] + ... + sums[7].
+
+// Quarters q and q+2 of a half share their ql bytes (low and high nibbles); with qh shifted down
+// by 2q first, the value bits sit at 0-1 for quarter q and at 4-5 for quarter q+2.
 // @ts-ignore: decorator
-@inline function six(ql: v128, qh: v128, q: i32): v128 {
-  const nib = q < 2 ? v128.and(ql, i8x16.splat(15)) : i8x16.shr_u(ql, 4);
-  const hb = v128.and(i8x16.shl(i8x16.shr_u(qh, 2 * q), 4), i8x16.splat(0x30));
-  return i8x16.sub(v128.or(nib, hb), i8x16.splat(32));
+@inline function sixLo(ql: v128, qhs: v128, lo4: v128, b45: v128, k32: v128): v128 {
+  return i8x16.sub(v128.or(v128.and(ql, lo4), v128.and(i16x8.shl(qhs, 4), b45)), k32);
+}
+// @ts-ignore: decorator
+@inline function sixHi(ql: v128, qhs: v128, lo4: v128, b45: v128, k32: v128): v128 {
+  return i8x16.sub(v128.or(v128.and(i16x8.shr_u(ql, 4), lo4), v128.and(qhs, b45)), k32);
 }
 
+// (q*y)[m] + (q*y)[m+8] for the 16 bytes of a sub-block (i16 lanes).
 // @ts-ignore: decorator
-@inline function acc(a: v128, s: v128, v: v128): v128 { return i32x4.add(a, i32x4.extmul_low_i16x8_s(s, v)); }
+@inline function sub16m(v: v128, y: v128): v128 {
+  return i16x8.add(i16x8.mul(i16x8.extend_low_i8x16_s(v), i16x8.extend_low_i8x16_s(y)),
+    i16x8.mul(i16x8.extend_high_i8x16_s(v), i16x8.extend_high_i8x16_s(y)));
+}
+
+// Scales [s_j, s_j+1] of sub-blocks j, j+1 (i8 at sc) in every pair of i16 lanes.
 // @ts-ignore: decorator
-@inline function acch(a: v128, s: v128, v: v128): v128 { return i32x4.add(a, i32x4.extmul_high_i16x8_s(s, v)); }
+@inline function scalePair(sc: usize): v128 { return i16x8.extend_low_i8x16_s(v128.load16_splat(sc)); }
 
 export function dot(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
+  const lo4 = v128.load(VK, K_LO4), b45 = v128.load(VK, K_B45), k32 = v128.load(VK, K_32);
   let sLo = f32x4.splat(0), sHi = f32x4.splat(0);
   for (let i = 0; i < nb; i++) {
     const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES) + Q8K_QS;
     let aLo = i32x4.splat(0), aHi = i32x4.splat(0);
-    for (let h = 0; h < 2; h++) {
-      const ql = b + <usize>(64 * h), qhp = b + QH + <usize>(32 * h);
-      const qh0 = v128.load(qhp), qh1 = v128.load(qhp, 16);
-      for (let q = 0; q < 4; q++) {
-        // quarter q covers sub-blocks 8h+2q (first 16) and 8h+2q+1
-        const src = ql + <usize>((q & 1) * 32);
-        const va = six(v128.load(src), qh0, q), vb = six(v128.load(src, 16), qh1, q);
-        const j = 8 * h + 2 * q;
-        const sa = i16x8.splat(<i16>load<i8>(b + SC + <usize>j)), sb = i16x8.splat(<i16>load<i8>(b + SC + <usize>(j + 1)));
-        const yq = yb + <usize>(16 * j);
-        const pa = sub16(va, yq), pb = sub16(vb, yq + 16);
-        aLo = acc(acc(aLo, pa, sa), pb, sb);
-        aHi = acch(acch(aHi, pa, sa), pb, sb);
-      }
+    // half h, quarters qq and qq+2: sub-blocks 8h+2qq, +1 (low nibbles) and 8h+2qq+4, +5 (high)
+    for (let it = 0; it < 4; it++) {
+      const h = it >> 1, qq = it & 1;
+      const ql = b + <usize>(64 * h + 32 * qq), qhp = b + QH + <usize>(32 * h);
+      const y = yb + <usize>(128 * h + 32 * qq), sc = b + SC + <usize>(8 * h + 2 * qq);
+      const qla = v128.load(ql), qlb = v128.load(ql, 16);
+      const qha = i16x8.shr_u(v128.load(qhp), 2 * qq), qhb = i16x8.shr_u(v128.load(qhp, 16), 2 * qq);
+      let fa = sub16m(sixLo(qla, qha, lo4, b45, k32), v128.load(y)), fb = sub16m(sixLo(qlb, qhb, lo4, b45, k32), v128.load(y, 16));
+      let sp = scalePair(sc);
+      aLo = i32x4.add(aLo, i32x4.dot_i16x8_s(i16x8.shuffle(fa, fb, 0, 8, 1, 9, 2, 10, 3, 11), sp));
+      aHi = i32x4.add(aHi, i32x4.dot_i16x8_s(i16x8.shuffle(fa, fb, 4, 12, 5, 13, 6, 14, 7, 15), sp));
+      fa = sub16m(sixHi(qla, qha, lo4, b45, k32), v128.load(y, 64)); fb = sub16m(sixHi(qlb, qhb, lo4, b45, k32), v128.load(y, 80));
+      sp = scalePair(sc + 4);
+      aLo = i32x4.add(aLo, i32x4.dot_i16x8_s(i16x8.shuffle(fa, fb, 0, 8, 1, 9, 2, 10, 3, 11), sp));
+      aHi = i32x4.add(aHi, i32x4.dot_i16x8_s(i16x8.shuffle(fa, fb, 4, 12, 5, 13, 6, 14, 7, 15), sp));
     }
     const d = f32x4.splat(f16ToF32(load<u16>(b + D)) * load<f32>(yb - Q8K_QS));
     sLo = f32x4.add(sLo, f32x4.mul(d, f32x4.convert_i32x4_s(aLo)));
@@ -148,59 +168,12 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   return laneSum(0, sLo, sHi);
 }
 
-function dot1x4(out: usize, os: usize, w: usize, x0: usize, xs: usize, nb: i32): void {
-  const x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
-  let l0 = f32x4.splat(0), h0 = f32x4.splat(0), l1 = f32x4.splat(0), h1 = f32x4.splat(0);
-  let l2 = f32x4.splat(0), h2 = f32x4.splat(0), l3 = f32x4.splat(0), h3 = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const b = w + <usize>(i * BLOCK_BYTES), oy = <usize>(i * Q8K_BYTES);
-    const y0 = x0 + oy + Q8K_QS, y1 = x1 + oy + Q8K_QS, y2 = x2 + oy + Q8K_QS, y3 = x3 + oy + Q8K_QS;
-    let a0 = i32x4.splat(0), b0 = i32x4.splat(0), a1 = i32x4.splat(0), b1 = i32x4.splat(0);
-    let a2 = i32x4.splat(0), b2 = i32x4.splat(0), a3 = i32x4.splat(0), b3 = i32x4.splat(0);
-    for (let h = 0; h < 2; h++) {
-      const ql = b + <usize>(64 * h), qhp = b + QH + <usize>(32 * h);
-      const qh0 = v128.load(qhp), qh1 = v128.load(qhp, 16);
-      for (let q = 0; q < 4; q++) {
-        const src = ql + <usize>((q & 1) * 32);
-        const va = six(v128.load(src), qh0, q), vb = six(v128.load(src, 16), qh1, q);
-        const j = 8 * h + 2 * q;
-        const sa = i16x8.splat(<i16>load<i8>(b + SC + <usize>j)), sb = i16x8.splat(<i16>load<i8>(b + SC + <usize>(j + 1)));
-        const o = <usize>(16 * j);
-        let pa = sub16(va, y0 + o), pb = sub16(vb, y0 + o + 16);
-        a0 = acc(acc(a0, pa, sa), pb, sb); b0 = acch(acch(b0, pa, sa), pb, sb);
-        pa = sub16(va, y1 + o); pb = sub16(vb, y1 + o + 16);
-        a1 = acc(acc(a1, pa, sa), pb, sb); b1 = acch(acch(b1, pa, sa), pb, sb);
-        pa = sub16(va, y2 + o); pb = sub16(vb, y2 + o + 16);
-        a2 = acc(acc(a2, pa, sa), pb, sb); b2 = acch(acch(b2, pa, sa), pb, sb);
-        pa = sub16(va, y3 + o); pb = sub16(vb, y3 + o + 16);
-        a3 = acc(acc(a3, pa, sa), pb, sb); b3 = acch(acch(b3, pa, sa), pb, sb);
-      }
-    }
-    const dx = f16ToF32(load<u16>(b + D));
-    let d = f32x4.splat(dx * load<f32>(y0 - Q8K_QS));
-    l0 = f32x4.add(l0, f32x4.mul(d, f32x4.convert_i32x4_s(a0))); h0 = f32x4.add(h0, f32x4.mul(d, f32x4.convert_i32x4_s(b0)));
-    d = f32x4.splat(dx * load<f32>(y1 - Q8K_QS));
-    l1 = f32x4.add(l1, f32x4.mul(d, f32x4.convert_i32x4_s(a1))); h1 = f32x4.add(h1, f32x4.mul(d, f32x4.convert_i32x4_s(b1)));
-    d = f32x4.splat(dx * load<f32>(y2 - Q8K_QS));
-    l2 = f32x4.add(l2, f32x4.mul(d, f32x4.convert_i32x4_s(a2))); h2 = f32x4.add(h2, f32x4.mul(d, f32x4.convert_i32x4_s(b2)));
-    d = f32x4.splat(dx * load<f32>(y3 - Q8K_QS));
-    l3 = f32x4.add(l3, f32x4.mul(d, f32x4.convert_i32x4_s(a3))); h3 = f32x4.add(h3, f32x4.mul(d, f32x4.convert_i32x4_s(b3)));
-  }
-  store<f32>(out, laneSum(0, l0, h0));
-  store<f32>(out + os, laneSum(0, l1, h1));
-  store<f32>(out + 2 * os, laneSum(0, l2, h2));
-  store<f32>(out + 3 * os, laneSum(0, l3, h3));
-}
-
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  const nb = k / QK;
   const os = <usize>outStride << 2;
   for (let r = 0; r < nr; r++) {
     const wr = w + <usize>r * wStride;
     const o = out + (<usize>r << 2);
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) dot1x4(o + <usize>t * os, os, wr, x + <usize>t * xStride, xStride, nb);
-    for (; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
+    for (let t = 0; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
   }
 }

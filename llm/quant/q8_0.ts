@@ -1,7 +1,7 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
-import { f16ToF32, f32ToF16, f16x4ToF32x4 } from "./f16";
-import { roundAway, hsum4, hsum, dot32x8 } from "./common";
+import { f16ToF32, f32ToF16 } from "./f16";
+import { roundAway, hsum, evens, odds, VK, K_HMASK, K_H2F, halves4, halfSplat, nonFinite } from "./common";
 
 export const QK: i32 = 32;
 export const BLOCK_BYTES: i32 = 34;
@@ -45,34 +45,44 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   return sumf;
 }
 
+// The SIMD kernels split weights and activations into even and odd bytes (sign-extended i16
+// lanes) and multiply them with i16x8.mul: two products summed stay within i16 (weights may be
+// -128, activations from the reference quantizer never are: 2*128*127 < 2^15), widened once per
+// half block. Integer sums are exact; the float part keeps ggml's order, sumf += sumi*(dx*dy)
+// block after block. Scales go through halvesFast; non-finite tiles are recomputed exactly. The
+// ops suit both targets (see q4_0.ts).
+
+/** sum(w*y) over one block (four i32 lanes): w0/w1 the weight's two 16-byte halves. */
+// @ts-ignore: decorator
+@inline function q8m(w0: v128, w1: v128, ye0: v128, yo0: v128, ye1: v128, yo1: v128): v128 {
+  const p0 = i16x8.add(i16x8.mul(evens(w0), ye0), i16x8.mul(odds(w0), yo0));
+  const p1 = i16x8.add(i16x8.mul(evens(w1), ye1), i16x8.mul(odds(w1), yo1));
+  return i32x4.add(i32x4.extadd_pairwise_i16x8_s(p0), i32x4.extadd_pairwise_i16x8_s(p1));
+}
+
+/** Two rows' block sums as [r0 a, r1 a, r0 b, r1 b] with a + b the row's sum. */
+// @ts-ignore: decorator
+@inline function pair(p0: v128, p1: v128): v128 {
+  return i32x4.add(i32x4.shuffle(p0, p1, 0, 4, 1, 5), i32x4.shuffle(p0, p1, 2, 6, 3, 7));
+}
+
+/** Four rows' sums [r0, r1, r2, r3] from pair(r0, r1) and pair(r2, r3). */
+// @ts-ignore: decorator
+@inline function quad(a: v128, b: v128): v128 {
+  return i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+}
+
 /** One row, one activation row, SIMD; same arithmetic as dotScalar. */
 export function dot(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   let sumf: f32 = 0;
   for (let i = 0; i < nb; i++) {
     const a = w + <usize>(i * BLOCK_BYTES), b = x + <usize>(i * BLOCK_BYTES);
-    const sumi = hsum(dot32x8(v128.load(a, 2), v128.load(a, 18), v128.load(b, 2), v128.load(b, 18)));
+    const y0 = v128.load(b, 2), y1 = v128.load(b, 18);
+    const sumi = hsum(q8m(v128.load(a, 2), v128.load(a, 18), evens(y0), odds(y0), evens(y1), odds(y1)));
     sumf += <f32>sumi * (f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b)));
   }
   return sumf;
-}
-
-// One token's contribution for four weight rows held in registers (lanes = rows).
-// @ts-ignore: decorator
-@inline function step(acc: v128, dx: v128, a00: v128, a01: v128, a10: v128, a11: v128,
-  a20: v128, a21: v128, a30: v128, a31: v128, y: usize): v128 {
-  const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
-  const s = hsum4(dot32x8(a00, a01, y0, y1), dot32x8(a10, a11, y0, y1), dot32x8(a20, a21, y0, y1), dot32x8(a30, a31, y0, y1));
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(dx, f32x4.splat(f16ToF32(load<u16>(y))))));
-}
-
-// @ts-ignore: decorator
-@inline function scales4(w0: usize, w1: usize, w2: usize, w3: usize): v128 {
-  let h = i32x4.splat(load<u16>(w0));
-  h = i32x4.replace_lane(h, 1, load<u16>(w1));
-  h = i32x4.replace_lane(h, 2, load<u16>(w2));
-  h = i32x4.replace_lane(h, 3, load<u16>(w3));
-  return f16x4ToF32x4(h);
 }
 
 /** Stores lanes [0, nr) of v at p (rows are consecutive floats in the output). */
@@ -84,51 +94,69 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   if (nr > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
-// Four weight rows (missing ones repeat the last row; lanes are independent) x four tokens.
-function tile4x4(out: usize, os: usize, w0: usize, ws: usize, nr: i32, x0: usize, xs: usize, nb: i32): void {
-  const w1 = nr > 1 ? w0 + ws : w0, w2 = nr > 2 ? w1 + ws : w1, w3 = nr > 3 ? w2 + ws : w2;
-  const x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
-  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const o = <usize>(i * BLOCK_BYTES);
-    const dx = scales4(w0 + o, w1 + o, w2 + o, w3 + o);
-    const a00 = v128.load(w0 + o, 2), a01 = v128.load(w0 + o, 18);
-    const a10 = v128.load(w1 + o, 2), a11 = v128.load(w1 + o, 18);
-    const a20 = v128.load(w2 + o, 2), a21 = v128.load(w2 + o, 18);
-    const a30 = v128.load(w3 + o, 2), a31 = v128.load(w3 + o, 18);
-    c0 = step(c0, dx, a00, a01, a10, a11, a20, a21, a30, a31, x0 + o);
-    c1 = step(c1, dx, a00, a01, a10, a11, a20, a21, a30, a31, x1 + o);
-    c2 = step(c2, dx, a00, a01, a10, a11, a20, a21, a30, a31, x2 + o);
-    c3 = step(c3, dx, a00, a01, a10, a11, a20, a21, a30, a31, x3 + o);
-  }
-  storeRows(out, c0, nr);
-  storeRows(out + os, c1, nr);
-  storeRows(out + 2 * os, c2, nr);
-  storeRows(out + 3 * os, c3, nr);
+// Rows [0, nr) of one token by the exact scalar path (non-finite results only).
+function exactRows(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
+  for (let r = 0; r < nr; r++) store<f32>(out + (<usize>r << 2), dotScalar(w0 + <usize>r * ws, x0, k));
 }
 
-function tile4x1(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, nb: i32): void {
-  const w1 = nr > 1 ? w0 + ws : w0, w2 = nr > 2 ? w1 + ws : w1, w3 = nr > 3 ? w2 + ws : w2;
-  let c0 = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const o = <usize>(i * BLOCK_BYTES);
-    const dx = scales4(w0 + o, w1 + o, w2 + o, w3 + o);
-    c0 = step(c0, dx, v128.load(w0 + o, 2), v128.load(w0 + o, 18), v128.load(w1 + o, 2), v128.load(w1 + o, 18),
-      v128.load(w2 + o, 2), v128.load(w2 + o, 18), v128.load(w3 + o, 2), v128.load(w3 + o, 18), x0 + o);
-  }
-  storeRows(out, c0, nr);
-}
-
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
-export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
+// Eight weight rows x one token; the stores after each pair of rows (into this tile's own output
+// slots, all overwritten at the end) keep V8 from loading the next rows early (see q4_0.ts).
+function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   const nb = k / QK;
+  let p = w0, y = x0;
+  const hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
+  let c = f32x4.splat(0), d = f32x4.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
+    const dy = halfSplat(y, hm, h2f);
+    const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
+    const a = pair(q8m(v128.load(p, 2), v128.load(p, 18), ye0, yo0, ye1, yo1), q8m(v128.load(r1, 2), v128.load(r1, 18), ye0, yo0, ye1, yo1));
+    v128.store(out, a);
+    const b = pair(q8m(v128.load(r2, 2), v128.load(r2, 18), ye0, yo0, ye1, yo1), q8m(v128.load(r3, 2), v128.load(r3, 18), ye0, yo0, ye1, yo1));
+    c = f32x4.add(c, f32x4.mul(f32x4.convert_i32x4_s(quad(a, b)), f32x4.mul(halves4(p, r1, r2, r3, hm, h2f), dy)));
+    v128.store(out, c);
+    const r4 = r3 + ws, r5 = r4 + ws, r6 = r5 + ws, r7 = r6 + ws;
+    const e = pair(q8m(v128.load(r4, 2), v128.load(r4, 18), ye0, yo0, ye1, yo1), q8m(v128.load(r5, 2), v128.load(r5, 18), ye0, yo0, ye1, yo1));
+    v128.store(out, e, 16);
+    const f = pair(q8m(v128.load(r6, 2), v128.load(r6, 18), ye0, yo0, ye1, yo1), q8m(v128.load(r7, 2), v128.load(r7, 18), ye0, yo0, ye1, yo1));
+    d = f32x4.add(d, f32x4.mul(f32x4.convert_i32x4_s(quad(e, f)), f32x4.mul(halves4(r4, r5, r6, r7, hm, h2f), dy)));
+    v128.store(out, d, 16);
+    p += BLOCK_BYTES; y += BLOCK_BYTES;
+  }
+  if (nonFinite(c) || nonFinite(d)) exactRows(out, w0, ws, 8, x0, k);
+}
+
+// Up to four weight rows x one token (missing rows repeat the last one; lanes are independent).
+function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
+  const nb = k / QK;
+  let p0 = w0, p1 = nr > 1 ? w0 + ws : w0, p2 = nr > 2 ? p1 + ws : p1, p3 = nr > 3 ? p2 + ws : p2, y = x0;
+  const hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
+  let c = f32x4.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
+    const a = pair(q8m(v128.load(p0, 2), v128.load(p0, 18), ye0, yo0, ye1, yo1), q8m(v128.load(p1, 2), v128.load(p1, 18), ye0, yo0, ye1, yo1));
+    const b = pair(q8m(v128.load(p2, 2), v128.load(p2, 18), ye0, yo0, ye1, yo1), q8m(v128.load(p3, 2), v128.load(p3, 18), ye0, yo0, ye1, yo1));
+    c = f32x4.add(c, f32x4.mul(f32x4.convert_i32x4_s(quad(a, b)), f32x4.mul(halves4(p0, p1, p2, p3, hm, h2f), halfSplat(y, hm, h2f))));
+    p0 += BLOCK_BYTES; p1 += BLOCK_BYTES; p2 += BLOCK_BYTES; p3 += BLOCK_BYTES; y += BLOCK_BYTES;
+  }
+  if (nonFinite(c)) { exactRows(out, w0, ws, nr, x0, k); return; }
+  storeRows(out, c, nr);
+}
+
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats).
+ *  Eight rows at a time for every token while those rows' weights are in the cache. */
+export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
   const os = <usize>outStride << 2;
-  for (let r = 0; r < nr; r += 4) {
+  let r = 0;
+  for (; r + 8 <= nr; r += 8) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile8(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k);
+  }
+  for (; r < nr; r += 4) {
     const rows = min(4, nr - r);
-    const wr = w + <usize>r * wStride;
-    const o = out + (<usize>r << 2);
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) tile4x4(o + <usize>t * os, os, wr, wStride, rows, x + <usize>t * xStride, xStride, nb);
-    for (; t < nt; t++) tile4x1(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, nb);
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile4(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, k);
   }
 }
