@@ -3,10 +3,13 @@
 // build/ref/ from this source, the headers of the matching llama.cpp source (the package's
 // git bundle) and the package's prebuilt libggml; nothing here is committed as a binary.
 //
-//   node tools/ref/ggmlref.mjs build        build (or reuse) build/ref/ggml-ref, print its path
+// tools/ref/llama-run.c is built the same way (ensureLlamaRun) against libllama: llama.cpp's own
+// forward pass with node-llama-cpp's default context settings, for logits and graph tensors.
+//
+//   node tools/ref/ggmlref.mjs build        build (or reuse) build/ref/ggml-ref and llama-run, print their paths
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,11 +36,49 @@ export function ggmlRefUnavailable() {
   return "";
 }
 
-function libggmlName() {
+function libName(base) {
   const names = execFileSync("ls", [LIBS], { encoding: "utf8" }).split("\n");
-  const n = names.find((s) => /^libggml\.(v[\d.]+\.)?so$/.test(s)) ?? names.find((s) => /^libggml\.so/.test(s));
-  if (!n) throw new Error(`no libggml in ${LIBS}`);
+  const re = new RegExp(`^${base}\\.(v[\\d.]+\\.)?so$`);
+  const n = names.find((s) => re.test(s)) ?? names.find((s) => s.startsWith(`${base}.so`));
+  if (!n) throw new Error(`no ${base} in ${LIBS}`);
   return n;
+}
+const libggmlName = () => libName("libggml");
+
+/** The public headers of the matching llama.cpp (ggml/include and include), read out of the
+ *  bundle. Test files run in parallel, so everything is made under a private name and then
+ *  renamed into place. */
+function ensureHeaders() {
+  const inc = join(OUT_DIR, "include");
+  if (!existsSync(join(inc, "ggml.h")) || !existsSync(join(inc, "llama.h"))) {
+    // read them out of the bundle without a work tree
+    const tmp = mkdtempSync(join(OUT_DIR, "headers-"));
+    try {
+      const git = join(tmp, "llama.git"), dir = join(tmp, "include");
+      execFileSync("git", ["clone", "--quiet", "--bare", PKG, git], { stdio: "pipe" });
+      mkdirSync(dir, { recursive: true });
+      for (const [path, strip] of [["ggml/include", 2], ["include", 1]]) {
+        const tar = execFileSync("git", ["--git-dir", git, "archive", "HEAD", path], { maxBuffer: 1 << 28 });
+        execFileSync("tar", ["-x", `--strip-components=${strip}`, "-C", dir], { input: tar });
+      }
+      if (!existsSync(join(inc, "llama.h"))) {
+        rmSync(inc, { recursive: true, force: true }); // an older, partial set
+        try { renameSync(dir, inc); } catch { /* another process put them there first */ }
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  return inc;
+}
+
+/** Compiles one tools/ref C file to bin (atomically: parallel test files may do it too). */
+function buildTool(src, bin, libs) {
+  const inc = ensureHeaders();
+  const tmp = `${bin}.${process.pid}.tmp`;
+  execFileSync("gcc", ["-O1", "-std=c11", "-Wall", `-I${inc}`, src, "-o", tmp, `-L${LIBS}`, ...libs,
+    `-Wl,-rpath,${LIBS}`, "-lm", "-ldl"], { stdio: "pipe" });
+  renameSync(tmp, bin);
 }
 
 /** Builds build/ref/ggml-ref if its inputs changed; returns its path. Throws on failure. */
@@ -48,28 +89,78 @@ export function ensureGgmlRef() {
   const stamp = BIN + ".hash";
   if (existsSync(BIN) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return BIN;
   mkdirSync(OUT_DIR, { recursive: true });
-  const inc = join(OUT_DIR, "include");
-  if (!existsSync(join(inc, "ggml.h"))) {
-    // Only the public ggml headers are needed: read them out of the bundle without a work tree.
-    const git = join(OUT_DIR, "llama.git");
-    rmSync(git, { recursive: true, force: true });
-    execFileSync("git", ["clone", "--quiet", "--bare", PKG, git], { stdio: "pipe" });
-    mkdirSync(inc, { recursive: true });
-    const tar = execFileSync("git", ["--git-dir", git, "archive", "HEAD", "ggml/include"], { maxBuffer: 1 << 28 });
-    execFileSync("tar", ["-x", "--strip-components=2", "-C", inc], { input: tar });
-    rmSync(git, { recursive: true, force: true });
-  }
-  execFileSync("gcc", ["-O1", "-std=c11", "-Wall", `-I${inc}`, SRC, "-o", BIN, `-L${LIBS}`,
-    "-l:libggml-base.so", `-l:${libggmlName()}`, `-Wl,-rpath,${LIBS}`, "-lm"], { stdio: "pipe" });
+  buildTool(SRC, BIN, ["-l:libggml-base.so", `-l:${libggmlName()}`]);
   writeFileSync(stamp, key);
   return BIN;
+}
+
+const RUN_SRC = join(ROOT, "tools/ref/llama-run.c");
+const RUN_BIN = join(OUT_DIR, "llama-run");
+
+/** Builds build/ref/llama-run if its inputs changed; returns its path. Throws on failure. */
+export function ensureLlamaRun() {
+  const why = ggmlRefUnavailable();
+  if (why) throw new Error(why);
+  const key = createHash("sha256").update(readFileSync(RUN_SRC)).update(LIBS).update(String(readFileSync(PKG).length)).digest("hex");
+  const stamp = RUN_BIN + ".hash";
+  if (existsSync(RUN_BIN) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return RUN_BIN;
+  mkdirSync(OUT_DIR, { recursive: true });
+  buildTool(RUN_SRC, RUN_BIN, [`-l:${libName("libllama")}`, "-l:libggml-base.so", `-l:${libggmlName()}`]);
+  writeFileSync(stamp, key);
+  return RUN_BIN;
+}
+
+/**
+ * llama.cpp on a GGUF file with node-llama-cpp's default context settings (flash attention
+ * "auto", F16 cache, n_batch = n_ubatch = min(ctx, 512), 4 threads unless given): the prompt
+ * `tokens`, then `gen` greedy tokens one at a time. Returns { logits: Float32Array[] (one per
+ * step), tokens: number[] (the greedy ones), tensors: { name, step, shape, data }[] } where
+ * tensors are the graph tensors whose names start with one of `dump` ("*": all), in graph order.
+ */
+export function llamaRun(model, tokens, { gen = 0, ctx = 256, batch, threads = 4, fa = "auto", dump = [] } = {}) {
+  const bin = ensureLlamaRun();
+  const dir = mkdtempSync(join(tmpdir(), "llama-run-"));
+  try {
+    const args = [model, dir, "--tokens", tokens.join(","), "--gen", gen, "--ctx", ctx, "--threads", threads, "--fa", fa];
+    if (batch) args.push("--batch", batch);
+    if (dump.length) args.push("--dump", dump.join(","));
+    const out = execFileSync(bin, args.map(String), { env: { ...process.env, GGML_BACKEND_DIR: LIBS }, encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] });
+    const all = readFileSync(join(dir, "logits.f32"));
+    const lf = new Float32Array(all.buffer, all.byteOffset, all.byteLength / 4);
+    const steps = gen + 1, nv = lf.length / steps;
+    const logits = Array.from({ length: steps }, (_, i) => lf.slice(i * nv, (i + 1) * nv));
+    const greedy = readFileSync(join(dir, "tokens.txt"), "utf8").split("\n").filter(Boolean).map(Number);
+    const tensors = [];
+    for (const line of out.split("\n")) {
+      const m = /^tensor (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (.+)$/.exec(line);
+      if (!m) continue;
+      const b = readFileSync(join(dir, `t${m[1]}.f32`));
+      tensors.push({ name: m[7], step: +m[2], shape: [+m[3], +m[4], +m[5], +m[6]], data: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice() });
+    }
+    return { logits, tokens: greedy, tensors };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let bestCpu = null;
+/** The CPU backend variant node-llama-cpp (ggml_backend_load_best) loads on this machine, e.g.
+ *  libggml-cpu-haswell.so: the arithmetic the oracle's llama.cpp actually runs. */
+export function bestCpuLib() {
+  bestCpu ??= execFileSync(ensureGgmlRef(), ["bestcpu", LIBS], { encoding: "utf8" }).trim();
+  return bestCpu;
 }
 
 /**
  * Runs one ggml-ref command on buffers: `inputs` are written to temporary files that take the
  * places marked "@in" in args (in order), the output file takes "@out". Returns the output bytes.
+ * `cpu` picks the CPU backend: the portable build by default (ggml's reference kernels), or
+ * "best" for the variant node-llama-cpp uses here (its SIMD kernels). Activation conversions
+ * (mulmat from f32, actq) are that variant's (GGML_REF_ACT_CPU overrides it). `repack` puts
+ * mulmat's weights in that build's repacked layout where it takes them (Q4_0 and Q4_K with
+ * rows a multiple of 8 on AVX2), as llama.cpp loads them.
  */
-export function ggmlRef(args, inputs = []) {
+export function ggmlRef(args, inputs = [], { cpu = CPU_LIB, repack = false } = {}) {
   const bin = ensureGgmlRef();
   const dir = mkdtempSync(join(tmpdir(), "ggml-ref-"));
   try {
@@ -80,7 +171,9 @@ export function ggmlRef(args, inputs = []) {
       if (a === "@out") return outPath;
       return String(a);
     });
-    execFileSync(bin, argv, { env: { ...process.env, GGML_REF_CPU: CPU_LIB }, stdio: ["ignore", "ignore", "pipe"] });
+    // activations for Q8_0/Q8_1 products as node-llama-cpp's CPU build converts them
+    const act = process.env.GGML_REF_ACT_CPU ?? bestCpuLib();
+    execFileSync(bin, argv, { env: { ...process.env, GGML_REF_CPU: cpu === "best" ? bestCpuLib() : cpu, GGML_REF_ACT_CPU: act, GGML_REF_REPACK: repack ? "1" : "0" }, stdio: ["ignore", "ignore", "pipe"] });
     return readFileSync(outPath);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -89,7 +182,7 @@ export function ggmlRef(args, inputs = []) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === "build") {
-    try { console.log(ensureGgmlRef()); } catch (e) { console.error(e.message); process.exit(1); }
+    try { console.log(ensureGgmlRef()); console.log(ensureLlamaRun()); } catch (e) { console.error(e.message); process.exit(1); }
   } else {
     console.error("usage: node tools/ref/ggmlref.mjs build");
     process.exit(2);
