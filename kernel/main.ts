@@ -14,7 +14,7 @@ import { Stat, FT_REG } from "./fs/fs";
 import { vfs } from "./fs/vfs";
 import { FEED_LINE, LINE_MAX, feed, prompt } from "../shell/editor";
 import { recoverFromTrap, runEditorLine, runQueuedLine } from "../shell/shell";
-import { fixed, ms } from "../shell/format";
+import { fixed, ms } from "./lib/format";
 import { allCommands, duplicateCommands } from "../shell/registry";
 import "../shell/commands/index";
 
