@@ -7,7 +7,8 @@ import { Vocab } from "./vocab";
 import { PieceMap } from "./piece_map";
 import { BigramQueue } from "./bigram_queue";
 import { I32List, U8List } from "./buffers";
-import { utf8SeqLen, decodeCodepoints, encodeUtf8, byteToCp } from "./unicode";
+import { Symbols } from "./symbols";
+import { decodeCodepoints, encodeUtf8, byteToCp } from "./unicode";
 import { gpt2Split } from "./gpt2_split";
 
 export class BpeSession {
@@ -15,10 +16,7 @@ export class BpeSession {
   private ends: I32List = new I32List(64);
   private raw: U8List = new U8List(64);
   private word: U8List = new U8List(256);
-  private start: I32List = new I32List(64);
-  private len: I32List = new I32List(64);
-  private prev: I32List = new I32List(64);
-  private next: I32List = new I32List(64);
+  private sym: Symbols = new Symbols(64);
   private queue: BigramQueue = new BigramQueue();
 
   /** merges: (left, right) pair keys -> rank. */
@@ -26,7 +24,7 @@ export class BpeSession {
 
   private addBigram(w: usize, left: i32, right: i32): void {
     if (left < 0 || right < 0) return;
-    const ls = this.start.at(left), ln = this.len.at(left), rs = this.start.at(right), rn = this.len.at(right);
+    const ls = this.sym.start.at(left), ln = this.sym.len.at(left), rs = this.sym.start.at(right), rn = this.sym.len.at(right);
     const rank = this.merges.findPair(w + <usize>ls, ln, 0x20, w + <usize>rs, rn);
     if (rank < 0) return;
     this.queue.push(-<f32>rank, left, right, ln + rn);
@@ -52,17 +50,9 @@ export class BpeSession {
 
   private mergeWord(out: I32List): void {
     const w = this.word.ptr, n = this.word.length;
-    const start = this.start, len = this.len, prev = this.prev, next = this.next;
-    start.clear(); len.clear(); prev.clear(); next.clear();
-    let off = 0, count = 0;
-    while (off < n) {
-      let l = utf8SeqLen(load<u8>(w + <usize>off));
-      if (l > n - off) l = n - off;
-      start.push(off); len.push(l); prev.push(count - 1);
-      off += l;
-      next.push(off == n ? -1 : count + 1);
-      count++;
-    }
+    const sym = this.sym;
+    const count = sym.split(w, n);
+    const start = sym.start, len = sym.len, prev = sym.prev, next = sym.next;
     const q = this.queue;
     q.clear();
     for (let i = 1; i < count; i++) this.addBigram(w, i - 1, i);

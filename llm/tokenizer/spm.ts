@@ -6,14 +6,11 @@
 import { Vocab } from "./vocab";
 import { BigramQueue } from "./bigram_queue";
 import { I32List } from "./buffers";
-import { utf8SeqLen } from "./unicode";
+import { Symbols } from "./symbols";
 
 export class SpmSession {
   // symbols: a linked list over the text, each a byte range [start, start+n)
-  private start: I32List = new I32List(256);
-  private len: I32List = new I32List(256);
-  private prev: I32List = new I32List(256);
-  private next: I32List = new I32List(256);
+  private sym: Symbols = new Symbols(256);
   private queue: BigramQueue = new BigramQueue();
 
   /** byteTokens[b] is the token for raw byte b (its <0xXX> piece), or the UNK token. */
@@ -21,25 +18,17 @@ export class SpmSession {
 
   private tryAddBigram(text: usize, left: i32, right: i32): void {
     if (left < 0 || right < 0) return;
-    const size = this.len.at(left) + this.len.at(right);
-    const id = this.vocab.find(text + <usize>this.start.at(left), size);
+    const size = this.sym.len.at(left) + this.sym.len.at(right);
+    const id = this.vocab.find(text + <usize>this.sym.start.at(left), size);
     if (id < 0) return;
     this.queue.push(unchecked(this.vocab.scores[id]), left, right, size);
   }
 
   /** Tokenizes [text, text+n) and appends the ids to out. */
   tokenize(text: usize, n: i32, out: I32List): void {
-    const start = this.start, len = this.len, prev = this.prev, next = this.next;
-    start.clear(); len.clear(); prev.clear(); next.clear();
-    let off = 0, count = 0;
-    while (off < n) {
-      let l = utf8SeqLen(load<u8>(text + <usize>off));
-      if (l > n - off) l = n - off;
-      start.push(off); len.push(l); prev.push(count - 1);
-      off += l;
-      next.push(off == n ? -1 : count + 1);
-      count++;
-    }
+    const sym = this.sym;
+    const count = sym.split(text, n);
+    const start = sym.start, len = sym.len, prev = sym.prev, next = sym.next;
     const q = this.queue;
     q.clear();
     for (let i = 1; i < count; i++) this.tryAddBigram(text, i - 1, i);
