@@ -5,6 +5,7 @@
 // Products with BF16 weights: vec_dot_type of BF16 is BF16, so ggml rounds the activations
 // to BF16, and its reference ggml_vec_dot_bf16 sums the (exact) f32 products in double.
 // Activation format used here: f32[k] holding values already rounded to BF16.
+import { addProductsF64, floatGemm } from "./common";
 
 // @ts-ignore: decorator
 @inline export function bf16ToF32(h: u32): f32 {
@@ -49,11 +50,6 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
 }
 
 // @ts-ignore: decorator
-@inline function addProducts(acc: v128, p: v128): v128 {
-  return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(p), f64x2.promote_low_f32x4(i32x4.shuffle(p, p, 2, 3, 0, 1))));
-}
-
-// @ts-ignore: decorator
 @inline function finish(acc: v128, w: usize, x: usize, i: i32, k: i32): f32 {
   let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
   for (; i < k; i++) s += <f64>(bf16ToF32(load<u16>(w + (<usize>i << 1))) * load<f32>(x + (<usize>i << 2)));
@@ -66,7 +62,7 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   for (; i + 8 <= k; i += 8) {
     const h = v128.load(w + (<usize>i << 1));
     const xp = x + (<usize>i << 2);
-    a = addProducts(addProducts(a, f32x4.mul(i32x4.shl(i32x4.extend_low_i16x8_u(h), 16), v128.load(xp))),
+    a = addProductsF64(addProductsF64(a, f32x4.mul(i32x4.shl(i32x4.extend_low_i16x8_u(h), 16), v128.load(xp))),
       f32x4.mul(i32x4.shl(i32x4.extend_high_i16x8_u(h), 16), v128.load(xp, 16)));
   }
   return finish(a, w, x, i, k);
@@ -81,10 +77,10 @@ function dot1x4(out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32): v
     const lo = i32x4.shl(i32x4.extend_low_i16x8_u(h), 16);
     const hi = i32x4.shl(i32x4.extend_high_i16x8_u(h), 16);
     const o = <usize>i << 2;
-    a0 = addProducts(addProducts(a0, f32x4.mul(lo, v128.load(x + o))), f32x4.mul(hi, v128.load(x + o, 16)));
-    a1 = addProducts(addProducts(a1, f32x4.mul(lo, v128.load(x1 + o))), f32x4.mul(hi, v128.load(x1 + o, 16)));
-    a2 = addProducts(addProducts(a2, f32x4.mul(lo, v128.load(x2 + o))), f32x4.mul(hi, v128.load(x2 + o, 16)));
-    a3 = addProducts(addProducts(a3, f32x4.mul(lo, v128.load(x3 + o))), f32x4.mul(hi, v128.load(x3 + o, 16)));
+    a0 = addProductsF64(addProductsF64(a0, f32x4.mul(lo, v128.load(x + o))), f32x4.mul(hi, v128.load(x + o, 16)));
+    a1 = addProductsF64(addProductsF64(a1, f32x4.mul(lo, v128.load(x1 + o))), f32x4.mul(hi, v128.load(x1 + o, 16)));
+    a2 = addProductsF64(addProductsF64(a2, f32x4.mul(lo, v128.load(x2 + o))), f32x4.mul(hi, v128.load(x2 + o, 16)));
+    a3 = addProductsF64(addProductsF64(a3, f32x4.mul(lo, v128.load(x3 + o))), f32x4.mul(hi, v128.load(x3 + o, 16)));
   }
   store<f32>(out, finish(a0, w, x, i, k));
   store<f32>(out + os, finish(a1, w, x1, i, k));
@@ -94,12 +90,5 @@ function dot1x4(out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32): v
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  const os = <usize>outStride << 2;
-  for (let r = 0; r < nr; r++) {
-    const wr = w + <usize>r * wStride;
-    const o = out + (<usize>r << 2);
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) dot1x4(o + <usize>t * os, os, wr, x + <usize>t * xStride, xStride, k);
-    for (; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
-  }
+  floatGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dot1x4, dot);
 }

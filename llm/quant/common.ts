@@ -109,3 +109,32 @@ export const K_HMASK: usize = 0, K_H2F: usize = 16, K_N0: usize = 32, K_LO4: usi
   const t = i32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
   return i32x4.add(t, i32x4.shuffle(t, t, 1, 0, 3, 2));
 }
+
+// ---- shared by the float formats (F32, F16, BF16) ----
+
+/** Adds the four f32 products in p to a two-lane f64 accumulator (ggml sums these in double). */
+// @ts-ignore: decorator
+@inline export function addProductsF64(acc: v128, p: v128): v128 {
+  return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(p), f64x2.promote_low_f32x4(i32x4.shuffle(p, p, 2, 3, 0, 1))));
+}
+
+/** One weight row against four activation rows: out, out+os, out+2os, out+3os. */
+export type FloatDot1x4 = (out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32) => void;
+/** One weight row against one activation row. */
+export type FloatDot = (w: usize, x: usize, k: i32) => f32;
+
+/**
+ * out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt, with a format's dot kernels.
+ * Strides in bytes except outStride (floats).
+ */
+export function floatGemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
+                          dot1x4: FloatDot1x4, dot: FloatDot): void {
+  const os = <usize>outStride << 2;
+  for (let r = 0; r < nr; r++) {
+    const wr = w + <usize>r * wStride;
+    const o = out + (<usize>r << 2);
+    let t = 0;
+    for (; t + 4 <= nt; t += 4) dot1x4(o + <usize>t * os, os, wr, x + <usize>t * xStride, xStride, k);
+    for (; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
+  }
+}

@@ -10,6 +10,7 @@
 // magnitude; beyond that it differs from ggml's sequential double sum only in the last
 // bits of a double. The activation format used here is therefore f32[k] holding values
 // already rounded to F16 (same numbers as ggml's F16 row, no conversion in the hot loop).
+import { addProductsF64, floatGemm } from "./common";
 
 /** Half (low 16 bits of h) to f32. */
 export function f16ToF32(h: u32): f32 {
@@ -111,11 +112,6 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   return <f32>s;
 }
 
-// @ts-ignore: decorator
-@inline function addProducts(acc: v128, p: v128): v128 {
-  return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(p), f64x2.promote_low_f32x4(i32x4.shuffle(p, p, 2, 3, 0, 1))));
-}
-
 /** Tail and final reduction shared by the kernels. */
 // @ts-ignore: decorator
 @inline function finish(acc: v128, w: usize, x: usize, i: i32, k: i32): f32 {
@@ -133,7 +129,7 @@ export function dot(w: usize, x: usize, k: i32): f32 {
     const h = v128.load(w + (<usize>i << 1));
     const xp = x + (<usize>i << 2);
     const sp = hasSpecial(h);
-    a = addProducts(addProducts(a, f32x4.mul(halvesLo(h, sp), v128.load(xp))), f32x4.mul(halvesHi(h, sp), v128.load(xp, 16)));
+    a = addProductsF64(addProductsF64(a, f32x4.mul(halvesLo(h, sp), v128.load(xp))), f32x4.mul(halvesHi(h, sp), v128.load(xp, 16)));
   }
   return finish(a, w, x, i, k);
 }
@@ -148,10 +144,10 @@ function dot1x4(out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32): v
     const sp = hasSpecial(h);
     const lo = halvesLo(h, sp), hi = halvesHi(h, sp);
     const o = <usize>i << 2;
-    a0 = addProducts(addProducts(a0, f32x4.mul(lo, v128.load(x + o))), f32x4.mul(hi, v128.load(x + o, 16)));
-    a1 = addProducts(addProducts(a1, f32x4.mul(lo, v128.load(x1 + o))), f32x4.mul(hi, v128.load(x1 + o, 16)));
-    a2 = addProducts(addProducts(a2, f32x4.mul(lo, v128.load(x2 + o))), f32x4.mul(hi, v128.load(x2 + o, 16)));
-    a3 = addProducts(addProducts(a3, f32x4.mul(lo, v128.load(x3 + o))), f32x4.mul(hi, v128.load(x3 + o, 16)));
+    a0 = addProductsF64(addProductsF64(a0, f32x4.mul(lo, v128.load(x + o))), f32x4.mul(hi, v128.load(x + o, 16)));
+    a1 = addProductsF64(addProductsF64(a1, f32x4.mul(lo, v128.load(x1 + o))), f32x4.mul(hi, v128.load(x1 + o, 16)));
+    a2 = addProductsF64(addProductsF64(a2, f32x4.mul(lo, v128.load(x2 + o))), f32x4.mul(hi, v128.load(x2 + o, 16)));
+    a3 = addProductsF64(addProductsF64(a3, f32x4.mul(lo, v128.load(x3 + o))), f32x4.mul(hi, v128.load(x3 + o, 16)));
   }
   store<f32>(out, finish(a0, w, x, i, k));
   store<f32>(out + os, finish(a1, w, x1, i, k));
@@ -161,12 +157,5 @@ function dot1x4(out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32): v
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  const os = <usize>outStride << 2;
-  for (let r = 0; r < nr; r++) {
-    const wr = w + <usize>r * wStride;
-    const o = out + (<usize>r << 2);
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) dot1x4(o + <usize>t * os, os, wr, x + <usize>t * xStride, xStride, k);
-    for (; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
-  }
+  floatGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dot1x4, dot);
 }

@@ -2,6 +2,7 @@
 // are, and ggml's reference ggml_vec_dot_f32 rounds each product to f32 and sums in double.
 // Here the double sum runs in two lanes; it can differ from ggml's sequential double sum
 // only by double rounding, which almost never survives the final rounding to f32.
+import { addProductsF64, floatGemm } from "./common";
 
 export function dequantizeRow(src: usize, dst: usize, n: i32): void {
   memory.copy(dst, src, <usize>n << 2);
@@ -11,11 +12,6 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   let s: f64 = 0;
   for (let i = 0; i < k; i++) s += <f64>(load<f32>(w + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2)));
   return <f32>s;
-}
-
-// @ts-ignore: decorator
-@inline function addProducts(acc: v128, p: v128): v128 {
-  return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(p), f64x2.promote_low_f32x4(i32x4.shuffle(p, p, 2, 3, 0, 1))));
 }
 
 // @ts-ignore: decorator
@@ -30,7 +26,7 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   let i = 0;
   for (; i + 8 <= k; i += 8) {
     const o = <usize>i << 2;
-    a = addProducts(addProducts(a, f32x4.mul(v128.load(w + o), v128.load(x + o))), f32x4.mul(v128.load(w + o, 16), v128.load(x + o, 16)));
+    a = addProductsF64(addProductsF64(a, f32x4.mul(v128.load(w + o), v128.load(x + o))), f32x4.mul(v128.load(w + o, 16), v128.load(x + o, 16)));
   }
   return finish(a, w, x, i, k);
 }
@@ -42,10 +38,10 @@ function dot1x4(out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32): v
   for (; i + 8 <= k; i += 8) {
     const o = <usize>i << 2;
     const lo = v128.load(w + o), hi = v128.load(w + o, 16);
-    a0 = addProducts(addProducts(a0, f32x4.mul(lo, v128.load(x + o))), f32x4.mul(hi, v128.load(x + o, 16)));
-    a1 = addProducts(addProducts(a1, f32x4.mul(lo, v128.load(x1 + o))), f32x4.mul(hi, v128.load(x1 + o, 16)));
-    a2 = addProducts(addProducts(a2, f32x4.mul(lo, v128.load(x2 + o))), f32x4.mul(hi, v128.load(x2 + o, 16)));
-    a3 = addProducts(addProducts(a3, f32x4.mul(lo, v128.load(x3 + o))), f32x4.mul(hi, v128.load(x3 + o, 16)));
+    a0 = addProductsF64(addProductsF64(a0, f32x4.mul(lo, v128.load(x + o))), f32x4.mul(hi, v128.load(x + o, 16)));
+    a1 = addProductsF64(addProductsF64(a1, f32x4.mul(lo, v128.load(x1 + o))), f32x4.mul(hi, v128.load(x1 + o, 16)));
+    a2 = addProductsF64(addProductsF64(a2, f32x4.mul(lo, v128.load(x2 + o))), f32x4.mul(hi, v128.load(x2 + o, 16)));
+    a3 = addProductsF64(addProductsF64(a3, f32x4.mul(lo, v128.load(x3 + o))), f32x4.mul(hi, v128.load(x3 + o, 16)));
   }
   store<f32>(out, finish(a0, w, x, i, k));
   store<f32>(out + os, finish(a1, w, x1, i, k));
@@ -55,12 +51,5 @@ function dot1x4(out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32): v
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  const os = <usize>outStride << 2;
-  for (let r = 0; r < nr; r++) {
-    const wr = w + <usize>r * wStride;
-    const o = out + (<usize>r << 2);
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) dot1x4(o + <usize>t * os, os, wr, x + <usize>t * xStride, xStride, k);
-    for (; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
-  }
+  floatGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dot1x4, dot);
 }
