@@ -138,3 +138,29 @@ export function floatGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
     for (; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
   }
 }
+
+// ---- shared by the 8-row tiled integer formats (Q4_0, Q8_0) ----
+
+/** Eight weight rows (wStride bytes apart) against one activation row: out[0..8). */
+export type Tile8 = (out: usize, w: usize, wStride: usize, x: usize, k: i32) => void;
+/** Up to four weight rows against one activation row: out[0..rows). */
+export type Tile4 = (out: usize, w: usize, wStride: usize, rows: i32, x: usize, k: i32) => void;
+
+/**
+ * out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
+ * (floats). Eight rows at a time for every token while those rows' weights are in the cache.
+ */
+export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
+                          tile8: Tile8, tile4: Tile4): void {
+  const os = <usize>outStride << 2;
+  let r = 0;
+  for (; r + 8 <= nr; r += 8) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile8(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k);
+  }
+  for (; r < nr; r += 4) {
+    const rows = min(4, nr - r);
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile4(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, k);
+  }
+}

@@ -1,7 +1,7 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, hsum, evens, odds, VK, K_HMASK, K_H2F, halves4, halfSplat, nonFinite } from "./common";
+import { roundAway, hsum, evens, odds, VK, K_HMASK, K_H2F, halves4, halfSplat, nonFinite, tiledGemm } from "./common";
 
 export const QK: i32 = 32;
 export const BLOCK_BYTES: i32 = 34;
@@ -145,18 +145,7 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
   storeRows(out, c, nr);
 }
 
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats).
- *  Eight rows at a time for every token while those rows' weights are in the cache. */
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt (see tiledGemm). */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  const os = <usize>outStride << 2;
-  let r = 0;
-  for (; r + 8 <= nr; r += 8) {
-    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
-    for (let t = 0; t < nt; t++) tile8(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k);
-  }
-  for (; r < nr; r += 4) {
-    const rows = min(4, nr - r);
-    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
-    for (let t = 0; t < nt; t++) tile4(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, k);
-  }
+  tiledGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, tile8, tile4);
 }
