@@ -48,6 +48,11 @@ export function endReasonName(r: i32): string {
 /** Prompt tokens per forward pass during prefill (bounds the scratch memory). */
 export const PREFILL_BATCH: i32 = 128;
 
+/** Tokens per llama.cpp batch under node-llama-cpp's defaults (batch = ubatch = min(context,
+ *  512)): the batch a token is evaluated in decides which of llama.cpp's kernels, and so which
+ *  rounding, it gets, so prefill follows the same split. */
+export const LLAMA_BATCH: i32 = 512;
+
 export class ModelInfo {
   name: string = "";
   arch: string = "";
@@ -376,9 +381,14 @@ export class Engine {
     this.runStart = kv.used;
     this.pending = -1;
     this.tokens = toks;
-    for (let i = 0; i < toks.length; i += s.nBatch) {
-      const nb = min(s.nBatch, toks.length - i);
-      forward(m, kv, s, toks.dataStart + (<usize>i << 2), nb, tm.forward);
+    // llama.cpp's batches (node-llama-cpp: min(context, 512) tokens), each in pieces of up to
+    // nBatch: the size of the batch a piece belongs to picks llama.cpp's kernels (forward)
+    const llamaBatch = min(this.nCtx, LLAMA_BATCH);
+    for (let b = 0; b < toks.length; b += llamaBatch) {
+      const bn = min(llamaBatch, toks.length - b);
+      for (let i = b; i < b + bn; i += s.nBatch) {
+        forward(m, kv, s, toks.dataStart + (<usize>i << 2), min(s.nBatch, b + bn - i), tm.forward, bn);
+      }
     }
     tm.prefillNs = time_ns() - t1;
 

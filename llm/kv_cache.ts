@@ -4,8 +4,8 @@
 //
 // Layout per layer and KV head:
 //   keys   [pos][headDim]   one key row per position: a score is a dot product of a row
-//   values [headDim][pos]   transposed, as llama.cpp keeps V without flash attention:
-//                           output element d is a dot product of row d with the weights
+//   values [pos][headDim]   one value row per position, as llama.cpp keeps V with flash
+//                           attention (its default): the output accumulates whole rows
 // Both live in one region from kernel/memory, allocated once at load and freed on unload.
 
 import { allocRegion, freeRegion } from "../kernel/memory/regions";
@@ -55,7 +55,7 @@ export class KVCache {
     return this.base + <usize>layer * this.layerBytes + <usize>head * this.headBytes;
   }
 
-  /** Values of (layer, kv head): headDim rows of nCtx halves. */
+  /** Values of (layer, kv head): nCtx rows of headDim halves. */
   values(layer: i32, head: i32): usize {
     return this.vBase + <usize>layer * this.layerBytes + <usize>head * this.headBytes;
   }
@@ -65,11 +65,11 @@ export class KVCache {
     const hd = this.headDim;
     for (let h = 0; h < this.nHeadKv; h++) {
       const kd = this.keys(layer, h) + <usize>pos * <usize>hd * 2;
-      const vd = this.values(layer, h) + <usize>pos * 2;
+      const vd = this.values(layer, h) + <usize>pos * <usize>hd * 2;
       const ks = k + (<usize>(h * hd) << 2), vs = v + (<usize>(h * hd) << 2);
       for (let d = 0; d < hd; d++) {
         store<u16>(kd + (<usize>d << 1), <u16>f32ToF16(load<f32>(ks + (<usize>d << 2))));
-        store<u16>(vd + <usize>d * <usize>this.nCtx * 2, <u16>f32ToF16(load<f32>(vs + (<usize>d << 2))));
+        store<u16>(vd + (<usize>d << 1), <u16>f32ToF16(load<f32>(vs + (<usize>d << 2))));
       }
     }
   }

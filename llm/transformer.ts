@@ -1,28 +1,32 @@
 // One forward pass of a llama model, readable top to bottom (after llama2.c's run.c), with
-// the numerics of llama.cpp's CPU graph (without flash attention):
+// the numerics of llama.cpp's CPU graph under its default settings (flash attention on):
 //   x = embedding rows of the tokens
 //   for each layer:
 //     xb = rmsnorm(x) * attn_norm
 //     q, k, v = Wq xb, Wk xb, Wv xb         (activations quantized for each weight type)
 //     rope(q), rope(k)                      (adjacent pairs, theta = pos * base^(-2i/n_rot))
-//     cache k, v (F16); att = softmax(q·K / sqrt(hd)) · V per head (grouped-query)
+//     cache k, v (F16); att = softmax(q·K / sqrt(hd)) · V per head (grouped-query),
+//                                           as llama.cpp's flash attention computes it
 //     x += Wo att
-//     xb = rmsnorm(x) * ffn_norm
+//     xb = rmsnorm(x) * ffn_norm            (last layer: the last token only)
 //     x += Wdown (silu(Wgate xb) * (Wup xb))
 //   logits = Wout (rmsnorm(x_last) * output_norm)
 // A prompt goes through as one batch (a matrix-matrix product over all its tokens per
 // weight matrix); a generated token goes through alone (matrix-vector). Products take a row
 // range and attention a head range, and neither touches global state, so the work can be
-// split across cores later.
+// split across cores later. Where llama.cpp's x86 build fuses a multiply and an add or calls
+// the C library (RoPE's sincosf), llm/math reproduces that exactly.
 
 import { allocRegion, freeRegion } from "../kernel/memory/regions";
 import { time_ns } from "../kernel/platform";
 import { Config, Matrix, Model } from "./model";
 import { KVCache } from "./kv_cache";
 import { activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow } from "./kernels/matmul";
-import { rmsnormMul, add, swiglu, softmax } from "./kernels/vector";
-import { dot as dotF16, quantizeActivations as roundToF16, f32ToF16 } from "./quant/f16";
-import { GGML_Q8_0, GGML_Q8_1 } from "./tensor_types";
+import { rmsnormMul, add, swiglu } from "./kernels/vector";
+import { quantizeActivations as roundToF16, dot as dotF16, f16ToF32, roundF16, roundF16x4, loadHalves4 } from "./quant/f16";
+import { fma32, fma32x2, fma32x4s } from "./math/fma";
+import { expAvx2 } from "./math/exp";
+import { sincosGlibc } from "./math/sincos";
 
 /** Nanoseconds spent per stage of the forward pass (accumulated over calls). */
 export class ForwardTimings {
@@ -53,8 +57,7 @@ export class Scratch {
   up: usize = 0;     // f32[nBatch][n_ff]
   xq: usize = 0;     // activations converted for a weight type (see activations())
   rope: usize = 0;   // f32[nBatch][hd]       cos, sin of each rotated pair, per token
-  qh: usize = 0;     // f32[hd]               one query head rounded to F16
-  scores: usize = 0; // f32[n_ctx]            one head's attention weights
+  attn: usize = 0;   // attentionWorkBytes()  flashAttention's working memory
   logits: usize = 0; // f32[n_vocab]
   // what xq holds now: source buffer, activation type, rows, row length
   xqSrc: usize = 0;
@@ -100,8 +103,7 @@ export class Scratch {
     this.up = this.take(nb * <usize>c.nFF * 4);
     this.xq = this.take(nb * this.xqRow);
     this.rope = this.take(nb * <usize>c.headDim * 4);
-    this.qh = this.take(<usize>c.headDim * 4);
-    this.scores = this.take(<usize>this.nCtx * 4);
+    this.attn = this.take(attentionWorkBytes(c.headDim, this.nBatch));
     this.logits = this.take(<usize>c.nVocab * 4);
     return this.cursor - this.base;
   }
@@ -137,106 +139,316 @@ function activations(s: Scratch, x: usize, n: i32, k: i32, wType: u32): usize {
   if (s.xqSrc == x && s.xqType == a && s.xqN == n && s.xqK == k) return s.xq;
   const stride = activationBytes(wType, k);
   for (let t = 0; t < n; t++) {
-    const src = x + <usize>(t * k) * 4, dst = s.xq + <usize>t * stride;
-    if (a == GGML_Q8_0 || a == GGML_Q8_1) quantizeQ8X86(src, dst, k, a == GGML_Q8_1);
-    else quantizeActivations(src, k, wType, dst);
+    quantizeActivations(x + <usize>(t * k) * 4, k, wType, s.xq + <usize>t * stride);
   }
   s.xqSrc = x; s.xqType = a; s.xqN = n; s.xqK = k;
   return s.xq;
 }
 
-// PRIVATE HELPER, to be replaced by llm/kernels once its Q8_0/Q8_1 activation conversion
-// follows the x86 build that node-llama-cpp loads on this project's machines
-// (libggml-cpu-haswell.so: arch/x86/quants.c quantize_row_q8_0 / quantize_row_q8_1).
-// Those AVX builds differ from ggml's reference (quantize_row_q8_0_ref, what
-// llm/kernels implements): id = 127/amax instead of 1/(amax/127), and round-half-even
-// instead of roundf. The difference flips an int8 now and then, which moves llama.cpp's
-// logits by up to ~5e-2 on sis-scribe-15m; with this conversion they agree to ~1e-4.
-// Q8_1 also stores s = fp16(d * sum(q)).
-function quantizeQ8X86(x: usize, dst: usize, k: i32, withSum: bool): void {
-  const bb: usize = withSum ? 36 : 34;
-  const qs: usize = withSum ? 4 : 2;
-  for (let b = 0; b < k / 32; b++) {
-    const xb = x + <usize>b * 128, y = dst + <usize>b * bb;
-    let m = f32x4.abs(v128.load(xb));
-    for (let j = 1; j < 8; j++) m = f32x4.max(m, f32x4.abs(v128.load(xb + <usize>j * 16)));
-    const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-    const d = amax / <f32>127;
-    const id = f32x4.splat(amax != 0 ? <f32>127 / amax : 0);
-    store<u16>(y, <u16>f32ToF16(d));
-    let sum = i32x4.splat(0);
-    for (let j = 0; j < 8; j += 2) {
-      const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + <usize>j * 16), id)));
-      const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + <usize>j * 16, 16), id)));
-      sum = i32x4.add(sum, i32x4.add(q0, q1));
-      const q16 = i16x8.narrow_i32x4_s(q0, q1);
-      v128.store_lane<u64>(y + qs + <usize>j * 4, i8x16.narrow_i16x8_s(q16, q16), 0);
-    }
-    if (withSum) {
-      const total = i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) + i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3);
-      store<u16>(y + 2, <u16>f32ToF16(d * <f32>total));
-    }
-  }
-}
-
-/** out[t] = W x[t] for the n rows of x (f32, W.cols each), rows [r0, r1) of W. */
-function project(out: usize, w: Matrix, x: usize, n: i32, s: Scratch, r0: i32, r1: i32): void {
+/** out[t] = W x[t] for the n rows of x (f32, W.cols each), rows [r0, r1) of W. `batched`: the
+ *  rows are part of a product of two or more rows in llama.cpp (see matmul). */
+function project(out: usize, w: Matrix, x: usize, n: i32, s: Scratch, r0: i32, r1: i32, batched: bool): void {
   const xq = activations(s, x, n, w.cols, w.type);
-  if (n == 1) matvec(out, w.data, w.type, xq, w.cols, r0, r1);
+  if (!batched) for (let t = 0; t < n; t++) matvec(out + <usize>(t * w.rows) * 4, w.data, w.type, xq + <usize>t * activationBytes(w.type, w.cols), w.cols, r0, r1);
   else matmul(out, w.data, w.type, xq, n, w.cols, w.rows, r0, r1);
 }
 
 /** cos/sin table of one position, ggml's rope cache: theta_i = pos * base^(-2i/n_rot) built by
- *  repeated multiplication in f32, divided by rope_freqs when the model has them. */
+ *  repeated multiplication in f32, divided by rope_freqs when the model has them, and glibc's
+ *  sincosf of each. */
 function ropeTable(out: usize, pos: i32, c: Config, freqs: usize): void {
   const thetaScale = Mathf.pow(c.ropeBase, <f32>-2.0 / <f32>c.nRot);
   let theta = <f32>pos;
   for (let i = 0; i < c.nRot / 2; i++) {
     const ff: f32 = freqs != 0 ? load<f32>(freqs + (<usize>i << 2)) : 1;
-    const th = c.ropeFreqScale * (theta / ff);
-    store<f32>(out + (<usize>i << 3), Mathf.cos(th));
-    store<f32>(out + (<usize>i << 3), Mathf.sin(th), 4);
+    sincosGlibc(c.ropeFreqScale * (theta / ff), out + (<usize>i << 3));
     theta *= thetaScale;
   }
 }
 
-/** Rotates the adjacent pairs (2i, 2i+1) of each of nHeads heads of x (llama's RoPE layout). */
+/** Rotates the adjacent pairs (2i, 2i+1) of each of nHeads heads of x (llama's RoPE layout),
+ *  with ggml's rotate_pairs arithmetic: (fma(x0, cos, -x1*sin), fma(x0, sin, x1*cos)). */
 function rope(x: usize, nHeads: i32, hd: i32, table: usize): void {
   for (let h = 0; h < nHeads; h++) {
     const p = x + <usize>(h * hd) * 4;
     for (let i = 0; i < hd / 2; i++) {
       const cs = load<f32>(table + (<usize>i << 3)), sn = load<f32>(table + (<usize>i << 3), 4);
       const x0 = load<f32>(p + (<usize>i << 3)), x1 = load<f32>(p + (<usize>i << 3), 4);
-      store<f32>(p + (<usize>i << 3), x0 * cs - x1 * sn);
-      store<f32>(p + (<usize>i << 3), x0 * sn + x1 * cs, 4);
+      // as compiled in llama.cpp's x86 build: the x0 products fused with the rounded other one
+      store<f32>(p + (<usize>i << 3), fma32(x0, cs, -(x1 * sn)));
+      store<f32>(p + (<usize>i << 3), fma32(x0, sn, x1 * cs), 4);
     }
   }
 }
 
-/**
- * Causal attention of one token at position `pos` for heads [h0, h1): out = softmax(q·K/√hd)·V
- * over positions 0..pos of the cache. Query head h reads KV head h / (n_head / n_head_kv).
- * As in ggml's graph, q is rounded to F16 before its dot products with the F16 keys, and the
- * attention weights are rounded to F16 before their dot products with the F16 values.
- */
-function attend(out: usize, q: usize, kv: KVCache, layer: i32, pos: i32, c: Config, s: Scratch, h0: i32, h1: i32): void {
-  const hd = c.headDim;
-  const group = c.nHead / c.nHeadKv;
-  const n = pos + 1;
-  const scale = <f32>1.0 / Mathf.sqrt(<f32>hd);
-  for (let h = h0; h < h1; h++) {
-    const g = h / group;
-    roundToF16(q + <usize>(h * hd) * 4, s.qh, hd);
-    const keys = kv.keys(layer, g);
-    for (let j = 0; j < n; j++) {
-      store<f32>(s.scores + (<usize>j << 2), dotF16(keys + <usize>(j * hd) * 2, s.qh, hd));
+// ---------------------------------------------------------------------------------------
+// Attention, computed the way llama.cpp computes it with its default settings: flash
+// attention on (its "auto" resolves to on for the CPU), F16 key/value cache. This is
+// ggml_compute_forward_flash_attn_ext (ggml-cpu/ops.cpp) as built in node-llama-cpp's x86
+// CPU backend (AVX2 with fused multiply-add; every fused step below is one there). Which of
+// its three code paths runs depends on the batch, so the same text can come out differently
+// depending on how it is split into batches:
+//
+//  * fewer than 64 query tokens in the batch (every generated token, short prompts):
+//    q is rounded to F16; each score q·k is ggml_vec_dot_f16 (llm/quant/f16.ts dot) times
+//    1/sqrt(hd); the positions the token may see are visited in order with a running
+//    maximum M: a new maximum rescales the sum so far by ms = expf(Mold - M), otherwise the
+//    position weighs vs = expf(s - M); the weighted sum of value rows is kept in F16,
+//    rounded after every step (ggml_vec_scale_f16, and ggml_vec_mad_f16 = fused
+//    multiply-add then F16), while S = S*ms + vs is f32; finally out = sum * (1/S).
+//  * one query token with at least 512 cache cells in llama.cpp's view of the cache: the
+//    same, but the cells are split into one chunk per llama.cpp thread, and the chunks' (M,
+//    S, sum) are merged in order with expf rescaling (ggml_flash_attn_ext_reduce_partials).
+//  * 64 or more query tokens (long prompts): q stays f32; positions go in tiles of 64;
+//    scores are f32 fused multiply-add chains over the head dimension (simd_gemm), the
+//    tile's maximum updates M (rescaling the f32 sum and S by expf(Mold - M)), the tile's
+//    weights are ggml's AVX2 exp of (s - M) summed in double in groups of eight, and the
+//    value rows are added with f32 fused multiply-add chains over the tile.
+//
+// llama.cpp's view of the cache ("n_kv") is the cells in use rounded up to 256, at least 256
+// (llama_kv_cache::get_n_kv), within a cache that node-llama-cpp sizes to a multiple of 256.
+
+/** Query tokens per batch from which llama.cpp uses the tiled path (GGML_FA_TILE_Q). */
+const FA_TILE_Q: i32 = 64;
+/** Cache cells per tile of the tiled path (GGML_FA_TILE_KV). */
+const FA_TILE_KV: i32 = 64;
+/** Cells in view from which a single query token is split across threads. */
+const FA_SPLIT_KV: i32 = 512;
+/** llama.cpp's thread count, which decides that split: node-llama-cpp's default,
+ *  max(4, CPU math cores), on a machine with up to 4 cores. */
+export const LLAMA_THREADS: i32 = 4;
+
+/** llama.cpp's n_kv for a batch ending at position `end` (exclusive). */
+function cellsInView(end: i32, nCtx: i32): i32 {
+  const cells = (nCtx + 255) & ~255;
+  return min(cells, max(256, (end + 255) & ~255));
+}
+
+// Working memory of flashAttention: f32 [0] M, [1] S, [2, 2+W) a tile's weights or one chunk's
+// sum (W = max(64, hd)), then q rounded to F16 (f32[hd]); the tiled path (attendTiled) lays
+// out its own tiles after the weights.
+// @ts-ignore: decorator
+@inline function workQ16(work: usize, hd: i32): usize { return work + (<usize>(2 + max(FA_TILE_KV, hd)) << 2); }
+
+/** Bytes of working memory flashAttention needs for heads of hd and batches of up to nBatch. */
+export function attentionWorkBytes(hd: i32, nBatch: i32): usize {
+  const chunk = <usize>(2 + max(FA_TILE_KV, hd) + hd) << 2;
+  const tiled = <usize>(8 + (FA_TILE_KV << 2) + 16) + (<usize>(hd * FA_TILE_KV) << 4) + (<usize>hd << 3) + (<usize>nBatch << 3);
+  return max(chunk, tiled);
+}
+
+/** One query row (q rounded to F16 at workQ16) over cache cells [c0, c1), all visible, with the
+ *  F16 accumulator: the unnormalised sum at acc (f32 holding F16 values), M and S in work[0..1]. */
+function attendChunkF16(work: usize, acc: usize, keys: usize, values: usize, hd: i32, c0: i32, c1: i32, scale: f32): void {
+  let M = -Infinity as f32, S: f32 = 0;
+  memory.fill(acc, 0, <usize>hd << 2);
+  const rowBytes = <usize>hd << 1, q16 = workQ16(work, hd);
+  for (let ic = c0; ic < c1; ic++) {
+    const sc = dotF16(keys + <usize>ic * rowBytes, q16, hd) * scale;
+    const Mold = M;
+    let ms: f32 = 1, vs: f32 = 1;
+    if (sc > M) {
+      M = sc;
+      ms = Mathf.exp(Mold - M);
+      const vms = f32x4.splat(ms);              // ggml_vec_scale_f16
+      let d = 0;
+      for (; d + 4 <= hd; d += 4) {
+        const p = acc + (<usize>d << 2);
+        v128.store(p, roundF16x4(f32x4.mul(v128.load(p), vms)));
+      }
+      for (; d < hd; d++) {
+        const p = acc + (<usize>d << 2);
+        store<f32>(p, roundF16(load<f32>(p) * ms));
+      }
+    } else {
+      vs = Mathf.exp(sc - M);
     }
-    softmax(s.scores, s.scores, n, scale);
-    roundToF16(s.scores, s.scores, n);
-    const values = kv.values(layer, g);
-    const o = out + <usize>(h * hd) * 4;
-    for (let d = 0; d < hd; d++) {
-      store<f32>(o + (<usize>d << 2), dotF16(values + <usize>d * <usize>kv.nCtx * 2, s.scores, n));
+    const v = values + <usize>ic * rowBytes;
+    const vvs = f64x2.splat(<f64>vs);          // ggml_vec_mad_f16
+    let d = 0;
+    for (; d + 4 <= hd; d += 4) {
+      const p = acc + (<usize>d << 2);
+      v128.store(p, roundF16x4(fma32x4s(loadHalves4(v + (<usize>d << 1)), vvs, v128.load(p))));
+    }
+    for (; d < hd; d++) {
+      const p = acc + (<usize>d << 2);
+      store<f32>(p, roundF16(fma32(f16ToF32(load<u16>(v + (<usize>d << 1))), vs, load<f32>(p))));
+    }
+    S = S * ms + vs;
+  }
+  store<f32>(work, M);
+  store<f32>(work, S, 4);
+}
+
+/**
+ * One query head for all n tokens of a batch of 64+ (llama.cpp's tiled path): q and out are
+ * the head's first row, rows `stride` bytes apart; token t sees cells [0, pos0 + t + 1).
+ * Tiles of 64 cells go outermost so that each is widened to f64 once for all the rows.
+ */
+function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, pos0: i32, keys: usize, values: usize,
+  hd: i32, scale: f32): void {
+  const rowBytes = <usize>hd << 1;
+  const w = work + 8;                                        // f32[64] the row's weights
+  const kt = (work + 8 + (FA_TILE_KV << 2) + 15) & ~15;      // f64[hd][64] the tile's keys, transposed
+  const vt = kt + (<usize>(hd * FA_TILE_KV) << 3);           // f64[64][hd] the tile's values
+  const qd = vt + (<usize>(hd * FA_TILE_KV) << 3);           // f64[hd] the row's q
+  const ms = qd + (<usize>hd << 3);                          // f32[n][2] each row's M and S
+  for (let t = 0; t < n; t++) {
+    store<f32>(ms + (<usize>t << 3), -Infinity);
+    store<f32>(ms + (<usize>t << 3), 0, 4);
+    memory.fill(out + <usize>t * stride, 0, <usize>hd << 2);
+  }
+  const cells = pos0 + n;
+  for (let ic = 0; ic < cells; ic += FA_TILE_KV) {
+    const tileEnd = min(ic + FA_TILE_KV, cells);
+    for (let j = 0; j < FA_TILE_KV; j++) {
+      const c = ic + j;
+      for (let d = 0; d < hd; d++) {
+        const kv = c < tileEnd ? <f64>f16ToF32(load<u16>(keys + <usize>c * rowBytes + (<usize>d << 1))) : 0;
+        store<f64>(kt + (<usize>(d * FA_TILE_KV + j) << 3), kv);
+        const vv = c < tileEnd ? <f64>f16ToF32(load<u16>(values + <usize>c * rowBytes + (<usize>d << 1))) : 0;
+        store<f64>(vt + (<usize>(j * hd + d) << 3), vv);
+      }
+    }
+    for (let t = max(0, ic - pos0); t < n; t++) {            // the rows that see this tile
+      const end = min(tileEnd, pos0 + t + 1) - ic;           // cells of the tile the row sees
+      const qr = q + <usize>t * stride, acc = out + <usize>t * stride;
+      for (let d = 0; d < hd; d++) store<f64>(qd + (<usize>d << 3), <f64>load<f32>(qr + (<usize>d << 2)));
+      // scores: f32 fused multiply-add chains over the head dimension, two cells at a time
+      let tileMax = -Infinity as f32;
+      for (let j = 0; j < end; j += 2) {
+        let a = f64x2.splat(0);
+        for (let d = 0; d < hd; d++) {
+          a = fma32x2(f64x2.splat(load<f64>(qd + (<usize>d << 3))), v128.load(kt + (<usize>(d * FA_TILE_KV + j) << 3)), a);
+        }
+        const a0 = <f32>f64x2.extract_lane(a, 0) * scale;
+        store<f32>(w + (<usize>j << 2), a0);
+        if (a0 > tileMax) tileMax = a0;
+        if (j + 1 < end) {
+          const a1 = <f32>f64x2.extract_lane(a, 1) * scale;
+          store<f32>(w + (<usize>j << 2), a1, 4);
+          if (a1 > tileMax) tileMax = a1;
+        }
+      }
+      let M = load<f32>(ms + (<usize>t << 3)), S = load<f32>(ms + (<usize>t << 3), 4);
+      const Mnew = max(M, tileMax);
+      if (Mnew > M) {
+        const r = Mathf.exp(M - Mnew);
+        const vr = f32x4.splat(r);
+        for (let d = 0; d < hd; d += 4) v128.store(acc + (<usize>d << 2), f32x4.mul(v128.load(acc + (<usize>d << 2)), vr));
+        S *= r;
+      }
+      M = Mnew;
+      // the tile's weights, summed as ggml_vec_soft_max_f32 does (cells it may not see weigh 0)
+      let sum: f64 = 0;
+      for (let g = 0; g < FA_TILE_KV; g += 8) {
+        let v0: f32 = 0, v1: f32 = 0, v2: f32 = 0, v3: f32 = 0, v4: f32 = 0, v5: f32 = 0, v6: f32 = 0, v7: f32 = 0;
+        if (g < end) v0 = weight(w, g, M);
+        if (g + 1 < end) v1 = weight(w, g + 1, M);
+        if (g + 2 < end) v2 = weight(w, g + 2, M);
+        if (g + 3 < end) v3 = weight(w, g + 3, M);
+        if (g + 4 < end) v4 = weight(w, g + 4, M);
+        if (g + 5 < end) v5 = weight(w, g + 5, M);
+        if (g + 6 < end) v6 = weight(w, g + 6, M);
+        if (g + 7 < end) v7 = weight(w, g + 7, M);
+        sum += <f64>(((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)));
+      }
+      S = <f32>(<f64>S + sum);
+      store<f32>(ms + (<usize>t << 3), M);
+      store<f32>(ms + (<usize>t << 3), S, 4);
+      // value rows: f32 fused multiply-add chains over the tile, two dimensions at a time
+      for (let d = 0; d < hd; d += 4) {
+        const p = acc + (<usize>d << 2);
+        const a4 = v128.load(p);
+        let lo = f64x2.promote_low_f32x4(a4), hi = f64x2.promote_low_f32x4(i32x4.shuffle(a4, a4, 2, 3, 0, 1));
+        for (let j = 0; j < end; j++) {
+          const wj = f64x2.splat(<f64>load<f32>(w + (<usize>j << 2)));
+          const vp = vt + (<usize>(j * hd + d) << 3);
+          lo = fma32x2(v128.load(vp), wj, lo);
+          hi = fma32x2(v128.load(vp, 16), wj, hi);
+        }
+        v128.store(p, i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+      }
+    }
+  }
+  for (let t = 0; t < n; t++) {
+    const S = load<f32>(ms + (<usize>t << 3), 4);
+    const inv: f32 = S == 0 ? 0 : <f32>1.0 / S;
+    const acc = out + <usize>t * stride;
+    for (let d = 0; d < hd; d++) store<f32>(acc + (<usize>d << 2), load<f32>(acc + (<usize>d << 2)) * inv);
+  }
+}
+
+/** Replaces score i of the tile at w by its weight expf(score - M) (ggml's AVX2 exp). */
+// @ts-ignore: decorator
+@inline function weight(w: usize, i: i32, M: f32): f32 {
+  const p = w + (<usize>i << 2);
+  const v = expAvx2(load<f32>(p) - M);
+  store<f32>(p, v);
+  return v;
+}
+
+/**
+ * Causal attention of n tokens at positions pos0.. (q: f32[n][n_head*hd], out the same shape),
+ * query heads [h0, h1), against the cache (which already holds them), with llama.cpp's default
+ * flash-attention arithmetic (see above). `batch` is the size of the llama.cpp batch these
+ * tokens belong to (it picks the code path; 0: n), `threads` llama.cpp's thread count. Query
+ * head h reads KV head h / (n_head / n_head_kv). work: attentionWorkBytes(hd, n).
+ */
+export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, pos0: i32, n: i32, c: Config,
+  work: usize, h0: i32, h1: i32, batch: i32 = 0, threads: i32 = LLAMA_THREADS): void {
+  const hd = c.headDim, qDim = c.qDim;
+  const group = c.nHead / c.nHeadKv;
+  const scale = <f32>1.0 / Mathf.sqrt(<f32>hd);
+  const nb = max(batch, n);
+  const tiled = nb >= FA_TILE_Q && hd % 8 == 0;
+  const split = nb == 1 && cellsInView(pos0 + 1, kv.nCtx) >= FA_SPLIT_KV;
+  const q16 = workQ16(work, hd), part = work + 8;
+  if (tiled) {
+    for (let h = h0; h < h1; h++) {
+      const g = h / group;
+      const off = <usize>(h * hd) << 2;
+      attendTiled(work, out + off, q + off, <usize>qDim << 2, n, pos0, kv.keys(layer, g), kv.values(layer, g), hd, scale);
+    }
+    return;
+  }
+  for (let t = 0; t < n; t++) {
+    const nVisible = pos0 + t + 1;
+    for (let h = h0; h < h1; h++) {
+      const g = h / group;
+      const keys = kv.keys(layer, g), values = kv.values(layer, g);
+      const qh = q + <usize>(t * qDim + h * hd) * 4, o = out + <usize>(t * qDim + h * hd) * 4;
+      roundToF16(qh, q16, hd);
+      if (!split) {
+        attendChunkF16(work, o, keys, values, hd, 0, nVisible, scale);
+        const S = load<f32>(work, 4);
+        const inv: f32 = S == 0 ? 0 : <f32>1.0 / S;
+        for (let d = 0; d < hd; d++) store<f32>(o + (<usize>d << 2), load<f32>(o + (<usize>d << 2)) * inv);
+        continue;
+      }
+      // one chunk of cells per llama.cpp thread, merged in order
+      const chunk = (cellsInView(pos0 + 1, kv.nCtx) + threads - 1) / threads;
+      let Mf = -Infinity as f32, Sf: f32 = 0;
+      memory.fill(o, 0, <usize>hd << 2);
+      for (let th = 0; th < threads; th++) {
+        const c0 = th * chunk, c1 = min(c0 + chunk, nVisible);
+        if (c1 <= c0) continue;                // no visible cell: S = 0, skipped
+        attendChunkF16(work, part, keys, values, hd, c0, c1, scale);
+        const Mc = load<f32>(work), Sc = load<f32>(work, 4);
+        if (Sc == 0) continue;
+        const Mn = max(Mf, Mc);
+        const so = Mathf.exp(Mf - Mn), sn = Mathf.exp(Mc - Mn);
+        for (let d = 0; d < hd; d++) {
+          const p = o + (<usize>d << 2);
+          store<f32>(p, fma32(load<f32>(p), so, load<f32>(part + (<usize>d << 2)) * sn));
+        }
+        Sf = fma32(Sf, so, Sc * sn);
+        Mf = Mn;
+      }
+      if (Sf != 0) {
+        const inv = <f32>1.0 / Sf;
+        for (let d = 0; d < hd; d++) store<f32>(o + (<usize>d << 2), load<f32>(o + (<usize>d << 2)) * inv);
+      }
     }
   }
 }
@@ -247,12 +459,15 @@ function attend(out: usize, q: usize, kv: KVCache, layer: i32, pos: i32, c: Conf
 /**
  * Runs n tokens (i32 ids at `tokens`, n <= s.nBatch) at positions kv.used .. kv.used+n-1,
  * appends them to the cache and leaves the last token's logits in s.logits. The caller has
- * checked the ids and that the context has room.
+ * checked the ids and that the context has room. `ubatch`: when these tokens are part of a
+ * longer batch in llama.cpp's terms (node-llama-cpp sends a prompt in batches of
+ * min(context, 512) tokens), its size, so that attention takes the same path (0: n).
  */
-export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32, tm: ForwardTimings): void {
+export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32, tm: ForwardTimings, ubatch: i32 = 0): void {
   const c = m.config;
   const dim = c.nEmbd, qDim = c.qDim, kvDim = c.kvDim, ff = c.nFF, hd = c.headDim;
   const pos0 = kv.used;
+  const batched = max(ubatch, n) >= 2;
   let t0 = time_ns();
 
   // token embeddings (dequantized rows) and the RoPE table of each position
@@ -274,33 +489,35 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
       rmsnormMul(s.xb + <usize>(t * dim) * 4, s.x + <usize>(t * dim) * 4, L.attnNorm, dim, c.normEps);
     }
     s.dropActivations();
-    project(s.q, L.wq, s.xb, n, s, 0, L.wq.rows);
-    project(s.k, L.wk, s.xb, n, s, 0, L.wk.rows);
-    project(s.v, L.wv, s.xb, n, s, 0, L.wv.rows);
+    project(s.q, L.wq, s.xb, n, s, 0, L.wq.rows, batched);
+    project(s.k, L.wk, s.xb, n, s, 0, L.wk.rows, batched);
+    project(s.v, L.wv, s.xb, n, s, 0, L.wv.rows, batched);
     for (let t = 0; t < n; t++) {
       const table = s.rope + <usize>(t * hd) * 4;
       rope(s.q + <usize>(t * qDim) * 4, c.nHead, hd, table);
       rope(s.k + <usize>(t * kvDim) * 4, c.nHeadKv, hd, table);
       kv.store(l, pos0 + t, s.k + <usize>(t * kvDim) * 4, s.v + <usize>(t * kvDim) * 4);
     }
-    for (let t = 0; t < n; t++) {
-      attend(s.att + <usize>(t * qDim) * 4, s.q + <usize>(t * qDim) * 4, kv, l, pos0 + t, c, s, 0, c.nHead);
-    }
+    flashAttention(s.att, s.q, kv, l, pos0, n, c, s.attn, 0, c.nHead, ubatch);
     s.dropActivations();
-    project(s.proj, L.wo, s.att, n, s, 0, L.wo.rows);
+    project(s.proj, L.wo, s.att, n, s, 0, L.wo.rows, batched);
     add(s.x, s.x, s.proj, n * dim);
 
-    // feed-forward block (SwiGLU)
-    for (let t = 0; t < n; t++) {
-      rmsnormMul(s.xb + <usize>(t * dim) * 4, s.x + <usize>(t * dim) * 4, L.ffnNorm, dim, c.normEps);
+    // feed-forward block (SwiGLU). In the last layer only the last token goes on, as in
+    // llama.cpp (which keeps just the rows whose logits it needs): a one-row product there
+    // is also the one-row kernel there.
+    const f0 = l == c.nLayer - 1 ? n - 1 : 0, nf = n - f0, batchedF = f0 == 0 && batched;
+    const xf = s.x + <usize>(f0 * dim) * 4, xbf = s.xb + <usize>(f0 * dim) * 4;
+    for (let t = 0; t < nf; t++) {
+      rmsnormMul(xbf + <usize>(t * dim) * 4, xf + <usize>(t * dim) * 4, L.ffnNorm, dim, c.normEps);
     }
     s.dropActivations();
-    project(s.gate, L.wGate, s.xb, n, s, 0, L.wGate.rows);
-    project(s.up, L.wUp, s.xb, n, s, 0, L.wUp.rows);
-    swiglu(s.gate, s.gate, s.up, n * ff);
+    project(s.gate, L.wGate, xbf, nf, s, 0, L.wGate.rows, batchedF);
+    project(s.up, L.wUp, xbf, nf, s, 0, L.wUp.rows, batchedF);
+    swiglu(s.gate, s.gate, s.up, nf * ff);
     s.dropActivations();
-    project(s.proj, L.wDown, s.gate, n, s, 0, L.wDown.rows);
-    add(s.x, s.x, s.proj, n * dim);
+    project(s.proj, L.wDown, s.gate, nf, s, 0, L.wDown.rows, batchedF);
+    add(xf, xf, s.proj, nf * dim);
 
     t1 = time_ns();
     tm.layerNs[l] += t1 - t0;
@@ -310,7 +527,7 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   const last = s.x + <usize>((n - 1) * dim) * 4;
   rmsnormMul(s.xb, last, m.outputNorm, dim, c.normEps);
   s.dropActivations();
-  project(s.logits, m.output, s.xb, 1, s, 0, m.output.rows);
+  project(s.logits, m.output, s.xb, 1, s, 0, m.output.rows, false);
   kv.used = pos0 + n;
   tm.outputNs += time_ns() - t1;
 }

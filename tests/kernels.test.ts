@@ -7,6 +7,7 @@ import { instantiate } from "../tools/lib/wasmhost.mjs";
 import {
   T, NAME, VEC_DOT, WEIGHT_TYPES, REF_MISSING, ref, rng, rowBytes, Mem, bitsOf, firstBitDiff, asF32, randomWeights, datasets,
 } from "./quant_util";
+import { ggmlRef } from "../tools/ref/ggmlref.mjs";
 
 let m: Mem;
 beforeAll(async () => { m = new Mem(await instantiate(await compile("tests/wasm/kernels.ts"))); });
@@ -69,69 +70,114 @@ describe("activation formats", () => {
   });
 });
 
+// Q4_0, Q8_0 and F16 products follow llama.cpp's x86 build (node-llama-cpp loads ggml's AVX2 +
+// FMA CPU variant here): they are compared with that variant, weights repacked where it
+// repacks them (as llama.cpp loads them). The other types keep ggml's portable reference order.
+const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16]);
+const refBest = (args: (string | number)[], inputs: Uint8Array[] = []) =>
+  new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "best", repack: true }));
+
 describe("matvec and matmul", () => {
   const K: Record<number, number> = { [T.Q4_K]: 512, [T.Q5_K]: 512, [T.Q6_K]: 512 };
   for (const type of WEIGHT_TYPES) {
-    it(`${NAME[type]}: writes only [rowStart, rowEnd), and matmul equals n matvecs bit for bit`, () => {
-      const k = K[type] ?? 320, rows = 11;
-      const w = weights(type, k, rows, 31 + type);
-      const wp = m.load(w);
-      const rb = rowBytes(type, k);
-      for (const n of [1, 3, 4, 5, 9, 37]) {
-        const { xq, ab } = activations(type, k, n, 77 + n);
-        // single products, full range
-        const single = new Float32Array(n * rows);
-        const ov = m.alloc(rows * 4);
-        for (let t = 0; t < n; t++) {
-          expect(m.x.matvec(ov, wp, type, xq + t * ab, k, 0, rows)).toBe(1);
-          single.set(m.f32(ov, rows), t * rows);
-        }
-        for (const [r0, r1] of [[0, rows], [2, 9], [5, 6], [3, 3]]) {
-          // matvec over a sub-range: outside untouched
-          const o1 = new Uint32Array(m.inst.memory.buffer, ov, rows).fill(SENTINEL);
-          expect(m.x.matvec(ov, wp, type, xq, k, r0, r1)).toBe(1);
-          const got1 = m.floats(ov, rows);
-          for (let r = 0; r < rows; r++) {
-            if (r >= r0 && r < r1) expect(Object.is(got1[r], single[r]), `matvec row ${r}`).toBe(true);
-            else expect(bitsOf(got1)[r], `matvec wrote row ${r} outside [${r0},${r1})`).toBe(SENTINEL);
+    // F16: llama.cpp multiplies two or more activation rows with llamafile's tinyBLAS (when
+    // k % 8 == 0 and the rows are a multiple of 4), which sums in another order than its
+    // single-row ggml_vec_dot_f16; matmul stands for that batched product (also for n = 1, a
+    // piece of a batch). 11 rows and k = 300 check that otherwise matmul keeps matvec's order.
+    const what = type === T.F16
+      ? "matvec equals the single-row kernel, matmul the batched one (tinyBLAS order; matvec's when k % 8 != 0 or rows % 4 != 0), bit for bit"
+      : "matmul equals n matvecs bit for bit";
+    it(`${NAME[type]}: writes only [rowStart, rowEnd), and ${what}`, () => {
+      // F16: tinyBLAS takes k % 8 == 0 with a row count that is a multiple of 4, nothing else
+      for (const [k, rows] of type === T.F16 ? [[320, 12], [320, 11], [300, 12]] : [[K[type] ?? 320, 11]]) {
+        const w = weights(type, k, rows, 31 + type);
+        const wp = m.load(w);
+        const rb = rowBytes(type, k);
+        for (const n of [1, 3, 4, 5, 9, 37]) {
+          const { xq, ab } = activations(type, k, n, 77 + n);
+          // single products, full range
+          const single = new Float32Array(n * rows);
+          const ov = m.alloc(rows * 4);
+          for (let t = 0; t < n; t++) {
+            expect(m.x.matvec(ov, wp, type, xq + t * ab, k, 0, rows)).toBe(1);
+            single.set(m.f32(ov, rows), t * rows);
           }
-          void o1;
-          // batch over the same range
-          const om = m.alloc(n * rows * 4);
-          new Uint32Array(m.inst.memory.buffer, om, n * rows).fill(SENTINEL);
-          expect(m.x.matmul(om, wp, type, xq, n, k, rows, r0, r1)).toBe(1);
-          const got = m.floats(om, n * rows);
-          for (let t = 0; t < n; t++) for (let r = 0; r < rows; r++) {
-            const i = t * rows + r;
-            if (r >= r0 && r < r1) {
-              if (!Object.is(got[i], single[i])) throw new Error(`n=${n} [${r0},${r1}) token ${t} row ${r}: matmul ${got[i]} matvec ${single[i]}`);
-            } else expect(bitsOf(got)[i], `matmul wrote token ${t} row ${r} outside [${r0},${r1})`).toBe(SENTINEL);
+          // what matmul must give: n matvecs, except for F16 where tinyBLAS takes it (its order)
+          let batch = single;
+          if (type === T.F16) {
+            const one = Float32Array.from({ length: n * rows }, (_, i) => m.x.f16Dot(wp + (i % rows) * rb, xq + Math.floor(i / rows) * ab, k));
+            const d1 = firstBitDiff(single, one);
+            expect(d1, `k=${k} n=${n}: matvec ${single[d1]} vs f16 dot ${one[d1]} at ${d1}`).toBe(-1);
+            if (k % 8 === 0 && rows % 4 === 0) {
+              batch = Float32Array.from({ length: n * rows }, (_, i) => m.x.f16DotBatched(wp + (i % rows) * rb, xq + Math.floor(i / rows) * ab, k));
+              // the two orders do differ on this data, so the check below tells them apart
+              expect(firstBitDiff(batch, single), `k=${k} n=${n}: batched and single-row orders agree everywhere`).not.toBe(-1);
+            }
           }
-          m.free(om);
+          for (const [r0, r1] of [[0, rows], [2, 9], [5, 6], [3, 3]]) {
+            // matvec over a sub-range: outside untouched
+            new Uint32Array(m.inst.memory.buffer, ov, rows).fill(SENTINEL);
+            expect(m.x.matvec(ov, wp, type, xq, k, r0, r1)).toBe(1);
+            const got1 = m.floats(ov, rows);
+            for (let r = 0; r < rows; r++) {
+              if (r >= r0 && r < r1) expect(Object.is(got1[r], single[r]), `matvec row ${r}`).toBe(true);
+              else expect(bitsOf(got1)[r], `matvec wrote row ${r} outside [${r0},${r1})`).toBe(SENTINEL);
+            }
+            // batch over the same range
+            const om = m.alloc(n * rows * 4);
+            new Uint32Array(m.inst.memory.buffer, om, n * rows).fill(SENTINEL);
+            expect(m.x.matmul(om, wp, type, xq, n, k, rows, r0, r1)).toBe(1);
+            const got = m.floats(om, n * rows);
+            for (let t = 0; t < n; t++) for (let r = 0; r < rows; r++) {
+              const i = t * rows + r;
+              if (r >= r0 && r < r1) {
+                if (!Object.is(got[i], batch[i])) throw new Error(`k=${k} n=${n} [${r0},${r1}) token ${t} row ${r}: matmul ${got[i]}, want ${batch[i]} (matvec ${single[i]})`);
+              } else expect(bitsOf(got)[i], `matmul wrote token ${t} row ${r} outside [${r0},${r1})`).toBe(SENTINEL);
+            }
+            m.free(om);
+          }
+          m.free(ov); m.free(xq);
         }
-        m.free(ov); m.free(xq);
+        m.free(wp);
       }
-      void rb;
-      m.free(wp);
     });
   }
 
   for (const type of WEIGHT_TYPES) {
-    it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]}: matmul from f32 activations equals ggml's mul_mat (ggml converts them itself)`), () => {
-      const k = 1024, rows = 13, n = 6;
+    const vs = X86.has(type) ? "llama.cpp's x86 mul_mat (node-llama-cpp's CPU variant, repacked weights)" : "ggml's mul_mat";
+    it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]}: matmul from f32 activations equals ${vs} (ggml converts them itself)`), () => {
+      // 16 rows for the x86 types: llama.cpp repacks Q4_0 only when the row count is a multiple
+      // of 8, and takes tinyBLAS for F16 only when it is a multiple of 4. n = 6: the repacked
+      // Q4_0 kernels' 4-row gemm and their gemv; Q8_0 and F16 through tinyBLAS.
+      const k = 1024, rows = X86.has(type) ? 16 : 13, n = 6;
       const w = weights(type, k, rows, 500 + type);
       const wp = m.load(w);
       const { x, xq } = activations(type, k, n, 900 + type);
       const out = m.alloc(rows * n * 4);
       expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
       const ours = m.floats(out, rows * n);
-      const theirs = asF32(new Uint8Array(ref(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, x])));
+      const args = ["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"];
+      const inputs = [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)];
+      const theirs = asF32(X86.has(type) ? refBest(args, inputs) : new Uint8Array(ref(args, inputs)));
       if (type === T.F32 || type === T.BF16) {
         // double sums in another order: at most one f32 rounding apart
         for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - theirs[i])).toBeLessThanOrEqual(Math.abs(theirs[i]) * 2 ** -23);
       } else {
         const d = firstBitDiff(ours, theirs);
         expect(d, `output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
+      }
+      if (X86.has(type)) {
+        // one activation row (token generation): matvec against ggml's single-row kernels
+        const o1 = m.alloc(rows * 4), ab = m.x.activationBytes(type, k) >>> 0;
+        for (let t = 0; t < n; t++) {
+          expect(m.x.matvec(o1, wp, type, xq + t * ab, k, 0, rows)).toBe(1);
+          const mine = m.floats(o1, rows);
+          const xt = x.subarray(t * k, (t + 1) * k);
+          const ref1 = asF32(refBest(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
+          const d = firstBitDiff(mine, ref1);
+          expect(d, `n=1 token ${t} row ${d}: ours ${mine[d]} ggml ${ref1[d]}`).toBe(-1);
+        }
+        m.free(o1);
       }
       m.free(wp); m.free(xq); m.free(out);
     });
@@ -250,9 +296,26 @@ describe("vector helpers", () => {
       const want = mixed[i] / (1 + Math.exp(-mixed[i]));
       expect(Math.abs(s[i] - want)).toBeLessThanOrEqual(Math.abs(want) * 4e-7 + 1e-37);
     }
+    // swiglu as llama.cpp's x86 build computes it: groups of eight through ggml's AVX2 exp,
+    // (x / (1 + exp(-x))) * u, and the tail (n % 8 elements) through silu's expf, times u.
     const u = Float32Array.from({ length: n }, () => r.gauss());
     const g = run("swiglu", [mixed, u]);
-    for (let i = 0; i < n; i++) expect(g[i]).toBe(Math.fround(s[i] * u[i]));
+    const fr = Math.fround, n8 = n & ~7;
+    const px = m.load(mixed.map((v) => -v)), pe = m.alloc(n * 4);
+    m.x.expAvx2Row(px, pe, n);
+    const e = m.floats(pe, n);
+    m.free(px); m.free(pe);
+    for (let i = 0; i < n; i++) {
+      const want = i < n8 ? fr(fr(mixed[i] / fr(1 + e[i])) * u[i]) : fr(s[i] * u[i]);
+      expect(Object.is(g[i], want), `swiglu ${i}: ${g[i]} vs ${want}`).toBe(true);
+    }
+    // ... and close to the exact value: ggml's exp is off by at most 1.45 + 0.5 ulp (relative
+    // 3.9 * 2^-24), 1 + e, the division and the product by u round once each: |error| <=
+    // 6.9 * 2^-24 relative (the largest seen over a million samples: 4.1 * 2^-24).
+    for (let i = 0; i < n; i++) {
+      const want = (mixed[i] / (1 + Math.exp(-mixed[i]))) * u[i];
+      expect(Math.abs(g[i] - want), `swiglu ${i}: ${g[i]} vs ${want}`).toBeLessThanOrEqual(Math.abs(want) * 7 * 2 ** -24 + 1e-37);
+    }
   });
 
   describe.skipIf(!!REF_MISSING)(withRef("bit for bit like ggml's CPU operations"), () => {
@@ -269,9 +332,9 @@ describe("vector helpers", () => {
       m.free(p); m.free(o);
     });
     it("silu", () => same(run("silu", [mixed]), ggml(["silu", n, "@in", "@out"], [mixed]), "silu"));
-    it("swiglu", () => {
+    it("swiglu (as llama.cpp's x86 build: node-llama-cpp's CPU variant)", () => {
       const u = Float32Array.from({ length: n }, () => r.gauss());
-      same(run("swiglu", [mixed, u]), ggml(["swiglu", n, "@in", "@in", "@out"], [mixed, u]), "swiglu");
+      same(run("swiglu", [mixed, u]), asF32(refBest(["swiglu", n, "@in", "@in", "@out"], [mixed, u].map((a) => new Uint8Array(a.buffer)))), "swiglu");
     });
     it("rms_norm", () => {
       for (const d of datasets(1024, 3).slice(0, 4)) {

@@ -1,12 +1,20 @@
 // The engine against llama.cpp on the project's real model, sis-scribe-15m, in each of its
-// four quantizations: same prompt tokens, same first-step distribution, and the same 64
-// greedy tokens for several prompts. Expectations come from llama.cpp at run time.
+// four quantizations, with llama.cpp's default settings (tests/support/llamacpp.mjs): same
+// prompt tokens, the same first-step distribution, and the same 64 greedy tokens for every
+// prompt. Expectations come from llama.cpp at run time.
+//
+// With attention, RoPE and activation quantization as llama.cpp computes them (llm/transformer.ts,
+// llm/quant/q8_act.ts) and the products (llm/quant) in the order of llama.cpp's x86 kernels,
+// the engine's logits are llama.cpp's bit for bit at every step, so no divergence is tolerated:
+// a run that parts from llama.cpp is a numerics bug, reported with llama.cpp's own margin at
+// that step and the first step whose logits differ (tools/ref/llama-run).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { LLM } from "../tools/lib/llm.mjs";
 import { Oracle, logSoftmax, compareLogProbs, compareGreedy } from "./support/llamacpp.mjs";
 import { SHARED, HAVE_SHARED, SHARED_MISSING } from "./support/gguf_fixture.mjs";
+import { llamaRun, ggmlRefUnavailable } from "../tools/ref/ggmlref.mjs";
 
 const MODELS = ["f16", "q8_0", "q4_0", "q4_0-pure"].map((q) => resolve(SHARED, "models", `sis-scribe-15m-${q}.gguf`));
 const PROMPTS = [
@@ -17,23 +25,14 @@ const PROMPTS = [
   "The king said unto his servants, Go ye",
 ];
 const N = 64;
-/** First-step log-probabilities of tokens with p >= 1e-4 agree within this (natural log units). */
-const LOGPROB_TOL = 0.1;
-/** ...and typically (median over those tokens) within this. A wrong RoPE, norm or head
- *  layout is off by whole nats; an int8 activation that rounds the other way than in
- *  llama.cpp's AVX2 kernels moves a few hundredths. */
-const LOGPROB_MEDIAN_TOL = 0.03;
-/** A divergence is only accepted where llama.cpp's own margin between its token and ours is
- *  below this (nats). For scale: llama.cpp's own log-probabilities for the same text differ
- *  by up to 0.07-0.09 between its prompt-batch and token-by-token paths on this model. */
-const NEAR_TIE = 0.05;
-/** Prompts giving 64 identical tokens: at least this many per model, and 80% overall. */
-const MIN_IDENTICAL = 3;
-const MIN_IDENTICAL_SHARE = 0.8;
-const identicalRuns: string[] = [];
+/** First-step log-probabilities of tokens with p >= 1e-4 agree within this (natural log units).
+ *  With equal logits what is left is node-llama-cpp's own softmax (~1e-4); a wrong RoPE, norm
+ *  or head layout is off by whole nats. */
+const LOGPROB_TOL = 2e-3;
 
 const have = HAVE_SHARED && MODELS.every((m) => existsSync(m));
 const note = have ? "" : ` (${SHARED_MISSING})`;
+const LLAMA_RUN_MISSING = ggmlRefUnavailable();
 
 describe.skipIf(!have)("engine vs llama.cpp on sis-scribe-15m" + note, () => {
   let llm: any;
@@ -54,46 +53,49 @@ describe.skipIf(!have)("engine vs llama.cpp on sis-scribe-15m" + note, () => {
         for (const p of PROMPTS) expect(llm.tokenize(p)).toEqual(oracle.tokenize(p));
       });
 
-      it(`first-step log-probabilities within ${LOGPROB_TOL} (median ${LOGPROB_MEDIAN_TOL}) of llama.cpp's`, async () => {
+      it(`first-step log-probabilities within ${LOGPROB_TOL} of llama.cpp's, same top token`, async () => {
         for (const p of PROMPTS) {
           expect(llm.begin(p, { temperature: 0, maxTokens: 1 })).toBe("");
           const c = compareLogProbs(logSoftmax(llm.logits()), await oracle.logProbs(oracle.tokenize(p)));
           expect(c.count, p).toBeGreaterThan(10);
           expect(c.maxDiff, `${p}: token ${c.worst}`).toBeLessThan(LOGPROB_TOL);
-          expect(c.medianDiff, p).toBeLessThan(LOGPROB_MEDIAN_TOL);
-          if (c.refMargin > NEAR_TIE) expect(c.ourTop, p).toBe(c.refTop);
+          expect(c.ourTop, p).toBe(c.refTop);
         }
       });
 
-      const identical: string[] = [];
       for (const p of PROMPTS) {
-        it(`${N} greedy tokens equal llama.cpp's after ${JSON.stringify(p)} (or part only at a near tie)`, async () => {
+        it(`${N} greedy tokens equal llama.cpp's after ${JSON.stringify(p)}`, async () => {
           const pt = oracle.tokenize(p);
           const ref = await oracle.greedyWithLogProbs(pt, N);
           const r = llm.generate(p, { temperature: 0, maxTokens: N });
           expect(llm.promptTokens()).toEqual(pt);
           const c = compareGreedy(r.tokens, ref, oracle.model.tokens.eos);
-          if (c.identical) {
-            identical.push(p);
-            identicalRuns.push(`${name} ${p}`);
-            // the streamed bytes are llama.cpp's text for these tokens, continuing the prompt
-            expect(r.text).toBe(oracle.detokenize(ref.tokens, pt));
-            expect(r.end).toBe(ref.tokens.length < N ? "end of text" : "max tokens");
-          } else {
+          if (!c.identical) {
             console.log(`${name} ${JSON.stringify(p)}: parts from llama.cpp at token ${c.at} ` +
-              `(llama.cpp ${c.refToken}, engine ${c.ourToken}; llama.cpp's margin ${c.refMargin.toFixed(4)})`);
-            expect(c.refMargin, `not a near tie at token ${c.at}`).toBeLessThan(NEAR_TIE);
+              `(llama.cpp ${c.refToken}, engine ${c.ourToken}; llama.cpp's margin ${c.refMargin.toFixed(4)})` +
+              firstLogitsDiff(llm, path, p, pt, c.at));
           }
+          expect(c.identical, `parts from llama.cpp at token ${c.at}`).toBe(true);
+          // the streamed bytes are llama.cpp's text for these tokens, continuing the prompt
+          expect(r.text).toBe(oracle.detokenize(ref.tokens, pt));
+          expect(r.end).toBe(ref.tokens.length < N ? "end of text" : "max tokens");
         });
       }
-      it(`at least ${MIN_IDENTICAL} of ${PROMPTS.length} prompts give ${N} identical tokens`, () => {
-        expect(identical.length).toBeGreaterThanOrEqual(MIN_IDENTICAL);
-      });
     });
   }
-
-  it(`${MIN_IDENTICAL_SHARE * 100}% of all (model, prompt) runs give ${N} identical tokens`, () => {
-    console.log(`identical: ${identicalRuns.length} of ${MODELS.length * PROMPTS.length}`);
-    expect(identicalRuns.length).toBeGreaterThanOrEqual(Math.ceil(MIN_IDENTICAL_SHARE * MODELS.length * PROMPTS.length));
-  });
 });
+
+/** For a failure message: the first step whose logits differ from llama.cpp's own (llama-run). */
+function firstLogitsDiff(llm: any, path: string, p: string, pt: number[], upTo: number): string {
+  if (LLAMA_RUN_MISSING) return "";
+  const ref = llamaRun(path, pt, { gen: upTo, ctx: 256, threads: 1 });
+  expect(llm.begin(p, { temperature: 0, maxTokens: upTo + 1 })).toBe("");
+  for (let s = 0; s <= upTo; s++) {
+    llm.next();
+    const ours = llm.logits(), theirs = ref.logits[s];
+    let worst = 0;
+    for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+    if (worst > 0) return `; logits first differ at step ${s} (max |diff| ${worst.toExponential(2)})`;
+  }
+  return "; logits equal up to there";
+}

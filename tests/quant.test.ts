@@ -8,6 +8,7 @@ import {
   T, NAME, VEC_DOT, WEIGHT_TYPES, REF_MISSING, ref, rng, roundToF16, datasets, rowBytes, Mem,
   bitsOf, firstBitDiff, firstByteDiff, asF32, randomWeights,
 } from "./quant_util";
+import { ggmlRef } from "../tools/ref/ggmlref.mjs";
 
 let m: Mem;
 beforeAll(async () => { m = new Mem(await instantiate(await compile("tests/wasm/quant.ts"))); });
@@ -188,9 +189,90 @@ describe("dequantization", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Q4_0, Q8_0 and F16 products follow llama.cpp's x86 build (node-llama-cpp loads ggml's AVX2 +
+// FMA CPU variant here), not ggml's portable reference: they are compared with that variant
+// (weights repacked where it repacks them, as llama.cpp loads them). The other types keep the
+// portable reference's (generic) order.
+const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16]);
+const refBest = (args: (string | number)[], inputs: Uint8Array[] = []) =>
+  new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "best", repack: true }));
+
+// Independent JS versions of the summation orders. JS adds and multiplies f32 values in f64
+// and Math.fround rounds once more; with 53 >= 2*24 + 2 bits that is exactly the f32 operation.
+const fr = Math.fround;
+const f32b = new Float32Array(1), u32b = new Uint32Array(f32b.buffer);
+/** The next f32 above x (x finite). */
+const nextUp = (x: number) => { if (x === 0) return 2 ** -149; f32b[0] = x; u32b[0] += x > 0 ? 1 : -1; return f32b[0]; };
+/** fmaf(a, b, c) for a*b exact in f64: the f64 sum s plus its exact error e (TwoSum), rounded
+ *  once to f32. fround(s) is that rounding unless s is exactly halfway between two f32s and e
+ *  breaks the tie (no f32 midpoint can lie strictly between s and s + e). */
+function fmaf(a: number, b: number, c: number): number {
+  const p = a * b, s = p + c, bv = s - p, e = (p - (s - bv)) + (c - bv);
+  const r = fr(s);
+  if (e === 0 || r === s) return r;
+  const n = s > r ? nextUp(r) : -nextUp(-r); // the f32 on the other side of s
+  if (Math.abs(s - r) !== Math.abs(n - s)) return r;
+  return e > 0 ? Math.max(r, n) : Math.min(r, n);
+}
+const half = (b: Uint8Array, o: number) => m.x.f16ToF32(b[o] | (b[o + 1] << 8));
+const i8 = (b: Uint8Array, o: number) => (b[o] << 24) >> 24;
+/** ggml_vec_dot_q8_0_q8_0, AVX2: eight lanes, lane l = fma(products 4l..4l+3 of the block,
+ *  dx*dy, lane) block after block, then hsum_float_8: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
+function q8x86(w: Uint8Array, x: Uint8Array, k: number): number {
+  const lane = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let b = 0; b < k / 32; b++) {
+    const d = fr(half(w, b * 34) * half(x, b * 34));
+    for (let l = 0; l < 8; l++) {
+      let s = 0;
+      for (let j = 4 * l; j < 4 * l + 4; j++) s += i8(w, b * 34 + 2 + j) * i8(x, b * 34 + 2 + j);
+      lane[l] = fmaf(s, d, lane[l]); // |s| < 2^16, d has 24 bits: s*d is exact in f64
+    }
+  }
+  const r = [0, 1, 2, 3].map((l) => fr(lane[l + 4] + lane[l]));
+  return fr(fr(r[0] + r[2]) + fr(r[1] + r[3]));
+}
+/** ggml_vec_dot_q8_0_q8_0, generic: sumf += sumi*(dx*dy). */
+function q8generic(w: Uint8Array, x: Uint8Array, k: number): number {
+  let sumf = 0;
+  for (let b = 0; b < k / 32; b++) {
+    let s = 0;
+    for (let j = 0; j < 32; j++) s += i8(w, b * 34 + 2 + j) * i8(x, b * 34 + 2 + j);
+    sumf = fr(sumf + fr(s * fr(half(w, b * 34) * half(x, b * 34))));
+  }
+  return sumf;
+}
+/** ggml_vec_dot_f16, AVX2: four 8-lane accumulators over 32 elements at a time (products of
+ *  halves are exact in f32), reduced (acc0+acc2)+(acc1+acc3), then the upper four lanes onto
+ *  the lower, then (t0+t1)+(t2+t3); elements past the last 32 added in double. */
+function f16x86(w: Float32Array, x: Float32Array, k: number): number {
+  const np = k & ~31, acc = new Array(32).fill(0);
+  for (let i = 0; i < np; i += 32) for (let j = 0; j < 32; j++) acc[j] = fr(acc[j] + fr(w[i + j] * x[i + j]));
+  const v = Array.from({ length: 8 }, (_, l) => fr(fr(acc[l] + acc[16 + l]) + fr(acc[8 + l] + acc[24 + l])));
+  const t = [0, 1, 2, 3].map((l) => fr(v[l + 4] + v[l]));
+  let sum = fr(fr(t[0] + t[1]) + fr(t[2] + t[3]));
+  for (let i = np; i < k; i++) sum += fr(w[i] * x[i]);
+  return fr(sum);
+}
+/** llamafile tinyBLAS (F16, AVX2, k % 8 == 0): lane l sums elements l, l+8, ... in order, then
+ *  hsum: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
+function f16tiny(w: Float32Array, x: Float32Array, k: number): number {
+  const lane = new Array(8).fill(0);
+  for (let i = 0; i < k; i += 8) for (let l = 0; l < 8; l++) lane[l] = fr(lane[l] + fr(w[i + l] * x[i + l]));
+  const r = [0, 1, 2, 3].map((l) => fr(lane[l + 4] + lane[l]));
+  return fr(fr(r[0] + r[2]) + fr(r[1] + r[3]));
+}
+/** ggml_vec_dot_f16, generic: a double sum of the f32 products. */
+function f16generic(w: Float32Array, x: Float32Array, k: number): number {
+  let s = 0;
+  for (let i = 0; i < k; i++) s += fr(w[i] * x[i]);
+  return fr(s);
+}
+
 describe("dot products", () => {
   // Weight rows: random blocks and quantized real-looking data; activations: the paired format.
-  const ROWS = 6, TOKENS = 3;
+  // ROWS is a multiple of 8, so that llama.cpp's x86 build repacks Q4_0 (its 8x8 kernels run
+  // every Q4_0 matrix whose row count is); TOKENS = 5 runs its 4-row gemm and its gemv.
+  const ROWS = 8, TOKENS = 5;
   function setup(type: number, k: number) {
     const r = rng(100 + type + k);
     const rb = rowBytes(type, k);
@@ -218,9 +300,13 @@ describe("dot products", () => {
   }
 
   for (const [type, k] of cases) {
-    it(`${NAME[type]} k=${k}: SIMD equals the scalar reference loop and the f64 product of dequantized values`, () => {
+    const what = type === T.Q8_0 || type === T.F16
+      ? "the SIMD kernels follow llama.cpp's x86 order and the scalar loop ggml's generic one, exactly; all near"
+      : "SIMD equals the scalar reference loop and";
+    it(`${NAME[type]} k=${k}: ${what} the f64 product of dequantized values`, () => {
       const s = setup(type, k);
       const wf = m.alloc(k * 4), xd = m.alloc(k * 4);
+      const same = (got: number, want: number, what: string) => expect(Object.is(got, want), `${what}: ours ${got}, want ${want}`).toBe(true);
       for (let t = 0; t < TOKENS; t++) {
         // the activations as the kernels see them, dequantized
         if (s.at === T.F32 || s.at === T.F16 || s.at === T.BF16) m.put(xd, m.floats(s.xq + t * s.ab, k));
@@ -229,10 +315,26 @@ describe("dot products", () => {
         for (let r = 0; r < ROWS; r++) {
           const wr = s.wp + r * s.rb, xr = s.xq + t * s.ab;
           const simd = m.x.dotSimd(type, wr, xr, k), scalar = m.x.dotScalar(type, wr, xr, k);
-          if (type === T.F32 || type === T.BF16) expect(Math.abs(simd - scalar)).toBeLessThanOrEqual(Math.abs(scalar) * 2 ** -23);
-          else expect(Object.is(simd, scalar), `row ${r} token ${t}: SIMD ${simd} scalar ${scalar}`).toBe(true);
           m.x.dequantize(type, wr, wf, k);
           const wv = m.floats(wf, k);
+          const at = `row ${r} token ${t}`;
+          const others: number[] = []; // further kernels held to the f64 product below
+          if (type === T.Q8_0) {
+            const wb = m.bytes(wr, s.rb), xb = m.bytes(xr, s.ab);
+            same(simd, q8x86(wb, xb, k), `${at} SIMD vs the AVX2 order`);
+            same(scalar, q8generic(wb, xb, k), `${at} scalar vs the generic order`);
+            others.push(scalar);
+          } else if (type === T.F16) {
+            same(simd, f16x86(wv, xv, k), `${at} SIMD vs the AVX2 order`);
+            same(scalar, f16generic(wv, xv, k), `${at} scalar vs the generic order`);
+            others.push(scalar);
+            if (k % 8 === 0) {
+              const batched = m.x.dotBatchedF16(wr, xr, k);
+              same(batched, f16tiny(wv, xv, k), `${at} batched vs tinyBLAS's order`);
+              others.push(batched);
+            }
+          } else if (type === T.F32 || type === T.BF16) expect(Math.abs(simd - scalar)).toBeLessThanOrEqual(Math.abs(scalar) * 2 ** -23);
+          else expect(Object.is(simd, scalar), `${at}: SIMD ${simd} scalar ${scalar}`).toBe(true);
           let exact = 0, mag = 0;
           for (let i = 0; i < k; i++) { exact += wv[i] * xv[i]; mag += Math.abs(wv[i] * xv[i]); }
           if (type === T.Q4_1) {
@@ -247,7 +349,12 @@ describe("dot products", () => {
               exact += mb * sb - mb * sx;
             }
           }
-          expect(Math.abs(simd - exact), `row ${r} token ${t}: ${simd} vs ${exact}`).toBeLessThanOrEqual(mag * 1e-5 + 1e-30);
+          // Q8_0 and F16: every term passes through at most k/8 + 6 f32 roundings of relative
+          // size 2^-24 (the longest accumulator chain, k/8 for tinyBLAS's eight lanes and fewer
+          // for the others, plus the reductions, dx*dy and the rounding of each dequantized
+          // factor), so |error| <= (k/8 + 6)*2^-24*(1 + tiny) * sum|w*x|.
+          const tol = type === T.Q8_0 || type === T.F16 ? mag * (k / 8 + 8) * 2 ** -24 : mag * 1e-5;
+          for (const v of [simd, ...others]) expect(Math.abs(v - exact), `${at}: ${v} vs ${exact}`).toBeLessThanOrEqual(tol + 1e-30);
         }
       }
       for (const p of [wf, xd, s.wp, s.xq, s.xf]) m.free(p);
@@ -255,7 +362,10 @@ describe("dot products", () => {
   }
 
   for (const [type, k] of cases) {
-    it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]} k=${k}: equals ggml's mul_mat on the same quantized activations`), () => {
+    const vs = X86.has(type)
+      ? "llama.cpp's x86 mul_mat (node-llama-cpp's CPU variant, weights repacked as llama.cpp loads them)"
+      : "ggml's mul_mat";
+    it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]} k=${k}: equals ${vs} on the same quantized activations`), () => {
       const s = setup(type, k);
       // ggml takes the activations in its vec_dot_type: F16/BF16 as halves, the rest as bytes.
       let xBytes: Uint8Array;
@@ -265,15 +375,48 @@ describe("dot products", () => {
         xBytes = m.bytes(h, k * 2 * TOKENS);
         m.free(h);
       } else xBytes = m.bytes(s.xq, s.ab * TOKENS);
-      const theirs = asF32(new Uint8Array(ref(["mulmat", type, k, ROWS, TOKENS, "@in", s.at, "@in", "@out"], [s.w, xBytes])));
       const ours = new Float32Array(ROWS * TOKENS);
-      for (let t = 0; t < TOKENS; t++) for (let r = 0; r < ROWS; r++) ours[t * ROWS + r] = m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k);
+      let theirs: Float32Array;
+      if (!X86.has(type)) {
+        theirs = asF32(new Uint8Array(ref(["mulmat", type, k, ROWS, TOKENS, "@in", s.at, "@in", "@out"], [s.w, xBytes])));
+        for (let t = 0; t < TOKENS; t++) for (let r = 0; r < ROWS; r++) ours[t * ROWS + r] = m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k);
+      } else if (type === T.F16) {
+        // TOKENS >= 2 rows: llama.cpp's batched product (tinyBLAS when k % 8 == 0), gemm(batched)
+        theirs = asF32(refBest(["mulmat", type, k, ROWS, TOKENS, "@in", s.at, "@in", "@out"], [s.w, xBytes]));
+        const o = m.alloc(ROWS * TOKENS * 4);
+        m.x.gemmF16(o, ROWS, s.wp, s.rb, ROWS, s.xq, s.ab, TOKENS, k, ROWS);
+        ours.set(m.floats(o, ROWS * TOKENS));
+        m.free(o);
+      } else {
+        // Q4_0/Q8_0: llama.cpp hands ggml f32 activations, which it quantizes itself (the
+        // repacked Q4_0 kernels take nothing else): first check that our activation blocks are
+        // the x86 build's, byte for byte, so the products below see the same quantized values.
+        const xf = new Float32Array(k * TOKENS);
+        s.xs.forEach((x, t) => xf.set(x, t * k));
+        const act = refBest(["actq", T.Q8_0, k * TOKENS, "@in", "@out"], [new Uint8Array(xf.buffer)]);
+        const da = firstByteDiff(xBytes, act);
+        expect(da, `Q8_0 activations: first differing byte ${da} (token ${Math.floor(da / s.ab)})`).toBe(-1);
+        theirs = asF32(refBest(["mulmat", type, k, ROWS, TOKENS, "@in", T.F32, "@in", "@out"], [s.w, new Uint8Array(xf.buffer)]));
+        for (let t = 0; t < TOKENS; t++) for (let r = 0; r < ROWS; r++) ours[t * ROWS + r] = m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k);
+      }
       if (type === T.F32 || type === T.BF16) {
         // double sums in another order: equal up to the last bit of the f32 result
         for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - theirs[i])).toBeLessThanOrEqual(Math.abs(theirs[i]) * 2 ** -23);
       } else {
         const d = firstBitDiff(ours, theirs);
         expect(d, `${NAME[type]} output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
+      }
+      if (X86.has(type)) {
+        // one activation row (llama.cpp's token generation): the single-row kernels, dotSimd
+        for (let t = 0; t < TOKENS; t++) {
+          const one = type === T.F16
+            ? refBest(["mulmat", type, k, ROWS, 1, "@in", s.at, "@in", "@out"], [s.w, xBytes.subarray(t * k * 2, (t + 1) * k * 2)])
+            : refBest(["mulmat", type, k, ROWS, 1, "@in", T.F32, "@in", "@out"], [s.w, new Uint8Array(s.xs[t].buffer)]);
+          const theirs1 = asF32(one);
+          const ours1 = Float32Array.from({ length: ROWS }, (_, r) => m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k));
+          const d = firstBitDiff(ours1, theirs1);
+          expect(d, `${NAME[type]} n=1 token ${t} row ${d}: ours ${ours1[d]} ggml ${theirs1[d]}`).toBe(-1);
+        }
       }
       for (const p of [s.wp, s.xq, s.xf]) m.free(p);
     });

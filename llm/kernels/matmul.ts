@@ -2,8 +2,9 @@
 //
 // Weights: `rows` rows of k elements each, contiguous, in GGUF layout (ne0 = k), so row r
 // starts at w + r*rowBytes(wType, k). Activations are first converted to the format ggml's
-// CPU backend pairs with the weight type (its vec_dot_type), using ggml's reference
-// conversions, and every product then follows ggml's reference (generic) dot product:
+// CPU backend pairs with the weight type (its vec_dot_type), the way llama.cpp's x86 build
+// converts them (Q8_0/Q8_1: llm/quant/q8_act.ts; the others match ggml's reference
+// conversions):
 //
 //   weights        activations (activationType)     stored as (activationBytes)
 //   F32            F32                              f32[k]
@@ -13,8 +14,10 @@
 //   Q4_1           Q8_1                             k/32 blocks of 36 bytes
 //   Q4_K/Q5_K/Q6_K Q8_K                             k/256 blocks of 292 bytes
 //
-// Quantized products are bit-identical to ggml's reference CPU kernels (integer parts are
-// exact, float parts keep ggml's order); F16/BF16/F32 sum in double like ggml's reference
+// Integer parts of the quantized products are exact. The float parts follow the order of the
+// kernel llama.cpp's x86 build (node-llama-cpp, AVX2 + FMA) runs for the type, fused
+// multiply-adds included (llm/math/fma.ts), for Q4_0 (rows a multiple of 8: its repacked
+// kernels), Q8_0 and F16; the other types keep ggml's reference (generic) order for now
 // (see llm/quant/f16.ts). These functions take pointers and a row range and touch no global
 // state: several WebAssembly instances can run disjoint row ranges on one shared memory.
 import {
@@ -32,6 +35,7 @@ import * as q4_k from "../quant/q4_k";
 import * as q5_k from "../quant/q5_k";
 import * as q6_k from "../quant/q6_k";
 import * as q8_k from "../quant/q8_k";
+import { quantizeQ8_0 as actQ8_0, quantizeQ8_1 as actQ8_1 } from "../quant/q8_act";
 
 /** activationType() of a weight type the kernels cannot multiply. */
 export const ACT_NONE: u32 = 0xffffffff;
@@ -61,15 +65,16 @@ export function activationBytes(wType: u32, k: i32): usize {
   return 0;
 }
 
-/** Converts x (f32[k]) to the activation format of wType at dst. False if unsupported. */
+/** Converts x (f32[k]) to the activation format of wType at dst, as llama.cpp's x86 CPU backend
+ *  does before its products (Q8_0/Q8_1: llm/quant/q8_act.ts). False if unsupported. */
 export function quantizeActivations(x: usize, k: i32, wType: u32, dst: usize): bool {
   if (activationBytes(wType, k) == 0) return false;
   switch (activationType(wType)) {
     case GGML_F32: memory.copy(dst, x, <usize>k << 2); break;
     case GGML_F16: f16q.quantizeActivations(x, dst, k); break;
     case GGML_BF16: bf16q.quantizeActivations(x, dst, k); break;
-    case GGML_Q8_0: q8_0.quantizeRow(x, dst, k); break;
-    case GGML_Q8_1: q8_1.quantizeRow(x, dst, k); break;
+    case GGML_Q8_0: actQ8_0(x, dst, k); break;
+    case GGML_Q8_1: actQ8_1(x, dst, k); break;
     case GGML_Q8_K: q8_k.quantizeRow(x, dst, k); break;
     default: return false;
   }
@@ -77,10 +82,13 @@ export function quantizeActivations(x: usize, k: i32, wType: u32, dst: usize): b
 }
 
 // out[t*outStride + r] = W[r]·X[t], r < nr, t < nt, by weight type.
-function gemm(wType: u32, out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
+// batchRows: the weight's row count when llama.cpp multiplies it by a batch of two or more rows
+// here, else 0 (F16 picks its kernel, and so its summation order, by it).
+function gemm(wType: u32, out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
+              batchRows: i32): void {
   switch (wType) {
     case GGML_F32: f32q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_F16: f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_F16: f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, batchRows); break;
     case GGML_BF16: bf16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q4_1: q4_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
@@ -97,7 +105,7 @@ export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rowS
   if (activationBytes(wType, k) == 0) return false;
   if (rowEnd <= rowStart) return true;
   const rb = <usize>rowBytes(wType, <u64>k);
-  gemm(wType, out + (<usize>rowStart << 2), 1, w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, 0, 1, k);
+  gemm(wType, out + (<usize>rowStart << 2), 1, w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, 0, 1, k, 0);
   return true;
 }
 
@@ -107,7 +115,9 @@ const TOKEN_BLOCK: i32 = 32;
 
 /** Batch product for n activation rows (prompt processing): out[t*rows + r] = W[r,:]·X[t] for
  *  t in [0, n), r in [rowStart, rowEnd). xq holds n rows of activationBytes(wType, k) bytes.
- *  Results equal n calls of matvec bit for bit. */
+ *  It stands for llama.cpp's product of a batch of two or more rows, also when n is 1 (a
+ *  piece of such a batch): for F16 weights that sums in another order than matvec, for the
+ *  other types the results equal n calls of matvec bit for bit. */
 export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
   const ab = activationBytes(wType, k);
   if (ab == 0) return false;
@@ -116,7 +126,7 @@ export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i
   for (let t = 0; t < n; t += TOKEN_BLOCK) {
     const nt = min(TOKEN_BLOCK, n - t);
     gemm(wType, out + ((<usize>t * <usize>rows + <usize>rowStart) << 2), rows, w + <usize>rowStart * rb, rb,
-      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k);
+      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k, rows);
   }
   return true;
 }

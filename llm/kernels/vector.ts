@@ -1,7 +1,8 @@
 // f32 vector helpers for the transformer, each following the ggml CPU operation it stands
-// for (ggml's portable x86-64 build: scalar reference loops, and its SSE2 kernels where it
-// has them, since those use no fused multiply-add and wasm SIMD can reproduce them exactly).
+// for: ggml's scalar reference loops and SSE2 kernels (no fused multiply-add, so wasm SIMD
+// reproduces them exactly), and for SwiGLU the AVX2 kernel of llama.cpp's x86 build.
 // All functions take pointers and a length and touch no global state; out may alias an input.
+import { expAvx2 } from "../math/exp";
 
 // @ts-ignore: decorator
 @inline function f(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
@@ -141,12 +142,15 @@ export function silu(out: usize, x: usize, n: i32): void {
   for (; i < n; i++) store<f32>(out + (<usize>i << 2), silu1(f(x, i)));
 }
 
-/** ggml_vec_swiglu_f32: out = silu(g)*u (llama's FFN gate, ggml_swiglu_split). */
+/** ggml_vec_swiglu_f32: out = silu(g)*u (llama's FFN gate, ggml_swiglu_split), as llama.cpp's
+ *  x86 build runs it: groups of eight through ggml's AVX2 exp, g / (1 + exp(-g)) * u, the
+ *  rest through expf. */
 export function swiglu(out: usize, g: usize, u: usize, n: i32): void {
+  const n8 = n & ~7;
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(out + o, f32x4.mul(siluV(v128.load(g + o)), v128.load(u + o)));
+  for (; i < n8; i++) {
+    const x = f(g, i);
+    store<f32>(out + (<usize>i << 2), (x / (<f32>1 + expAvx2(<f32>0 - x))) * f(u, i));
   }
   for (; i < n; i++) store<f32>(out + (<usize>i << 2), silu1(f(g, i)) * f(u, i));
 }

@@ -4,13 +4,11 @@
 // their payload, as the x86 build of ggml produces them.
 //
 // Products with F16 weights: ggml's CPU backend rounds the activations to F16 (vec_dot_type
-// of F16 is F16) and its reference ggml_vec_dot_f16 sums the f32 products in double. A
-// product of two halves is exact in f32, and every half is a multiple of 2^-24, so the
-// double sum is exact (hence independent of order) while partial sums stay below 32 in
-// magnitude; beyond that it differs from ggml's sequential double sum only in the last
-// bits of a double. The activation format used here is therefore f32[k] holding values
-// already rounded to F16 (same numbers as ggml's F16 row, no conversion in the hot loop).
-import { addProductsF64, floatGemm } from "./common";
+// of F16 is F16), so the activation format here is f32[k] holding values already rounded to
+// F16 (the same numbers as ggml's F16 row, no conversion in the hot loop). A product of two
+// halves is exact in f32; what differs between llama.cpp's kernels is the order of the f32
+// additions, reproduced below for its x86 build: ggml_vec_dot_f16 for one activation row,
+// llamafile's tinyBLAS for a batch. dotScalar is ggml's portable reference (double sum).
 
 /** Half (low 16 bits of h) to f32. */
 export function f16ToF32(h: u32): f32 {
@@ -98,6 +96,25 @@ export function quantizeRow(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<u16>(dst + (<usize>i << 1), <u16>f32ToF16(load<f32>(src + (<usize>i << 2))));
 }
 
+/** Four f32 rounded to the nearest F16 value (as f32), like roundF16 for finite values. */
+// @ts-ignore: decorator
+@inline export function roundF16x4(x: v128): v128 {
+  const a = v128.and(x, i32x4.splat(0x7fffffff));
+  const sign = v128.xor(x, a);
+  // normal halves: drop 13 mantissa bits, ties to even
+  const r = v128.and(i32x4.add(i32x4.add(a, i32x4.splat(0xfff)), v128.and(i32x4.shr_u(a, 13), i32x4.splat(1))), i32x4.splat(0xffffe000));
+  // subnormal halves: multiples of 2^-24, rounded by the FPU at 0.5 + |x|
+  const sub = f32x4.sub(f32x4.add(a, f32x4.splat(0.5)), f32x4.splat(0.5));
+  const m = v128.bitselect(r, sub, i32x4.ge_u(a, i32x4.splat(0x38800000)));
+  return v128.or(sign, v128.bitselect(i32x4.splat(0x7f800000), m, i32x4.ge_u(a, i32x4.splat(0x477ff000))));
+}
+
+/** The four halves at p as f32x4 (exact for every half). */
+// @ts-ignore: decorator
+@inline export function loadHalves4(p: usize): v128 {
+  return f16x4ToF32x4(i32x4.extend_low_i16x8_u(v128.load64_zero(p)));
+}
+
 /** Activations for F16 weights: f32[n] rounded through F16 (see the header). */
 export function quantizeActivations(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), roundF16(load<f32>(src + (<usize>i << 2))));
@@ -112,50 +129,63 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   return <f32>s;
 }
 
-/** Tail and final reduction shared by the kernels. */
-// @ts-ignore: decorator
-@inline function finish(acc: v128, w: usize, x: usize, i: i32, k: i32): f32 {
-  let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  for (; i < k; i++) s += <f64>(f16ToF32(load<u16>(w + (<usize>i << 1))) * load<f32>(x + (<usize>i << 2)));
-  return <f32>s;
-}
-
-/** One weight row against one activation row. */
+/** ggml_vec_dot_f16 as llama.cpp's x86 build runs it (AVX2; one activation row, and flash
+ *  attention's q·k): four 8-lane f32 accumulators over 32 elements at a time (products of
+ *  halves are exact in f32), reduced ((a0+a2)+(a1+a3)), then lanes l+4 onto l, then pairwise;
+ *  the elements past the last 32 are added in double. */
 export function dot(w: usize, x: usize, k: i32): f32 {
-  // Same accumulation structure as dot1x4, so matmul and matvec agree bit for bit.
-  let a = f64x2.splat(0);
-  let i = 0;
-  for (; i + 8 <= k; i += 8) {
-    const h = v128.load(w + (<usize>i << 1));
-    const xp = x + (<usize>i << 2);
-    const sp = hasSpecial(h);
-    a = addProductsF64(addProductsF64(a, f32x4.mul(halvesLo(h, sp), v128.load(xp))), f32x4.mul(halvesHi(h, sp), v128.load(xp, 16)));
+  const np = k & ~31;
+  let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+  for (let i = 0; i < np; i += 32) {
+    const wp = w + (<usize>i << 1), xp = x + (<usize>i << 2);
+    const h0 = v128.load(wp), h1 = v128.load(wp, 16), h2 = v128.load(wp, 32), h3 = v128.load(wp, 48);
+    const s0 = hasSpecial(h0), s1 = hasSpecial(h1), s2 = hasSpecial(h2), s3 = hasSpecial(h3);
+    a0 = f32x4.add(a0, f32x4.mul(halvesLo(h0, s0), v128.load(xp)));
+    b0 = f32x4.add(b0, f32x4.mul(halvesHi(h0, s0), v128.load(xp, 16)));
+    a1 = f32x4.add(a1, f32x4.mul(halvesLo(h1, s1), v128.load(xp, 32)));
+    b1 = f32x4.add(b1, f32x4.mul(halvesHi(h1, s1), v128.load(xp, 48)));
+    a2 = f32x4.add(a2, f32x4.mul(halvesLo(h2, s2), v128.load(xp, 64)));
+    b2 = f32x4.add(b2, f32x4.mul(halvesHi(h2, s2), v128.load(xp, 80)));
+    a3 = f32x4.add(a3, f32x4.mul(halvesLo(h3, s3), v128.load(xp, 96)));
+    b3 = f32x4.add(b3, f32x4.mul(halvesHi(h3, s3), v128.load(xp, 112)));
   }
-  return finish(a, w, x, i, k);
+  // lanes 0-3 (a) and 4-7 (b) of the four 8-lane accumulators
+  const lo = f32x4.add(f32x4.add(a0, a2), f32x4.add(a1, a3));
+  const hi = f32x4.add(f32x4.add(b0, b2), f32x4.add(b1, b3));
+  const t = f32x4.add(hi, lo);
+  let sum: f64 = <f64>((f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 1)) + (f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3)));
+  for (let i = np; i < k; i++) sum += <f64>(f16ToF32(load<u16>(w + (<usize>i << 1))) * load<f32>(x + (<usize>i << 2)));
+  return <f32>sum;
 }
 
-/** One weight row against four activation rows (the weights are widened once). */
-function dot1x4(out: usize, os: usize, w: usize, x: usize, xs: usize, k: i32): void {
-  let a0 = f64x2.splat(0), a1 = f64x2.splat(0), a2 = f64x2.splat(0), a3 = f64x2.splat(0);
-  let i = 0;
-  const x1 = x + xs, x2 = x1 + xs, x3 = x2 + xs;
-  for (; i + 8 <= k; i += 8) {
+/** llamafile's tinyBLAS for F16 x F16 as llama.cpp's x86 build runs it for two or more
+ *  activation rows (k % 8 == 0): eight f32 lanes, lane m sums elements m, m+8, ... in order,
+ *  then ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
+export function dotBatched(w: usize, x: usize, k: i32): f32 {
+  let lo = f32x4.splat(0), hi = f32x4.splat(0);
+  for (let i = 0; i < k; i += 8) {
     const h = v128.load(w + (<usize>i << 1));
     const sp = hasSpecial(h);
-    const lo = halvesLo(h, sp), hi = halvesHi(h, sp);
-    const o = <usize>i << 2;
-    a0 = addProductsF64(addProductsF64(a0, f32x4.mul(lo, v128.load(x + o))), f32x4.mul(hi, v128.load(x + o, 16)));
-    a1 = addProductsF64(addProductsF64(a1, f32x4.mul(lo, v128.load(x1 + o))), f32x4.mul(hi, v128.load(x1 + o, 16)));
-    a2 = addProductsF64(addProductsF64(a2, f32x4.mul(lo, v128.load(x2 + o))), f32x4.mul(hi, v128.load(x2 + o, 16)));
-    a3 = addProductsF64(addProductsF64(a3, f32x4.mul(lo, v128.load(x3 + o))), f32x4.mul(hi, v128.load(x3 + o, 16)));
+    lo = f32x4.add(lo, f32x4.mul(halvesLo(h, sp), v128.load(x + (<usize>i << 2))));
+    hi = f32x4.add(hi, f32x4.mul(halvesHi(h, sp), v128.load(x + (<usize>i << 2), 16)));
   }
-  store<f32>(out, finish(a0, w, x, i, k));
-  store<f32>(out + os, finish(a1, w, x1, i, k));
-  store<f32>(out + 2 * os, finish(a2, w, x2, i, k));
-  store<f32>(out + 3 * os, finish(a3, w, x3, i, k));
+  const t = f32x4.add(hi, lo);
+  return (f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 2)) + (f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 3));
 }
 
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
-export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  floatGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dot1x4, dot);
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
+ *  (floats). batchRows: the weight's row count when llama.cpp multiplies it by a batch of two
+ *  or more rows, else 0. Its tinyBLAS takes such a product when k % 8 == 0 and the row count
+ *  is a multiple of 4; otherwise it falls back to ggml_vec_dot_f16, like a single row. */
+export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32, batchRows: i32): void {
+  const os = <usize>outStride << 2;
+  const tiny = batchRows > 0 && (batchRows & 3) == 0 && (k & 7) == 0;
+  for (let r = 0; r < nr; r++) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) {
+      const xt = x + <usize>t * xStride;
+      store<f32>(o + <usize>t * os, tiny ? dotBatched(wr, xt, k) : dot(wr, xt, k));
+    }
+  }
 }

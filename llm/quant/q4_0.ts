@@ -3,6 +3,7 @@
 import { f16ToF32, f32ToF16 } from "./f16";
 import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite, tiledGemm } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows } from "./q8_0";
+import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
 
 export const QK: i32 = 32;
 export const BLOCK_BYTES: i32 = 18;
@@ -45,7 +46,9 @@ export function dequantizeRow(src: usize, dst: usize, n: i32): void {
   }
 }
 
-/** ggml_vec_dot_q4_0_q8_0 (generic): per block sumf += sumi*dx*dy (left to right). */
+/** Per block sumf = fma(sumi, dx*dy, sumf): the order of llama.cpp's repacked Q4_0 kernels on
+ *  x86 (ggml_gemv/gemm_q4_0_8x8_q8_0, AVX2), which run every Q4_0 matrix whose row count is a
+ *  multiple of 8. */
 export function dotScalar(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   let sumf: f32 = 0;
@@ -57,7 +60,7 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
       sumi += ((q & 15) - 8) * <i32>load<i8>(b + 2 + <usize>j);
       sumi += ((q >> 4) - 8) * <i32>load<i8>(b + 18 + <usize>j);
     }
-    sumf += <f32>sumi * f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b));
+    sumf = fma32(<f32>sumi, f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b)), sumf);
   }
   return sumf;
 }
@@ -68,7 +71,7 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
 // i16x8.mul: n*y summed over the four nibble vectors stays within i16 (4*15*127), and is widened
 // once per block. The nibbles are unsigned, so 8*sum(y) is taken off once per block for all rows.
 // All integer sums are exact (only their grouping differs from ggml's), and the float part keeps
-// ggml's order: sumf += (sumi*dx)*dy, block after block. Scales go through halvesFast (exact for
+// llama.cpp's x86 order: sumf = fma(sumi, dx*dy, sumf), block after block. Scales go through halvesFast (exact for
 // finite halves); a tile whose result is not finite is recomputed with dotScalar.
 //
 // These ops were chosen for both targets: on x64 (V8) each is one instruction; under QEMU's TCG
@@ -112,7 +115,7 @@ export function dot(w: usize, x: usize, k: i32): f32 {
     const y0 = v128.load(b, 2), y1 = v128.load(b, 18);
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
     const sumi = hsum(q4m(v128.load(a, 2), n0, ye0, yo0, ye1, yo1)) - i32x4.extract_lane(offset8(ye0, yo0, ye1, yo1), 0);
-    sumf += <f32>sumi * f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b));
+    sumf = fma32(<f32>sumi, f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b)), sumf);
   }
   return sumf;
 }
@@ -124,6 +127,35 @@ function exactTile(out: usize, os: usize, w0: usize, ws: usize, nr: i32, x0: usi
   }
 }
 
+// The float part of the tiles: per row acc = fma(sumi, dx*dy, acc), two rows per f64x2, as
+// llm/math/fma.ts explains: sumi and the f32 scale product widen to f64 exactly, their product
+// is exact, the f64 sum is rounded to f32. That equals the fused multiply-add unless the sum
+// was inexact and lands on an f32 tie (badTie), which is rare: such a tile is flagged and
+// recomputed by the scalar path (dotScalar, fma32).
+
+/** Lanes 0-1 / 2-3 of a tile's i32 block sums and f32 scales, widened (exactly) to f64. */
+// @ts-ignore: decorator
+@inline function sumiLo(s: v128): v128 { return f64x2.convert_low_i32x4_s(s); }
+// @ts-ignore: decorator
+@inline function sumiHi(s: v128): v128 { return f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)); }
+// @ts-ignore: decorator
+@inline function scaleLo(d: v128): v128 { return f64x2.promote_low_f32x4(d); }
+// @ts-ignore: decorator
+@inline function scaleHi(d: v128): v128 { return f64x2.promote_low_f32x4(i32x4.shuffle(d, d, 2, 3, 0, 1)); }
+
+/** Four f64x2 accumulators (rows 0-1, 2-3, 4-5, 6-7) as eight f32 results at out; false if any
+ *  is not finite. */
+function storeAcc(out: usize, c01: v128, c23: v128, c45: v128, c67: v128, nr: i32): bool {
+  const lo = i32x4.shuffle(f32x4.demote_f64x2_zero(c01), f32x4.demote_f64x2_zero(c23), 0, 1, 4, 5);
+  if (nonFinite(lo)) return false;
+  if (nr <= 4) { storeRows(out, lo, nr); return true; }
+  const hi = i32x4.shuffle(f32x4.demote_f64x2_zero(c45), f32x4.demote_f64x2_zero(c67), 0, 1, 4, 5);
+  if (nonFinite(hi)) return false;
+  v128.store(out, lo);
+  v128.store(out, hi, 16);
+  return true;
+}
+
 // Eight weight rows x one token. V8 loads every weight of a loop iteration first and then runs
 // out of registers; a store after each pair of rows (into this tile's own output slots, all
 // overwritten at the end) keeps the next pair's loads behind it.
@@ -131,7 +163,8 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   const nb = k / QK;
   let p = w0, y = x0;
   const n0 = v128.load(VK, K_N0), hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
-  let c = f32x4.splat(0), d = f32x4.splat(0);
+  const top = v128.load(TIE_TOP);
+  let c01 = f64x2.splat(0), c23 = f64x2.splat(0), c45 = f64x2.splat(0), c67 = f64x2.splat(0), ties = i64x2.splat(0);
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
@@ -141,17 +174,25 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
     const a = pair(q4m(v128.load(p, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r1, 2), n0, ye0, yo0, ye1, yo1));
     v128.store(out, a);
     const b = pair(q4m(v128.load(r2, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r3, 2), n0, ye0, yo0, ye1, yo1));
-    c = f32x4.add(c, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(quad(a, b), cy)), halves4(p, r1, r2, r3, hm, h2f)), dy));
-    v128.store(out, c);
+    const s03 = i32x4.sub(quad(a, b), cy), d03 = f32x4.mul(halves4(p, r1, r2, r3, hm, h2f), dy);
+    const p01 = f64x2.mul(sumiLo(s03), scaleLo(d03)), p23 = f64x2.mul(sumiHi(s03), scaleHi(d03));
+    const t01 = f64x2.add(p01, c01), t23 = f64x2.add(p23, c23);
+    ties = v128.or(ties, v128.or(badTie(t01, p01, c01, top), badTie(t23, p23, c23, top)));
+    c01 = roundF32x2(t01); c23 = roundF32x2(t23);
+    v128.store(out, c01);
     const r4 = r3 + ws, r5 = r4 + ws, r6 = r5 + ws, r7 = r6 + ws;
     const e = pair(q4m(v128.load(r4, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r5, 2), n0, ye0, yo0, ye1, yo1));
     v128.store(out, e, 16);
     const f = pair(q4m(v128.load(r6, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r7, 2), n0, ye0, yo0, ye1, yo1));
-    d = f32x4.add(d, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(quad(e, f), cy)), halves4(r4, r5, r6, r7, hm, h2f)), dy));
-    v128.store(out, d, 16);
+    const s47 = i32x4.sub(quad(e, f), cy), d47 = f32x4.mul(halves4(r4, r5, r6, r7, hm, h2f), dy);
+    const p45 = f64x2.mul(sumiLo(s47), scaleLo(d47)), p67 = f64x2.mul(sumiHi(s47), scaleHi(d47));
+    const t45 = f64x2.add(p45, c45), t67 = f64x2.add(p67, c67);
+    ties = v128.or(ties, v128.or(badTie(t45, p45, c45, top), badTie(t67, p67, c67, top)));
+    c45 = roundF32x2(t45); c67 = roundF32x2(t67);
+    v128.store(out, c45, 16);
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if (nonFinite(c) || nonFinite(d)) exactTile(out, 0, w0, ws, 8, x0, 0, 1, k);
+  if (v128.any_true(ties) || !storeAcc(out, c01, c23, c45, c67, 8)) exactTile(out, 0, w0, ws, 8, x0, 0, 1, k);
 }
 
 // Up to four weight rows x one token (missing rows repeat the last one; lanes are independent).
@@ -159,18 +200,22 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
   const nb = k / QK;
   let p0 = w0, p1 = nr > 1 ? w0 + ws : w0, p2 = nr > 2 ? p1 + ws : p1, p3 = nr > 3 ? p2 + ws : p2, y = x0;
   const n0 = v128.load(VK, K_N0), hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
-  let c = f32x4.splat(0);
+  const top = v128.load(TIE_TOP);
+  let c01 = f64x2.splat(0), c23 = f64x2.splat(0), ties = i64x2.splat(0);
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
     const a = pair(q4m(v128.load(p0, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(p1, 2), n0, ye0, yo0, ye1, yo1));
     const b = pair(q4m(v128.load(p2, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(p3, 2), n0, ye0, yo0, ye1, yo1));
     const s = i32x4.sub(quad(a, b), offset8(ye0, yo0, ye1, yo1));
-    c = f32x4.add(c, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s), halves4(p0, p1, p2, p3, hm, h2f)), halfSplat(y, hm, h2f)));
+    const d = f32x4.mul(halves4(p0, p1, p2, p3, hm, h2f), halfSplat(y, hm, h2f));
+    const p01 = f64x2.mul(sumiLo(s), scaleLo(d)), p23 = f64x2.mul(sumiHi(s), scaleHi(d));
+    const t01 = f64x2.add(p01, c01), t23 = f64x2.add(p23, c23);
+    ties = v128.or(ties, v128.or(badTie(t01, p01, c01, top), badTie(t23, p23, c23, top)));
+    c01 = roundF32x2(t01); c23 = roundF32x2(t23);
     p0 += BLOCK_BYTES; p1 += BLOCK_BYTES; p2 += BLOCK_BYTES; p3 += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if (nonFinite(c)) { exactTile(out, 0, w0, ws, nr, x0, 0, 1, k); return; }
-  storeRows(out, c, nr);
+  if (v128.any_true(ties) || !storeAcc(out, c01, c23, c01, c23, nr)) exactTile(out, 0, w0, ws, nr, x0, 0, 1, k);
 }
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt (see tiledGemm). */

@@ -1,7 +1,8 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, hsum, evens, odds, VK, K_HMASK, K_H2F, halves4, halfSplat, nonFinite, tiledGemm } from "./common";
+import { roundAway, evens, odds } from "./common";
+import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
 
 export const QK: i32 = 32;
 export const BLOCK_BYTES: i32 = 34;
@@ -32,7 +33,8 @@ export function dequantizeRow(src: usize, dst: usize, n: i32): void {
   }
 }
 
-/** ggml_vec_dot_q8_0_q8_0 (generic): per block sumf += sumi*(dx*dy), blocks in order. */
+/** ggml_vec_dot_q8_0_q8_0 (generic, ggml's portable reference): per block sumf += sumi*(dx*dy),
+ *  blocks in order. */
 export function dotScalar(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   let sumf: f32 = 0;
@@ -40,46 +42,6 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
     const a = w + <usize>(i * BLOCK_BYTES), b = x + <usize>(i * BLOCK_BYTES);
     let sumi = 0;
     for (let j = 0; j < QK; j++) sumi += <i32>load<i8>(a + 2 + <usize>j) * <i32>load<i8>(b + 2 + <usize>j);
-    sumf += <f32>sumi * (f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b)));
-  }
-  return sumf;
-}
-
-// The SIMD kernels split weights and activations into even and odd bytes (sign-extended i16
-// lanes) and multiply them with i16x8.mul: two products summed stay within i16 (weights may be
-// -128, activations from the reference quantizer never are: 2*128*127 < 2^15), widened once per
-// half block. Integer sums are exact; the float part keeps ggml's order, sumf += sumi*(dx*dy)
-// block after block. Scales go through halvesFast; non-finite tiles are recomputed exactly. The
-// ops suit both targets (see q4_0.ts).
-
-/** sum(w*y) over one block (four i32 lanes): w0/w1 the weight's two 16-byte halves. */
-// @ts-ignore: decorator
-@inline function q8m(w0: v128, w1: v128, ye0: v128, yo0: v128, ye1: v128, yo1: v128): v128 {
-  const p0 = i16x8.add(i16x8.mul(evens(w0), ye0), i16x8.mul(odds(w0), yo0));
-  const p1 = i16x8.add(i16x8.mul(evens(w1), ye1), i16x8.mul(odds(w1), yo1));
-  return i32x4.add(i32x4.extadd_pairwise_i16x8_s(p0), i32x4.extadd_pairwise_i16x8_s(p1));
-}
-
-/** Two rows' block sums as [r0 a, r1 a, r0 b, r1 b] with a + b the row's sum. */
-// @ts-ignore: decorator
-@inline function pair(p0: v128, p1: v128): v128 {
-  return i32x4.add(i32x4.shuffle(p0, p1, 0, 4, 1, 5), i32x4.shuffle(p0, p1, 2, 6, 3, 7));
-}
-
-/** Four rows' sums [r0, r1, r2, r3] from pair(r0, r1) and pair(r2, r3). */
-// @ts-ignore: decorator
-@inline function quad(a: v128, b: v128): v128 {
-  return i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
-}
-
-/** One row, one activation row, SIMD; same arithmetic as dotScalar. */
-export function dot(w: usize, x: usize, k: i32): f32 {
-  const nb = k / QK;
-  let sumf: f32 = 0;
-  for (let i = 0; i < nb; i++) {
-    const a = w + <usize>(i * BLOCK_BYTES), b = x + <usize>(i * BLOCK_BYTES);
-    const y0 = v128.load(b, 2), y1 = v128.load(b, 18);
-    const sumi = hsum(q8m(v128.load(a, 2), v128.load(a, 18), evens(y0), odds(y0), evens(y1), odds(y1)));
     sumf += <f32>sumi * (f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b)));
   }
   return sumf;
@@ -94,58 +56,73 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   if (nr > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
-// Rows [0, nr) of one token by the exact scalar path (non-finite results only).
-function exactRows(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
-  for (let r = 0; r < nr; r++) store<f32>(out + (<usize>r << 2), dotScalar(w0 + <usize>r * ws, x0, k));
+// llama.cpp's x86 build multiplies Q8_0 weights by ggml_vec_dot_q8_0_q8_0 (AVX2) for one
+// activation row and by llamafile's tinyBLAS_Q0_AVX for more; both keep eight f32 lanes per
+// output, lane l summing products 4l..4l+3 of each block: lane = fma(dx*dy, lane_sum, lane),
+// block after block, then ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). The integer lane sums are
+// exact; the fused multiply-add is llm/math/fma.ts's.
+
+/** i32x4 of the sums of four consecutive products of 16 int8 pairs. Products of even and odd
+ *  bytes (sign-extended i16 lanes, see common.ts) summed in pairs stay within i16: weights may
+ *  be -128, activations never are (2*128*127 < 2^15). */
+// @ts-ignore: decorator
+@inline function sum4(w: v128, y: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.mul(evens(w), evens(y)), i16x8.mul(odds(w), odds(y))));
 }
 
-// Eight weight rows x one token; the stores after each pair of rows (into this tile's own output
-// slots, all overwritten at the end) keep V8 from loading the next rows early (see q4_0.ts).
-function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
+/** Sum of the four products of elements 4l..4l+3 of a block (weights at a, activations at b). */
+// @ts-ignore: decorator
+@inline function laneSum(a: usize, b: usize, l: i32): f32 {
+  const o = <usize>(2 + 4 * l);
+  return <f32>(<i32>load<i8>(a + o) * <i32>load<i8>(b + o) + <i32>load<i8>(a + o + 1) * <i32>load<i8>(b + o + 1) +
+    <i32>load<i8>(a + o + 2) * <i32>load<i8>(b + o + 2) + <i32>load<i8>(a + o + 3) * <i32>load<i8>(b + o + 3));
+}
+
+/** One weight row against one activation row in llama.cpp's x86 order, lane by lane with the
+ *  scalar fused multiply-add: the reference for dot, and its path for the rare flagged row. */
+export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
-  let p = w0, y = x0;
-  const hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
-  let c = f32x4.splat(0), d = f32x4.splat(0);
+  let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0, l4: f32 = 0, l5: f32 = 0, l6: f32 = 0, l7: f32 = 0;
   for (let i = 0; i < nb; i++) {
-    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
-    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
-    const dy = halfSplat(y, hm, h2f);
-    const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
-    const a = pair(q8m(v128.load(p, 2), v128.load(p, 18), ye0, yo0, ye1, yo1), q8m(v128.load(r1, 2), v128.load(r1, 18), ye0, yo0, ye1, yo1));
-    v128.store(out, a);
-    const b = pair(q8m(v128.load(r2, 2), v128.load(r2, 18), ye0, yo0, ye1, yo1), q8m(v128.load(r3, 2), v128.load(r3, 18), ye0, yo0, ye1, yo1));
-    c = f32x4.add(c, f32x4.mul(f32x4.convert_i32x4_s(quad(a, b)), f32x4.mul(halves4(p, r1, r2, r3, hm, h2f), dy)));
-    v128.store(out, c);
-    const r4 = r3 + ws, r5 = r4 + ws, r6 = r5 + ws, r7 = r6 + ws;
-    const e = pair(q8m(v128.load(r4, 2), v128.load(r4, 18), ye0, yo0, ye1, yo1), q8m(v128.load(r5, 2), v128.load(r5, 18), ye0, yo0, ye1, yo1));
-    v128.store(out, e, 16);
-    const f = pair(q8m(v128.load(r6, 2), v128.load(r6, 18), ye0, yo0, ye1, yo1), q8m(v128.load(r7, 2), v128.load(r7, 18), ye0, yo0, ye1, yo1));
-    d = f32x4.add(d, f32x4.mul(f32x4.convert_i32x4_s(quad(e, f)), f32x4.mul(halves4(r4, r5, r6, r7, hm, h2f), dy)));
-    v128.store(out, d, 16);
-    p += BLOCK_BYTES; y += BLOCK_BYTES;
+    const a = w + <usize>(i * BLOCK_BYTES), b = x + <usize>(i * BLOCK_BYTES);
+    const d = f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b));
+    l0 = fma32(d, laneSum(a, b, 0), l0); l1 = fma32(d, laneSum(a, b, 1), l1);
+    l2 = fma32(d, laneSum(a, b, 2), l2); l3 = fma32(d, laneSum(a, b, 3), l3);
+    l4 = fma32(d, laneSum(a, b, 4), l4); l5 = fma32(d, laneSum(a, b, 5), l5);
+    l6 = fma32(d, laneSum(a, b, 6), l6); l7 = fma32(d, laneSum(a, b, 7), l7);
   }
-  if (nonFinite(c) || nonFinite(d)) exactRows(out, w0, ws, 8, x0, k);
+  return ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7));
 }
 
-// Up to four weight rows x one token (missing rows repeat the last one; lanes are independent).
-function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
+/** One weight row against one activation row in llama.cpp's x86 order (see above): the eight
+ *  lanes as four f64x2 accumulators, each step rounded to f32 (llm/math/fma.ts); a row where
+ *  that could differ from the fused multiply-add (badTie) is redone by dotScalarX86. */
+export function dot(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
-  let p0 = w0, p1 = nr > 1 ? w0 + ws : w0, p2 = nr > 2 ? p1 + ws : p1, p3 = nr > 3 ? p2 + ws : p2, y = x0;
-  const hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
-  let c = f32x4.splat(0);
+  const top = v128.load(TIE_TOP);
+  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
   for (let i = 0; i < nb; i++) {
-    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
-    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
-    const a = pair(q8m(v128.load(p0, 2), v128.load(p0, 18), ye0, yo0, ye1, yo1), q8m(v128.load(p1, 2), v128.load(p1, 18), ye0, yo0, ye1, yo1));
-    const b = pair(q8m(v128.load(p2, 2), v128.load(p2, 18), ye0, yo0, ye1, yo1), q8m(v128.load(p3, 2), v128.load(p3, 18), ye0, yo0, ye1, yo1));
-    c = f32x4.add(c, f32x4.mul(f32x4.convert_i32x4_s(quad(a, b)), f32x4.mul(halves4(p0, p1, p2, p3, hm, h2f), halfSplat(y, hm, h2f))));
-    p0 += BLOCK_BYTES; p1 += BLOCK_BYTES; p2 += BLOCK_BYTES; p3 += BLOCK_BYTES; y += BLOCK_BYTES;
+    const a = w + <usize>(i * BLOCK_BYTES), b = x + <usize>(i * BLOCK_BYTES);
+    const d = f64x2.splat(<f64>(f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b))));
+    const lo = sum4(v128.load(a, 2), v128.load(b, 2)), hi = sum4(v128.load(a, 18), v128.load(b, 18));
+    const p0 = f64x2.mul(f64x2.convert_low_i32x4_s(lo), d), p1 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(lo, lo, 2, 3, 0, 1)), d);
+    const p2 = f64x2.mul(f64x2.convert_low_i32x4_s(hi), d), p3 = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(hi, hi, 2, 3, 0, 1)), d);
+    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
+    ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
+    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
   }
-  if (nonFinite(c)) { exactRows(out, w0, ws, nr, x0, k); return; }
-  storeRows(out, c, nr);
+  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
+  const lanesLo = i32x4.shuffle(f32x4.demote_f64x2_zero(c0), f32x4.demote_f64x2_zero(c1), 0, 1, 4, 5);
+  const lanesHi = i32x4.shuffle(f32x4.demote_f64x2_zero(c2), f32x4.demote_f64x2_zero(c3), 0, 1, 4, 5);
+  const r = f32x4.add(lanesHi, lanesLo);      // lane l: l+4 onto l
+  return (f32x4.extract_lane(r, 0) + f32x4.extract_lane(r, 2)) + (f32x4.extract_lane(r, 1) + f32x4.extract_lane(r, 3));
 }
 
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt (see tiledGemm). */
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  tiledGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, tile8, tile4);
+  const os = <usize>outStride << 2;
+  for (let r = 0; r < nr; r++) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
+  }
 }

@@ -1,12 +1,17 @@
 // llama.cpp as the oracle, through node-llama-cpp 3.21.1 (prebuilt CPU build, never built
 // here). One Llama instance per process; one context per model.
 //
-// Flash attention is switched OFF: llama.cpp's default ("auto") turns it on for the CPU,
-// and its CPU flash-attention kernel accumulates V in F16 for short batches but in F32 for
-// batches of 64+ tokens, which moves probabilities by ~1% (enough to flip near ties, e.g.
-// the first token after "And God said" on sis-scribe-15m-q4_0). With it off, llama.cpp
-// runs the plain graph (q·K in F16, softmax in F32, weights·V in F16) that the engine
-// reproduces; see llm/transformer.ts.
+// The context uses node-llama-cpp's defaults, which are what "the same settings" means for
+// the engine: flash attention "auto" (on for the CPU), F16 K/V cache, batch = ubatch =
+// min(context, 512) tokens (a prompt up to that long is one batch). The engine reproduces
+// that arithmetic (llm/transformer.ts, flashAttention).
+//
+// One exception: threads default to 1 here instead of node-llama-cpp's max(4, math cores).
+// llama.cpp's threads spin while they wait, and 4 of them on a 2-core test machine make it
+// ~20x slower. The thread count changes llama.cpp's arithmetic in one place only: a single
+// token with 512+ cache cells in view is split into one chunk per thread, which a context of
+// 256 never reaches (the engine models it with LLAMA_THREADS = 4; tests/oracle_numerics
+// checks that path against ggml on 1, 3 and 4 threads).
 import { getLlama } from "node-llama-cpp";
 
 let llamaPromise = null;
@@ -23,11 +28,12 @@ export class Oracle {
     this.sequence = sequence;
   }
 
-  /** Loads a GGUF for greedy decoding and logits (threads: 1 unless given). */
-  static async open(modelPath, { contextSize = 256, batchSize = contextSize, threads = 1, flashAttention = false } = {}) {
+  /** Loads a GGUF for greedy decoding and logits, with node-llama-cpp's default context
+   *  settings but 1 thread (see above); `options` may override them (createContext's). */
+  static async open(modelPath, { contextSize = 256, threads = 1, ...options } = {}) {
     const l = await llama();
     const model = await l.loadModel({ modelPath });
-    const context = await model.createContext({ contextSize, batchSize, threads, flashAttention });
+    const context = await model.createContext({ contextSize, threads, ...options });
     return new Oracle(model, context, context.getSequence());
   }
 
@@ -132,12 +138,10 @@ export function compareLogProbs(ours, ref, minProb = 1e-4) {
 }
 
 /**
- * Our greedy tokens against llama.cpp's run from greedyWithLogProbs. Where they part,
- * llama.cpp's own margin between its token and ours at that step (natural log units) says
- * whether the step was a near tie: float rounding that differs from llama.cpp's SIMD
- * kernels (a different summation order, and now and then an int8 activation rounding the
- * other way) moves logits by up to a few hundredths, which decides only such near ties.
- * Returns { identical, at, refToken, ourToken, refMargin }.
+ * Our greedy tokens against llama.cpp's run from greedyWithLogProbs: whether they are the
+ * same and, where they part, llama.cpp's own margin between its token and ours at that step
+ * (natural log units; a tiny margin points at a last-bit difference in some kernel, a large
+ * one at a real bug). Returns { identical, at, refToken, ourToken, refMargin }.
  */
 export function compareGreedy(ours, ref, eos) {
   let at = 0;

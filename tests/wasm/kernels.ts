@@ -2,8 +2,16 @@
 export { allocRegion, freeRegion } from "../../kernel/memory/regions";
 export { ACT_NONE, activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, quantizeRow } from "../../llm/kernels/matmul";
 export { rmsnorm, rmsnormMul, mul, add, scale, mad, dot, scores, maxOf, argmax, silu, swiglu, softmax } from "../../llm/kernels/vector";
+/** F16 weights: the single-row order (ggml_vec_dot_f16, AVX2) and the batched one (tinyBLAS). */
+export { dotBatched as f16DotBatched, dot as f16Dot } from "../../llm/quant/f16";
+import { expAvx2 } from "../../llm/math/exp";
 
 /** Mathf.exp over a row (the scalar tail of silu/softmax), to compare with the C library's expf. */
 export function expfRow(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), Mathf.exp(load<f32>(src + (<usize>i << 2))));
+}
+
+/** ggml's AVX2 exp (llm/math/exp.ts, swiglu's sigmoid) over a row. */
+export function expAvx2Row(src: usize, dst: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), expAvx2(load<f32>(src + (<usize>i << 2))));
 }

@@ -97,3 +97,12 @@ export { activationBytes } from "../../llm/kernels/matmul";
 import { quantizeActivations } from "../../llm/kernels/matmul";
 /** The activation conversion the kernels use for weights of wType (x f32[k] -> dst). */
 export function activations(wType: u32, x: usize, dst: usize, k: i32): bool { return quantizeActivations(x, k, wType, dst); }
+
+/** F16 weights, llamafile tinyBLAS's order: llama.cpp's x86 product of two or more activation
+ *  rows when k % 8 == 0 (f16.ts dotBatched). */
+export function dotBatchedF16(w: usize, x: usize, k: i32): f32 { return f16q.dotBatched(w, x, k); }
+/** F16 weights through the kernel the engine runs: gemm picks dot or dotBatched by batchRows
+ *  (the weight's rows in a batched product, else 0) and k. */
+export function gemmF16(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32, batchRows: i32): void {
+  f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, batchRows);
+}
