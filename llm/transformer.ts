@@ -149,7 +149,7 @@ function activations(s: Scratch, x: usize, n: i32, k: i32, wType: u32): usize {
  *  rows are part of a product of two or more rows in llama.cpp (see matmul). */
 function project(out: usize, w: Matrix, x: usize, n: i32, s: Scratch, r0: i32, r1: i32, batched: bool): void {
   const xq = activations(s, x, n, w.cols, w.type);
-  if (!batched) for (let t = 0; t < n; t++) matvec(out + <usize>(t * w.rows) * 4, w.data, w.type, xq + <usize>t * activationBytes(w.type, w.cols), w.cols, r0, r1);
+  if (!batched) for (let t = 0; t < n; t++) matvec(out + <usize>(t * w.rows) * 4, w.data, w.type, xq + <usize>t * activationBytes(w.type, w.cols), w.cols, w.rows, r0, r1);
   else matmul(out, w.data, w.type, xq, n, w.cols, w.rows, r0, r1);
 }
 

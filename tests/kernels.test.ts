@@ -62,7 +62,7 @@ describe("activation formats", () => {
     expect(m.x.activationBytes(T.Q8_0, 40)).toBe(0);
     const out = m.alloc(64);
     m.f32(out, 4).fill(7);
-    expect(m.x.matvec(out, out, T.Q4_K, out, 288, 0, 2)).toBe(0);
+    expect(m.x.matvec(out, out, T.Q4_K, out, 288, 2, 0, 2)).toBe(0);
     expect(m.x.matmul(out, out, 6, out, 1, 256, 2, 0, 2)).toBe(0);
     expect(m.x.dequantizeRow(out, 6, out, 32)).toBe(0);
     expect(Array.from(m.f32(out, 4))).toEqual([7, 7, 7, 7]);
@@ -70,10 +70,11 @@ describe("activation formats", () => {
   });
 });
 
-// Q4_0, Q8_0 and F16 products follow llama.cpp's x86 build (node-llama-cpp loads ggml's AVX2 +
-// FMA CPU variant here): they are compared with that variant, weights repacked where it
-// repacks them (as llama.cpp loads them). The other types keep ggml's portable reference order.
-const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16]);
+// Q4_0, Q8_0, F16 and the K-quant products follow llama.cpp's x86 build (node-llama-cpp loads
+// ggml's AVX2 + FMA CPU variant here): they are compared with that variant, weights repacked
+// where it repacks them (as llama.cpp loads them: Q4_0 and Q4_K with a row count that is a
+// multiple of 8). The other types keep ggml's portable reference order.
+const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16, T.Q4_K, T.Q5_K, T.Q6_K]);
 const refBest = (args: (string | number)[], inputs: Uint8Array[] = []) =>
   new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "best", repack: true }));
 
@@ -84,12 +85,19 @@ describe("matvec and matmul", () => {
     // k % 8 == 0 and the rows are a multiple of 4), which sums in another order than its
     // single-row ggml_vec_dot_f16; matmul stands for that batched product (also for n = 1, a
     // piece of a batch). 11 rows and k = 300 check that otherwise matmul keeps matvec's order.
+    // Q4_K: with a row count that is a multiple of 8 llama.cpp runs its repacked kernels, gemm
+    // on the activation rows in groups of 4 and gemv on the rest of a batch (also for one row),
+    // which sum in other orders than ggml_vec_dot_q4_K_q8_K (11 rows).
     const what = type === T.F16
       ? "matvec equals the single-row kernel, matmul the batched one (tinyBLAS order; matvec's when k % 8 != 0 or rows % 4 != 0), bit for bit"
-      : "matmul equals n matvecs bit for bit";
+      : type === T.Q4_K
+        ? "matmul equals n matvecs bit for bit, except with 16 rows: the repacked kernels' orders (gemm for groups of 4 tokens, gemv for the rest and for matvec)"
+        : "matmul equals n matvecs bit for bit";
     it(`${NAME[type]}: writes only [rowStart, rowEnd), and ${what}`, () => {
       // F16: tinyBLAS takes k % 8 == 0 with a row count that is a multiple of 4, nothing else
-      for (const [k, rows] of type === T.F16 ? [[320, 12], [320, 11], [300, 12]] : [[K[type] ?? 320, 11]]) {
+      const shapes = type === T.F16 ? [[320, 12], [320, 11], [300, 12]] : type === T.Q4_K ? [[512, 11], [512, 16]] : [[K[type] ?? 320, 11]];
+      for (const [k, rows] of shapes) {
+        const repacked = type === T.Q4_K && rows % 8 === 0;
         const w = weights(type, k, rows, 31 + type);
         const wp = m.load(w);
         const rb = rowBytes(type, k);
@@ -99,7 +107,7 @@ describe("matvec and matmul", () => {
           const single = new Float32Array(n * rows);
           const ov = m.alloc(rows * 4);
           for (let t = 0; t < n; t++) {
-            expect(m.x.matvec(ov, wp, type, xq + t * ab, k, 0, rows)).toBe(1);
+            expect(m.x.matvec(ov, wp, type, xq + t * ab, k, rows, 0, rows)).toBe(1);
             single.set(m.f32(ov, rows), t * rows);
           }
           // what matmul must give: n matvecs, except for F16 where tinyBLAS takes it (its order)
@@ -114,10 +122,22 @@ describe("matvec and matmul", () => {
               expect(firstBitDiff(batch, single), `k=${k} n=${n}: batched and single-row orders agree everywhere`).not.toBe(-1);
             }
           }
-          for (const [r0, r1] of [[0, rows], [2, 9], [5, 6], [3, 3]]) {
+          if (repacked) {
+            // matvec: gemv's order; matmul: llama.cpp's split of a batch, gemm for the tokens
+            // before the last multiple of 4, gemv after (matmul's passes of 32 tokens keep it)
+            const order = (i: number, gemm: boolean) => m.x.q4kRepacked(wp + (i % rows) * rb, xq + Math.floor(i / rows) * ab, k, gemm);
+            const gemv = Float32Array.from({ length: n * rows }, (_, i) => order(i, false));
+            const d1 = firstBitDiff(single, gemv);
+            expect(d1, `k=${k} n=${n}: matvec ${single[d1]} vs gemv order ${gemv[d1]} at ${d1}`).toBe(-1);
+            batch = Float32Array.from({ length: n * rows }, (_, i) => order(i, Math.floor(i / rows) < n - (n % 4)));
+            if (n >= 4) expect(firstBitDiff(batch, single), `k=${k} n=${n}: gemm and gemv orders agree everywhere`).not.toBe(-1);
+          }
+          // (Q4_K with 16 rows: sub-ranges of whole groups of 8 rows only, since the kernel
+          // tells the repacked case by the row count it is given)
+          for (const [r0, r1] of repacked ? [[0, rows], [8, 16], [3, 3]] : [[0, rows], [2, 9], [5, 6], [3, 3]]) {
             // matvec over a sub-range: outside untouched
             new Uint32Array(m.inst.memory.buffer, ov, rows).fill(SENTINEL);
-            expect(m.x.matvec(ov, wp, type, xq, k, r0, r1)).toBe(1);
+            expect(m.x.matvec(ov, wp, type, xq, k, rows, r0, r1)).toBe(1);
             const got1 = m.floats(ov, rows);
             for (let r = 0; r < rows; r++) {
               if (r >= r0 && r < r1) expect(Object.is(got1[r], single[r]), `matvec row ${r}`).toBe(true);
@@ -147,39 +167,42 @@ describe("matvec and matmul", () => {
     const vs = X86.has(type) ? "llama.cpp's x86 mul_mat (node-llama-cpp's CPU variant, repacked weights)" : "ggml's mul_mat";
     it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]}: matmul from f32 activations equals ${vs} (ggml converts them itself)`), () => {
       // 16 rows for the x86 types: llama.cpp repacks Q4_0 only when the row count is a multiple
-      // of 8, and takes tinyBLAS for F16 only when it is a multiple of 4. n = 6: the repacked
-      // Q4_0 kernels' 4-row gemm and their gemv; Q8_0 and F16 through tinyBLAS.
-      const k = 1024, rows = X86.has(type) ? 16 : 13, n = 6;
-      const w = weights(type, k, rows, 500 + type);
-      const wp = m.load(w);
-      const { x, xq } = activations(type, k, n, 900 + type);
-      const out = m.alloc(rows * n * 4);
-      expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
-      const ours = m.floats(out, rows * n);
-      const args = ["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"];
-      const inputs = [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)];
-      const theirs = asF32(X86.has(type) ? refBest(args, inputs) : new Uint8Array(ref(args, inputs)));
-      if (type === T.F32 || type === T.BF16) {
-        // double sums in another order: at most one f32 rounding apart
-        for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - theirs[i])).toBeLessThanOrEqual(Math.abs(theirs[i]) * 2 ** -23);
-      } else {
-        const d = firstBitDiff(ours, theirs);
-        expect(d, `output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
-      }
-      if (X86.has(type)) {
-        // one activation row (token generation): matvec against ggml's single-row kernels
-        const o1 = m.alloc(rows * 4), ab = m.x.activationBytes(type, k) >>> 0;
-        for (let t = 0; t < n; t++) {
-          expect(m.x.matvec(o1, wp, type, xq + t * ab, k, 0, rows)).toBe(1);
-          const mine = m.floats(o1, rows);
-          const xt = x.subarray(t * k, (t + 1) * k);
-          const ref1 = asF32(refBest(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
-          const d = firstBitDiff(mine, ref1);
-          expect(d, `n=1 token ${t} row ${d}: ours ${mine[d]} ggml ${ref1[d]}`).toBe(-1);
+      // of 8 (Q4_K too), and takes tinyBLAS for F16 only when it is a multiple of 4. n = 6: the
+      // repacked Q4_0/Q4_K kernels' 4-row gemm and their gemv; Q8_0 and F16 through tinyBLAS.
+      // Q4_K also with 13 rows: then llama.cpp's ggml_vec_dot_q4_K_q8_K.
+      for (const rows of type === T.Q4_K ? [16, 13] : [X86.has(type) ? 16 : 13]) {
+        const k = 1024, n = 6;
+        const w = weights(type, k, rows, 500 + type);
+        const wp = m.load(w);
+        const { x, xq } = activations(type, k, n, 900 + type);
+        const out = m.alloc(rows * n * 4);
+        expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
+        const ours = m.floats(out, rows * n);
+        const args = ["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"];
+        const inputs = [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)];
+        const theirs = asF32(X86.has(type) ? refBest(args, inputs) : new Uint8Array(ref(args, inputs)));
+        if (type === T.F32 || type === T.BF16) {
+          // double sums in another order: at most one f32 rounding apart
+          for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - theirs[i])).toBeLessThanOrEqual(Math.abs(theirs[i]) * 2 ** -23);
+        } else {
+          const d = firstBitDiff(ours, theirs);
+          expect(d, `${rows} rows: output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
         }
-        m.free(o1);
+        if (X86.has(type)) {
+          // one activation row (token generation): matvec against ggml's single-row kernels
+          const o1 = m.alloc(rows * 4), ab = m.x.activationBytes(type, k) >>> 0;
+          for (let t = 0; t < n; t++) {
+            expect(m.x.matvec(o1, wp, type, xq + t * ab, k, rows, 0, rows)).toBe(1);
+            const mine = m.floats(o1, rows);
+            const xt = x.subarray(t * k, (t + 1) * k);
+            const ref1 = asF32(refBest(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
+            const d = firstBitDiff(mine, ref1);
+            expect(d, `${rows} rows: n=1 token ${t} row ${d}: ours ${mine[d]} ggml ${ref1[d]}`).toBe(-1);
+          }
+          m.free(o1);
+        }
+        m.free(wp); m.free(xq); m.free(out);
       }
-      m.free(wp); m.free(xq); m.free(out);
     });
   }
 });
@@ -194,7 +217,7 @@ describe("dequantizeRow (embedding lookups)", () => {
       expect(m.x.dequantizeRow(wp, type, d, k)).toBe(1);
       const wv = m.floats(d, k);
       const { x, xq } = activations(type, k, 1, 8);
-      m.x.matvec(o, wp, type, xq, k, 0, 1);
+      m.x.matvec(o, wp, type, xq, k, 1, 0, 1);
       let e = 0, mag = 0;
       for (let i = 0; i < k; i++) { e += wv[i] * x[i]; mag += Math.abs(wv[i] * x[i]); }
       // activation quantization error dominates: 8-bit ~ 1/127 of the block maximum

@@ -189,11 +189,13 @@ describe("dequantization", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Q4_0, Q8_0 and F16 products follow llama.cpp's x86 build (node-llama-cpp loads ggml's AVX2 +
-// FMA CPU variant here), not ggml's portable reference: they are compared with that variant
-// (weights repacked where it repacks them, as llama.cpp loads them). The other types keep the
-// portable reference's (generic) order.
-const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16]);
+// Q4_0, Q8_0, F16 and the K-quant products follow llama.cpp's x86 build (node-llama-cpp loads
+// ggml's AVX2 + FMA CPU variant here), not ggml's portable reference: they are compared with
+// that variant (weights repacked where it repacks them, as llama.cpp loads them: Q4_0 and Q4_K
+// with a row count that is a multiple of 8). The other types keep the portable reference's
+// (generic) order.
+const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16, T.Q4_K, T.Q5_K, T.Q6_K]);
+const KQ = new Set<number>([T.Q4_K, T.Q5_K, T.Q6_K]);
 const refBest = (args: (string | number)[], inputs: Uint8Array[] = []) =>
   new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "best", repack: true }));
 
@@ -268,6 +270,82 @@ function f16generic(w: Float32Array, x: Float32Array, k: number): number {
   return fr(s);
 }
 
+// ---- the K-quants (weights x Q8_K activations): independent JS versions of ggml's orders ----
+const u8 = (b: Uint8Array, o: number) => b[o];
+const i16 = (b: Uint8Array, o: number) => ((b[o] | (b[o + 1] << 8)) << 16) >> 16;
+const f32at = (b: Uint8Array, o: number) => new DataView(b.buffer, b.byteOffset).getFloat32(o, true);
+/** get_scale_min_k4: [scale, min] of sub-block j from the 12 bytes at q. */
+function scaleMin(b: Uint8Array, q: number, j: number): [number, number] {
+  if (j < 4) return [b[q + j] & 63, b[q + j + 4] & 63];
+  return [(b[q + j + 4] & 0xf) | ((b[q + j - 4] >> 6) << 4), (b[q + j + 4] >> 4) | ((b[q + j] >> 6) << 4)];
+}
+/** Weight e of super-block o as the AVX2 kernels multiply it (Q6_K unsigned, 0..63), and its scale. */
+function kWeight(type: number, w: Uint8Array, o: number, e: number): [number, number] {
+  if (type === T.Q6_K) {
+    const h = e >> 7, r = e & 127, q = r >> 5, l = r & 31;
+    const qlb = w[o + 64 * h + l + 32 * (q & 1)], qhb = w[o + 128 + 32 * h + l];
+    return [(q < 2 ? qlb & 15 : qlb >> 4) | (((qhb >> (2 * q)) & 3) << 4), (w[o + 192 + (e >> 4)] << 24) >> 24];
+  }
+  const c = e >> 6, r = e & 63;
+  const qs = type === T.Q4_K ? 16 : 48;
+  const qb = w[o + qs + 32 * c + (r & 31)];
+  let q = r < 32 ? qb & 15 : qb >> 4;
+  if (type === T.Q5_K) q += ((w[o + 16 + (r & 31)] >> (2 * c + (r >> 5))) & 1) << 4;
+  return [q, scaleMin(w, o + 4, e >> 5)[0]];
+}
+const KB: Record<number, number> = { [T.Q4_K]: 144, [T.Q5_K]: 176, [T.Q6_K]: 210 };
+/** The 32-element activation sums bsums[2j] + bsums[2j+1] of Q8_K block at o. */
+const bs32 = (x: Uint8Array, o: number, j: number) => i16(x, o + 260 + 4 * j) + i16(x, o + 262 + 4 * j);
+/** ggml_vec_dot_q{4,5,6}_K_q8_K, AVX2: eight i32 lanes per super-block (lane l: elements 4l..4l+3
+ *  of every 32, each product scaled; Q6_K with unsigned q and the -32 offset as
+ *  32*(bsums[2l]*sc[2l] + bsums[2l+1]*sc[2l+1]) off lane l), acc[l] = fma(f32(lane), y.d*x.d,
+ *  acc[l]), hsum_float_8; Q4_K adds its four minimum lanes ((m0+m2)+(m1+m3)), Q5_K its one fused
+ *  minimum sum. */
+function kx86(type: number, w: Uint8Array, x: Uint8Array, k: number, roundLanes = true): number {
+  const acc = new Array(8).fill(0), accm = [0, 0, 0, 0];
+  let summs = 0;
+  for (let i = 0; i < k / 256; i++) {
+    const o = i * KB[type], ox = i * 292, yd = f32at(x, ox);
+    const lanes = new Array(8).fill(0);
+    for (let e = 0; e < 256; e++) {
+      const [q, sc] = kWeight(type, w, o, e);
+      lanes[(e & 31) >> 2] += sc * q * i8(x, ox + 4 + e);
+    }
+    if (type === T.Q6_K) {
+      for (let l = 0; l < 8; l++) lanes[l] -= 32 * (i16(x, ox + 260 + 4 * l) * kWeight(type, w, o, 32 * l)[1] + i16(x, ox + 262 + 4 * l) * kWeight(type, w, o, 32 * l + 16)[1]);
+    }
+    const dx = half(w, type === T.Q6_K ? o + 208 : o), d = fr(yd * dx);
+    for (let l = 0; l < 8; l++) acc[l] = fmaf(roundLanes ? fr(lanes[l]) : lanes[l], d, acc[l]);
+    if (type !== T.Q6_K) {
+      const dmin = fr(-yd * half(w, o + 2));
+      const mp = [0, 1, 2, 3].map((j) => scaleMin(w, o + 4, 2 * j)[1] * bs32(x, ox, 2 * j) + scaleMin(w, o + 4, 2 * j + 1)[1] * bs32(x, ox, 2 * j + 1));
+      if (type === T.Q4_K) for (let j = 0; j < 4; j++) accm[j] = fmaf(fr(mp[j]), dmin, accm[j]);
+      else summs = fmaf(fr(mp[0] + mp[1] + mp[2] + mp[3]), dmin, summs);
+    }
+  }
+  const r = [0, 1, 2, 3].map((l) => fr(acc[l + 4] + acc[l]));
+  const h = fr(fr(r[0] + r[2]) + fr(r[1] + r[3]));
+  if (type === T.Q4_K) return fr(h + fr(fr(accm[0] + accm[2]) + fr(accm[1] + accm[3])));
+  return type === T.Q5_K ? fr(h + summs) : h;
+}
+/** llama.cpp's repacked Q4_K (ggml_gemv/gemm_q4_K_8x8_q8_K): per weight row acc = fma(f32(sum),
+ *  x.d*y.d, acc) and accm = fma(f32(minimum sum), x.dmin*y.d, accm), one step per super-block
+ *  (gemv) or per pair of sub-blocks (gemm); result acc - accm. */
+function q4kRepacked(w: Uint8Array, x: Uint8Array, k: number, gemm: boolean): number {
+  let acc = 0, accm = 0;
+  for (let i = 0; i < k / 256; i++) {
+    const o = i * 144, ox = i * 292, yd = f32at(x, ox);
+    const d = fr(half(w, o) * yd), dm = fr(half(w, o + 2) * yd);
+    const s = [0, 0, 0, 0], mp = [0, 0, 0, 0];
+    for (let e = 0; e < 256; e++) { const [q, sc] = kWeight(T.Q4_K, w, o, e); s[e >> 6] += sc * q * i8(x, ox + 4 + e); }
+    for (let j = 0; j < 8; j++) mp[j >> 1] += scaleMin(w, o + 4, j)[1] * bs32(x, ox, j);
+    if (gemm) for (let c = 0; c < 4; c++) { acc = fmaf(fr(s[c]), d, acc); accm = fmaf(fr(mp[c]), dm, accm); }
+    else { acc = fmaf(fr(s[0] + s[1] + s[2] + s[3]), d, acc); accm = fmaf(fr(mp[0] + mp[1] + mp[2] + mp[3]), dm, accm); }
+  }
+  return fr(acc - accm);
+}
+void u8;
+
 describe("dot products", () => {
   // Weight rows: random blocks and quantized real-looking data; activations: the paired format.
   // ROWS is a multiple of 8, so that llama.cpp's x86 build repacks Q4_0 (its 8x8 kernels run
@@ -300,7 +378,7 @@ describe("dot products", () => {
   }
 
   for (const [type, k] of cases) {
-    const what = type === T.Q8_0 || type === T.F16
+    const what = type === T.Q8_0 || type === T.F16 || KQ.has(type)
       ? "the SIMD kernels follow llama.cpp's x86 order and the scalar loop ggml's generic one, exactly; all near"
       : "SIMD equals the scalar reference loop and";
     it(`${NAME[type]} k=${k}: ${what} the f64 product of dequantized values`, () => {
@@ -332,6 +410,20 @@ describe("dot products", () => {
               const batched = m.x.dotBatchedF16(wr, xr, k);
               same(batched, f16tiny(wv, xv, k), `${at} batched vs tinyBLAS's order`);
               others.push(batched);
+            }
+          } else if (KQ.has(type)) {
+            // the SIMD kernel and its exact scalar path against the JS version of the AVX2 order
+            const wb = m.bytes(wr, s.rb), xb = m.bytes(xr, s.ab);
+            const want = kx86(type, wb, xb, k);
+            same(simd, want, `${at} SIMD vs the AVX2 order`);
+            same(m.x.dotScalarX86(type, wr, xr, k), want, `${at} scalar x86 path vs the AVX2 order`);
+            others.push(scalar);
+            if (type === T.Q4_K) {
+              for (const g of [false, true]) {
+                const rp = m.x.dotQ4KRepacked(wr, xr, k, g);
+                same(rp, q4kRepacked(wb, xb, k, g), `${at} repacked ${g ? "gemm" : "gemv"} order`);
+                others.push(rp);
+              }
             }
           } else if (type === T.F32 || type === T.BF16) expect(Math.abs(simd - scalar)).toBeLessThanOrEqual(Math.abs(scalar) * 2 ** -23);
           else expect(Object.is(simd, scalar), `${at}: SIMD ${simd} scalar ${scalar}`).toBe(true);
@@ -388,16 +480,32 @@ describe("dot products", () => {
         ours.set(m.floats(o, ROWS * TOKENS));
         m.free(o);
       } else {
-        // Q4_0/Q8_0: llama.cpp hands ggml f32 activations, which it quantizes itself (the
-        // repacked Q4_0 kernels take nothing else): first check that our activation blocks are
-        // the x86 build's, byte for byte, so the products below see the same quantized values.
+        // Q4_0/Q8_0 and the K-quants: llama.cpp hands ggml f32 activations, which it quantizes
+        // itself (the repacked kernels take nothing else): first check that our activation
+        // blocks (Q8_0 or Q8_K) are the x86 build's, byte for byte, so the products below see the
+        // same quantized values. (The repacked Q4_K kernels quantize groups of 4 rows with
+        // ggml_quantize_mat_q8_K_4x8, which may flip the sign of a block's d and q: no product
+        // changes; the comparison of the results below covers it.)
         const xf = new Float32Array(k * TOKENS);
         s.xs.forEach((x, t) => xf.set(x, t * k));
-        const act = refBest(["actq", T.Q8_0, k * TOKENS, "@in", "@out"], [new Uint8Array(xf.buffer)]);
+        const act = refBest(["actq", s.at, k * TOKENS, "@in", "@out"], [new Uint8Array(xf.buffer)]);
         const da = firstByteDiff(xBytes, act);
-        expect(da, `Q8_0 activations: first differing byte ${da} (token ${Math.floor(da / s.ab)})`).toBe(-1);
+        expect(da, `${NAME[s.at]} activations: first differing byte ${da} (token ${Math.floor(da / s.ab)})`).toBe(-1);
         theirs = asF32(refBest(["mulmat", type, k, ROWS, TOKENS, "@in", T.F32, "@in", "@out"], [s.w, new Uint8Array(xf.buffer)]));
-        for (let t = 0; t < TOKENS; t++) for (let r = 0; r < ROWS; r++) ours[t * ROWS + r] = m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k);
+        if (KQ.has(type)) {
+          // the engine's kernel (Q4_K: 8 rows, so the repacked orders: gemm for tokens 0-3, gemv for 4)
+          const o = m.alloc(ROWS * TOKENS * 4);
+          m.x.gemmK(type, o, ROWS, s.wp, s.rb, ROWS, s.xq, s.ab, TOKENS, k, 0);
+          ours.set(m.floats(o, ROWS * TOKENS));
+          m.free(o);
+          // and ggml's portable (generic) order, still kept as dotScalar, against the portable build
+          const generic = asF32(new Uint8Array(ref(["mulmat", type, k, ROWS, TOKENS, "@in", s.at, "@in", "@out"], [s.w, xBytes])));
+          const mine = Float32Array.from({ length: ROWS * TOKENS }, (_, i) => m.x.dotScalar(type, s.wp + (i % ROWS) * s.rb, s.xq + Math.floor(i / ROWS) * s.ab, k));
+          const dg = firstBitDiff(mine, generic);
+          expect(dg, `${NAME[type]} generic order, output ${dg}: ours ${mine[dg]} ggml ${generic[dg]}`).toBe(-1);
+        } else {
+          for (let t = 0; t < TOKENS; t++) for (let r = 0; r < ROWS; r++) ours[t * ROWS + r] = m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k);
+        }
       }
       if (type === T.F32 || type === T.BF16) {
         // double sums in another order: equal up to the last bit of the f32 result
@@ -413,7 +521,13 @@ describe("dot products", () => {
             ? refBest(["mulmat", type, k, ROWS, 1, "@in", s.at, "@in", "@out"], [s.w, xBytes.subarray(t * k * 2, (t + 1) * k * 2)])
             : refBest(["mulmat", type, k, ROWS, 1, "@in", T.F32, "@in", "@out"], [s.w, new Uint8Array(s.xs[t].buffer)]);
           const theirs1 = asF32(one);
-          const ours1 = Float32Array.from({ length: ROWS }, (_, r) => m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k));
+          let ours1: Float32Array;
+          if (KQ.has(type)) {
+            const o = m.alloc(ROWS * 4);
+            m.x.gemmK(type, o, ROWS, s.wp, s.rb, ROWS, s.xq + t * s.ab, s.ab, 1, k, 0);
+            ours1 = m.floats(o, ROWS);
+            m.free(o);
+          } else ours1 = Float32Array.from({ length: ROWS }, (_, r) => m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k));
           const d = firstBitDiff(ours1, theirs1);
           expect(d, `${NAME[type]} n=1 token ${t} row ${d}: ours ${ours1[d]} ggml ${theirs1[d]}`).toBe(-1);
         }
@@ -421,4 +535,102 @@ describe("dot products", () => {
       for (const p of [s.wp, s.xq, s.xf]) m.free(p);
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+describe("K-quant products: llama.cpp's x86 kernels", () => {
+  /** W (rows of quantized gaussians and random blocks) x n activation rows through the engine's
+   *  gemm, and through llama.cpp's x86 mul_mat from the same f32 activations. */
+  function run(type: number, k: number, rows: number, n: number, seed: number, xs?: Float32Array[]) {
+    const r = rng(seed), rb = rowBytes(type, k), ab = 292 * (k / 256);
+    const w = new Uint8Array(rb * rows);
+    for (let i = 0; i < rows; i++) {
+      w.set(i % 2 ? randomWeights(type, k, seed + i) : quantizeOurs(type, [Float32Array.from({ length: k }, () => r.gauss() * 0.05)], k), i * rb);
+    }
+    xs ??= Array.from({ length: n }, (_, t) => Float32Array.from({ length: k }, () => r.gauss() * (1 + (t % 3))));
+    const xf = new Float32Array(k * n);
+    xs.forEach((x, t) => xf.set(x, t * k));
+    const wp = m.load(w), xp = m.load(xf), xq = m.alloc(ab * n), o = m.alloc(rows * n * 4);
+    for (let t = 0; t < n; t++) expect(m.x.activations(type, xp + t * k * 4, xq + t * ab, k)).toBe(1);
+    m.x.gemmK(type, o, rows, wp, rb, rows, xq, ab, n, k, 0);
+    const ours = m.floats(o, rows * n);
+    const theirs = REF_MISSING ? null : asF32(refBest(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xf.buffer)]));
+    const xall = m.bytes(xq, ab * n);
+    const wb = (i: number) => w.subarray(i * rb, (i + 1) * rb), xb = (t: number) => xall.subarray(t * ab, (t + 1) * ab);
+    for (const p of [wp, xp, xq, o]) m.free(p);
+    return { ours, theirs, wb, xb };
+  }
+  const exact = (ours: Float32Array, theirs: Float32Array | null, what: string) => {
+    if (!theirs) return;
+    const d = firstBitDiff(ours, theirs);
+    expect(d, `${what}: output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
+  };
+
+  it("Q4_K picks llama.cpp's kernel by row count (repacked when a multiple of 8) and batch position (gemm in groups of 4)", () => {
+    const k = 1024;
+    // 16 rows, 11 tokens: gemm order for tokens 0-7, gemv for 8-10; 12 rows: ggml_vec_dot_q4_K_q8_K
+    const a = run(T.Q4_K, k, 16, 11, 301);
+    const b = run(T.Q4_K, k, 12, 6, 302);
+    let gemmVsGemv = 0, repackedVsVecDot = 0;
+    for (let t = 0; t < 11; t++) for (let r = 0; r < 16; r++) {
+      const g = t < 8;
+      const want = q4kRepacked(a.wb(r), a.xb(t), k, g);
+      expect(Object.is(a.ours[t * 16 + r], want), `16 rows: token ${t} row ${r}: ours ${a.ours[t * 16 + r]}, ${g ? "gemm" : "gemv"} order ${want}`).toBe(true);
+      if (want !== q4kRepacked(a.wb(r), a.xb(t), k, !g)) gemmVsGemv++;
+      if (want !== kx86(T.Q4_K, a.wb(r), a.xb(t), k)) repackedVsVecDot++;
+    }
+    for (let t = 0; t < 6; t++) for (let r = 0; r < 12; r++) {
+      const want = kx86(T.Q4_K, b.wb(r), b.xb(t), k);
+      expect(Object.is(b.ours[t * 12 + r], want), `12 rows: token ${t} row ${r}: ours ${b.ours[t * 12 + r]}, vec_dot order ${want}`).toBe(true);
+    }
+    // the orders do differ on this data, so the checks above tell them apart
+    expect(gemmVsGemv).toBeGreaterThan(0);
+    expect(repackedVsVecDot).toBeGreaterThan(0);
+    exact(a.ours, a.theirs, "16 rows x 11 tokens");
+    exact(b.ours, b.theirs, "12 rows x 6 tokens");
+  });
+
+  for (const type of [T.Q4_K, T.Q5_K, T.Q6_K]) {
+    it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]}: one activation row and batches of 2..9 rows equal llama.cpp's x86 mul_mat bit for bit`), () => {
+      const k = 2048;
+      for (const [rows, n] of [[24, 1], [24, 2], [16, 3], [8, 4], [16, 9], [13, 1], [13, 5]]) {
+        const { ours, theirs } = run(type, k, rows, n, 400 + type + rows * 10 + n);
+        exact(ours, theirs, `${rows} rows x ${n} tokens`);
+      }
+    });
+  }
+
+  it.skipIf(!!REF_MISSING)(withRef("Q6_K: lane sums beyond 2^24 round to f32 as ggml's do"), () => {
+    // Block 0: six-bit values 63 (62 for element 0) with scales near 127 and activations +-1
+    // arranged so that ggml's lane 0 (elements 4c..4c+3 of every 32, less the offset of
+    // sub-blocks 0 and 1) reaches an odd ~4.5e7, which f32 cannot hold. Block 1: the same but
+    // 61 for element 0, against the negated activations (so y.d changes sign): the two blocks
+    // nearly cancel, and what is left shows whether the lanes were rounded.
+    const k = 512, rows = 8;
+    const x0 = Array.from({ length: 256 }, (_, e) => ((e & 31) < 4 || e >= 32 ? 1 : -1));
+    const x = Float32Array.from([...x0, ...x0.map((v) => -v)]);
+    const w = new Uint8Array(420 * rows);
+    for (let r = 0; r < rows; r++) {
+      for (let b = 0; b < 2; b++) {
+        const o = r * 420 + b * 210;
+        w.fill(0xff, o, o + 192);           // ql, qh: q = 63 everywhere
+        w[o] = b ? 0xfd : 0xfe;              // but 62 / 61 for element 0
+        w.fill(127 - r, o + 192, o + 208);   // scales
+        w[o + 208] = 0x00; w[o + 209] = 0x2c; // d = 0.0625
+      }
+    }
+    const wp = m.load(w), xp = m.load(x), xq = m.alloc(584), o = m.alloc(rows * 4);
+    m.x.activations(T.Q6_K, xp, xq, k);
+    m.x.gemmK(T.Q6_K, o, rows, wp, 420, rows, xq, 584, 1, k, 0);
+    const ours = m.floats(o, rows), xb = m.bytes(xq, 584);
+    let rounded = 0;
+    for (let r = 0; r < rows; r++) {
+      const wr = w.subarray(r * 420, (r + 1) * 420);
+      expect(Object.is(ours[r], kx86(T.Q6_K, wr, xb, k)), `row ${r}`).toBe(true);
+      if (kx86(T.Q6_K, wr, xb, k, false) !== ours[r]) rounded++;
+    }
+    expect(rounded, "rows where the lane's f32 rounding shows in the result").toBeGreaterThan(0);
+    exact(ours, asF32(refBest(["mulmat", T.Q6_K, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer)])), "large lanes");
+    for (const p of [wp, xp, xq, o]) m.free(p);
+  });
 });

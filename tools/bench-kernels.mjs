@@ -68,7 +68,7 @@ for (const name of types) {
     for (let i = 0; i < xv.length; i++) xv[i] = gauss();
     for (let t = 0; t < batch; t++) x.quantizeActivations(xf + t * k * 4, k, type, xq + t * ab);
     const flops = 2 * rows * k;
-    const tv = timeIt(() => x.matvec(out, w, type, xq, k, 0, rows));
+    const tv = timeIt(() => x.matvec(out, w, type, xq, k, rows, 0, rows));
     const tm = timeIt(() => x.matmul(out, w, type, xq, batch, k, rows, 0, rows));
     console.log(`${name.padEnd(5)} ${`${rows}x${k}`.padEnd(12)} ${(tv * 1e3).toFixed(2).padStart(9)} ${(flops / tv / 1e9).toFixed(2).padStart(8)} ${(rb * rows / tv / 1e9).toFixed(2).padStart(12)} | ` +
       `${(tm * 1e3).toFixed(1).padStart(12)} ${(flops * batch / tm / 1e9).toFixed(2).padStart(8)} ${(tv * batch / tm).toFixed(2).padStart(9)}x`);

@@ -17,7 +17,8 @@
 // Integer parts of the quantized products are exact. The float parts follow the order of the
 // kernel llama.cpp's x86 build (node-llama-cpp, AVX2 + FMA) runs for the type, fused
 // multiply-adds included (llm/math/fma.ts), for Q4_0 (rows a multiple of 8: its repacked
-// kernels), Q8_0 and F16; the other types keep ggml's reference (generic) order for now
+// kernels), Q8_0, F16 and the K-quants; Q4_1, BF16 and F32 keep ggml's reference (generic)
+// order for now
 // (see llm/quant/f16.ts). These functions take pointers and a row range and touch no global
 // state: several WebAssembly instances can run disjoint row ranges on one shared memory.
 import {
@@ -82,30 +83,31 @@ export function quantizeActivations(x: usize, k: i32, wType: u32, dst: usize): b
 }
 
 // out[t*outStride + r] = W[r]·X[t], r < nr, t < nt, by weight type.
-// batchRows: the weight's row count when llama.cpp multiplies it by a batch of two or more rows
-// here, else 0 (F16 picks its kernel, and so its summation order, by it).
+// matrixRows: the weight's whole row count (Q4_0 and Q4_K: llama.cpp repacks a matrix whose
+// rows are a multiple of 8, which changes their order); batched: llama.cpp multiplies it by a
+// batch of two or more rows here (F16 picks its kernel, and so its summation order, by it).
 function gemm(wType: u32, out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
-              batchRows: i32): void {
+              matrixRows: i32, batched: bool): void {
   switch (wType) {
     case GGML_F32: f32q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_F16: f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, batchRows); break;
+    case GGML_F16: f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, batched ? matrixRows : 0); break;
     case GGML_BF16: bf16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q4_1: q4_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q8_0: q8_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, matrixRows); break;
     case GGML_Q5_K: q5_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q6_K: q6_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
   }
 }
 
-/** out[r] = W[r,:]·x for r in [rowStart, rowEnd); xq from quantizeActivations. Only those
+/** out[r] = W[r,:]·x for r in [rowStart, rowEnd) of the rows of W; xq from quantizeActivations. Only those
  *  out entries are written. False (nothing written) for an unsupported type or k. */
-export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rowStart: i32, rowEnd: i32): bool {
+export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
   if (activationBytes(wType, k) == 0) return false;
   if (rowEnd <= rowStart) return true;
   const rb = <usize>rowBytes(wType, <u64>k);
-  gemm(wType, out + (<usize>rowStart << 2), 1, w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, 0, 1, k, 0);
+  gemm(wType, out + (<usize>rowStart << 2), 1, w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, 0, 1, k, rows, false);
   return true;
 }
 
@@ -116,8 +118,9 @@ const TOKEN_BLOCK: i32 = 32;
 /** Batch product for n activation rows (prompt processing): out[t*rows + r] = W[r,:]·X[t] for
  *  t in [0, n), r in [rowStart, rowEnd). xq holds n rows of activationBytes(wType, k) bytes.
  *  It stands for llama.cpp's product of a batch of two or more rows, also when n is 1 (a
- *  piece of such a batch): for F16 weights that sums in another order than matvec, for the
- *  other types the results equal n calls of matvec bit for bit. */
+ *  piece of such a batch): for F16 weights, and Q4_K ones in groups of four activation rows,
+ *  that sums in another order than matvec; for the other types the results equal n calls of
+ *  matvec bit for bit. A batch split over several calls must split at multiples of 4. */
 export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
   const ab = activationBytes(wType, k);
   if (ab == 0) return false;
@@ -126,7 +129,7 @@ export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i
   for (let t = 0; t < n; t += TOKEN_BLOCK) {
     const nt = min(TOKEN_BLOCK, n - t);
     gemm(wType, out + ((<usize>t * <usize>rows + <usize>rowStart) << 2), rows, w + <usize>rowStart * rb, rb,
-      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k, rows);
+      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k, rows, true);
   }
   return true;
 }

@@ -1,13 +1,17 @@
 // Q5_K (GGUF type 13): super-blocks of 256 = 8 sub-blocks of 32, 176 bytes:
 // { f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] }. Like Q4_K plus a fifth bit:
 // bit 2c of qh[l] belongs to element 64c+l, bit 2c+1 to element 64c+32+l.
-// x = d*sc_j*q - dmin*m_j. Paired with Q8_K; the dot product follows ggml's generic
-// structure (see q4_k.ts).
+// x = d*sc_j*q - dmin*m_j. Paired with Q8_K. The products follow llama.cpp's x86 build
+// (ggml_vec_dot_q5_K_q8_K, AVX2: see q8_k.ts); dotScalar is ggml's portable reference.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt } from "./common";
+import { nearestInt, hsum, VK, K_LO4 } from "./common";
 import { makeQkx2Quants, scaleMinK4, packScaleMinK4 } from "./kquant_ref";
-import { BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, sub32 } from "./q8_k";
-import { laneSum, kScales, kMins, minTermV, scaleSplat } from "./q4_k";
+import {
+  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, KQ_B4, pairSums, splitActivations, scaleSplat16, intLo, intHi, hsum8, laneFma, laneHsum, bsums32,
+  splitDot, splitGemm,
+} from "./q8_k";
+import { kScales, kMins } from "./q4_k";
+import { fma32, roundF32x2, badTie, tieMask, TIE_TOP } from "../math/fma";
 
 export const QK: i32 = 256;
 export const BLOCK_BYTES: i32 = 176;
@@ -110,7 +114,7 @@ export function dequantizeRow(src: usize, dst: usize, n: i32): void {
   return (r < 32 ? qb & 15 : qb >> 4) + (((h >> bit) & 1) << 4);
 }
 
-/** ggml_vec_dot_q5_K_q8_K, generic version, literally (a test reference: slow, allocates its lane arrays). */
+/** ggml_vec_dot_q5_K_q8_K, generic (portable) version, literally (a test reference: slow, allocates its lane arrays). */
 export function dotScalar(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   const lanes = heap.alloc(64);
@@ -137,103 +141,163 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   return sumf;
 }
 
-// Fifth bits of chunk c as 0/16 per byte: bit `bit` of each qh byte moved to bit 4.
-// @ts-ignore: decorator
-@inline function high(qh: v128, bit: i32): v128 {
-  return v128.and(i8x16.shl(i8x16.shr_u(qh, bit), 4), i8x16.splat(16));
-}
-
-export function dot(w: usize, x: usize, k: i32): f32 {
+/** The x86 order (ggml_vec_dot_q5_K_q8_K, AVX2), lane by lane with the scalar fused multiply-add:
+ *  lane l of a super-block sums sc*q*y over elements 4l..4l+3 of every 32; acc[l] = fma(d,
+ *  f32(lane), acc[l]) with d = y.d*x.d; the minimum term is one integer per super-block,
+ *  summs = fma(-y.d*x.dmin, f32(sum_j m_j*(bsums[2j] + bsums[2j+1])), summs) (GCC contracts
+ *  `summs += dmin * sum`: a vfmadd231ss in libggml-cpu-haswell.so); the result is hsum_float_8(acc) + summs. The reference for dot, and
+ *  its path for flagged rows. */
+export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
-  let sumf: f32 = 0;
-  let sLo = f32x4.splat(0), sHi = f32x4.splat(0);
+  const s = heap.alloc(64);
+  const acc = s, sumi = s + 32;
+  memory.fill(acc, 0, 32);
+  let summs: f32 = 0;
   for (let i = 0; i < nb; i++) {
     const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES);
+    memory.fill(sumi, 0, 32);
+    for (let e = 0; e < QK; e++) {
+      const p = sumi + (<usize>((e & 31) >> 2) << 2);
+      const scale = scaleMinK4(e >> 5, b + SCALES) & 255;
+      store<i32>(p, load<i32>(p) + scale * element(b, e) * <i32>load<i8>(yb + Q8K_QS + <usize>e));
+    }
+    let mt = 0;
+    for (let j = 0; j < 8; j++) {
+      const bs = <i32>load<i16>(yb + BSUMS + (<usize>(2 * j) << 1)) + <i32>load<i16>(yb + BSUMS + (<usize>(2 * j + 1) << 1));
+      mt += (scaleMinK4(j, b + SCALES) >> 8) * bs;
+    }
+    const yd = load<f32>(yb);
+    laneFma(acc, sumi, yd * f16ToF32(load<u16>(b)));
+    summs = fma32(-yd * f16ToF32(load<u16>(b, 2)), <f32>mt, summs);
+  }
+  const r = laneHsum(acc) + summs;
+  heap.free(s);
+  return r;
+}
+
+// The SIMD kernel: five-bit values assembled in bytes (the fifth bit moved to bit 4 with i16
+// shifts and a byte mask), split into even and odd bytes for pairSums, and scaled into ggml's
+// eight lanes with i32x4.dot_i16x8_s as in q6_k.ts: the first 16 elements of a 32-element
+// sub-block feed lanes 0-3, the last 16 lanes 4-7.
+
+/** sc * (sums of products 4j..4j+3) of 16 unsigned values v (bytes) with the split
+ *  activations at ys (q8_k.ts splitActivations). */
+// @ts-ignore: decorator
+@inline function scaled(v: v128, ys: usize, sc: v128, m8: v128): v128 {
+  return i32x4.dot_i16x8_s(pairSums(v128.and(v, m8), i16x8.shr_u(v, 8), ys), sc);
+}
+
+/** One weight row against one activation row (x: Q8_K blocks, ys: the same split) in the x86
+ *  order: the eight lanes in four f64x2 accumulators, each step rounded to f32 (q8_k.ts), and
+ *  the minimum term by fma32; a row where the lanes could differ from the fused multiply-add
+ *  is redone by dotScalarX86. */
+function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
+  const nb = k / QK;
+  const lo4 = v128.load(VK, K_LO4), b4 = v128.load(KQ, KQ_B4), m8 = v128.load(KQ, KQ_M8);
+  const top = v128.load(TIE_TOP);
+  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
+  let summs: f32 = 0;
+  for (let i = 0; i < nb; i++) {
+    const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
     const scales = kScales(b + SCALES);
-    const sumi = minTermV(kMins(b + SCALES), yb);
-    const qh0 = v128.load(b + QH), qh1 = v128.load(b + QH, 16);
+    const mt = hsum(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES))), bsums32(yb)));
+    let qh0 = v128.load(b + QH), qh1 = v128.load(b + QH, 16);
     let aLo = i32x4.splat(0), aHi = i32x4.splat(0);
     for (let c = 0; c < 4; c++) {
       const q0 = v128.load(b + QS + <usize>(32 * c)), q1 = v128.load(b + QS + <usize>(32 * c), 16);
-      const v1 = scaleSplat(scales, 2 * c), v2 = scaleSplat(scales, 2 * c + 1);
-      const yc = yb + Q8K_QS + <usize>(64 * c);
-      const s1 = sub32(v128.or(v128.and(q0, i8x16.splat(15)), high(qh0, 2 * c)), v128.or(v128.and(q1, i8x16.splat(15)), high(qh1, 2 * c)), yc);
-      const s2 = sub32(v128.or(i8x16.shr_u(q0, 4), high(qh0, 2 * c + 1)), v128.or(i8x16.shr_u(q1, 4), high(qh1, 2 * c + 1)), yc + 32);
-      aLo = i32x4.add(i32x4.add(aLo, i32x4.extmul_low_i16x8_s(s1, v1)), i32x4.extmul_low_i16x8_s(s2, v2));
-      aHi = i32x4.add(i32x4.add(aHi, i32x4.extmul_high_i16x8_s(s1, v1)), i32x4.extmul_high_i16x8_s(s2, v2));
+      const y = yi + <usize>(128 * c); // elements 64c.. split: 16 elements per 32 bytes
+      const sl = scaleSplat16(<i32>(scales >> (<u64>(16 * c))) & 255), sh = scaleSplat16(<i32>(scales >> (<u64>(16 * c + 8))) & 255);
+      // qh shifted down by 2c: the fifth bits of sub-blocks 2c and 2c+1 at bits 0 and 1 of each byte
+      const lo0 = v128.or(v128.and(q0, lo4), v128.and(i16x8.shl(qh0, 4), b4)), hi0 = v128.or(v128.and(i16x8.shr_u(q0, 4), lo4), v128.and(i16x8.shl(qh0, 3), b4));
+      const lo1 = v128.or(v128.and(q1, lo4), v128.and(i16x8.shl(qh1, 4), b4)), hi1 = v128.or(v128.and(i16x8.shr_u(q1, 4), lo4), v128.and(i16x8.shl(qh1, 3), b4));
+      aLo = i32x4.add(aLo, i32x4.add(scaled(lo0, y, sl, m8), scaled(hi0, y + 64, sh, m8)));
+      aHi = i32x4.add(aHi, i32x4.add(scaled(lo1, y + 32, sl, m8), scaled(hi1, y + 96, sh, m8)));
+      qh0 = i16x8.shr_u(qh0, 2); qh1 = i16x8.shr_u(qh1, 2);
     }
     const yd = load<f32>(yb);
-    const d = f32x4.splat(f16ToF32(load<u16>(b)) * yd);
-    sLo = f32x4.add(sLo, f32x4.mul(d, f32x4.convert_i32x4_s(aLo)));
-    sHi = f32x4.add(sHi, f32x4.mul(d, f32x4.convert_i32x4_s(aHi)));
-    sumf -= (f16ToF32(load<u16>(b, 2)) * yd) * <f32>sumi;
-  }
-  return laneSum(sumf, sLo, sHi);
-}
-
-function dot1x4(out: usize, os: usize, w: usize, x0: usize, xs: usize, nb: i32): void {
-  const x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
-  let f0: f32 = 0, f1: f32 = 0, f2: f32 = 0, f3: f32 = 0;
-  let l0 = f32x4.splat(0), h0 = f32x4.splat(0), l1 = f32x4.splat(0), h1 = f32x4.splat(0);
-  let l2 = f32x4.splat(0), h2 = f32x4.splat(0), l3 = f32x4.splat(0), h3 = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const b = w + <usize>(i * BLOCK_BYTES), oy = <usize>(i * Q8K_BYTES);
-    const y0 = x0 + oy, y1 = x1 + oy, y2 = x2 + oy, y3 = x3 + oy;
-    const qh0 = v128.load(b + QH), qh1 = v128.load(b + QH, 16);
-    let a0 = i32x4.splat(0), b0 = i32x4.splat(0), a1 = i32x4.splat(0), b1 = i32x4.splat(0);
-    let a2 = i32x4.splat(0), b2 = i32x4.splat(0), a3 = i32x4.splat(0), b3 = i32x4.splat(0);
-    const scales = kScales(b + SCALES);
-    for (let c = 0; c < 4; c++) {
-      const q0 = v128.load(b + QS + <usize>(32 * c)), q1 = v128.load(b + QS + <usize>(32 * c), 16);
-      const v1 = scaleSplat(scales, 2 * c), v2 = scaleSplat(scales, 2 * c + 1);
-      const lo0 = v128.or(v128.and(q0, i8x16.splat(15)), high(qh0, 2 * c));
-      const lo1 = v128.or(v128.and(q1, i8x16.splat(15)), high(qh1, 2 * c));
-      const hi0 = v128.or(i8x16.shr_u(q0, 4), high(qh0, 2 * c + 1));
-      const hi1 = v128.or(i8x16.shr_u(q1, 4), high(qh1, 2 * c + 1));
-      const yc = Q8K_QS + <usize>(64 * c);
-      let s1 = sub32(lo0, lo1, y0 + yc), s2 = sub32(hi0, hi1, y0 + yc + 32);
-      a0 = i32x4.add(i32x4.add(a0, i32x4.extmul_low_i16x8_s(s1, v1)), i32x4.extmul_low_i16x8_s(s2, v2));
-      b0 = i32x4.add(i32x4.add(b0, i32x4.extmul_high_i16x8_s(s1, v1)), i32x4.extmul_high_i16x8_s(s2, v2));
-      s1 = sub32(lo0, lo1, y1 + yc); s2 = sub32(hi0, hi1, y1 + yc + 32);
-      a1 = i32x4.add(i32x4.add(a1, i32x4.extmul_low_i16x8_s(s1, v1)), i32x4.extmul_low_i16x8_s(s2, v2));
-      b1 = i32x4.add(i32x4.add(b1, i32x4.extmul_high_i16x8_s(s1, v1)), i32x4.extmul_high_i16x8_s(s2, v2));
-      s1 = sub32(lo0, lo1, y2 + yc); s2 = sub32(hi0, hi1, y2 + yc + 32);
-      a2 = i32x4.add(i32x4.add(a2, i32x4.extmul_low_i16x8_s(s1, v1)), i32x4.extmul_low_i16x8_s(s2, v2));
-      b2 = i32x4.add(i32x4.add(b2, i32x4.extmul_high_i16x8_s(s1, v1)), i32x4.extmul_high_i16x8_s(s2, v2));
-      s1 = sub32(lo0, lo1, y3 + yc); s2 = sub32(hi0, hi1, y3 + yc + 32);
-      a3 = i32x4.add(i32x4.add(a3, i32x4.extmul_low_i16x8_s(s1, v1)), i32x4.extmul_low_i16x8_s(s2, v2));
-      b3 = i32x4.add(i32x4.add(b3, i32x4.extmul_high_i16x8_s(s1, v1)), i32x4.extmul_high_i16x8_s(s2, v2));
+    const d = f64x2.splat(<f64>(yd * f16ToF32(load<u16>(b))));
+    // lanes below 2^24 (32*31*127*63): converted exactly
+    const p0 = f64x2.mul(intLo(aLo), d), p1 = f64x2.mul(intHi(aLo), d), p2 = f64x2.mul(intLo(aHi), d), p3 = f64x2.mul(intHi(aHi), d);
+    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
+    if (v128.any_true(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))))) {
+      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
     }
-    const dx = f16ToF32(load<u16>(b)), mx = f16ToF32(load<u16>(b, 2));
-    const mins = kMins(b + SCALES);
-    let yd = load<f32>(y0), d = f32x4.splat(dx * yd);
-    l0 = f32x4.add(l0, f32x4.mul(d, f32x4.convert_i32x4_s(a0))); h0 = f32x4.add(h0, f32x4.mul(d, f32x4.convert_i32x4_s(b0)));
-    f0 -= (mx * yd) * <f32>minTermV(mins, y0);
-    yd = load<f32>(y1); d = f32x4.splat(dx * yd);
-    l1 = f32x4.add(l1, f32x4.mul(d, f32x4.convert_i32x4_s(a1))); h1 = f32x4.add(h1, f32x4.mul(d, f32x4.convert_i32x4_s(b1)));
-    f1 -= (mx * yd) * <f32>minTermV(mins, y1);
-    yd = load<f32>(y2); d = f32x4.splat(dx * yd);
-    l2 = f32x4.add(l2, f32x4.mul(d, f32x4.convert_i32x4_s(a2))); h2 = f32x4.add(h2, f32x4.mul(d, f32x4.convert_i32x4_s(b2)));
-    f2 -= (mx * yd) * <f32>minTermV(mins, y2);
-    yd = load<f32>(y3); d = f32x4.splat(dx * yd);
-    l3 = f32x4.add(l3, f32x4.mul(d, f32x4.convert_i32x4_s(a3))); h3 = f32x4.add(h3, f32x4.mul(d, f32x4.convert_i32x4_s(b3)));
-    f3 -= (mx * yd) * <f32>minTermV(mins, y3);
+    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
+    summs = fma32(-yd * f16ToF32(load<u16>(b, 2)), <f32>mt, summs);
   }
-  store<f32>(out, laneSum(f0, l0, h0));
-  store<f32>(out + os, laneSum(f1, l1, h1));
-  store<f32>(out + 2 * os, laneSum(f2, l2, h2));
-  store<f32>(out + 3 * os, laneSum(f3, l3, h3));
+  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
+  return hsum8(c0, c1, c2, c3) + summs;
 }
 
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
-export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  const nb = k / QK;
-  const os = <usize>outStride << 2;
-  for (let r = 0; r < nr; r++) {
-    const wr = w + <usize>r * wStride;
-    const o = out + (<usize>r << 2);
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) dot1x4(o + <usize>t * os, os, wr, x + <usize>t * xStride, xStride, nb);
-    for (; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
+// Products with several activation rows: the weight row is decoded once (decodeRow) into the
+// form the products read (per super-block DEC bytes: for each 16 elements their even and odd
+// values as i16 lanes, then the 8 scales as i16 splats), and every activation row is then
+// multiplied by dotDecoded: the same integer sums and float steps as dotSplit.
+const DEC: usize = 640;
+
+function decodeRow(w: usize, nb: i32, dec: usize): void {
+  const lo4 = v128.load(VK, K_LO4), b4 = v128.load(KQ, KQ_B4), m8 = v128.load(KQ, KQ_M8);
+  for (let i = 0; i < nb; i++) {
+    const b = w + <usize>(i * BLOCK_BYTES), d = dec + <usize>i * DEC;
+    const scales = kScales(b + SCALES);
+    let qh0 = v128.load(b + QH), qh1 = v128.load(b + QH, 16);
+    for (let c = 0; c < 4; c++) {
+      const q0 = v128.load(b + QS + <usize>(32 * c)), q1 = v128.load(b + QS + <usize>(32 * c), 16), g = d + <usize>(128 * c);
+      let v = v128.or(v128.and(q0, lo4), v128.and(i16x8.shl(qh0, 4), b4));
+      v128.store(g, v128.and(v, m8)); v128.store(g, i16x8.shr_u(v, 8), 16);
+      v = v128.or(v128.and(q1, lo4), v128.and(i16x8.shl(qh1, 4), b4));
+      v128.store(g, v128.and(v, m8), 32); v128.store(g, i16x8.shr_u(v, 8), 48);
+      v = v128.or(v128.and(i16x8.shr_u(q0, 4), lo4), v128.and(i16x8.shl(qh0, 3), b4));
+      v128.store(g, v128.and(v, m8), 64); v128.store(g, i16x8.shr_u(v, 8), 80);
+      v = v128.or(v128.and(i16x8.shr_u(q1, 4), lo4), v128.and(i16x8.shl(qh1, 3), b4));
+      v128.store(g, v128.and(v, m8), 96); v128.store(g, i16x8.shr_u(v, 8), 112);
+      qh0 = i16x8.shr_u(qh0, 2); qh1 = i16x8.shr_u(qh1, 2);
+    }
+    for (let j = 0; j < 8; j++) v128.store(d + 512 + <usize>(j << 4), scaleSplat16(<i32>(scales >> (<u64>(8 * j))) & 255));
   }
+}
+
+/** sc * (sums of products 4j..4j+3) of a decoded group (at dg) with split activations at ys. */
+// @ts-ignore: decorator
+@inline function scaledDec(dg: usize, sc: v128, ys: usize): v128 {
+  return i32x4.dot_i16x8_s(pairSums(v128.load(dg), v128.load(dg, 16), ys), sc);
+}
+
+/** dotSplit with the weight row decoded at dec (decodeRow); w is still read for its scales. */
+function dotDecoded(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
+  const nb = k / QK;
+  const top = v128.load(TIE_TOP);
+  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
+  let summs: f32 = 0;
+  for (let i = 0; i < nb; i++) {
+    const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512), d0 = dec + <usize>i * DEC;
+    const mt = hsum(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES))), bsums32(yb)));
+    let aLo = i32x4.splat(0), aHi = i32x4.splat(0);
+    for (let j = 0; j < 8; j++) {
+      const o = <usize>(64 * j), sc = v128.load(d0 + 512 + <usize>(j << 4));
+      aLo = i32x4.add(aLo, scaledDec(d0 + o, sc, yi + o));
+      aHi = i32x4.add(aHi, scaledDec(d0 + o + 32, sc, yi + o + 32));
+    }
+    const yd = load<f32>(yb);
+    const d = f64x2.splat(<f64>(yd * f16ToF32(load<u16>(b))));
+    // lanes below 2^24 (32*31*127*63): converted exactly
+    const p0 = f64x2.mul(intLo(aLo), d), p1 = f64x2.mul(intHi(aLo), d), p2 = f64x2.mul(intLo(aHi), d), p3 = f64x2.mul(intHi(aHi), d);
+    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
+    if (v128.any_true(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))))) {
+      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
+    }
+    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
+    summs = fma32(-yd * f16ToF32(load<u16>(b, 2)), <f32>mt, summs);
+  }
+  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
+  return hsum8(c0, c1, c2, c3) + summs;
+}
+
+/** One weight row against one activation row, in llama.cpp's x86 order (see dotSplit). */
+export function dot(w: usize, x: usize, k: i32): f32 { return splitDot(w, x, k, dotSplit); }
+
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
+ *  (floats). Each result is one row product: ggml_vec_dot_q5_K_q8_K runs per output. */
+export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
+  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotDecoded);
 }

@@ -3,12 +3,15 @@
 // In each half (128 elements; ql 64 bytes, qh 32 bytes) element l (< 32) takes the low
 // nibble of ql[l] and bits 0-1 of qh[l]; 32+l: low nibble of ql[32+l], bits 2-3;
 // 64+l: high nibble of ql[l], bits 4-5; 96+l: high nibble of ql[32+l], bits 6-7.
-// Paired with Q8_K; the dot product follows ggml's generic structure (see q4_k.ts).
+// Paired with Q8_K. The products follow llama.cpp's x86 build (ggml_vec_dot_q6_K_q8_K, AVX2:
+// see q8_k.ts); dotScalar is ggml's portable reference, kept for comparison.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, VK, K_LO4, K_B45, K_32 } from "./common";
+import { nearestInt, VK, K_LO4, K_B45 } from "./common";
 import { makeQxQuants } from "./kquant_ref";
-import { BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS } from "./q8_k";
-import { laneSum } from "./q4_k";
+import {
+  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, pairSums, splitActivations, wideLo, wideHi, hsum8, laneFma, laneHsum, splitDot, splitGemm,
+} from "./q8_k";
+import { roundF32x2, badTie, tieMask, TIE_TOP } from "../math/fma";
 
 export const QK: i32 = 256;
 export const BLOCK_BYTES: i32 = 210;
@@ -84,7 +87,7 @@ export function dequantizeRow(src: usize, dst: usize, n: i32): void {
   }
 }
 
-/** ggml_vec_dot_q6_K_q8_K, generic version, literally (a test reference: slow, allocates its lane arrays). */
+/** ggml_vec_dot_q6_K_q8_K, generic (portable) version, literally (a test reference: slow, allocates its lane arrays). */
 export function dotScalar(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   const lanes = heap.alloc(64);
@@ -107,73 +110,175 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   return sumf;
 }
 
-// SIMD kernels. The six-bit values are assembled in i16 lanes (two bytes per lane, so only i16
-// shifts, which both V8 and NEON have; V8 emulates i8 shifts), then taken 32 off as bytes. For the
-// products, lane m of a sub-block's vectors holds elements m and m+8, which ggml's generic code
-// puts in the same lane (element index mod 8): i16x8.mul on the sign-extended halves gives
-// (q*y)[m] + (q*y)[m+8] in i16 (at most 2*32*127). Two sub-blocks are then interleaved
-// (i16x8 zip) and scaled and widened by one i32x4.dot_i16x8_s with [s_j, s_j+1, ...], which
-// adds each lane's two scaled sums: the i32 lane sums are exactly ggml's aux32[0..7], in the
-// same lanes. The float part is ggml's: sums[l] += d*aux32[l], then sumf = sums[0] + ... + sums[7].
+/** The x86 order (ggml_vec_dot_q6_K_q8_K, AVX2), lane by lane with the scalar fused multiply-add:
+ *  lane l of a super-block sums sc*q*y over elements 4l..4l+3 of every 32 with the six-bit q
+ *  unsigned (0..63), less 32*(bsums[2l]*sc[2l] + bsums[2l+1]*sc[2l+1]) (the -32 offset taken
+ *  through the activations' block sums, so by sub-block pairs); acc[l] = fma(d, f32(lane), acc[l])
+ *  with d = y.d*x.d; then hsum_float_8. The reference for dot, and its path for flagged rows. */
+export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
+  const nb = k / QK;
+  const s = heap.alloc(64);
+  const acc = s, sumi = s + 32;
+  memory.fill(acc, 0, 32);
+  for (let i = 0; i < nb; i++) {
+    const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES);
+    for (let l = 0; l < 8; l++) {
+      const bs0 = <i32>load<i16>(yb + BSUMS + (<usize>(2 * l) << 1)), bs1 = <i32>load<i16>(yb + BSUMS + (<usize>(2 * l + 1) << 1));
+      const sc0 = <i32>load<i8>(b + SC + <usize>(2 * l)), sc1 = <i32>load<i8>(b + SC + <usize>(2 * l + 1));
+      store<i32>(sumi + (<usize>l << 2), -32 * (bs0 * sc0 + bs1 * sc1));
+    }
+    for (let e = 0; e < QK; e++) {
+      const p = sumi + (<usize>((e & 31) >> 2) << 2);
+      const q = element(b, e) + 32;
+      store<i32>(p, load<i32>(p) + <i32>load<i8>(b + SC + <usize>(e >> 4)) * q * <i32>load<i8>(yb + Q8K_QS + <usize>e));
+    }
+    laneFma(acc, sumi, load<f32>(yb) * f16ToF32(load<u16>(b + D)));
+  }
+  const r = laneHsum(acc);
+  heap.free(s);
+  return r;
+}
+
+// The SIMD kernel. The six-bit values are assembled in bytes with i16 shifts (which both V8 and
+// NEON have; V8 emulates i8 shifts), kept unsigned as the AVX2 code does, then split into their
+// even and odd bytes (i16 lanes): i16x8.mul with the activations split the same way and one add
+// give the sums of adjacent pairs (pairSums), and i32x4.dot_i16x8_s with the sub-block's scale
+// adds adjacent pairs once more, scaled: lane j = sc * (products 4j..4j+3 of the 16), which is
+// ggml's lane j (first 16 of a 32) or j + 4 (second 16). Sub-blocks 2c go to the low lanes,
+// 2c+1 to the high ones. The float part is the fused one of q8_k.ts.
 
 // Quarters q and q+2 of a half share their ql bytes (low and high nibbles); with qh shifted down
 // by 2q first, the value bits sit at 0-1 for quarter q and at 4-5 for quarter q+2.
 // @ts-ignore: decorator
-@inline function sixLo(ql: v128, qhs: v128, lo4: v128, b45: v128, k32: v128): v128 {
-  return i8x16.sub(v128.or(v128.and(ql, lo4), v128.and(i16x8.shl(qhs, 4), b45)), k32);
+@inline function sixLo(ql: v128, qhs: v128, lo4: v128, b45: v128): v128 {
+  return v128.or(v128.and(ql, lo4), v128.and(i16x8.shl(qhs, 4), b45));
 }
 // @ts-ignore: decorator
-@inline function sixHi(ql: v128, qhs: v128, lo4: v128, b45: v128, k32: v128): v128 {
-  return i8x16.sub(v128.or(v128.and(i16x8.shr_u(ql, 4), lo4), v128.and(qhs, b45)), k32);
+@inline function sixHi(ql: v128, qhs: v128, lo4: v128, b45: v128): v128 {
+  return v128.or(v128.and(i16x8.shr_u(ql, 4), lo4), v128.and(qhs, b45));
 }
 
-// (q*y)[m] + (q*y)[m+8] for the 16 bytes of a sub-block (i16 lanes).
+/** sc * (sums of products 4j..4j+3) of the 16 unsigned six-bit values v with the split
+ *  activations at ys (q8_k.ts splitActivations); sc is the i8 at scp (broadcast to every byte
+ *  and shifted down arithmetically: sign-extended in every i16 lane). */
 // @ts-ignore: decorator
-@inline function sub16m(v: v128, y: v128): v128 {
-  return i16x8.add(i16x8.mul(i16x8.extend_low_i8x16_s(v), i16x8.extend_low_i8x16_s(y)),
-    i16x8.mul(i16x8.extend_high_i8x16_s(v), i16x8.extend_high_i8x16_s(y)));
+@inline function scaled(v: v128, ys: usize, scp: usize, m8: v128): v128 {
+  return i32x4.dot_i16x8_s(pairSums(v128.and(v, m8), i16x8.shr_u(v, 8), ys), i16x8.shr_s(v128.load8_splat(scp), 8));
 }
 
-// Scales [s_j, s_j+1] of sub-blocks j, j+1 (i8 at sc) in every pair of i16 lanes.
+/** Sub-block j (16 values: ql bytes at ql, qh bytes at qh shifted down by `shift`, low
+ *  nibbles) and sub-block j+4 (the same bytes' high nibbles), scaled by their scales (i8 at
+ *  scp and scp + 4): their four lane sums, added. Split activations of j at ys, of j+4 at
+ *  ys + 128. */
 // @ts-ignore: decorator
-@inline function scalePair(sc: usize): v128 { return i16x8.extend_low_i8x16_s(v128.load16_splat(sc)); }
+@inline function quarters(ql: usize, qh: usize, shift: i32, ys: usize, scp: usize, lo4: v128, b45: v128, m8: v128): v128 {
+  const l = v128.load(ql), h = i16x8.shr_u(v128.load(qh), shift);
+  return i32x4.add(scaled(sixLo(l, h, lo4, b45), ys, scp, m8), scaled(sixHi(l, h, lo4, b45), ys + 128, scp + 4, m8));
+}
 
-export function dot(w: usize, x: usize, k: i32): f32 {
+/** One weight row against one activation row (x: Q8_K blocks, ys: the same split) in the x86
+ *  order: the eight lanes in four f64x2 accumulators, each step rounded to f32 (q8_k.ts); a
+ *  row where that could differ from the fused multiply-add is redone by dotScalarX86. */
+function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
   const nb = k / QK;
-  const lo4 = v128.load(VK, K_LO4), b45 = v128.load(VK, K_B45), k32 = v128.load(VK, K_32);
-  let sLo = f32x4.splat(0), sHi = f32x4.splat(0);
+  const lo4 = v128.load(VK, K_LO4), b45 = v128.load(VK, K_B45), m8 = v128.load(KQ, KQ_M8);
+  const top = v128.load(TIE_TOP);
+  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
   for (let i = 0; i < nb; i++) {
-    const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES) + Q8K_QS;
-    let aLo = i32x4.splat(0), aHi = i32x4.splat(0);
-    // half h, quarters qq and qq+2: sub-blocks 8h+2qq, +1 (low nibbles) and 8h+2qq+4, +5 (high)
+    const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
+    // the -32 offset: 32*(bsums[2l]*sc[2l] + bsums[2l+1]*sc[2l+1]) per lane
+    const sc16 = v128.load(b + SC);
+    let aLo = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS), i16x8.extend_low_i8x16_s(sc16)), 5));
+    let aHi = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS, 16), i16x8.extend_high_i8x16_s(sc16)), 5));
+    // half h, quarters 0/2 then 1/3: sub-blocks j = 8h+2q, j+1 (low nibbles of ql) and j+4,
+    // j+5 (high nibbles); sub-block j is the j-th 16 elements, split at yi + 32j
+    for (let h = 0; h < 2; h++) {
+      const ql = b + <usize>(64 * h), qh = b + QH + <usize>(32 * h), y = yi + <usize>(256 * h), sc = b + SC + <usize>(8 * h);
+      aLo = i32x4.add(aLo, quarters(ql, qh, 0, y, sc, lo4, b45, m8));
+      aHi = i32x4.add(aHi, quarters(ql + 16, qh + 16, 0, y + 32, sc + 1, lo4, b45, m8));
+      aLo = i32x4.add(aLo, quarters(ql + 32, qh, 2, y + 64, sc + 2, lo4, b45, m8));
+      aHi = i32x4.add(aHi, quarters(ql + 48, qh + 16, 2, y + 96, sc + 3, lo4, b45, m8));
+    }
+    const d = f64x2.splat(<f64>(load<f32>(yb) * f16ToF32(load<u16>(b + D))));
+    const fl = f32x4.convert_i32x4_s(aLo), fh = f32x4.convert_i32x4_s(aHi);
+    const p0 = f64x2.mul(wideLo(fl), d), p1 = f64x2.mul(wideHi(fl), d), p2 = f64x2.mul(wideLo(fh), d), p3 = f64x2.mul(wideHi(fh), d);
+    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
+    if (v128.any_true(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))))) {
+      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
+    }
+    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
+  }
+  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
+  return hsum8(c0, c1, c2, c3);
+}
+
+// Products with several activation rows: the weight row is decoded once (decodeRow) into the
+// form the products read (per super-block DEC bytes: for each 16 elements their even and odd
+// values as i16 lanes, then the 16 scales as i16 splats), and every activation row is then
+// multiplied by dotDecoded: the same integer sums and float steps as dotSplit.
+const DEC: usize = 768;
+
+function decodeRow(w: usize, nb: i32, dec: usize): void {
+  const lo4 = v128.load(VK, K_LO4), b45 = v128.load(VK, K_B45), m8 = v128.load(KQ, KQ_M8);
+  for (let i = 0; i < nb; i++) {
+    const b = w + <usize>(i * BLOCK_BYTES), d = dec + <usize>i * DEC;
     for (let it = 0; it < 4; it++) {
-      const h = it >> 1, qq = it & 1;
-      const ql = b + <usize>(64 * h + 32 * qq), qhp = b + QH + <usize>(32 * h);
-      const y = yb + <usize>(128 * h + 32 * qq), sc = b + SC + <usize>(8 * h + 2 * qq);
+      const h = it >> 1, qq = it & 1, j = 8 * h + 2 * qq;
+      const ql = b + <usize>(64 * h + 32 * qq), qhp = b + QH + <usize>(32 * h), g = d + <usize>(32 * j);
       const qla = v128.load(ql), qlb = v128.load(ql, 16);
       const qha = i16x8.shr_u(v128.load(qhp), 2 * qq), qhb = i16x8.shr_u(v128.load(qhp, 16), 2 * qq);
-      let fa = sub16m(sixLo(qla, qha, lo4, b45, k32), v128.load(y)), fb = sub16m(sixLo(qlb, qhb, lo4, b45, k32), v128.load(y, 16));
-      let sp = scalePair(sc);
-      aLo = i32x4.add(aLo, i32x4.dot_i16x8_s(i16x8.shuffle(fa, fb, 0, 8, 1, 9, 2, 10, 3, 11), sp));
-      aHi = i32x4.add(aHi, i32x4.dot_i16x8_s(i16x8.shuffle(fa, fb, 4, 12, 5, 13, 6, 14, 7, 15), sp));
-      fa = sub16m(sixHi(qla, qha, lo4, b45, k32), v128.load(y, 64)); fb = sub16m(sixHi(qlb, qhb, lo4, b45, k32), v128.load(y, 80));
-      sp = scalePair(sc + 4);
-      aLo = i32x4.add(aLo, i32x4.dot_i16x8_s(i16x8.shuffle(fa, fb, 0, 8, 1, 9, 2, 10, 3, 11), sp));
-      aHi = i32x4.add(aHi, i32x4.dot_i16x8_s(i16x8.shuffle(fa, fb, 4, 12, 5, 13, 6, 14, 7, 15), sp));
+      let v = sixLo(qla, qha, lo4, b45);
+      v128.store(g, v128.and(v, m8)); v128.store(g, i16x8.shr_u(v, 8), 16);
+      v = sixLo(qlb, qhb, lo4, b45);
+      v128.store(g, v128.and(v, m8), 32); v128.store(g, i16x8.shr_u(v, 8), 48);
+      v = sixHi(qla, qha, lo4, b45);
+      v128.store(g, v128.and(v, m8), 128); v128.store(g, i16x8.shr_u(v, 8), 144);
+      v = sixHi(qlb, qhb, lo4, b45);
+      v128.store(g, v128.and(v, m8), 160); v128.store(g, i16x8.shr_u(v, 8), 176);
     }
-    const d = f32x4.splat(f16ToF32(load<u16>(b + D)) * load<f32>(yb - Q8K_QS));
-    sLo = f32x4.add(sLo, f32x4.mul(d, f32x4.convert_i32x4_s(aLo)));
-    sHi = f32x4.add(sHi, f32x4.mul(d, f32x4.convert_i32x4_s(aHi)));
+    for (let j = 0; j < 16; j++) v128.store(d + 512 + <usize>(j << 4), i16x8.shr_s(v128.load8_splat(b + SC + <usize>j), 8));
   }
-  return laneSum(0, sLo, sHi);
 }
 
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
-export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  const os = <usize>outStride << 2;
-  for (let r = 0; r < nr; r++) {
-    const wr = w + <usize>r * wStride;
-    const o = out + (<usize>r << 2);
-    for (let t = 0; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
+/** sc * (sums of products 4j..4j+3) of decoded group g (at dg) with split activations at ys. */
+// @ts-ignore: decorator
+@inline function scaledDec(dg: usize, sp: usize, ys: usize): v128 {
+  return i32x4.dot_i16x8_s(pairSums(v128.load(dg), v128.load(dg, 16), ys), v128.load(sp));
+}
+
+/** dotSplit with the weight row decoded at dec (decodeRow); w is still read for x.d and the scales. */
+function dotDecoded(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
+  const nb = k / QK;
+  const top = v128.load(TIE_TOP);
+  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512), d0 = dec + <usize>i * DEC;
+    const sc16 = v128.load(b + SC);
+    let aLo = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS), i16x8.extend_low_i8x16_s(sc16)), 5));
+    let aHi = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS, 16), i16x8.extend_high_i8x16_s(sc16)), 5));
+    for (let j = 0; j < 16; j += 2) {
+      const o = <usize>(32 * j);
+      aLo = i32x4.add(aLo, scaledDec(d0 + o, d0 + 512 + <usize>(j << 4), yi + o));
+      aHi = i32x4.add(aHi, scaledDec(d0 + o + 32, d0 + 528 + <usize>(j << 4), yi + o + 32));
+    }
+    const d = f64x2.splat(<f64>(load<f32>(yb) * f16ToF32(load<u16>(b + D))));
+    const fl = f32x4.convert_i32x4_s(aLo), fh = f32x4.convert_i32x4_s(aHi);
+    const p0 = f64x2.mul(wideLo(fl), d), p1 = f64x2.mul(wideHi(fl), d), p2 = f64x2.mul(wideLo(fh), d), p3 = f64x2.mul(wideHi(fh), d);
+    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
+    if (v128.any_true(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))))) {
+      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
+    }
+    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
   }
+  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
+  return hsum8(c0, c1, c2, c3);
+}
+
+/** One weight row against one activation row, in llama.cpp's x86 order (see dotSplit). */
+export function dot(w: usize, x: usize, k: i32): f32 { return splitDot(w, x, k, dotSplit); }
+
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
+ *  (floats). Each result is one row product: ggml_vec_dot_q6_K_q8_K runs per output. */
+export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
+  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotDecoded);
 }

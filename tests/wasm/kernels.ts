@@ -4,6 +4,8 @@ export { ACT_NONE, activationType, activationBytes, quantizeActivations, matvec,
 export { rmsnorm, rmsnormMul, mul, add, scale, mad, dot, scores, maxOf, argmax, silu, swiglu, softmax } from "../../llm/kernels/vector";
 /** F16 weights: the single-row order (ggml_vec_dot_f16, AVX2) and the batched one (tinyBLAS). */
 export { dotBatched as f16DotBatched, dot as f16Dot } from "../../llm/quant/f16";
+/** Q4_K in llama.cpp's repacked kernels' orders (gemm's when the flag is set, else gemv's), scalar. */
+export { dotRepackedScalar as q4kRepacked } from "../../llm/quant/q4_k";
 import { expAvx2 } from "../../llm/math/exp";
 
 /** Mathf.exp over a row (the scalar tail of silu/softmax), to compare with the C library's expf. */

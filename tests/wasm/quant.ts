@@ -106,3 +106,24 @@ export function dotBatchedF16(w: usize, x: usize, k: i32): f32 { return f16q.dot
 export function gemmF16(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32, batchRows: i32): void {
   f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, batchRows);
 }
+
+/** The K-quants' scalar paths in llama.cpp's x86 order (ggml_vec_dot_q*_K_q8_K, AVX2, with
+ *  the scalar fused multiply-add): the references of dotSimd, and the kernels' fallbacks. */
+export function dotScalarX86(type: u32, w: usize, x: usize, k: i32): f32 {
+  switch (type) {
+    case GGML_Q4_K: return q4_k.dotScalarX86(w, x, k);
+    case GGML_Q5_K: return q5_k.dotScalarX86(w, x, k);
+    case GGML_Q6_K: return q6_k.dotScalarX86(w, x, k);
+  }
+  return NaN;
+}
+/** Q4_K in the repacked kernels' order (ggml_gemv/gemm_q4_K_8x8_q8_K), scalar. */
+export function dotQ4KRepacked(w: usize, x: usize, k: i32, gemmOrder: bool): f32 { return q4_k.dotRepackedScalar(w, x, k, gemmOrder); }
+/** The K-quants' gemm (Q4_K: matrixRows decides the repacked orders, 0 = nr). */
+export function gemmK(type: u32, out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32, matrixRows: i32): void {
+  switch (type) {
+    case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, matrixRows); break;
+    case GGML_Q5_K: q5_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q6_K: q6_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+  }
+}
