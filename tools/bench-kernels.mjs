@@ -3,10 +3,13 @@
 // matmul with a batch of tokens (prefill) per weight type at TinyLlama-1.1B shapes.
 // Prints GFLOP/s counting 2*rows*k flops per token, and the weight bandwidth of matvec.
 //
-//   node tools/bench-kernels.mjs [--types Q4_0,Q8_0] [--shapes 2048x2048] [--batch 32] [--seconds 0.5] [--wall]
+//   node tools/bench-kernels.mjs [--types Q4_0,Q8_0] [--shapes 2048x2048] [--batch 32] [--seconds 0.5] [--wall] [--dram]
 //
 // Times are this process's CPU time (user + system) per call, best of five trials, so that other
 // work on shared cores disturbs them less than wall time; --wall uses wall-clock time instead.
+// Matrices of a few MB stay in the last-level cache between calls; --dram adds a column "matvec
+// ms, DRAM": the same matvec cycling over copies of the matrix totalling >= 256 MiB, so that
+// every call streams its weights from memory as decoding a real model does.
 import { compile } from "./lib/asbuild.mjs";
 import { instantiate } from "./lib/wasmhost.mjs";
 
@@ -19,6 +22,7 @@ const shapes = arg("shapes", "2048x2048,5632x2048,32000x2048").split(",").map((s
 const batch = Number(arg("batch", "32"));
 const seconds = Number(arg("seconds", "0.5"));
 const wall = process.argv.includes("--wall");
+const dram = process.argv.includes("--dram");
 // seconds of wall-clock time, or of this process's CPU time
 const clock = wall ? () => Number(process.hrtime.bigint()) / 1e9 : () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
@@ -45,7 +49,8 @@ function timeIt(fn) {
 }
 
 console.log(`llm/kernels on ${process.arch}, node ${process.version}; GFLOP/s = 2*rows*k per token / time (${wall ? "wall-clock" : "CPU"} time)`);
-console.log("type  shape        matvec ms  GFLOP/s  weights GB/s | matmul x" + String(batch).padEnd(3) + " ms  GFLOP/s  speedup/token");
+console.log("type  shape        matvec ms  GFLOP/s  weights GB/s | matmul x" + String(batch).padEnd(3) + " ms  GFLOP/s  speedup/token" +
+  (dram ? " | matvec ms, DRAM" : ""));
 for (const name of types) {
   const type = TYPES[name];
   if (type === undefined) { console.error(`unknown type ${name}`); process.exit(2); }
@@ -70,8 +75,17 @@ for (const name of types) {
     const flops = 2 * rows * k;
     const tv = timeIt(() => x.matvec(out, w, type, xq, k, rows, 0, rows));
     const tm = timeIt(() => x.matmul(out, w, type, xq, batch, k, rows, 0, rows));
+    let td = NaN;
+    if (dram) { // copies of the matrix, used in turn
+      const copies = Math.ceil((256 << 20) / (rb * rows)), ws = [];
+      for (let c = 0; c < copies; c++) { const p = alloc(rb * rows); new Uint8Array(memory().buffer).copyWithin(p, w, w + rb * rows); ws.push(p); }
+      let c = 0;
+      td = timeIt(() => { x.matvec(out, ws[c], type, xq, k, rows, 0, rows); c = (c + 1) % copies; });
+      for (const p of ws) x.freeRegion(p);
+    }
     console.log(`${name.padEnd(5)} ${`${rows}x${k}`.padEnd(12)} ${(tv * 1e3).toFixed(2).padStart(9)} ${(flops / tv / 1e9).toFixed(2).padStart(8)} ${(rb * rows / tv / 1e9).toFixed(2).padStart(12)} | ` +
-      `${(tm * 1e3).toFixed(1).padStart(12)} ${(flops * batch / tm / 1e9).toFixed(2).padStart(8)} ${(tv * batch / tm).toFixed(2).padStart(9)}x`);
+      `${(tm * 1e3).toFixed(1).padStart(12)} ${(flops * batch / tm / 1e9).toFixed(2).padStart(8)} ${(tv * batch / tm).toFixed(2).padStart(9)}x` +
+      (dram ? ` | ${(td * 1e3).toFixed(2).padStart(16)}` : ""));
     for (const p of [w, f, xf, xq, out]) x.freeRegion(p);
   }
 }

@@ -164,3 +164,95 @@ export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
     for (let t = 0; t < nt; t++) tile4(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, k);
   }
 }
+
+// ---- f32 fused multiply-add chains in f64, certified exact once per loop (Q4_0, Q8_0) ----
+//
+// The Q4_0 and Q8_0 kernels accumulate c <- fma32(s, d, c) block after block, s an integer with
+// |s| <= 2^16 and d the f32 product of two halves. In f64, s*d is exact (at most 17 + 24 bits),
+// so t = s*d + c carries at most one rounding, and rounding t to f32 is fma32's single rounding
+// whenever t was exact. Rather than testing every step (llm/math/fma.ts badTie: a tie and an
+// inexactness test per lane), a loop tracks C2 = max RN32(c*c) over every c it produced and
+// D2 = min RN32(d*d) over its multipliers, and fmaChainExact(C2, D2) (C2 <= 2^56 * D2, in f64)
+// certifies all its sums exact. Proof. For an f32 x != 0 let u(x) be its ulp: x is a multiple of
+// u(x) and |x| < 2^24 u(x); u grows with |x|. A zero d makes D2 = 0, which passes only if every
+// c is 0 (the first nonzero c would be RN32(s*d) with |s*d| >= 2^-48, so c*c > 0), and then every
+// sum was an exact 0. Otherwise let D be the smallest |d| of the loop and U = u(D), the smallest
+// u(d); D >= 2^-48 (two nonzero halves), so D*D is a normal f32 and RN32(D*D) <= D^2 (1 +
+// 2^-24). A produced c with c*c below the normal range has |c| < 2^-63 < 2^28 D; otherwise
+// c^2 (1 - 2^-24) <= RN32(c*c) <= C2, and the check gives |c| < 2^28 D (1 + 2^-23) < 2^29 D <
+// 2^53 U. Every s*d is a multiple of U (s is an integer; d is a multiple of u(d) >= U). By
+// induction every c is a multiple of U and every sum is exact: c = 0 at first; if c and s*d are
+// multiples of U and the sum were inexact, |s*d + c| > 2^53 U (a multiple of U up to 2^53 U fits
+// f64's 53 bits), so |t| >= 2^53 U (RN is monotonic and 2^53 U is a double) and the new c =
+// RN32(t) would have |c| >= 2^53 U, contradicting the bound; so t = s*d + c, and RN32(t) is
+// again a multiple of U (a multiple of u(t) >= U, or t itself when u(t) < U, as then t = mU with
+// |m| < 2^24 fits f32). An infinite c makes C2 infinite (the check fails); a NaN escapes the
+// max but stays in c to the end, where the callers' nonFinite check catches it. The check fails
+// only when the sums span more than ~2^29 times the smallest scale (never in real models, but
+// possible with adversarial scales, e.g. a tiny activation block next to big ones), and then
+// the loop is redone by the per-step checked code.
+
+/** Four lanes c = fma32(s, d, c): s i32x4, d and c f32x4, through f64 sums rounded to f32 (equal
+ *  to the fused multiply-add when fmaChainExact certifies the loop). */
+// @ts-ignore: decorator
+@inline export function fmaStep4(s: v128, d: v128, c: v128): v128 {
+  const t01 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(s), f64x2.promote_low_f32x4(d)), f64x2.promote_low_f32x4(c));
+  const t23 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(d, d, 2, 3, 0, 1))),
+    f64x2.promote_low_f32x4(i32x4.shuffle(c, c, 2, 3, 0, 1)));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(t01), f32x4.demote_f64x2_zero(t23), 0, 1, 4, 5);
+}
+
+/** fmaStep4 with one multiplier for all four lanes, given as f64x2 [d, d]. */
+// @ts-ignore: decorator
+@inline export function fmaStep4s(s: v128, d: v128, c: v128): v128 {
+  const t01 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(s), d), f64x2.promote_low_f32x4(c));
+  const t23 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), d),
+    f64x2.promote_low_f32x4(i32x4.shuffle(c, c, 2, 3, 0, 1)));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(t01), f32x4.demote_f64x2_zero(t23), 0, 1, 4, 5);
+}
+
+/** Whether a loop of fmaStep4 steps was exact (see above): c2max = pmax of c*c over every c it
+ *  produced, d2min = pmin of d*d over its multipliers (d from two halves, as halves4Raw times
+ *  halfRaised). */
+// @ts-ignore: decorator
+@inline export function fmaChainExact(c2max: v128, d2min: v128): bool {
+  let m = f32x4.pmin(d2min, i32x4.shuffle(d2min, d2min, 2, 3, 0, 1));
+  m = f32x4.pmin(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  let c = f32x4.pmax(c2max, i32x4.shuffle(c2max, c2max, 2, 3, 0, 1));
+  c = f32x4.pmax(c, i32x4.shuffle(c, c, 1, 0, 3, 2));
+  return <f64>f32x4.extract_lane(c, 0) <= <f64>f32x4.extract_lane(m, 0) * 72057594037927936.0; // 2^56
+}
+
+/** Four halves at p0..p3 (u16) in one u64, gathered with integer ops (off the vector pipes). */
+// @ts-ignore: decorator
+@inline export function gather4Halves(p0: usize, p1: usize, p2: usize, p3: usize): u64 {
+  return <u64>load<u16>(p0) | (<u64>load<u16>(p1) << 16) | (<u64>load<u16>(p2) << 32) | (<u64>load<u16>(p3) << 48);
+}
+
+/** Four halves (gather4Halves) as f32 times 2^-112: halvesFast without its final scaling, so
+ *  that times halfRaised(y) it gives halvesFast(p)*halvesFast(y) exactly, in one multiply. */
+// @ts-ignore: decorator
+@inline export function halvesRawOf(h: u64, hmask: v128): v128 {
+  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(i64x2.splat(h)), 13), hmask);
+}
+
+/** halvesRawOf(gather4Halves(p0, p1, p2, p3)). */
+// @ts-ignore: decorator
+@inline export function halves4Raw(p0: usize, p1: usize, p2: usize, p3: usize, hmask: v128): v128 {
+  return halvesRawOf(gather4Halves(p0, p1, p2, p3), hmask);
+}
+
+/** Bit 15 of a 16-bit lane of the result is set iff that half of h (gather4Halves) is infinite
+ *  or NaN (exponent 31): the exponent bits plus one exponent step carry into bit 15 only then. */
+// @ts-ignore: decorator
+@inline export function specialHalves(h: u64): u64 {
+  return (h & 0x7c007c007c007c00) + 0x0400040004000400;
+}
+
+/** The half at p as f32 times 2^112 (exact: below 2^128 for every finite half; the
+ *  halvesFast value of a NaN or infinite half, 2^16 or more, overflows to infinity here, which
+ *  sends the callers to their exact path). */
+// @ts-ignore: decorator
+@inline export function halfRaised(p: usize): f32 {
+  return reinterpret<f32>((<i32>load<i16>(p) << 13) & 0x8fffe000) * <f32>5.192296858534828e33 * <f32>5.192296858534828e33;
+}

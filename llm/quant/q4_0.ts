@@ -1,7 +1,8 @@
 // Q4_0 (GGUF type 2): blocks of 32, { f16 d; u8 qs[16] } = 18 bytes. Element j is the low
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite, tiledGemm } from "./common";
+import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite,
+  fmaStep4, fmaChainExact, halves4Raw, halfRaised } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows } from "./q8_0";
 import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
 
@@ -156,10 +157,11 @@ function storeAcc(out: usize, c01: v128, c23: v128, c45: v128, c67: v128, nr: i3
   return true;
 }
 
-// Eight weight rows x one token. V8 loads every weight of a loop iteration first and then runs
+// Eight weight rows x one token with a tie check at every step: the path of tiles whose sums
+// fmaChainExact could not certify. V8 loads every weight of a loop iteration first and then runs
 // out of registers; a store after each pair of rows (into this tile's own output slots, all
 // overwritten at the end) keeps the next pair's loads behind it.
-function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
+function tile8Checked(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   const nb = k / QK;
   let p = w0, y = x0;
   const n0 = v128.load(VK, K_N0), hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
@@ -218,7 +220,194 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
   if (v128.any_true(ties) || !storeAcc(out, c01, c23, c01, c23, nr)) exactTile(out, 0, w0, ws, nr, x0, 0, 1, k);
 }
 
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt (see tiledGemm). */
+// ---- The fast tiles: 32 or 8 rows x one token, certified once per tile ----
+//
+// Integer part: q (16 bytes of nibbles) is read as i16 lanes m = n_e + 16 n_e' + 256 n_o + 4096 n_o'
+// (n_e/n_e' the low/high nibble of byte 2m: elements 2m and 16+2m; n_o/n_o' those of byte 2m+1).
+// With Y0 = ye0, Y1 = ye1 - 16 ye0, Y2 = yo0 - 16 ye1, Y3 = yo1 - 16 yo0 (per block, shared by
+// all rows), q*Y0 + (q >> 4)*Y1 + (q >> 8)*Y2 + (q >> 12)*Y3 = n_e ye0 + n_e' ye1 + n_o yo0 +
+// n_o' yo1 modulo 2^16 (expand: the coefficients of n_e', n_o, n_o' telescope to ye1, yo0, yo1),
+// and as that sum lies within +-4*15*128 the i16 lane holds it exactly: three shifts, four
+// multiplies and three adds per row, no masks. Lanes are then folded across rows in i16 (sums of
+// two and four lanes, within +-30720) and widened once per four rows. Float part: fmaStep4 per
+// four rows, with d = halves4Raw(dx) * halfRaised(dy) (= dx*dy exactly), the maxima of c*c and
+// minima of d*d tracked for fmaChainExact (common.ts); an uncertified or non-finite tile is
+// redone by tile8Checked. The tile's output slots take stores of intermediate values that keep
+// V8 from hoisting the next rows' loads (see above). The integer ops are i16x8 shifts,
+// multiplies, adds and shuffles: no dot_i16x8 or extmul, which QEMU's TCG runs slowly.
+
+/** One row's block: eight i16 lanes of n*y sums (|lane| <= 4*15*128), see above. */
+// @ts-ignore: decorator
+@inline function q4p(q: v128, Y0: v128, Y1: v128, Y2: v128, Y3: v128): v128 {
+  return i16x8.add(i16x8.add(i16x8.mul(q, Y0), i16x8.mul(i16x8.shr_u(q, 4), Y1)),
+    i16x8.add(i16x8.mul(i16x8.shr_u(q, 8), Y2), i16x8.mul(i16x8.shr_u(q, 12), Y3)));
+}
+
+/** Rows a, b (eight i16 lanes each) folded to [a a a a b b b b] (|lane| <= 15360). */
+// @ts-ignore: decorator
+@inline function fold2(a: v128, b: v128): v128 {
+  return i16x8.add(i64x2.shuffle(a, b, 0, 2), i64x2.shuffle(a, b, 1, 3));
+}
+
+/** fold2(a, b), fold2(c, d) -> i32 [a, b, c, d] (pairs of i16 lanes within +-30720, widened). */
+// @ts-ignore: decorator
+@inline function fold4(ab: v128, cd: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7)));
+}
+
+/** sumi of four rows (q, q + ws, ...) for one block, as i32x4; stores an intermediate at `bar`
+ *  (a slot of the tile's output, see above). */
+// @ts-ignore: decorator
+@inline function sums4(q: usize, ws: usize, Y0: v128, Y1: v128, Y2: v128, Y3: v128, cy: v128, bar: usize): v128 {
+  const ab = fold2(q4p(v128.load(q, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q + ws, 2), Y0, Y1, Y2, Y3));
+  v128.store(bar, ab);
+  const q2 = q + (ws << 1);
+  const cd = fold2(q4p(v128.load(q2, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q2 + ws, 2), Y0, Y1, Y2, Y3));
+  return i32x4.sub(fold4(ab, cd), cy);
+}
+
+/** dx*dy of four rows (q, q + ws, ...) for one block, dyr = halfRaised(dy) in all lanes. */
+// @ts-ignore: decorator
+@inline function scales4(q: usize, ws: usize, dyr: v128, hm: v128): v128 {
+  const q2 = q + (ws << 1);
+  return f32x4.mul(halves4Raw(q, q + ws, q2, q2 + ws, hm), dyr);
+}
+
+/** A zero word: the tiles' prefetch loads are folded into a test against it, so they stay. */
+const ZERO = memory.data<u32>([0]);
+
+// Thirty-two weight rows x one token (eight groups of four, the activations' work shared by
+// all), and a read of one word per cache line of the 32 rows at `ahead` (576 bytes, 32 rows'
+// worth of blocks, per block, spread over the block's work; the whole of them by the end). The
+// tile reads its rows as 32 interleaved streams, which the hardware prefetchers follow poorly
+// when the weights come from DRAM; this one sequential stream two tiles ahead (gemm) gets
+// them into the caches in time, as a prefetch instruction would (wasm has none): TinyLlama-
+// shaped decode 15-20% faster (the same loads bunched at the top of the block: ~7%). `ahead` =
+// w0 reads the tile's own lines (no effect). The eight accumulators live where V8 puts them
+// (partly spilled, as memory accumulators would be); each group's store into another group's
+// output slot is the barrier described above.
+function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usize): void {
+  const nb = k / QK;
+  const ws4 = ws << 2;
+  let p = w0, y = x0;
+  const hm = v128.load(VK, K_HMASK);
+  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  let c2max = c0, d2min = f32x4.splat(Infinity);
+  let touched: u32 = 0, a = ahead;
+  for (let i = 0; i < nb; i++) {
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
+    const cy = offset8(ye0, yo0, ye1, yo1);
+    const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
+    const dyr = f32x4.splat(halfRaised(y));
+    touched |= load<u32>(a, 0);
+    const d0 = scales4(p, ws, dyr, hm);
+    c0 = fmaStep4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 64), d0, c0);
+    v128.store(out, c0, 64);
+    touched |= load<u32>(a, 64);
+    const q1 = p + ws4;
+    const d1 = scales4(q1, ws, dyr, hm);
+    c1 = fmaStep4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out + 80), d1, c1);
+    v128.store(out, c1, 80);
+    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d0, d0), f32x4.mul(d1, d1)));
+    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c0, c0), f32x4.mul(c1, c1)));
+    touched |= load<u32>(a, 128);
+    const q2 = q1 + ws4;
+    const d2 = scales4(q2, ws, dyr, hm);
+    c2 = fmaStep4(sums4(q2, ws, ye0, Y1, Y2, Y3, cy, out + 96), d2, c2);
+    v128.store(out, c2, 96);
+    touched |= load<u32>(a, 192);
+    const q3 = q2 + ws4;
+    const d3 = scales4(q3, ws, dyr, hm);
+    c3 = fmaStep4(sums4(q3, ws, ye0, Y1, Y2, Y3, cy, out + 112), d3, c3);
+    v128.store(out, c3, 112);
+    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d2, d2), f32x4.mul(d3, d3)));
+    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c2, c2), f32x4.mul(c3, c3)));
+    touched |= load<u32>(a, 256);
+    const q4 = q3 + ws4;
+    const d4 = scales4(q4, ws, dyr, hm);
+    c4 = fmaStep4(sums4(q4, ws, ye0, Y1, Y2, Y3, cy, out + 0), d4, c4);
+    v128.store(out, c4, 0);
+    touched |= load<u32>(a, 320);
+    const q5 = q4 + ws4;
+    const d5 = scales4(q5, ws, dyr, hm);
+    c5 = fmaStep4(sums4(q5, ws, ye0, Y1, Y2, Y3, cy, out + 16), d5, c5);
+    v128.store(out, c5, 16);
+    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d4, d4), f32x4.mul(d5, d5)));
+    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c4, c4), f32x4.mul(c5, c5)));
+    touched |= load<u32>(a, 384);
+    const q6 = q5 + ws4;
+    const d6 = scales4(q6, ws, dyr, hm);
+    c6 = fmaStep4(sums4(q6, ws, ye0, Y1, Y2, Y3, cy, out + 32), d6, c6);
+    v128.store(out, c6, 32);
+    touched |= load<u32>(a, 448);
+    const q7 = q6 + ws4;
+    const d7 = scales4(q7, ws, dyr, hm);
+    c7 = fmaStep4(sums4(q7, ws, ye0, Y1, Y2, Y3, cy, out + 48), d7, c7);
+    v128.store(out, c7, 48);
+    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d6, d6), f32x4.mul(d7, d7)));
+    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c6, c6), f32x4.mul(c7, c7)));
+    touched |= load<u32>(a, 512);
+    a += 32 * BLOCK_BYTES;
+    p += BLOCK_BYTES; y += Q8_BYTES;
+  }
+  if (!fmaChainExact(c2max, d2min) || nonFinite(c0) || nonFinite(c1) || nonFinite(c2) || nonFinite(c3) ||
+      nonFinite(c4) || nonFinite(c5) || nonFinite(c6) || nonFinite(c7) || (touched & load<u32>(ZERO)) != 0) {
+    for (let g = 0; g < 4; g++) tile8Checked(out + (<usize>g << 5), w0 + <usize>g * (ws << 3), ws, x0, k);
+    return;
+  }
+  v128.store(out, c0); v128.store(out, c1, 16); v128.store(out, c2, 32); v128.store(out, c3, 48);
+  v128.store(out, c4, 64); v128.store(out, c5, 80); v128.store(out, c6, 96); v128.store(out, c7, 112);
+}
+
+// Eight weight rows x one token (tile32 for the last 8, 16 or 24 rows of a matrix).
+function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
+  const nb = k / QK;
+  const ws4 = ws << 2;
+  let p = w0, y = x0;
+  const hm = v128.load(VK, K_HMASK);
+  let c0 = f32x4.splat(0), c1 = c0, c2max = c0, d2min = f32x4.splat(Infinity);
+  for (let i = 0; i < nb; i++) {
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
+    const cy = offset8(ye0, yo0, ye1, yo1);
+    const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
+    const dyr = f32x4.splat(halfRaised(y));
+    const s0 = sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 16);
+    const d0 = scales4(p, ws, dyr, hm);
+    c0 = fmaStep4(s0, d0, c0);
+    v128.store(out, c0, 16);
+    const q1 = p + ws4;
+    const s1 = sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out);
+    const d1 = scales4(q1, ws, dyr, hm);
+    c1 = fmaStep4(s1, d1, c1);
+    v128.store(out, c1);
+    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d0, d0), f32x4.mul(d1, d1)));
+    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c0, c0), f32x4.mul(c1, c1)));
+    p += BLOCK_BYTES; y += Q8_BYTES;
+  }
+  if (!fmaChainExact(c2max, d2min) || nonFinite(c0) || nonFinite(c1)) { tile8Checked(out, w0, ws, x0, k); return; }
+  v128.store(out, c0); v128.store(out, c1, 16);
+}
+
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
+ *  (floats). Thirty-two rows at a time (then eight, then up to four) for every token while
+ *  those rows' weights are in the cache. */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  tiledGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, tile8, tile4);
+  const os = <usize>outStride << 2;
+  let r = 0;
+  for (; r + 32 <= nr; r += 32) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    const ahead = r + 96 <= nr ? wr + (wStride << 6) : wr; // rows r+64..r+95, within [0, nr)
+    for (let t = 0; t < nt; t++) tile32(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k, t == 0 ? ahead : wr);
+  }
+  for (; r + 8 <= nr; r += 8) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile8(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k);
+  }
+  for (; r < nr; r += 4) {
+    const rows = min(4, nr - r);
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile4(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, k);
+  }
 }

@@ -1,7 +1,7 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, evens, odds } from "./common";
+import { roundAway, evens, odds, VK, K_HMASK, nonFinite, fmaStep4s, fmaChainExact, gather4Halves, halvesRawOf, specialHalves, halfRaised } from "./common";
 import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
 
 export const QK: i32 = 32;
@@ -118,10 +118,103 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   return (f32x4.extract_lane(r, 0) + f32x4.extract_lane(r, 2)) + (f32x4.extract_lane(r, 1) + f32x4.extract_lane(r, 3));
 }
 
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats). */
+// Four weight rows x one token, the same lanes and order as dot, with the f64 sums certified once
+// per tile (common.ts fmaChainExact) instead of checked per step: d = halvesRawOf(dx) *
+// halfRaised(dy) = dx*dy for the four rows, c*c and d*d tracked; an uncertified or non-finite
+// tile, or one with an infinite or NaN scale, is redone row by row by dot. The activations'
+// even/odd bytes are shared by the four rows, the eight lane accumulators of each row stay in
+// registers, and the stores into the tile's output slots (overwritten at the end) keep V8 from
+// loading the next rows early.
+
+/** Lane sums (four consecutive products each) of 16 weight bytes w against activations split
+ *  in even/odd bytes (see sum4). */
+// @ts-ignore: decorator
+@inline function lanes4(w: v128, ye: v128, yo: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.mul(evens(w), ye), i16x8.mul(odds(w), yo)));
+}
+
+/** ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) of a row's lanes lo = l0..l3, hi = l4..l7. */
+// @ts-ignore: decorator
+@inline function lanesSum(lo: v128, hi: v128): f32 {
+  const r = f32x4.add(hi, lo);
+  return (f32x4.extract_lane(r, 0) + f32x4.extract_lane(r, 2)) + (f32x4.extract_lane(r, 1) + f32x4.extract_lane(r, 3));
+}
+
+/** A zero word: the tiles' prefetch loads are folded into a test against it, so they stay. */
+const ZERO = memory.data<u32>([0]);
+
+// `ahead`: the rows whose cache lines the tile reads one word of as it goes (136 bytes, four
+// rows' worth of blocks, per block, spread over the block's work), a sequential stream two
+// tiles ahead that gets weights from DRAM to the caches in time (see q4_0.ts tile32); w0 for
+// none.
+function tile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usize): void {
+  const nb = k / QK;
+  let p = w0, y = x0;
+  const hm = v128.load(VK, K_HMASK);
+  let a0 = f32x4.splat(0), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
+  let c2max = a0, d2min = f32x4.splat(Infinity);
+  let touched: u32 = 0, a = ahead, special: u64 = 0;
+  for (let i = 0; i < nb; i++) {
+    touched |= load<u32>(a);
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const ey0 = evens(y0), oy0 = odds(y0), ey1 = evens(y1), oy1 = odds(y1);
+    const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
+    const h = gather4Halves(p, r1, r2, r3);
+    special |= specialHalves(h);
+    const d4 = f32x4.mul(halvesRawOf(h, hm), f32x4.splat(halfRaised(y)));
+    d2min = f32x4.pmin(d2min, f32x4.mul(d4, d4));
+    let d = f64x2.promote_low_f32x4(i32x4.shuffle(d4, d4, 0, 0, 0, 0));
+    a0 = fmaStep4s(lanes4(v128.load(p, 2), ey0, oy0), d, a0);
+    v128.store(out, a0);
+    a1 = fmaStep4s(lanes4(v128.load(p, 18), ey1, oy1), d, a1);
+    v128.store(out, a1);
+    touched |= load<u32>(a, 64);
+    d = f64x2.promote_low_f32x4(i32x4.shuffle(d4, d4, 1, 1, 1, 1));
+    b0 = fmaStep4s(lanes4(v128.load(r1, 2), ey0, oy0), d, b0);
+    v128.store(out, b0);
+    b1 = fmaStep4s(lanes4(v128.load(r1, 18), ey1, oy1), d, b1);
+    v128.store(out, b1);
+    touched |= load<u32>(a, 128);
+    a += 4 * BLOCK_BYTES;
+    d = f64x2.promote_low_f32x4(i32x4.shuffle(d4, d4, 2, 2, 2, 2));
+    c0 = fmaStep4s(lanes4(v128.load(r2, 2), ey0, oy0), d, c0);
+    v128.store(out, c0);
+    c1 = fmaStep4s(lanes4(v128.load(r2, 18), ey1, oy1), d, c1);
+    v128.store(out, c1);
+    d = f64x2.promote_low_f32x4(i32x4.shuffle(d4, d4, 3, 3, 3, 3));
+    e0 = fmaStep4s(lanes4(v128.load(r3, 2), ey0, oy0), d, e0);
+    v128.store(out, e0);
+    e1 = fmaStep4s(lanes4(v128.load(r3, 18), ey1, oy1), d, e1);
+    v128.store(out, e1);
+    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.pmax(f32x4.mul(a0, a0), f32x4.mul(a1, a1)), f32x4.pmax(f32x4.mul(b0, b0), f32x4.mul(b1, b1))));
+    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.pmax(f32x4.mul(c0, c0), f32x4.mul(c1, c1)), f32x4.pmax(f32x4.mul(e0, e0), f32x4.mul(e1, e1))));
+    p += BLOCK_BYTES; y += BLOCK_BYTES;
+  }
+  // dot converts halves exactly: an infinite or NaN weight scale (which halvesRawOf turns into a
+  // finite value) must take its path; an infinite or NaN activation scale makes d infinite. A
+  // NaN or infinite lane makes the sum of all lanes non-finite.
+  if (!fmaChainExact(c2max, d2min) || (touched & load<u32>(ZERO)) != 0 || (special & 0x8000800080008000) != 0 ||
+      nonFinite(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(b0, b1)), f32x4.add(f32x4.add(c0, c1), f32x4.add(e0, e1))))) {
+    for (let r = 0; r < 4; r++) store<f32>(out + (<usize>r << 2), dot(w0 + <usize>r * ws, x0, k));
+    return;
+  }
+  store<f32>(out, lanesSum(a0, a1));
+  store<f32>(out, lanesSum(b0, b1), 4);
+  store<f32>(out, lanesSum(c0, c1), 8);
+  store<f32>(out, lanesSum(e0, e1), 12);
+}
+
+/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats).
+ *  Four rows at a time for every token while those rows' weights are in the cache. */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
   const os = <usize>outStride << 2;
-  for (let r = 0; r < nr; r++) {
+  let r = 0;
+  for (; r + 4 <= nr; r += 4) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    const ahead = r + 12 <= nr ? wr + (wStride << 3) : wr; // rows r+8..r+11, within [0, nr)
+    for (let t = 0; t < nt; t++) tile4(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k, t == 0 ? ahead : wr);
+  }
+  for (; r < nr; r++) {
     const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
     for (let t = 0; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
   }
