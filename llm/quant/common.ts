@@ -171,26 +171,23 @@ export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
 // |s| <= 2^16 and d the f32 product of two halves. In f64, s*d is exact (at most 17 + 24 bits),
 // so t = s*d + c carries at most one rounding, and rounding t to f32 is fma32's single rounding
 // whenever t was exact. Rather than testing every step (llm/math/fma.ts badTie: a tie and an
-// inexactness test per lane), a loop tracks C2 = max RN32(c*c) over every c it produced and
-// D2 = min RN32(d*d) over its multipliers, and fmaChainExact(C2, D2) (C2 <= 2^56 * D2, in f64)
-// certifies all its sums exact. Proof. For an f32 x != 0 let u(x) be its ulp: x is a multiple of
-// u(x) and |x| < 2^24 u(x); u grows with |x|. A zero d makes D2 = 0, which passes only if every
-// c is 0 (the first nonzero c would be RN32(s*d) with |s*d| >= 2^-48, so c*c > 0), and then every
-// sum was an exact 0. Otherwise let D be the smallest |d| of the loop and U = u(D), the smallest
-// u(d); D >= 2^-48 (two nonzero halves), so D*D is a normal f32 and RN32(D*D) <= D^2 (1 +
-// 2^-24). A produced c with c*c below the normal range has |c| < 2^-63 < 2^28 D; otherwise
-// c^2 (1 - 2^-24) <= RN32(c*c) <= C2, and the check gives |c| < 2^28 D (1 + 2^-23) < 2^29 D <
-// 2^53 U. Every s*d is a multiple of U (s is an integer; d is a multiple of u(d) >= U). By
-// induction every c is a multiple of U and every sum is exact: c = 0 at first; if c and s*d are
-// multiples of U and the sum were inexact, |s*d + c| > 2^53 U (a multiple of U up to 2^53 U fits
-// f64's 53 bits), so |t| >= 2^53 U (RN is monotonic and 2^53 U is a double) and the new c =
-// RN32(t) would have |c| >= 2^53 U, contradicting the bound; so t = s*d + c, and RN32(t) is
-// again a multiple of U (a multiple of u(t) >= U, or t itself when u(t) < U, as then t = mU with
-// |m| < 2^24 fits f32). An infinite c makes C2 infinite (the check fails); a NaN escapes the
-// max but stays in c to the end, where the callers' nonFinite check catches it. The check fails
-// only when the sums span more than ~2^29 times the smallest scale (never in real models, but
-// possible with adversarial scales, e.g. a tiny activation block next to big ones), and then
-// the loop is redone by the per-step checked code.
+// inexactness test per lane), a loop tracks the largest |c| it produced and the smallest |d| it
+// used, and fmaChainExact (max|c| <= 2^28 min|d|, compared as integer bits) certifies all its
+// sums exact. Proof. For an f32 x != 0 let u(x) be its ulp: x is a multiple of u(x) and
+// |x| < 2^24 u(x); u grows with |x|. A zero d passes only if every c is 0 (2^28 * 0 in bits is
+// 2^-99, while the first nonzero c, RN32(s*d), is at least 2^-48), and then every sum was an
+// exact 0. Otherwise let D be the smallest |d| of the loop and U = u(D), the smallest u(d);
+// D >= 2^-48 (two nonzero halves) is a normal f32, so the test gives |c| <= 2^28 D < 2^53 U for
+// every produced c. Every s*d is a multiple of U (s is an integer; d is a multiple of
+// u(d) >= U). By induction every c is a multiple of U and every sum is exact: c = 0 at first;
+// if c and s*d are multiples of U and the sum were inexact, |s*d + c| > 2^53 U (a multiple of U
+// up to 2^53 U fits f64's 53 bits), so |t| >= 2^53 U (RN is monotonic and 2^53 U is a double)
+// and the new c = RN32(t) would have |c| >= 2^53 U, contradicting the bound; so t = s*d + c,
+// and RN32(t) is again a multiple of U (a multiple of u(t) >= U, or t itself when u(t) < U, as
+// then t = mU with |m| < 2^24 fits f32). An infinite or NaN c has bits above any finite bound
+// (the check fails). The check fails only when the sums span more than 2^28 times the smallest
+// scale (never in real models, but possible with adversarial scales, e.g. a tiny activation
+// block next to big ones), and then the loop is redone by the per-step checked code.
 
 /** Four lanes c = fma32(s, d, c): s i32x4, d and c f32x4, through f64 sums rounded to f32 (equal
  *  to the fused multiply-add when fmaChainExact certifies the loop). */
@@ -211,16 +208,24 @@ export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
   return i32x4.shuffle(f32x4.demote_f64x2_zero(t01), f32x4.demote_f64x2_zero(t23), 0, 1, 4, 5);
 }
 
-/** Whether a loop of fmaStep4 steps was exact (see above): c2max = pmax of c*c over every c it
- *  produced, d2min = pmin of d*d over its multipliers (d from two halves, as halves4Raw times
- *  halfRaised). */
+/** The bits of |x| for four f32 lanes: as unsigned integers they order like the magnitudes, and
+ *  adding n << 23 multiplies a normal value by 2^n. The certificate below tracks its maxima and
+ *  minima with integer ops (QEMU's TCG runs every float op as a library call). */
 // @ts-ignore: decorator
-@inline export function fmaChainExact(c2max: v128, d2min: v128): bool {
-  let m = f32x4.pmin(d2min, i32x4.shuffle(d2min, d2min, 2, 3, 0, 1));
-  m = f32x4.pmin(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
-  let c = f32x4.pmax(c2max, i32x4.shuffle(c2max, c2max, 2, 3, 0, 1));
-  c = f32x4.pmax(c, i32x4.shuffle(c, c, 1, 0, 3, 2));
-  return <f64>f32x4.extract_lane(c, 0) <= <f64>f32x4.extract_lane(m, 0) * 72057594037927936.0; // 2^56
+@inline export function absBits(x: v128): v128 { return v128.and(x, i32x4.splat(0x7fffffff)); }
+
+/** Whether a loop of fmaStep4 steps was exact (see above): cmax = i32x4.max_u of absBits(c) over
+ *  every c it produced (start 0), dmin = i32x4.min_u of absBits(d) over its multipliers (start
+ *  all ones; d from two halves, as halves4Raw times halfRaised, so a normal f32 or 0). The test
+ *  is max|c| <= 2^28 min|d|, which gives the proof's |c| < 2^29 D; an infinite or NaN c fails it.
+ *  A zero d only makes it stricter (then only c = 0 passes). */
+// @ts-ignore: decorator
+@inline export function fmaChainExact(cmax: v128, dmin: v128): bool {
+  let m = i32x4.min_u(dmin, i32x4.shuffle(dmin, dmin, 2, 3, 0, 1));
+  m = i32x4.min_u(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  let c = i32x4.max_u(cmax, i32x4.shuffle(cmax, cmax, 2, 3, 0, 1));
+  c = i32x4.max_u(c, i32x4.shuffle(c, c, 1, 0, 3, 2));
+  return <u64><u32>i32x4.extract_lane(c, 0) <= <u64><u32>i32x4.extract_lane(m, 0) + (<u64>28 << 23);
 }
 
 /** Four halves at p0..p3 (u16) in one u64, gathered with integer ops (off the vector pipes). */

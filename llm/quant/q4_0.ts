@@ -2,7 +2,7 @@
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
 import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite,
-  fmaStep4, fmaChainExact, halves4Raw, halfRaised } from "./common";
+  fmaStep4, fmaChainExact, absBits, halves4Raw, halfRaised } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows } from "./q8_0";
 import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
 
@@ -230,8 +230,8 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
 // and as that sum lies within +-4*15*128 the i16 lane holds it exactly: three shifts, four
 // multiplies and three adds per row, no masks. Lanes are then folded across rows in i16 (sums of
 // two and four lanes, within +-30720) and widened once per four rows. Float part: fmaStep4 per
-// four rows, with d = halves4Raw(dx) * halfRaised(dy) (= dx*dy exactly), the maxima of c*c and
-// minima of d*d tracked for fmaChainExact (common.ts); an uncertified or non-finite tile is
+// four rows, with d = halves4Raw(dx) * halfRaised(dy) (= dx*dy exactly), the maxima of |c| and
+// minima of |d| tracked for fmaChainExact (common.ts); an uncertified or non-finite tile is
 // redone by tile8Checked. The tile's output slots take stores of intermediate values that keep
 // V8 from hoisting the next rows' loads (see above). The integer ops are i16x8 shifts,
 // multiplies, adds and shuffles: no dot_i16x8 or extmul, which QEMU's TCG runs slowly.
@@ -292,7 +292,7 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
   let p = w0, y = x0;
   const hm = v128.load(VK, K_HMASK);
   let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-  let c2max = c0, d2min = f32x4.splat(Infinity);
+  let cmax = c0, dmin = i32x4.splat(-1);
   let touched: u32 = 0, a = ahead;
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
@@ -309,8 +309,8 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
     const d1 = scales4(q1, ws, dyr, hm);
     c1 = fmaStep4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out + 80), d1, c1);
     v128.store(out, c1, 80);
-    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d0, d0), f32x4.mul(d1, d1)));
-    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c0, c0), f32x4.mul(c1, c1)));
+    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d0), absBits(d1)));
+    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c0), absBits(c1)));
     touched |= load<u32>(a, 128);
     const q2 = q1 + ws4;
     const d2 = scales4(q2, ws, dyr, hm);
@@ -321,8 +321,8 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
     const d3 = scales4(q3, ws, dyr, hm);
     c3 = fmaStep4(sums4(q3, ws, ye0, Y1, Y2, Y3, cy, out + 112), d3, c3);
     v128.store(out, c3, 112);
-    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d2, d2), f32x4.mul(d3, d3)));
-    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c2, c2), f32x4.mul(c3, c3)));
+    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d2), absBits(d3)));
+    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c2), absBits(c3)));
     touched |= load<u32>(a, 256);
     const q4 = q3 + ws4;
     const d4 = scales4(q4, ws, dyr, hm);
@@ -333,8 +333,8 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
     const d5 = scales4(q5, ws, dyr, hm);
     c5 = fmaStep4(sums4(q5, ws, ye0, Y1, Y2, Y3, cy, out + 16), d5, c5);
     v128.store(out, c5, 16);
-    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d4, d4), f32x4.mul(d5, d5)));
-    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c4, c4), f32x4.mul(c5, c5)));
+    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d4), absBits(d5)));
+    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c4), absBits(c5)));
     touched |= load<u32>(a, 384);
     const q6 = q5 + ws4;
     const d6 = scales4(q6, ws, dyr, hm);
@@ -345,13 +345,13 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
     const d7 = scales4(q7, ws, dyr, hm);
     c7 = fmaStep4(sums4(q7, ws, ye0, Y1, Y2, Y3, cy, out + 48), d7, c7);
     v128.store(out, c7, 48);
-    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d6, d6), f32x4.mul(d7, d7)));
-    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c6, c6), f32x4.mul(c7, c7)));
+    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d6), absBits(d7)));
+    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c6), absBits(c7)));
     touched |= load<u32>(a, 512);
     a += 32 * BLOCK_BYTES;
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if (!fmaChainExact(c2max, d2min) || nonFinite(c0) || nonFinite(c1) || nonFinite(c2) || nonFinite(c3) ||
+  if (!fmaChainExact(cmax, dmin) || nonFinite(c0) || nonFinite(c1) || nonFinite(c2) || nonFinite(c3) ||
       nonFinite(c4) || nonFinite(c5) || nonFinite(c6) || nonFinite(c7) || (touched & load<u32>(ZERO)) != 0) {
     for (let g = 0; g < 4; g++) tile8Checked(out + (<usize>g << 5), w0 + <usize>g * (ws << 3), ws, x0, k);
     return;
@@ -366,7 +366,7 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   const ws4 = ws << 2;
   let p = w0, y = x0;
   const hm = v128.load(VK, K_HMASK);
-  let c0 = f32x4.splat(0), c1 = c0, c2max = c0, d2min = f32x4.splat(Infinity);
+  let c0 = f32x4.splat(0), c1 = c0, cmax = c0, dmin = i32x4.splat(-1);
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
@@ -382,11 +382,11 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
     const d1 = scales4(q1, ws, dyr, hm);
     c1 = fmaStep4(s1, d1, c1);
     v128.store(out, c1);
-    d2min = f32x4.pmin(d2min, f32x4.pmin(f32x4.mul(d0, d0), f32x4.mul(d1, d1)));
-    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.mul(c0, c0), f32x4.mul(c1, c1)));
+    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d0), absBits(d1)));
+    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c0), absBits(c1)));
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if (!fmaChainExact(c2max, d2min) || nonFinite(c0) || nonFinite(c1)) { tile8Checked(out, w0, ws, x0, k); return; }
+  if (!fmaChainExact(cmax, dmin) || nonFinite(c0) || nonFinite(c1)) { tile8Checked(out, w0, ws, x0, k); return; }
   v128.store(out, c0); v128.store(out, c1, 16);
 }
 

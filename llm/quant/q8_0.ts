@@ -1,7 +1,7 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, evens, odds, VK, K_HMASK, nonFinite, fmaStep4s, fmaChainExact, gather4Halves, halvesRawOf, specialHalves, halfRaised } from "./common";
+import { roundAway, evens, odds, VK, K_HMASK, nonFinite, fmaStep4s, fmaChainExact, absBits, gather4Halves, halvesRawOf, specialHalves, halfRaised } from "./common";
 import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
 
 export const QK: i32 = 32;
@@ -120,7 +120,7 @@ export function dot(w: usize, x: usize, k: i32): f32 {
 
 // Four weight rows x one token, the same lanes and order as dot, with the f64 sums certified once
 // per tile (common.ts fmaChainExact) instead of checked per step: d = halvesRawOf(dx) *
-// halfRaised(dy) = dx*dy for the four rows, c*c and d*d tracked; an uncertified or non-finite
+// halfRaised(dy) = dx*dy for the four rows, |c| and |d| tracked; an uncertified or non-finite
 // tile, or one with an infinite or NaN scale, is redone row by row by dot. The activations'
 // even/odd bytes are shared by the four rows, the eight lane accumulators of each row stay in
 // registers, and the stores into the tile's output slots (overwritten at the end) keep V8 from
@@ -152,7 +152,7 @@ function tile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usize
   let p = w0, y = x0;
   const hm = v128.load(VK, K_HMASK);
   let a0 = f32x4.splat(0), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
-  let c2max = a0, d2min = f32x4.splat(Infinity);
+  let cmax = a0, dmin = i32x4.splat(-1);
   let touched: u32 = 0, a = ahead, special: u64 = 0;
   for (let i = 0; i < nb; i++) {
     touched |= load<u32>(a);
@@ -162,7 +162,7 @@ function tile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usize
     const h = gather4Halves(p, r1, r2, r3);
     special |= specialHalves(h);
     const d4 = f32x4.mul(halvesRawOf(h, hm), f32x4.splat(halfRaised(y)));
-    d2min = f32x4.pmin(d2min, f32x4.mul(d4, d4));
+    dmin = i32x4.min_u(dmin, absBits(d4));
     let d = f64x2.promote_low_f32x4(i32x4.shuffle(d4, d4, 0, 0, 0, 0));
     a0 = fmaStep4s(lanes4(v128.load(p, 2), ey0, oy0), d, a0);
     v128.store(out, a0);
@@ -186,14 +186,14 @@ function tile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usize
     v128.store(out, e0);
     e1 = fmaStep4s(lanes4(v128.load(r3, 18), ey1, oy1), d, e1);
     v128.store(out, e1);
-    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.pmax(f32x4.mul(a0, a0), f32x4.mul(a1, a1)), f32x4.pmax(f32x4.mul(b0, b0), f32x4.mul(b1, b1))));
-    c2max = f32x4.pmax(c2max, f32x4.pmax(f32x4.pmax(f32x4.mul(c0, c0), f32x4.mul(c1, c1)), f32x4.pmax(f32x4.mul(e0, e0), f32x4.mul(e1, e1))));
+    cmax = i32x4.max_u(cmax, i32x4.max_u(i32x4.max_u(absBits(a0), absBits(a1)), i32x4.max_u(absBits(b0), absBits(b1))));
+    cmax = i32x4.max_u(cmax, i32x4.max_u(i32x4.max_u(absBits(c0), absBits(c1)), i32x4.max_u(absBits(e0), absBits(e1))));
     p += BLOCK_BYTES; y += BLOCK_BYTES;
   }
   // dot converts halves exactly: an infinite or NaN weight scale (which halvesRawOf turns into a
   // finite value) must take its path; an infinite or NaN activation scale makes d infinite. A
   // NaN or infinite lane makes the sum of all lanes non-finite.
-  if (!fmaChainExact(c2max, d2min) || (touched & load<u32>(ZERO)) != 0 || (special & 0x8000800080008000) != 0 ||
+  if (!fmaChainExact(cmax, dmin) || (touched & load<u32>(ZERO)) != 0 || (special & 0x8000800080008000) != 0 ||
       nonFinite(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(b0, b1)), f32x4.add(f32x4.add(c0, c1), f32x4.add(e0, e1))))) {
     for (let r = 0; r < 4; r++) store<f32>(out + (<usize>r << 2), dot(w0 + <usize>r * ws, x0, k));
     return;
