@@ -207,6 +207,39 @@ describe("matvec and matmul", () => {
   }
 });
 
+describe.skipIf(!!REF_MISSING)(withRef("Q4_0 and Q8_0 when the per-tile exactness certificate fails"), () => {
+  // Blocks scaled by 1e-5 and 1e5 in turn: the accumulators span far more than 2^28 times
+  // the smallest block scale, so the fast tiles cannot certify their f64 sums (llm/quant/
+  // common.ts) and redo the tile step by step. That path must still give ggml's x86 bits.
+  for (const type of [T.Q4_0, T.Q8_0]) {
+    it(`${NAME[type]}: 40 rows, 1 and 6 activation rows`, () => {
+      const k = 1024, rows = 40, n = 6, rb = rowBytes(type, k);
+      const r = rng(77 + type);
+      const w = new Uint8Array(rb * rows);
+      const src = m.alloc(k * 4), dst = m.alloc(rb);
+      for (let i = 0; i < rows; i++) {
+        m.put(src, Float32Array.from({ length: k }, (_, j) => r.gauss() * (Math.floor(j / 32) % 2 ? 1e5 : 1e-5)));
+        expect(m.x.quantizeRow(src, type, dst, k)).toBe(1);
+        w.set(m.u8(dst, rb), i * rb);
+      }
+      m.free(src); m.free(dst);
+      const wp = m.load(w);
+      const { x, xq } = activations(type, k, n, 31 + type);
+      const out = m.alloc(rows * n * 4);
+      expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
+      const theirs = asF32(refBest(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
+      const d = firstBitDiff(m.floats(out, rows * n), theirs);
+      expect(d, `batch: output ${d}`).toBe(-1);
+      const xt = x.subarray(0, k);
+      expect(m.x.matvec(out, wp, type, xq, k, rows, 0, rows)).toBe(1);
+      const one = asF32(refBest(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
+      const d1 = firstBitDiff(m.floats(out, rows), one);
+      expect(d1, `one row: output ${d1}`).toBe(-1);
+      m.free(wp); m.free(xq); m.free(out);
+    });
+  }
+});
+
 describe("dequantizeRow (embedding lookups)", () => {
   it("agrees with the f32 the products use, for every weight type", () => {
     // deq(row)·x in f64 must match the kernel's product closely: catches a row decoded wrongly
