@@ -169,8 +169,8 @@ describe("matvec and matmul", () => {
       // 16 rows for the x86 types: llama.cpp repacks Q4_0 only when the row count is a multiple
       // of 8 (Q4_K too), and takes tinyBLAS for F16 only when it is a multiple of 4. n = 6: the
       // repacked Q4_0/Q4_K kernels' 4-row gemm and their gemv; Q8_0 and F16 through tinyBLAS.
-      // Q4_K also with 13 rows: then llama.cpp's ggml_vec_dot_q4_K_q8_K.
-      for (const rows of type === T.Q4_K ? [16, 13] : [X86.has(type) ? 16 : 13]) {
+      // Q4_0 and Q4_K also with 13 rows: then llama.cpp's ggml_vec_dot_q4_0_q8_0 / _q4_K_q8_K.
+      for (const rows of type === T.Q4_K || type === T.Q4_0 ? [16, 13] : [X86.has(type) ? 16 : 13]) {
         const k = 1024, n = 6;
         const w = weights(type, k, rows, 500 + type);
         const wp = m.load(w);

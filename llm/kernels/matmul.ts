@@ -16,8 +16,8 @@
 //
 // Integer parts of the quantized products are exact. The float parts follow the order of the
 // kernel llama.cpp's x86 build (node-llama-cpp, AVX2 + FMA) runs for the type, fused
-// multiply-adds included (llm/math/fma.ts), for Q4_0 (rows a multiple of 8: its repacked
-// kernels), Q8_0, F16 and the K-quants; Q4_1, BF16 and F32 keep ggml's reference (generic)
+// multiply-adds included (llm/math/fma.ts), for Q4_0 (repacked when the rows are a multiple
+// of 8, vec_dot otherwise), Q8_0, F16 and the K-quants; Q4_1, BF16 and F32 keep ggml's reference (generic)
 // order for now
 // (see llm/quant/f16.ts). These functions take pointers and a row range and touch no global
 // state: several WebAssembly instances can run disjoint row ranges on one shared memory.
@@ -92,7 +92,7 @@ function gemm(wType: u32, out: usize, outStride: i32, w: usize, wStride: usize, 
     case GGML_F32: f32q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_F16: f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, batched ? matrixRows : 0); break;
     case GGML_BF16: bf16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, matrixRows); break;
     case GGML_Q4_1: q4_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q8_0: q8_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, matrixRows); break;

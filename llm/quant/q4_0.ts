@@ -3,7 +3,7 @@
 import { f16ToF32, f32ToF16 } from "./f16";
 import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite,
   fmaStep4, fmaChainExact, absBits, halves4Raw, halfRaised } from "./common";
-import { BLOCK_BYTES as Q8_BYTES, storeRows } from "./q8_0";
+import { BLOCK_BYTES as Q8_BYTES, storeRows, dot as dotQ8 } from "./q8_0";
 import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
 
 export const QK: i32 = 32;
@@ -390,11 +390,40 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   v128.store(out, c0); v128.store(out, c1, 16);
 }
 
-/** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
- *  (floats). Thirty-two rows at a time (then eight, then up to four) for every token while
- *  those rows' weights are in the cache. */
-export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
+/** One Q4_0 row (k values) rewritten as a Q8_0 row at dst: the same scale, each nibble minus 8
+ *  as an int8. Exact: both rows hold the same values. */
+function toQ8Row(w: usize, dst: usize, k: i32): void {
+  const eight = i8x16.splat(8), lo4 = i8x16.splat(15);
+  for (let i = 0; i < k / QK; i++) {
+    const a = w + <usize>(i * BLOCK_BYTES), b = dst + <usize>(i * Q8_BYTES);
+    store<u16>(b, load<u16>(a));
+    const q = v128.load(a, 2);
+    v128.store(b, i8x16.sub(v128.and(q, lo4), eight), 2);
+    v128.store(b, i8x16.sub(v128.and(i16x8.shr_u(q, 4), lo4), eight), 18);
+  }
+}
+
+/**
+ * out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
+ * (floats). matrixRows: the weight's whole row count. llama.cpp repacks a Q4_0 matrix whose
+ * rows are a multiple of 8 and multiplies it in the repacked kernels' order (the tiles above:
+ * thirty-two rows at a time, then eight, then up to four, for every token while those rows'
+ * weights are in the cache). Any other matrix goes through ggml_vec_dot_q4_0_q8_0 (or
+ * tinyBLAS, same order), whose lanes and fused steps are vec_dot_q8_0_q8_0's with the nibbles
+ * minus 8 as weights: each row is rewritten as Q8_0 once and multiplied by q8_0.ts's dot.
+ */
+export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
+                     matrixRows: i32): void {
   const os = <usize>outStride << 2;
+  if (matrixRows % 8 != 0) {
+    const row = heap.alloc(<usize>(k / QK) * <usize>Q8_BYTES);
+    for (let r = 0; r < nr; r++) {
+      toQ8Row(w + <usize>r * wStride, row, k);
+      for (let t = 0; t < nt; t++) store<f32>(out + <usize>t * os + (<usize>r << 2), dotQ8(row, x + <usize>t * xStride, k));
+    }
+    heap.free(row);
+    return;
+  }
   let r = 0;
   for (; r + 32 <= nr; r += 32) {
     const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
