@@ -190,8 +190,9 @@ export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
 /** One weight row against one activation row (x: Q8_K blocks, ys: the same split) in the x86
  *  order: the eight lanes in four f64x2 accumulators, each step rounded to f32 (q8_k.ts), and
  *  the minimum term by fma32; a row where the lanes could differ from the fused multiply-add
- *  is redone by dotScalarX86. */
-function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
+ *  is redone by dotScalarX86. dec: the row decoded by decodeRow (products with several
+ *  activation rows), or 0 to read it as stored; only the integer sums differ. */
+function dotRow(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
   const nb = k / QK;
   const lo4 = v128.load(VK, K_LO4), b4 = v128.load(KQ, KQ_B4), m8 = v128.load(KQ, KQ_M8);
   const top = v128.load(TIE_TOP);
@@ -199,20 +200,29 @@ function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
   let summs: f32 = 0;
   for (let i = 0; i < nb; i++) {
     const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
-    const scales = kScales(b + SCALES);
     const mt = hsum(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES))), bsums32(yb)));
-    let qh0 = v128.load(b + QH), qh1 = v128.load(b + QH, 16);
     let aLo = i32x4.splat(0), aHi = i32x4.splat(0);
-    for (let c = 0; c < 4; c++) {
-      const q0 = v128.load(b + QS + <usize>(32 * c)), q1 = v128.load(b + QS + <usize>(32 * c), 16);
-      const y = yi + <usize>(128 * c); // elements 64c.. split: 16 elements per 32 bytes
-      const sl = scaleSplat16(<i32>(scales >> (<u64>(16 * c))) & 255), sh = scaleSplat16(<i32>(scales >> (<u64>(16 * c + 8))) & 255);
-      // qh shifted down by 2c: the fifth bits of sub-blocks 2c and 2c+1 at bits 0 and 1 of each byte
-      const lo0 = v128.or(v128.and(q0, lo4), v128.and(i16x8.shl(qh0, 4), b4)), hi0 = v128.or(v128.and(i16x8.shr_u(q0, 4), lo4), v128.and(i16x8.shl(qh0, 3), b4));
-      const lo1 = v128.or(v128.and(q1, lo4), v128.and(i16x8.shl(qh1, 4), b4)), hi1 = v128.or(v128.and(i16x8.shr_u(q1, 4), lo4), v128.and(i16x8.shl(qh1, 3), b4));
-      aLo = i32x4.add(aLo, i32x4.add(scaled(lo0, y, sl, m8), scaled(hi0, y + 64, sh, m8)));
-      aHi = i32x4.add(aHi, i32x4.add(scaled(lo1, y + 32, sl, m8), scaled(hi1, y + 96, sh, m8)));
-      qh0 = i16x8.shr_u(qh0, 2); qh1 = i16x8.shr_u(qh1, 2);
+    if (dec == 0) {
+      const scales = kScales(b + SCALES);
+      let qh0 = v128.load(b + QH), qh1 = v128.load(b + QH, 16);
+      for (let c = 0; c < 4; c++) {
+        const q0 = v128.load(b + QS + <usize>(32 * c)), q1 = v128.load(b + QS + <usize>(32 * c), 16);
+        const y = yi + <usize>(128 * c); // elements 64c.. split: 16 elements per 32 bytes
+        const sl = scaleSplat16(<i32>(scales >> (<u64>(16 * c))) & 255), sh = scaleSplat16(<i32>(scales >> (<u64>(16 * c + 8))) & 255);
+        // qh shifted down by 2c: the fifth bits of sub-blocks 2c and 2c+1 at bits 0 and 1 of each byte
+        const lo0 = v128.or(v128.and(q0, lo4), v128.and(i16x8.shl(qh0, 4), b4)), hi0 = v128.or(v128.and(i16x8.shr_u(q0, 4), lo4), v128.and(i16x8.shl(qh0, 3), b4));
+        const lo1 = v128.or(v128.and(q1, lo4), v128.and(i16x8.shl(qh1, 4), b4)), hi1 = v128.or(v128.and(i16x8.shr_u(q1, 4), lo4), v128.and(i16x8.shl(qh1, 3), b4));
+        aLo = i32x4.add(aLo, i32x4.add(scaled(lo0, y, sl, m8), scaled(hi0, y + 64, sh, m8)));
+        aHi = i32x4.add(aHi, i32x4.add(scaled(lo1, y + 32, sl, m8), scaled(hi1, y + 96, sh, m8)));
+        qh0 = i16x8.shr_u(qh0, 2); qh1 = i16x8.shr_u(qh1, 2);
+      }
+    } else {
+      const d0 = dec + <usize>i * DEC;
+      for (let j = 0; j < 8; j++) {
+        const o = <usize>(64 * j), sc = v128.load(d0 + 512 + <usize>(j << 4));
+        aLo = i32x4.add(aLo, scaledDec(d0 + o, sc, yi + o));
+        aHi = i32x4.add(aHi, scaledDec(d0 + o + 32, sc, yi + o + 32));
+      }
     }
     const yd = load<f32>(yb);
     const d = f64x2.splat(<f64>(yd * f16ToF32(load<u16>(b))));
@@ -232,7 +242,7 @@ function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
 // Products with several activation rows: the weight row is decoded once (decodeRow) into the
 // form the products read (per super-block DEC bytes: for each 16 elements their even and odd
 // values as i16 lanes, then the 8 scales as i16 splats), and every activation row is then
-// multiplied by dotDecoded: the same integer sums and float steps as dotSplit.
+// multiplied by dotRow reading it from there.
 const DEC: usize = 640;
 
 function decodeRow(w: usize, nb: i32, dec: usize): void {
@@ -263,41 +273,14 @@ function decodeRow(w: usize, nb: i32, dec: usize): void {
   return i32x4.dot_i16x8_s(pairSums(v128.load(dg), v128.load(dg, 16), ys), sc);
 }
 
-/** dotSplit with the weight row decoded at dec (decodeRow); w is still read for its scales. */
-function dotDecoded(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
-  const nb = k / QK;
-  const top = v128.load(TIE_TOP);
-  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
-  let summs: f32 = 0;
-  for (let i = 0; i < nb; i++) {
-    const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512), d0 = dec + <usize>i * DEC;
-    const mt = hsum(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES))), bsums32(yb)));
-    let aLo = i32x4.splat(0), aHi = i32x4.splat(0);
-    for (let j = 0; j < 8; j++) {
-      const o = <usize>(64 * j), sc = v128.load(d0 + 512 + <usize>(j << 4));
-      aLo = i32x4.add(aLo, scaledDec(d0 + o, sc, yi + o));
-      aHi = i32x4.add(aHi, scaledDec(d0 + o + 32, sc, yi + o + 32));
-    }
-    const yd = load<f32>(yb);
-    const d = f64x2.splat(<f64>(yd * f16ToF32(load<u16>(b))));
-    // lanes below 2^24 (32*31*127*63): converted exactly
-    const p0 = f64x2.mul(intLo(aLo), d), p1 = f64x2.mul(intHi(aLo), d), p2 = f64x2.mul(intLo(aHi), d), p3 = f64x2.mul(intHi(aHi), d);
-    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
-    if (v128.any_true(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))))) {
-      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
-    }
-    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
-    summs = fma32(-yd * f16ToF32(load<u16>(b, 2)), <f32>mt, summs);
-  }
-  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
-  return hsum8(c0, c1, c2, c3) + summs;
-}
+/** dotRow on the row as stored (the SplitDot of splitDot and splitGemm). */
+function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 { return dotRow(w, 0, x, ys, k); }
 
-/** One weight row against one activation row, in llama.cpp's x86 order (see dotSplit). */
+/** One weight row against one activation row, in llama.cpp's x86 order (see dotRow). */
 export function dot(w: usize, x: usize, k: i32): f32 { return splitDot(w, x, k, dotSplit); }
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
  *  (floats). Each result is one row product: ggml_vec_dot_q5_K_q8_K runs per output. */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotDecoded);
+  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotRow);
 }

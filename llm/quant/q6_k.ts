@@ -178,8 +178,10 @@ export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
 
 /** One weight row against one activation row (x: Q8_K blocks, ys: the same split) in the x86
  *  order: the eight lanes in four f64x2 accumulators, each step rounded to f32 (q8_k.ts); a
- *  row where that could differ from the fused multiply-add is redone by dotScalarX86. */
-function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
+ *  row where that could differ from the fused multiply-add is redone by dotScalarX86. dec: the
+ *  row decoded by decodeRow (products with several activation rows), or 0 to read it as stored;
+ *  only the integer sums differ, the float steps are the same. */
+function dotRow(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
   const nb = k / QK;
   const lo4 = v128.load(VK, K_LO4), b45 = v128.load(VK, K_B45), m8 = v128.load(KQ, KQ_M8);
   const top = v128.load(TIE_TOP);
@@ -190,14 +192,23 @@ function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
     const sc16 = v128.load(b + SC);
     let aLo = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS), i16x8.extend_low_i8x16_s(sc16)), 5));
     let aHi = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS, 16), i16x8.extend_high_i8x16_s(sc16)), 5));
-    // half h, quarters 0/2 then 1/3: sub-blocks j = 8h+2q, j+1 (low nibbles of ql) and j+4,
-    // j+5 (high nibbles); sub-block j is the j-th 16 elements, split at yi + 32j
-    for (let h = 0; h < 2; h++) {
-      const ql = b + <usize>(64 * h), qh = b + QH + <usize>(32 * h), y = yi + <usize>(256 * h), sc = b + SC + <usize>(8 * h);
-      aLo = i32x4.add(aLo, quarters(ql, qh, 0, y, sc, lo4, b45, m8));
-      aHi = i32x4.add(aHi, quarters(ql + 16, qh + 16, 0, y + 32, sc + 1, lo4, b45, m8));
-      aLo = i32x4.add(aLo, quarters(ql + 32, qh, 2, y + 64, sc + 2, lo4, b45, m8));
-      aHi = i32x4.add(aHi, quarters(ql + 48, qh + 16, 2, y + 96, sc + 3, lo4, b45, m8));
+    if (dec == 0) {
+      // half h, quarters 0/2 then 1/3: sub-blocks j = 8h+2q, j+1 (low nibbles of ql) and j+4,
+      // j+5 (high nibbles); sub-block j is the j-th 16 elements, split at yi + 32j
+      for (let h = 0; h < 2; h++) {
+        const ql = b + <usize>(64 * h), qh = b + QH + <usize>(32 * h), y = yi + <usize>(256 * h), sc = b + SC + <usize>(8 * h);
+        aLo = i32x4.add(aLo, quarters(ql, qh, 0, y, sc, lo4, b45, m8));
+        aHi = i32x4.add(aHi, quarters(ql + 16, qh + 16, 0, y + 32, sc + 1, lo4, b45, m8));
+        aLo = i32x4.add(aLo, quarters(ql + 32, qh, 2, y + 64, sc + 2, lo4, b45, m8));
+        aHi = i32x4.add(aHi, quarters(ql + 48, qh + 16, 2, y + 96, sc + 3, lo4, b45, m8));
+      }
+    } else {
+      const d0 = dec + <usize>i * DEC;
+      for (let j = 0; j < 16; j += 2) {
+        const o = <usize>(32 * j);
+        aLo = i32x4.add(aLo, scaledDec(d0 + o, d0 + 512 + <usize>(j << 4), yi + o));
+        aHi = i32x4.add(aHi, scaledDec(d0 + o + 32, d0 + 528 + <usize>(j << 4), yi + o + 32));
+      }
     }
     const d = f64x2.splat(<f64>(load<f32>(yb) * f16ToF32(load<u16>(b + D))));
     const fl = f32x4.convert_i32x4_s(aLo), fh = f32x4.convert_i32x4_s(aHi);
@@ -215,7 +226,7 @@ function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
 // Products with several activation rows: the weight row is decoded once (decodeRow) into the
 // form the products read (per super-block DEC bytes: for each 16 elements their even and odd
 // values as i16 lanes, then the 16 scales as i16 splats), and every activation row is then
-// multiplied by dotDecoded: the same integer sums and float steps as dotSplit.
+// multiplied by dotRow reading it from there.
 const DEC: usize = 768;
 
 function decodeRow(w: usize, nb: i32, dec: usize): void {
@@ -246,39 +257,14 @@ function decodeRow(w: usize, nb: i32, dec: usize): void {
   return i32x4.dot_i16x8_s(pairSums(v128.load(dg), v128.load(dg, 16), ys), v128.load(sp));
 }
 
-/** dotSplit with the weight row decoded at dec (decodeRow); w is still read for x.d and the scales. */
-function dotDecoded(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
-  const nb = k / QK;
-  const top = v128.load(TIE_TOP);
-  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512), d0 = dec + <usize>i * DEC;
-    const sc16 = v128.load(b + SC);
-    let aLo = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS), i16x8.extend_low_i8x16_s(sc16)), 5));
-    let aHi = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS, 16), i16x8.extend_high_i8x16_s(sc16)), 5));
-    for (let j = 0; j < 16; j += 2) {
-      const o = <usize>(32 * j);
-      aLo = i32x4.add(aLo, scaledDec(d0 + o, d0 + 512 + <usize>(j << 4), yi + o));
-      aHi = i32x4.add(aHi, scaledDec(d0 + o + 32, d0 + 528 + <usize>(j << 4), yi + o + 32));
-    }
-    const d = f64x2.splat(<f64>(load<f32>(yb) * f16ToF32(load<u16>(b + D))));
-    const fl = f32x4.convert_i32x4_s(aLo), fh = f32x4.convert_i32x4_s(aHi);
-    const p0 = f64x2.mul(wideLo(fl), d), p1 = f64x2.mul(wideHi(fl), d), p2 = f64x2.mul(wideLo(fh), d), p3 = f64x2.mul(wideHi(fh), d);
-    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
-    if (v128.any_true(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))))) {
-      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
-    }
-    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
-  }
-  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
-  return hsum8(c0, c1, c2, c3);
-}
+/** dotRow on the row as stored (the SplitDot of splitDot and splitGemm). */
+function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 { return dotRow(w, 0, x, ys, k); }
 
-/** One weight row against one activation row, in llama.cpp's x86 order (see dotSplit). */
+/** One weight row against one activation row, in llama.cpp's x86 order (see dotRow). */
 export function dot(w: usize, x: usize, k: i32): f32 { return splitDot(w, x, k, dotSplit); }
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
  *  (floats). Each result is one row product: ggml_vec_dot_q6_K_q8_K runs per output. */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotDecoded);
+  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotRow);
 }
