@@ -139,7 +139,7 @@ export function floatGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
   }
 }
 
-// ---- shared by the 8-row tiled integer formats (Q4_0, Q8_0) ----
+// ---- the 8-row tiled driver (Q4_0: the rows after its 32-row tiles) ----
 
 /** Eight weight rows (wStride bytes apart) against one activation row: out[0..8). */
 export type Tile8 = (out: usize, w: usize, wStride: usize, x: usize, k: i32) => void;

@@ -2,7 +2,7 @@
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
 import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite,
-  fmaStep4, fmaChainExact, absBits, halves4Raw, halfRaised } from "./common";
+  fmaStep4, fmaChainExact, absBits, halves4Raw, halfRaised, tiledGemm } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows, dot as dotQ8 } from "./q8_0";
 import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
 
@@ -430,13 +430,5 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
     const ahead = r + 96 <= nr ? wr + (wStride << 6) : wr; // rows r+64..r+95, within [0, nr)
     for (let t = 0; t < nt; t++) tile32(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k, t == 0 ? ahead : wr);
   }
-  for (; r + 8 <= nr; r += 8) {
-    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
-    for (let t = 0; t < nt; t++) tile8(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k);
-  }
-  for (; r < nr; r += 4) {
-    const rows = min(4, nr - r);
-    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
-    for (let t = 0; t < nt; t++) tile4(o + <usize>t * os, wr, wStride, rows, x + <usize>t * xStride, k);
-  }
+  if (r < nr) tiledGemm(out + (<usize>r << 2), outStride, w + <usize>r * wStride, wStride, nr - r, x, xStride, nt, k, tile8, tile4);
 }
