@@ -19,6 +19,7 @@
 //
 // The file image stays the caller's: the engine reads weights in place and never frees it.
 
+import { fusedMaddProbe } from "./math/fma";
 import { time_ns } from "../kernel/platform";
 import { parseGGUF, GGUFFile } from "./gguf";
 import { typeName } from "./tensor_types";
@@ -136,6 +137,9 @@ export class Engine {
    */
   load(ptr: usize, size: u64, nCtx: i32): string {
     if (this.loaded) this.unload();
+    // Every kernel's rounding relies on it (llm/math/fma.ts); a platform that fell short would
+    // give text that differs from llama.cpp's without any other sign.
+    if (!fusedMaddProbe()) return "this platform's f32x4.relaxed_madd is not a fused multiply-add: results would differ from llama.cpp's";
     const pr = parseGGUF(ptr, size);
     if (!pr.ok) return pr.error;
     const f = pr.file!;

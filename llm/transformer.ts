@@ -24,8 +24,9 @@ import { KVCache } from "./kv_cache";
 import { activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow } from "./kernels/matmul";
 import { rmsnormMul, add, swiglu } from "./kernels/vector";
 import { quantizeActivations as roundToF16, dot as dotF16, f16ToF32, roundF16, roundF16x4, loadHalves4 } from "./quant/f16";
-import { fma32, fma32x2, fma32x4s } from "./math/fma";
-import { expAvx2 } from "./math/exp";
+import { fma32, fma32x4 } from "./math/fma";
+import { expAvx2x4 } from "./math/exp";
+import { hsumFloat8 } from "./quant/common";
 import { sincosGlibc } from "./math/sincos";
 
 /** Nanoseconds spent per stage of the forward pass (accumulated over calls). */
@@ -166,15 +167,29 @@ function ropeTable(out: usize, pos: i32, c: Config, freqs: usize): void {
   }
 }
 
+/** Read-only vector constants (loaded from memory: V8 would rebuild a v128 constant at every
+ *  use inside a loop): the sign bits of lanes 0 and 2, then the lane indices 0..7. */
+const TK: usize = memory.data<u32>([0x80000000, 0, 0x80000000, 0, 0, 1, 2, 3, 4, 5, 6, 7], 16);
+
 /** Rotates the adjacent pairs (2i, 2i+1) of each of nHeads heads of x (llama's RoPE layout),
- *  with ggml's rotate_pairs arithmetic: (fma(x0, cos, -x1*sin), fma(x0, sin, x1*cos)). */
+ *  with ggml's rotate_pairs arithmetic: (fma(x0, cos, -x1*sin), fma(x0, sin, x1*cos)), two
+ *  pairs at a time. */
 function rope(x: usize, nHeads: i32, hd: i32, table: usize): void {
+  const flip = v128.load(TK), half = hd / 2;
   for (let h = 0; h < nHeads; h++) {
     const p = x + <usize>(h * hd) * 4;
-    for (let i = 0; i < hd / 2; i++) {
+    let i = 0;
+    for (; i + 2 <= half; i += 2) {
+      const cs = v128.load(table + (<usize>i << 3));             // [cos, sin, cos', sin']
+      const v = v128.load(p + (<usize>i << 3));                  // [x0, x1, x0', x1']
+      const sc = v128.xor(i32x4.shuffle(cs, cs, 1, 0, 3, 2), flip); // [-sin, cos, -sin', cos']
+      // as compiled in llama.cpp's x86 build: the x0 products fused with the rounded other one
+      const o = fma32x4(i32x4.shuffle(v, v, 0, 0, 2, 2), cs, f32x4.mul(i32x4.shuffle(v, v, 1, 1, 3, 3), sc));
+      v128.store(p + (<usize>i << 3), o);
+    }
+    if (i < half) {
       const cs = load<f32>(table + (<usize>i << 3)), sn = load<f32>(table + (<usize>i << 3), 4);
       const x0 = load<f32>(p + (<usize>i << 3)), x1 = load<f32>(p + (<usize>i << 3), 4);
-      // as compiled in llama.cpp's x86 build: the x0 products fused with the rounded other one
       store<f32>(p + (<usize>i << 3), fma32(x0, cs, -(x1 * sn)));
       store<f32>(p + (<usize>i << 3), fma32(x0, sn, x1 * cs), 4);
     }
@@ -233,7 +248,7 @@ function cellsInView(end: i32, nCtx: i32): i32 {
 /** Bytes of working memory flashAttention needs for heads of hd and batches of up to nBatch. */
 export function attentionWorkBytes(hd: i32, nBatch: i32): usize {
   const chunk = <usize>(2 + max(FA_TILE_KV, hd) + hd) << 2;
-  const tiled = <usize>(8 + (FA_TILE_KV << 2) + 16) + (<usize>(hd * FA_TILE_KV) << 4) + (<usize>hd << 3) + (<usize>nBatch << 3);
+  const tiled = <usize>(8 + (FA_TILE_KV << 2) + 16) + (<usize>(hd * FA_TILE_KV) << 3) + (<usize>nBatch << 3);
   return max(chunk, tiled);
 }
 
@@ -264,11 +279,11 @@ function attendChunkF16(work: usize, acc: usize, keys: usize, values: usize, hd:
       vs = Mathf.exp(sc - M);
     }
     const v = values + <usize>ic * rowBytes;
-    const vvs = f64x2.splat(<f64>vs);          // ggml_vec_mad_f16
+    const vvs = f32x4.splat(vs);               // ggml_vec_mad_f16
     let d = 0;
     for (; d + 4 <= hd; d += 4) {
       const p = acc + (<usize>d << 2);
-      v128.store(p, roundF16x4(fma32x4s(loadHalves4(v + (<usize>d << 1)), vvs, v128.load(p))));
+      v128.store(p, roundF16x4(fma32x4(loadHalves4(v + (<usize>d << 1)), vvs, v128.load(p))));
     }
     for (; d < hd; d++) {
       const p = acc + (<usize>d << 2);
@@ -283,16 +298,16 @@ function attendChunkF16(work: usize, acc: usize, keys: usize, values: usize, hd:
 /**
  * One query head for all n tokens of a batch of 64+ (llama.cpp's tiled path): q and out are
  * the head's first row, rows `stride` bytes apart; token t sees cells [0, pos0 + t + 1).
- * Tiles of 64 cells go outermost so that each is widened to f64 once for all the rows.
+ * Tiles of 64 cells go outermost so that each is converted from F16 once for all the rows.
  */
 function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, pos0: i32, keys: usize, values: usize,
   hd: i32, scale: f32): void {
   const rowBytes = <usize>hd << 1;
   const w = work + 8;                                        // f32[64] the row's weights
-  const kt = (work + 8 + (FA_TILE_KV << 2) + 15) & ~15;      // f64[hd][64] the tile's keys, transposed
-  const vt = kt + (<usize>(hd * FA_TILE_KV) << 3);           // f64[64][hd] the tile's values
-  const qd = vt + (<usize>(hd * FA_TILE_KV) << 3);           // f64[hd] the row's q
-  const ms = qd + (<usize>hd << 3);                          // f32[n][2] each row's M and S
+  const kt = (work + 8 + (FA_TILE_KV << 2) + 15) & ~15;      // f32[hd][64] the tile's keys, transposed
+  const vt = kt + (<usize>(hd * FA_TILE_KV) << 2);           // f32[64][hd] the tile's values
+  const ms = vt + (<usize>(hd * FA_TILE_KV) << 2);           // f32[n][2] each row's M and S
+  const lanes0 = v128.load(TK, 16), lanes4 = v128.load(TK, 32), vscale = f32x4.splat(scale);
   for (let t = 0; t < n; t++) {
     store<f32>(ms + (<usize>t << 3), -Infinity);
     store<f32>(ms + (<usize>t << 3), 0, 4);
@@ -304,31 +319,37 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
     for (let j = 0; j < FA_TILE_KV; j++) {
       const c = ic + j;
       for (let d = 0; d < hd; d++) {
-        const kv = c < tileEnd ? <f64>f16ToF32(load<u16>(keys + <usize>c * rowBytes + (<usize>d << 1))) : 0;
-        store<f64>(kt + (<usize>(d * FA_TILE_KV + j) << 3), kv);
-        const vv = c < tileEnd ? <f64>f16ToF32(load<u16>(values + <usize>c * rowBytes + (<usize>d << 1))) : 0;
-        store<f64>(vt + (<usize>(j * hd + d) << 3), vv);
+        const kv: f32 = c < tileEnd ? f16ToF32(load<u16>(keys + <usize>c * rowBytes + (<usize>d << 1))) : 0;
+        store<f32>(kt + (<usize>(d * FA_TILE_KV + j) << 2), kv);
+        const vv: f32 = c < tileEnd ? f16ToF32(load<u16>(values + <usize>c * rowBytes + (<usize>d << 1))) : 0;
+        store<f32>(vt + (<usize>(j * hd + d) << 2), vv);
       }
     }
     for (let t = max(0, ic - pos0); t < n; t++) {            // the rows that see this tile
       const end = min(tileEnd, pos0 + t + 1) - ic;           // cells of the tile the row sees
       const qr = q + <usize>t * stride, acc = out + <usize>t * stride;
-      for (let d = 0; d < hd; d++) store<f64>(qd + (<usize>d << 3), <f64>load<f32>(qr + (<usize>d << 2)));
-      // scores: f32 fused multiply-add chains over the head dimension, two cells at a time
-      let tileMax = -Infinity as f32;
-      for (let j = 0; j < end; j += 2) {
-        let a = f64x2.splat(0);
+      // scores: f32 fused multiply-add chains over the head dimension, 16 cells at a time (the
+      // last group may run past the row's cells, never past the tile; those scores go unused)
+      for (let j = 0; j < end; j += 16) {
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
         for (let d = 0; d < hd; d++) {
-          a = fma32x2(f64x2.splat(load<f64>(qd + (<usize>d << 3))), v128.load(kt + (<usize>(d * FA_TILE_KV + j) << 3)), a);
+          const qv = f32x4.splat(load<f32>(qr + (<usize>d << 2)));
+          const kp = kt + (<usize>(d * FA_TILE_KV + j) << 2);
+          a0 = fma32x4(qv, v128.load(kp), a0);
+          a1 = fma32x4(qv, v128.load(kp, 16), a1);
+          a2 = fma32x4(qv, v128.load(kp, 32), a2);
+          a3 = fma32x4(qv, v128.load(kp, 48), a3);
         }
-        const a0 = <f32>f64x2.extract_lane(a, 0) * scale;
-        store<f32>(w + (<usize>j << 2), a0);
-        if (a0 > tileMax) tileMax = a0;
-        if (j + 1 < end) {
-          const a1 = <f32>f64x2.extract_lane(a, 1) * scale;
-          store<f32>(w + (<usize>j << 2), a1, 4);
-          if (a1 > tileMax) tileMax = a1;
-        }
+        const wp = w + (<usize>j << 2);
+        v128.store(wp, f32x4.mul(a0, vscale));
+        v128.store(wp, f32x4.mul(a1, vscale), 16);
+        v128.store(wp, f32x4.mul(a2, vscale), 32);
+        v128.store(wp, f32x4.mul(a3, vscale), 48);
+      }
+      let tileMax = -Infinity as f32;
+      for (let j = 0; j < end; j++) {
+        const a = load<f32>(w + (<usize>j << 2));
+        if (a > tileMax) tileMax = a;
       }
       let M = load<f32>(ms + (<usize>t << 3)), S = load<f32>(ms + (<usize>t << 3), 4);
       const Mnew = max(M, tileMax);
@@ -339,35 +360,34 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
         S *= r;
       }
       M = Mnew;
-      // the tile's weights, summed as ggml_vec_soft_max_f32 does (cells it may not see weigh 0)
+      // the tile's weights expf(score - M) (ggml's AVX2 exp), summed as ggml_vec_soft_max_f32
+      // does: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) per group of eight; cells the row may not
+      // see weigh 0, and groups of those only add zeros
+      const vM = f32x4.splat(M);
       let sum: f64 = 0;
-      for (let g = 0; g < FA_TILE_KV; g += 8) {
-        let v0: f32 = 0, v1: f32 = 0, v2: f32 = 0, v3: f32 = 0, v4: f32 = 0, v5: f32 = 0, v6: f32 = 0, v7: f32 = 0;
-        if (g < end) v0 = weight(w, g, M);
-        if (g + 1 < end) v1 = weight(w, g + 1, M);
-        if (g + 2 < end) v2 = weight(w, g + 2, M);
-        if (g + 3 < end) v3 = weight(w, g + 3, M);
-        if (g + 4 < end) v4 = weight(w, g + 4, M);
-        if (g + 5 < end) v5 = weight(w, g + 5, M);
-        if (g + 6 < end) v6 = weight(w, g + 6, M);
-        if (g + 7 < end) v7 = weight(w, g + 7, M);
-        sum += <f64>(((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)));
+      for (let g = 0; g < end; g += 8) {
+        const wp = w + (<usize>g << 2), left = i32x4.splat(end - g);
+        const lo = v128.and(expAvx2x4(f32x4.sub(v128.load(wp), vM)), i32x4.lt_s(lanes0, left));
+        const hi = v128.and(expAvx2x4(f32x4.sub(v128.load(wp, 16), vM)), i32x4.lt_s(lanes4, left));
+        v128.store(wp, lo);
+        v128.store(wp, hi, 16);
+        sum += <f64>hsumFloat8(lo, hi);
       }
       S = <f32>(<f64>S + sum);
       store<f32>(ms + (<usize>t << 3), M);
       store<f32>(ms + (<usize>t << 3), S, 4);
-      // value rows: f32 fused multiply-add chains over the tile, two dimensions at a time
-      for (let d = 0; d < hd; d += 4) {
+      // value rows: f32 fused multiply-add chains over the tile, eight dimensions at a time
+      for (let d = 0; d < hd; d += 8) {
         const p = acc + (<usize>d << 2);
-        const a4 = v128.load(p);
-        let lo = f64x2.promote_low_f32x4(a4), hi = f64x2.promote_low_f32x4(i32x4.shuffle(a4, a4, 2, 3, 0, 1));
+        let lo = v128.load(p), hi = v128.load(p, 16);
         for (let j = 0; j < end; j++) {
-          const wj = f64x2.splat(<f64>load<f32>(w + (<usize>j << 2)));
-          const vp = vt + (<usize>(j * hd + d) << 3);
-          lo = fma32x2(v128.load(vp), wj, lo);
-          hi = fma32x2(v128.load(vp, 16), wj, hi);
+          const wj = f32x4.splat(load<f32>(w + (<usize>j << 2)));
+          const vp = vt + (<usize>(j * hd + d) << 2);
+          lo = fma32x4(v128.load(vp), wj, lo);
+          hi = fma32x4(v128.load(vp, 16), wj, hi);
         }
-        v128.store(p, i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+        v128.store(p, lo);
+        v128.store(p, hi, 16);
       }
     }
   }
@@ -377,15 +397,6 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
     const acc = out + <usize>t * stride;
     for (let d = 0; d < hd; d++) store<f32>(acc + (<usize>d << 2), load<f32>(acc + (<usize>d << 2)) * inv);
   }
-}
-
-/** Replaces score i of the tile at w by its weight expf(score - M) (ggml's AVX2 exp). */
-// @ts-ignore: decorator
-@inline function weight(w: usize, i: i32, M: f32): f32 {
-  const p = w + (<usize>i << 2);
-  const v = expAvx2(load<f32>(p) - M);
-  store<f32>(p, v);
-  return v;
 }
 
 /**

@@ -2,7 +2,7 @@
 // for: ggml's scalar reference loops (no fused multiply-add, so wasm reproduces them
 // exactly), and for SwiGLU the AVX2 kernel of llama.cpp's x86 build.
 // All functions take pointers and a length and touch no global state; out may alias an input.
-import { expAvx2x2 } from "../math/exp";
+import { expAvx2x4 } from "../math/exp";
 
 // @ts-ignore: decorator
 @inline function f(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
@@ -74,8 +74,7 @@ export function swiglu(out: usize, g: usize, u: usize, n: i32): void {
     const o = <usize>i << 2;
     const x = v128.load(g + o);
     const nx = f32x4.sub(zero, x);
-    const e = i32x4.shuffle(f32x4.demote_f64x2_zero(expAvx2x2(f64x2.promote_low_f32x4(nx))),
-      f32x4.demote_f64x2_zero(expAvx2x2(f64x2.promote_low_f32x4(i32x4.shuffle(nx, nx, 2, 3, 0, 1)))), 0, 1, 4, 5);
+    const e = expAvx2x4(nx);
     v128.store(out + o, f32x4.mul(f32x4.div(x, f32x4.add(one, e)), v128.load(u + o)));
   }
   for (; i < n; i++) store<f32>(out + (<usize>i << 2), silu1(f(g, i)) * f(u, i));

@@ -58,6 +58,22 @@
 // @ts-ignore: decorator
 @inline export function odds(v: v128): v128 { return i16x8.shr_s(v, 8); }
 
+// Code shaped for a JIT. A few kernels add stores into their own output that keep V8 from
+// hoisting every load of an iteration to its top (it then runs out of registers), and reads of
+// one word per cache line of the weights two tiles ahead (wasm has no prefetch instruction).
+// Code compiled ahead of time (wasm2c + clang: the kernel, SIS_AOT = 1, set by
+// tools/lib/asbuild.mjs) needs neither, and under QEMU's TCG every memory access costs a
+// software TLB lookup: there they compile to nothing.
+
+/** v stored at p, for V8's sake only (see above). */
+// @ts-ignore: decorator
+@inline export function orderingStore(p: usize, v: v128): void { if (!SIS_AOT) v128.store(p, v); }
+
+/** The word at p, read only to bring its cache line in early (see above); 0 when compiled
+ *  ahead of time. Callers fold it into a value they test, so that the read is kept. */
+// @ts-ignore: decorator
+@inline export function prefetchRead(p: usize): u32 { return SIS_AOT ? 0 : load<u32>(p); }
+
 /** Read-only vector constants for the kernels (16 bytes each, at the offsets below). V8 rebuilds
  *  a v128.const at every use inside a loop (three instructions); a value loaded from here before
  *  the loop stays in a register or costs one load. Read-only, so no state is shared. */
@@ -165,67 +181,12 @@ export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
   }
 }
 
-// ---- f32 fused multiply-add chains in f64, certified exact once per loop (Q4_0, Q8_0) ----
-//
-// The Q4_0 and Q8_0 kernels accumulate c <- fma32(s, d, c) block after block, s an integer with
-// |s| <= 2^16 and d the f32 product of two halves. In f64, s*d is exact (at most 17 + 24 bits),
-// so t = s*d + c carries at most one rounding, and rounding t to f32 is fma32's single rounding
-// whenever t was exact. Rather than testing every step (llm/math/fma.ts badTie: a tie and an
-// inexactness test per lane), a loop tracks the largest |c| it produced and the smallest |d| it
-// used, and fmaChainExact (max|c| <= 2^28 min|d|, compared as integer bits) certifies all its
-// sums exact. Proof. For an f32 x != 0 let u(x) be its ulp: x is a multiple of u(x) and
-// |x| < 2^24 u(x); u grows with |x|. A zero d passes only if every c is 0 (2^28 * 0 in bits is
-// 2^-99, while the first nonzero c, RN32(s*d), is at least 2^-48), and then every sum was an
-// exact 0. Otherwise let D be the smallest |d| of the loop and U = u(D), the smallest u(d);
-// D >= 2^-48 (two nonzero halves) is a normal f32, so the test gives |c| <= 2^28 D < 2^53 U for
-// every produced c. Every s*d is a multiple of U (s is an integer; d is a multiple of
-// u(d) >= U). By induction every c is a multiple of U and every sum is exact: c = 0 at first;
-// if c and s*d are multiples of U and the sum were inexact, |s*d + c| > 2^53 U (a multiple of U
-// up to 2^53 U fits f64's 53 bits), so |t| >= 2^53 U (RN is monotonic and 2^53 U is a double)
-// and the new c = RN32(t) would have |c| >= 2^53 U, contradicting the bound; so t = s*d + c,
-// and RN32(t) is again a multiple of U (a multiple of u(t) >= U, or t itself when u(t) < U, as
-// then t = mU with |m| < 2^24 fits f32). An infinite or NaN c has bits above any finite bound
-// (the check fails). The check fails only when the sums span more than 2^28 times the smallest
-// scale (never in real models, but possible with adversarial scales, e.g. a tiny activation
-// block next to big ones), and then the loop is redone by the per-step checked code.
-
-/** Four lanes c = fma32(s, d, c): s i32x4, d and c f32x4, through f64 sums rounded to f32 (equal
- *  to the fused multiply-add when fmaChainExact certifies the loop). */
+/** ggml's hsum_float_8 of eight f32 lanes (an __m256 as lo = lanes 0-3, hi = lanes 4-7):
+ *  ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the order every x86 kernel ends its lanes with. */
 // @ts-ignore: decorator
-@inline export function fmaStep4(s: v128, d: v128, c: v128): v128 {
-  const t01 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(s), f64x2.promote_low_f32x4(d)), f64x2.promote_low_f32x4(c));
-  const t23 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), f64x2.promote_low_f32x4(i32x4.shuffle(d, d, 2, 3, 0, 1))),
-    f64x2.promote_low_f32x4(i32x4.shuffle(c, c, 2, 3, 0, 1)));
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(t01), f32x4.demote_f64x2_zero(t23), 0, 1, 4, 5);
-}
-
-/** fmaStep4 with one multiplier for all four lanes, given as f64x2 [d, d]. */
-// @ts-ignore: decorator
-@inline export function fmaStep4s(s: v128, d: v128, c: v128): v128 {
-  const t01 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(s), d), f64x2.promote_low_f32x4(c));
-  const t23 = f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)), d),
-    f64x2.promote_low_f32x4(i32x4.shuffle(c, c, 2, 3, 0, 1)));
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(t01), f32x4.demote_f64x2_zero(t23), 0, 1, 4, 5);
-}
-
-/** The bits of |x| for four f32 lanes: as unsigned integers they order like the magnitudes, and
- *  adding n << 23 multiplies a normal value by 2^n. The certificate below tracks its maxima and
- *  minima with integer ops (QEMU's TCG runs every float op as a library call). */
-// @ts-ignore: decorator
-@inline export function absBits(x: v128): v128 { return v128.and(x, i32x4.splat(0x7fffffff)); }
-
-/** Whether a loop of fmaStep4 steps was exact (see above): cmax = i32x4.max_u of absBits(c) over
- *  every c it produced (start 0), dmin = i32x4.min_u of absBits(d) over its multipliers (start
- *  all ones; d from two halves, as halves4Raw times halfRaised, so a normal f32 or 0). The test
- *  is max|c| <= 2^28 min|d|, which gives the proof's |c| < 2^29 D; an infinite or NaN c fails it.
- *  A zero d only makes it stricter (then only c = 0 passes). */
-// @ts-ignore: decorator
-@inline export function fmaChainExact(cmax: v128, dmin: v128): bool {
-  let m = i32x4.min_u(dmin, i32x4.shuffle(dmin, dmin, 2, 3, 0, 1));
-  m = i32x4.min_u(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
-  let c = i32x4.max_u(cmax, i32x4.shuffle(cmax, cmax, 2, 3, 0, 1));
-  c = i32x4.max_u(c, i32x4.shuffle(c, c, 1, 0, 3, 2));
-  return <u64><u32>i32x4.extract_lane(c, 0) <= <u64><u32>i32x4.extract_lane(m, 0) + (<u64>28 << 23);
+@inline export function hsumFloat8(lo: v128, hi: v128): f32 {
+  const r = f32x4.add(hi, lo);
+  return (f32x4.extract_lane(r, 0) + f32x4.extract_lane(r, 2)) + (f32x4.extract_lane(r, 1) + f32x4.extract_lane(r, 3));
 }
 
 /** Four halves at p0..p3 (u16) in one u64, gathered with integer ops (off the vector pipes). */
@@ -235,16 +196,11 @@ export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
 }
 
 /** Four halves (gather4Halves) as f32 times 2^-112: halvesFast without its final scaling, so
- *  that times halfRaised(y) it gives halvesFast(p)*halvesFast(y) exactly, in one multiply. */
+ *  that times halfRaised(y) it gives the f32 product of the two halves (x86's d = dx*dy), one
+ *  rounding, in one multiply. */
 // @ts-ignore: decorator
 @inline export function halvesRawOf(h: u64, hmask: v128): v128 {
   return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(i64x2.splat(h)), 13), hmask);
-}
-
-/** halvesRawOf(gather4Halves(p0, p1, p2, p3)). */
-// @ts-ignore: decorator
-@inline export function halves4Raw(p0: usize, p1: usize, p2: usize, p3: usize, hmask: v128): v128 {
-  return halvesRawOf(gather4Halves(p0, p1, p2, p3), hmask);
 }
 
 /** Bit 15 of a 16-bit lane of the result is set iff that half of h (gather4Halves) is infinite

@@ -6,9 +6,12 @@
 // Products with F16 weights: ggml's CPU backend rounds the activations to F16 (vec_dot_type
 // of F16 is F16), so the activation format here is f32[k] holding values already rounded to
 // F16 (the same numbers as ggml's F16 row, no conversion in the hot loop). A product of two
-// halves is exact in f32; what differs between llama.cpp's kernels is the order of the f32
-// additions, reproduced below for its x86 build: ggml_vec_dot_f16 for one activation row,
-// llamafile's tinyBLAS for a batch. dotScalar is ggml's portable reference (double sum).
+// halves is exact in f32, so what differs between llama.cpp's kernels is the order of the f32
+// additions, reproduced below for its x86 build (fused multiply-adds, as there):
+// ggml_vec_dot_f16 for one activation row, llamafile's tinyBLAS for a batch. dotScalar is
+// ggml's portable reference (double sum).
+import { fma32x4 } from "../math/fma";
+import { hsumFloat8 } from "./common";
 
 /** Half (low 16 bits of h) to f32. */
 export function f16ToF32(h: u32): f32 {
@@ -141,14 +144,14 @@ export function dot(w: usize, x: usize, k: i32): f32 {
     const wp = w + (<usize>i << 1), xp = x + (<usize>i << 2);
     const h0 = v128.load(wp), h1 = v128.load(wp, 16), h2 = v128.load(wp, 32), h3 = v128.load(wp, 48);
     const s0 = hasSpecial(h0), s1 = hasSpecial(h1), s2 = hasSpecial(h2), s3 = hasSpecial(h3);
-    a0 = f32x4.add(a0, f32x4.mul(halvesLo(h0, s0), v128.load(xp)));
-    b0 = f32x4.add(b0, f32x4.mul(halvesHi(h0, s0), v128.load(xp, 16)));
-    a1 = f32x4.add(a1, f32x4.mul(halvesLo(h1, s1), v128.load(xp, 32)));
-    b1 = f32x4.add(b1, f32x4.mul(halvesHi(h1, s1), v128.load(xp, 48)));
-    a2 = f32x4.add(a2, f32x4.mul(halvesLo(h2, s2), v128.load(xp, 64)));
-    b2 = f32x4.add(b2, f32x4.mul(halvesHi(h2, s2), v128.load(xp, 80)));
-    a3 = f32x4.add(a3, f32x4.mul(halvesLo(h3, s3), v128.load(xp, 96)));
-    b3 = f32x4.add(b3, f32x4.mul(halvesHi(h3, s3), v128.load(xp, 112)));
+    a0 = fma32x4(halvesLo(h0, s0), v128.load(xp), a0);
+    b0 = fma32x4(halvesHi(h0, s0), v128.load(xp, 16), b0);
+    a1 = fma32x4(halvesLo(h1, s1), v128.load(xp, 32), a1);
+    b1 = fma32x4(halvesHi(h1, s1), v128.load(xp, 48), b1);
+    a2 = fma32x4(halvesLo(h2, s2), v128.load(xp, 64), a2);
+    b2 = fma32x4(halvesHi(h2, s2), v128.load(xp, 80), b2);
+    a3 = fma32x4(halvesLo(h3, s3), v128.load(xp, 96), a3);
+    b3 = fma32x4(halvesHi(h3, s3), v128.load(xp, 112), b3);
   }
   // lanes 0-3 (a) and 4-7 (b) of the four 8-lane accumulators
   const lo = f32x4.add(f32x4.add(a0, a2), f32x4.add(a1, a3));
@@ -167,11 +170,10 @@ export function dotBatched(w: usize, x: usize, k: i32): f32 {
   for (let i = 0; i < k; i += 8) {
     const h = v128.load(w + (<usize>i << 1));
     const sp = hasSpecial(h);
-    lo = f32x4.add(lo, f32x4.mul(halvesLo(h, sp), v128.load(x + (<usize>i << 2))));
-    hi = f32x4.add(hi, f32x4.mul(halvesHi(h, sp), v128.load(x + (<usize>i << 2), 16)));
+    lo = fma32x4(halvesLo(h, sp), v128.load(x + (<usize>i << 2)), lo);
+    hi = fma32x4(halvesHi(h, sp), v128.load(x + (<usize>i << 2), 16), hi);
   }
-  const t = f32x4.add(hi, lo);
-  return (f32x4.extract_lane(t, 0) + f32x4.extract_lane(t, 2)) + (f32x4.extract_lane(t, 1) + f32x4.extract_lane(t, 3));
+  return hsumFloat8(lo, hi);
 }
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride

@@ -2,9 +2,9 @@
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
 import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite,
-  fmaStep4, fmaChainExact, absBits, halves4Raw, halfRaised, tiledGemm } from "./common";
+  gather4Halves, halvesRawOf, specialHalves, halfRaised, tiledGemm, orderingStore, prefetchRead } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows, dot as dotQ8 } from "./q8_0";
-import { fma32, roundF32x2, badTie, TIE_TOP } from "../math/fma";
+import { fma32, fma32x4 } from "../math/fma";
 
 export const QK: i32 = 32;
 export const BLOCK_BYTES: i32 = 18;
@@ -72,8 +72,7 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
 // i16x8.mul: n*y summed over the four nibble vectors stays within i16 (4*15*127), and is widened
 // once per block. The nibbles are unsigned, so 8*sum(y) is taken off once per block for all rows.
 // All integer sums are exact (only their grouping differs from ggml's), and the float part keeps
-// llama.cpp's x86 order: sumf = fma(sumi, dx*dy, sumf), block after block. Scales go through halvesFast (exact for
-// finite halves); a tile whose result is not finite is recomputed with dotScalar.
+// llama.cpp's x86 order: sumf = fma(sumi, dx*dy, sumf), block after block.
 //
 // These ops were chosen for both targets: on x64 (V8) each is one instruction; under QEMU's TCG
 // (wasm2c + SIMDe -> NEON) i16x8.mul/add and bitwise ops are cheap, where i32x4.dot_i16x8_s and
@@ -121,89 +120,21 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   return sumf;
 }
 
-// Rows [0, nr) x tokens [0, nt) of a tile by the exact scalar path (non-finite results only).
-function exactTile(out: usize, os: usize, w0: usize, ws: usize, nr: i32, x0: usize, xs: usize, nt: i32, k: i32): void {
-  for (let t = 0; t < nt; t++) for (let r = 0; r < nr; r++) {
-    store<f32>(out + <usize>t * os + (<usize>r << 2), dotScalar(w0 + <usize>r * ws, x0 + <usize>t * xs, k));
-  }
+// Rows [0, nr) of one token by the exact scalar path (tiles with a non-finite result only).
+function exactRows(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
+  for (let r = 0; r < nr; r++) store<f32>(out + (<usize>r << 2), dotScalar(w0 + <usize>r * ws, x0, k));
 }
 
-// The float part of the tiles: per row acc = fma(sumi, dx*dy, acc), two rows per f64x2, as
-// llm/math/fma.ts explains: sumi and the f32 scale product widen to f64 exactly, their product
-// is exact, the f64 sum is rounded to f32. That equals the fused multiply-add unless the sum
-// was inexact and lands on an f32 tie (badTie), which is rare: such a tile is flagged and
-// recomputed by the scalar path (dotScalar, fma32).
-
-/** Lanes 0-1 / 2-3 of a tile's i32 block sums and f32 scales, widened (exactly) to f64. */
-// @ts-ignore: decorator
-@inline function sumiLo(s: v128): v128 { return f64x2.convert_low_i32x4_s(s); }
-// @ts-ignore: decorator
-@inline function sumiHi(s: v128): v128 { return f64x2.convert_low_i32x4_s(i32x4.shuffle(s, s, 2, 3, 0, 1)); }
-// @ts-ignore: decorator
-@inline function scaleLo(d: v128): v128 { return f64x2.promote_low_f32x4(d); }
-// @ts-ignore: decorator
-@inline function scaleHi(d: v128): v128 { return f64x2.promote_low_f32x4(i32x4.shuffle(d, d, 2, 3, 0, 1)); }
-
-/** Four f64x2 accumulators (rows 0-1, 2-3, 4-5, 6-7) as eight f32 results at out; false if any
- *  is not finite. */
-function storeAcc(out: usize, c01: v128, c23: v128, c45: v128, c67: v128, nr: i32): bool {
-  const lo = i32x4.shuffle(f32x4.demote_f64x2_zero(c01), f32x4.demote_f64x2_zero(c23), 0, 1, 4, 5);
-  if (nonFinite(lo)) return false;
-  if (nr <= 4) { storeRows(out, lo, nr); return true; }
-  const hi = i32x4.shuffle(f32x4.demote_f64x2_zero(c45), f32x4.demote_f64x2_zero(c67), 0, 1, 4, 5);
-  if (nonFinite(hi)) return false;
-  v128.store(out, lo);
-  v128.store(out, hi, 16);
-  return true;
-}
-
-// Eight weight rows x one token with a tie check at every step: the path of tiles whose sums
-// fmaChainExact could not certify. V8 loads every weight of a loop iteration first and then runs
-// out of registers; a store after each pair of rows (into this tile's own output slots, all
-// overwritten at the end) keeps the next pair's loads behind it.
-function tile8Checked(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
-  const nb = k / QK;
-  let p = w0, y = x0;
-  const n0 = v128.load(VK, K_N0), hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
-  const top = v128.load(TIE_TOP);
-  let c01 = f64x2.splat(0), c23 = f64x2.splat(0), c45 = f64x2.splat(0), c67 = f64x2.splat(0), ties = i64x2.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
-    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
-    const cy = offset8(ye0, yo0, ye1, yo1);
-    const dy = halfSplat(y, hm, h2f);
-    const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
-    const a = pair(q4m(v128.load(p, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r1, 2), n0, ye0, yo0, ye1, yo1));
-    v128.store(out, a);
-    const b = pair(q4m(v128.load(r2, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r3, 2), n0, ye0, yo0, ye1, yo1));
-    const s03 = i32x4.sub(quad(a, b), cy), d03 = f32x4.mul(halves4(p, r1, r2, r3, hm, h2f), dy);
-    const p01 = f64x2.mul(sumiLo(s03), scaleLo(d03)), p23 = f64x2.mul(sumiHi(s03), scaleHi(d03));
-    const t01 = f64x2.add(p01, c01), t23 = f64x2.add(p23, c23);
-    ties = v128.or(ties, v128.or(badTie(t01, p01, c01, top), badTie(t23, p23, c23, top)));
-    c01 = roundF32x2(t01); c23 = roundF32x2(t23);
-    v128.store(out, c01);
-    const r4 = r3 + ws, r5 = r4 + ws, r6 = r5 + ws, r7 = r6 + ws;
-    const e = pair(q4m(v128.load(r4, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r5, 2), n0, ye0, yo0, ye1, yo1));
-    v128.store(out, e, 16);
-    const f = pair(q4m(v128.load(r6, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(r7, 2), n0, ye0, yo0, ye1, yo1));
-    const s47 = i32x4.sub(quad(e, f), cy), d47 = f32x4.mul(halves4(r4, r5, r6, r7, hm, h2f), dy);
-    const p45 = f64x2.mul(sumiLo(s47), scaleLo(d47)), p67 = f64x2.mul(sumiHi(s47), scaleHi(d47));
-    const t45 = f64x2.add(p45, c45), t67 = f64x2.add(p67, c67);
-    ties = v128.or(ties, v128.or(badTie(t45, p45, c45, top), badTie(t67, p67, c67, top)));
-    c45 = roundF32x2(t45); c67 = roundF32x2(t67);
-    v128.store(out, c45, 16);
-    p += BLOCK_BYTES; y += Q8_BYTES;
-  }
-  if (v128.any_true(ties) || !storeAcc(out, c01, c23, c45, c67, 8)) exactTile(out, 0, w0, ws, 8, x0, 0, 1, k);
-}
+// The float part of the tiles: per row acc = fma(float(sumi), dx*dy, acc), four rows per
+// fma32x4. The fast half conversions are exact for finite halves only, so a tile with an
+// infinite or NaN scale or result is redone by dotScalar (exact conversion).
 
 // Up to four weight rows x one token (missing rows repeat the last one; lanes are independent).
 function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
   const nb = k / QK;
   let p0 = w0, p1 = nr > 1 ? w0 + ws : w0, p2 = nr > 2 ? p1 + ws : p1, p3 = nr > 3 ? p2 + ws : p2, y = x0;
   const n0 = v128.load(VK, K_N0), hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
-  const top = v128.load(TIE_TOP);
-  let c01 = f64x2.splat(0), c23 = f64x2.splat(0), ties = i64x2.splat(0);
+  let c = f32x4.splat(0);
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
@@ -211,16 +142,14 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
     const b = pair(q4m(v128.load(p2, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(p3, 2), n0, ye0, yo0, ye1, yo1));
     const s = i32x4.sub(quad(a, b), offset8(ye0, yo0, ye1, yo1));
     const d = f32x4.mul(halves4(p0, p1, p2, p3, hm, h2f), halfSplat(y, hm, h2f));
-    const p01 = f64x2.mul(sumiLo(s), scaleLo(d)), p23 = f64x2.mul(sumiHi(s), scaleHi(d));
-    const t01 = f64x2.add(p01, c01), t23 = f64x2.add(p23, c23);
-    ties = v128.or(ties, v128.or(badTie(t01, p01, c01, top), badTie(t23, p23, c23, top)));
-    c01 = roundF32x2(t01); c23 = roundF32x2(t23);
+    c = fma32x4(f32x4.convert_i32x4_s(s), d, c);
     p0 += BLOCK_BYTES; p1 += BLOCK_BYTES; p2 += BLOCK_BYTES; p3 += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if (v128.any_true(ties) || !storeAcc(out, c01, c23, c01, c23, nr)) exactTile(out, 0, w0, ws, nr, x0, 0, 1, k);
+  if (nonFinite(c)) { exactRows(out, w0, ws, nr, x0, k); return; }
+  storeRows(out, c, nr);
 }
 
-// ---- The fast tiles: 32 or 8 rows x one token, certified once per tile ----
+// ---- The fast tiles: 32 or 8 rows x one token ----
 //
 // Integer part: q (16 bytes of nibbles) is read as i16 lanes m = n_e + 16 n_e' + 256 n_o + 4096 n_o'
 // (n_e/n_e' the low/high nibble of byte 2m: elements 2m and 16+2m; n_o/n_o' those of byte 2m+1).
@@ -229,12 +158,11 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
 // n_o' yo1 modulo 2^16 (expand: the coefficients of n_e', n_o, n_o' telescope to ye1, yo0, yo1),
 // and as that sum lies within +-4*15*128 the i16 lane holds it exactly: three shifts, four
 // multiplies and three adds per row, no masks. Lanes are then folded across rows in i16 (sums of
-// two and four lanes, within +-30720) and widened once per four rows. Float part: fmaStep4 per
-// four rows, with d = halves4Raw(dx) * halfRaised(dy) (= dx*dy exactly), the maxima of |c| and
-// minima of |d| tracked for fmaChainExact (common.ts); an uncertified or non-finite tile is
-// redone by tile8Checked. The tile's output slots take stores of intermediate values that keep
-// V8 from hoisting the next rows' loads (see above). The integer ops are i16x8 shifts,
-// multiplies, adds and shuffles: no dot_i16x8 or extmul, which QEMU's TCG runs slowly.
+// two and four lanes, within +-30720) and widened once per four rows. Float part: fma32x4 per
+// four rows, with d = halvesRawOf(dx) * halfRaised(dy) (= dx*dy exactly, one multiply). The
+// tile's output slots take stores of intermediate values that keep V8 from hoisting the next
+// rows' loads (see tile32). The integer ops are i16x8 shifts, multiplies, adds and shuffles: no
+// dot_i16x8 or extmul, which QEMU's TCG runs slowly.
 
 /** One row's block: eight i16 lanes of n*y sums (|lane| <= 4*15*128), see above. */
 // @ts-ignore: decorator
@@ -255,26 +183,39 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
   return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7)));
 }
 
-/** sumi of four rows (q, q + ws, ...) for one block, as i32x4; stores an intermediate at `bar`
- *  (a slot of the tile's output, see above). */
+/** sumi of four rows (q, q + ws, ...) for one block, as f32x4 (exact: |sumi| < 2^24); stores
+ *  an intermediate at `bar` (a slot of the tile's output, see above). */
 // @ts-ignore: decorator
 @inline function sums4(q: usize, ws: usize, Y0: v128, Y1: v128, Y2: v128, Y3: v128, cy: v128, bar: usize): v128 {
   const ab = fold2(q4p(v128.load(q, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q + ws, 2), Y0, Y1, Y2, Y3));
-  v128.store(bar, ab);
+  orderingStore(bar, ab);
   const q2 = q + (ws << 1);
   const cd = fold2(q4p(v128.load(q2, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q2 + ws, 2), Y0, Y1, Y2, Y3));
-  return i32x4.sub(fold4(ab, cd), cy);
+  return f32x4.convert_i32x4_s(i32x4.sub(fold4(ab, cd), cy));
 }
 
-/** dx*dy of four rows (q, q + ws, ...) for one block, dyr = halfRaised(dy) in all lanes. */
+/** The scales of four rows (q, q + ws, ...) for one block (gather4Halves). */
 // @ts-ignore: decorator
-@inline function scales4(q: usize, ws: usize, dyr: v128, hm: v128): v128 {
+@inline function scaleBits4(q: usize, ws: usize): u64 {
   const q2 = q + (ws << 1);
-  return f32x4.mul(halves4Raw(q, q + ws, q2, q2 + ws, hm), dyr);
+  return gather4Halves(q, q + ws, q2, q2 + ws);
 }
+
+/** specialHalves' flag bits: some weight scale was infinite or NaN, which halvesRawOf turns
+ *  into a finite value (the exact path then gives ggml's inf or NaN). */
+const SPECIAL: u64 = 0x8000800080008000;
 
 /** A zero word: the tiles' prefetch loads are folded into a test against it, so they stay. */
 const ZERO = memory.data<u32>([0]);
+
+/** Whether any of eight f32x4 accumulators has an infinite or NaN lane. */
+// @ts-ignore: decorator
+@inline function anyNonFinite(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128): bool {
+  // x - x is 0 for finite x and NaN otherwise, and NaN propagates through the sums.
+  const s = f32x4.add(f32x4.add(f32x4.add(f32x4.sub(c0, c0), f32x4.sub(c1, c1)), f32x4.add(f32x4.sub(c2, c2), f32x4.sub(c3, c3))),
+    f32x4.add(f32x4.add(f32x4.sub(c4, c4), f32x4.sub(c5, c5)), f32x4.add(f32x4.sub(c6, c6), f32x4.sub(c7, c7))));
+  return nonFinite(s);
+}
 
 // Thirty-two weight rows x one token (eight groups of four, the activations' work shared by
 // all), and a read of one word per cache line of the 32 rows at `ahead` (576 bytes, 32 rows'
@@ -285,75 +226,74 @@ const ZERO = memory.data<u32>([0]);
 // shaped decode 15-20% faster (the same loads bunched at the top of the block: ~7%). `ahead` =
 // w0 reads the tile's own lines (no effect). The eight accumulators live where V8 puts them
 // (partly spilled, as memory accumulators would be); each group's store into another group's
-// output slot is the barrier described above.
+// output slot is a barrier that keeps V8 from loading every row of the block at once and
+// running out of registers.
 function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usize): void {
   const nb = k / QK;
   const ws4 = ws << 2;
   let p = w0, y = x0;
   const hm = v128.load(VK, K_HMASK);
   let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-  let cmax = c0, dmin = i32x4.splat(-1);
-  let touched: u32 = 0, a = ahead;
+  let touched: u32 = 0, a = ahead, special: u64 = 0;
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
     const cy = offset8(ye0, yo0, ye1, yo1);
     const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
     const dyr = f32x4.splat(halfRaised(y));
-    touched |= load<u32>(a, 0);
-    const d0 = scales4(p, ws, dyr, hm);
-    c0 = fmaStep4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 64), d0, c0);
-    v128.store(out, c0, 64);
-    touched |= load<u32>(a, 64);
+    touched |= prefetchRead(a + 0);
+    const h0 = scaleBits4(p, ws);
+    special |= specialHalves(h0);
+    c0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 64), f32x4.mul(halvesRawOf(h0, hm), dyr), c0);
+    orderingStore(out + 64, c0);
+    touched |= prefetchRead(a + 64);
     const q1 = p + ws4;
-    const d1 = scales4(q1, ws, dyr, hm);
-    c1 = fmaStep4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out + 80), d1, c1);
-    v128.store(out, c1, 80);
-    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d0), absBits(d1)));
-    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c0), absBits(c1)));
-    touched |= load<u32>(a, 128);
+    const h1 = scaleBits4(q1, ws);
+    special |= specialHalves(h1);
+    c1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out + 80), f32x4.mul(halvesRawOf(h1, hm), dyr), c1);
+    orderingStore(out + 80, c1);
+    touched |= prefetchRead(a + 128);
     const q2 = q1 + ws4;
-    const d2 = scales4(q2, ws, dyr, hm);
-    c2 = fmaStep4(sums4(q2, ws, ye0, Y1, Y2, Y3, cy, out + 96), d2, c2);
-    v128.store(out, c2, 96);
-    touched |= load<u32>(a, 192);
+    const h2 = scaleBits4(q2, ws);
+    special |= specialHalves(h2);
+    c2 = fma32x4(sums4(q2, ws, ye0, Y1, Y2, Y3, cy, out + 96), f32x4.mul(halvesRawOf(h2, hm), dyr), c2);
+    orderingStore(out + 96, c2);
+    touched |= prefetchRead(a + 192);
     const q3 = q2 + ws4;
-    const d3 = scales4(q3, ws, dyr, hm);
-    c3 = fmaStep4(sums4(q3, ws, ye0, Y1, Y2, Y3, cy, out + 112), d3, c3);
-    v128.store(out, c3, 112);
-    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d2), absBits(d3)));
-    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c2), absBits(c3)));
-    touched |= load<u32>(a, 256);
+    const h3 = scaleBits4(q3, ws);
+    special |= specialHalves(h3);
+    c3 = fma32x4(sums4(q3, ws, ye0, Y1, Y2, Y3, cy, out + 112), f32x4.mul(halvesRawOf(h3, hm), dyr), c3);
+    orderingStore(out + 112, c3);
+    touched |= prefetchRead(a + 256);
     const q4 = q3 + ws4;
-    const d4 = scales4(q4, ws, dyr, hm);
-    c4 = fmaStep4(sums4(q4, ws, ye0, Y1, Y2, Y3, cy, out + 0), d4, c4);
-    v128.store(out, c4, 0);
-    touched |= load<u32>(a, 320);
+    const h4 = scaleBits4(q4, ws);
+    special |= specialHalves(h4);
+    c4 = fma32x4(sums4(q4, ws, ye0, Y1, Y2, Y3, cy, out + 0), f32x4.mul(halvesRawOf(h4, hm), dyr), c4);
+    orderingStore(out, c4);
+    touched |= prefetchRead(a + 320);
     const q5 = q4 + ws4;
-    const d5 = scales4(q5, ws, dyr, hm);
-    c5 = fmaStep4(sums4(q5, ws, ye0, Y1, Y2, Y3, cy, out + 16), d5, c5);
-    v128.store(out, c5, 16);
-    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d4), absBits(d5)));
-    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c4), absBits(c5)));
-    touched |= load<u32>(a, 384);
+    const h5 = scaleBits4(q5, ws);
+    special |= specialHalves(h5);
+    c5 = fma32x4(sums4(q5, ws, ye0, Y1, Y2, Y3, cy, out + 16), f32x4.mul(halvesRawOf(h5, hm), dyr), c5);
+    orderingStore(out + 16, c5);
+    touched |= prefetchRead(a + 384);
     const q6 = q5 + ws4;
-    const d6 = scales4(q6, ws, dyr, hm);
-    c6 = fmaStep4(sums4(q6, ws, ye0, Y1, Y2, Y3, cy, out + 32), d6, c6);
-    v128.store(out, c6, 32);
-    touched |= load<u32>(a, 448);
+    const h6 = scaleBits4(q6, ws);
+    special |= specialHalves(h6);
+    c6 = fma32x4(sums4(q6, ws, ye0, Y1, Y2, Y3, cy, out + 32), f32x4.mul(halvesRawOf(h6, hm), dyr), c6);
+    orderingStore(out + 32, c6);
+    touched |= prefetchRead(a + 448);
     const q7 = q6 + ws4;
-    const d7 = scales4(q7, ws, dyr, hm);
-    c7 = fmaStep4(sums4(q7, ws, ye0, Y1, Y2, Y3, cy, out + 48), d7, c7);
-    v128.store(out, c7, 48);
-    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d6), absBits(d7)));
-    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c6), absBits(c7)));
-    touched |= load<u32>(a, 512);
+    const h7 = scaleBits4(q7, ws);
+    special |= specialHalves(h7);
+    c7 = fma32x4(sums4(q7, ws, ye0, Y1, Y2, Y3, cy, out + 48), f32x4.mul(halvesRawOf(h7, hm), dyr), c7);
+    orderingStore(out + 48, c7);
+    touched |= prefetchRead(a + 512);
     a += 32 * BLOCK_BYTES;
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if (!fmaChainExact(cmax, dmin) || nonFinite(c0) || nonFinite(c1) || nonFinite(c2) || nonFinite(c3) ||
-      nonFinite(c4) || nonFinite(c5) || nonFinite(c6) || nonFinite(c7) || (touched & load<u32>(ZERO)) != 0) {
-    for (let g = 0; g < 4; g++) tile8Checked(out + (<usize>g << 5), w0 + <usize>g * (ws << 3), ws, x0, k);
+  if ((special & SPECIAL) != 0 || anyNonFinite(c0, c1, c2, c3, c4, c5, c6, c7) || (touched & load<u32>(ZERO)) != 0) {
+    exactRows(out, w0, ws, 32, x0, k);
     return;
   }
   v128.store(out, c0); v128.store(out, c1, 16); v128.store(out, c2, 32); v128.store(out, c3, 48);
@@ -366,27 +306,23 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   const ws4 = ws << 2;
   let p = w0, y = x0;
   const hm = v128.load(VK, K_HMASK);
-  let c0 = f32x4.splat(0), c1 = c0, cmax = c0, dmin = i32x4.splat(-1);
+  let c0 = f32x4.splat(0), c1 = c0, special: u64 = 0;
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
     const cy = offset8(ye0, yo0, ye1, yo1);
     const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
     const dyr = f32x4.splat(halfRaised(y));
-    const s0 = sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 16);
-    const d0 = scales4(p, ws, dyr, hm);
-    c0 = fmaStep4(s0, d0, c0);
-    v128.store(out, c0, 16);
+    const h0 = scaleBits4(p, ws), h1 = scaleBits4(p + ws4, ws);
+    special |= specialHalves(h0) | specialHalves(h1);
+    c0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 16), f32x4.mul(halvesRawOf(h0, hm), dyr), c0);
+    orderingStore(out + 16, c0);
     const q1 = p + ws4;
-    const s1 = sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out);
-    const d1 = scales4(q1, ws, dyr, hm);
-    c1 = fmaStep4(s1, d1, c1);
-    v128.store(out, c1);
-    dmin = i32x4.min_u(dmin, i32x4.min_u(absBits(d0), absBits(d1)));
-    cmax = i32x4.max_u(cmax, i32x4.max_u(absBits(c0), absBits(c1)));
+    c1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out), f32x4.mul(halvesRawOf(h1, hm), dyr), c1);
+    orderingStore(out, c1);
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if (!fmaChainExact(cmax, dmin) || nonFinite(c0) || nonFinite(c1)) { tile8Checked(out, w0, ws, x0, k); return; }
+  if ((special & SPECIAL) != 0 || nonFinite(f32x4.add(f32x4.sub(c0, c0), f32x4.sub(c1, c1)))) { exactRows(out, w0, ws, 8, x0, k); return; }
   v128.store(out, c0); v128.store(out, c1, 16);
 }
 

@@ -6,13 +6,12 @@
 // The products follow llama.cpp's x86 build (see "llama.cpp's x86 orders" below); dotScalar
 // is ggml's portable reference (generic) version, kept for comparison.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, hsum4, VK, K_N0 } from "./common";
+import { nearestInt, hsum4, VK, K_N0, hsumFloat8 } from "./common";
 import { makeQkx2Quants, scaleMinK4, packScaleMinK4 } from "./kquant_ref";
 import {
-  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, pairSums, splitActivations, scaleSplat16, wideLo, wideHi, intLo, intHi, hsum8, laneFma, laneHsum, bsums32,
-  splitDot,
+  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, pairSums, splitActivations, scaleSplat16, laneFma, laneHsum, bsums32, splitDot,
 } from "./q8_k";
-import { fma32, roundF32x2, badTie, tieMask, TIE_TOP } from "../math/fma";
+import { fma32, fma32x4 } from "../math/fma";
 
 export const QK: i32 = 256;
 export const BLOCK_BYTES: i32 = 144;
@@ -169,7 +168,7 @@ function minPair(b: usize, yb: usize, c: i32): i32 {
 }
 
 /** ggml_vec_dot_q4_K_q8_K's x86 order (see above), with the scalar fused multiply-add: the
- *  reference for dot, and its path for flagged rows. */
+ *  reference for dot. */
 export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   const s = heap.alloc(80);
@@ -192,7 +191,7 @@ export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
 
 /** The repacked kernels' order (see above), with the scalar fused multiply-add: gemm's (one
  *  step per pair of sub-blocks) when `gemmOrder`, else gemv's (one per super-block). The
- *  reference for the tiles, and their path for flagged results. */
+ *  reference for the tiles. */
 export function dotRepackedScalar(w: usize, x: usize, k: i32, gemmOrder: bool): f32 {
   const nb = k / QK;
   const s = heap.alloc(64);
@@ -225,8 +224,7 @@ export function dotRepackedScalar(w: usize, x: usize, k: i32, gemmOrder: bool): 
 // once more: lane j = sc * (products 4j..4j+3 of the 16), ggml's lane j (first 16 of a
 // sub-block) or j + 4 (last 16). The repacked orders only need sums per pair of sub-blocks, so
 // there the pair sums of both halves are added (in i16: |sum| <= 4*15*127) before that one dot
-// per sub-block. The float steps are checked for ties only where the sum is on one (tieMask);
-// badTie then says whether it matters.
+// per sub-block.
 //
 // Offsets: in the split activations the 16 elements from e (a multiple of 16) are at 2e bytes,
 // so those of chunk c (elements 64c..64c+63) at 128c: +0 for the low nibbles of its first 16
@@ -255,14 +253,12 @@ export function dotRepackedScalar(w: usize, x: usize, k: i32, gemmOrder: bool): 
 @inline function scaleOf(scales: u64, j: i32): v128 { return scaleSplat16(<i32>(scales >> (<u64>(8 * j))) & 255); }
 
 /** One weight row against one activation row (x: Q8_K blocks, ys: the same split) in
- *  ggml_vec_dot_q4_K_q8_K's x86 order: the eight lanes in four f64x2 accumulators and the four
- *  minimum lanes in two, each step rounded to f32 (q8_k.ts); a row where that could differ from
- *  the fused multiply-add is redone by dotScalarX86. */
+ *  ggml_vec_dot_q4_K_q8_K's x86 order: its eight lanes as two f32x4 (lanes 0-3, 4-7), its four
+ *  minimum lanes as one. */
 function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
   const nb = k / QK;
-  const n0 = v128.load(VK, K_N0), top = v128.load(TIE_TOP);
-  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
-  let m0 = f64x2.splat(0), m1 = f64x2.splat(0);
+  const n0 = v128.load(VK, K_N0);
+  let cLo = f32x4.splat(0), cHi = f32x4.splat(0), cm = f32x4.splat(0);
   for (let i = 0; i < nb; i++) {
     const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
     const scales = kScales(b + SCALES);
@@ -275,25 +271,13 @@ function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
       aHi = i32x4.add(aHi, i32x4.add(i32x4.dot_i16x8_s(pairsLo(q1, y + 32, n0), sl), i32x4.dot_i16x8_s(pairsHi(q1, y + 96, n0), sh)));
     }
     const yd = load<f32>(yb);
-    const d = f64x2.splat(<f64>(yd * f16ToF32(load<u16>(b))));
-    // lanes and minimum terms below 2^24 (32*15*127*63 and 2*63*32*127): converted exactly
-    const p0 = f64x2.mul(intLo(aLo), d), p1 = f64x2.mul(intHi(aLo), d), p2 = f64x2.mul(intLo(aHi), d), p3 = f64x2.mul(intHi(aHi), d);
-    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
-    const dm = f64x2.splat(<f64>(-yd * f16ToF32(load<u16>(b, 2))));
-    const ml = minLanes(b, yb);
-    const r0 = f64x2.mul(intLo(ml), dm), r1 = f64x2.mul(intHi(ml), dm);
-    const u0 = f64x2.add(r0, m0), u1 = f64x2.add(r1, m1);
-    if (v128.any_true(v128.or(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))),
-        v128.or(tieMask(u0, top), tieMask(u1, top))))) {
-      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
-      ties = v128.or(ties, v128.or(badTie(u0, r0, m0, top), badTie(u1, r1, m1, top)));
-    }
-    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
-    m0 = roundF32x2(u0); m1 = roundF32x2(u1);
+    const d = f32x4.splat(yd * f16ToF32(load<u16>(b)));
+    cLo = fma32x4(d, f32x4.convert_i32x4_s(aLo), cLo);
+    cHi = fma32x4(d, f32x4.convert_i32x4_s(aHi), cHi);
+    cm = fma32x4(f32x4.splat(-yd * f16ToF32(load<u16>(b, 2))), f32x4.convert_i32x4_s(minLanes(b, yb)), cm);
   }
-  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
-  const am = f32x4.add(f32x4.demote_f64x2_zero(m0), f32x4.demote_f64x2_zero(m1)); // [m0 + m2, m1 + m3]
-  return hsum8(c0, c1, c2, c3) + (f32x4.extract_lane(am, 0) + f32x4.extract_lane(am, 1));
+  const am = f32x4.add(cm, i32x4.shuffle(cm, cm, 2, 3, 0, 1));  // [m0 + m2, m1 + m3]
+  return hsumFloat8(cLo, cHi) + (f32x4.extract_lane(am, 0) + f32x4.extract_lane(am, 1));
 }
 
 /** One weight row against one activation row in ggml_vec_dot_q4_K_q8_K's x86 order (what
@@ -311,12 +295,12 @@ export function dot(w: usize, x: usize, k: i32): f32 { return splitDot(w, x, k, 
 }
 
 /** Two weight rows (w0, w1) against one activation row (x, split at ys) in the repacked gemv
- *  order: out[0] and out[os]. Lane 0 of the f64x2 accumulators is w0, lane 1 w1 (w1 may
- *  equal w0). */
+ *  order: out[0] and out[os]. One f32x4 holds the four chains: [acc w0, acc w1, accm w0,
+ *  accm w1] (w1 may equal w0). */
 function gemv2(out: usize, os: usize, w0: usize, w1: usize, x: usize, ys: usize, k: i32): void {
   const nb = k / QK;
-  const n0 = v128.load(VK, K_N0), top = v128.load(TIE_TOP);
-  let acc = f64x2.splat(0), accm = f64x2.splat(0), ties = i64x2.splat(0);
+  const n0 = v128.load(VK, K_N0);
+  let acc = f32x4.splat(0);
   for (let i = 0; i < nb; i++) {
     const a = w0 + <usize>(i * BLOCK_BYTES), b = w1 + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
     const sa = kScales(a + SCALES), sb = kScales(b + SCALES);
@@ -329,19 +313,11 @@ function gemv2(out: usize, os: usize, w0: usize, w1: usize, x: usize, ys: usize,
     // [total a, total b, minimum term a, minimum term b]
     const f = f32x4.convert_i32x4_s(hsum4(va, vb, minLanes(a, yb), minLanes(b, yb)));
     const yd = load<f32>(yb);
-    const d = f64x2.replace_lane(f64x2.splat(<f64>(f16ToF32(load<u16>(a)) * yd)), 1, <f64>(f16ToF32(load<u16>(b)) * yd));
-    const dm = f64x2.replace_lane(f64x2.splat(<f64>(f16ToF32(load<u16>(a, 2)) * yd)), 1, <f64>(f16ToF32(load<u16>(b, 2)) * yd));
-    const p = f64x2.mul(wideLo(f), d), q = f64x2.mul(wideHi(f), dm);
-    const t = f64x2.add(p, acc), u = f64x2.add(q, accm);
-    if (v128.any_true(v128.or(tieMask(t, top), tieMask(u, top)))) ties = v128.or(ties, v128.or(badTie(t, p, acc, top), badTie(u, q, accm, top)));
-    acc = roundF32x2(t); accm = roundF32x2(u);
+    const d = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(f16ToF32(load<u16>(a)) * yd),
+      1, f16ToF32(load<u16>(b)) * yd), 2, f16ToF32(load<u16>(a, 2)) * yd), 3, f16ToF32(load<u16>(b, 2)) * yd);
+    acc = fma32x4(f, d, acc);
   }
-  if (v128.any_true(ties)) {
-    store<f32>(out, dotRepackedScalar(w0, x, k, false));
-    store<f32>(out + os, dotRepackedScalar(w1, x, k, false));
-    return;
-  }
-  const r = f32x4.sub(f32x4.demote_f64x2_zero(acc), f32x4.demote_f64x2_zero(accm));
+  const r = f32x4.sub(acc, i32x4.shuffle(acc, acc, 2, 3, 0, 1));
   store<f32>(out, f32x4.extract_lane(r, 0));
   store<f32>(out + os, f32x4.extract_lane(r, 1));
 }
@@ -357,11 +333,11 @@ function gemv2(out: usize, os: usize, w0: usize, w1: usize, x: usize, ys: usize,
 }
 
 /** One weight row against four activation rows (x0 + t*xs, split at ys + t*ss) in the
- *  repacked gemm order: out + t*os. Lanes of the f64x2 accumulators: rows 0-1 and 2-3. */
+ *  repacked gemm order: out + t*os. Lane t of the accumulators: row t. */
 function gemm1x4(out: usize, os: usize, w: usize, x0: usize, xs: usize, ys: usize, ss: usize, k: i32): void {
   const nb = k / QK;
-  const n0 = v128.load(VK, K_N0), top = v128.load(TIE_TOP);
-  let a01 = f64x2.splat(0), a23 = f64x2.splat(0), m01 = f64x2.splat(0), m23 = f64x2.splat(0), ties = i64x2.splat(0);
+  const n0 = v128.load(VK, K_N0);
+  let acc = f32x4.splat(0), accm = f32x4.splat(0);
   for (let i = 0; i < nb; i++) {
     const b = w + <usize>(i * BLOCK_BYTES), oy = <usize>(i * Q8K_BYTES), os8 = <usize>(i * 512);
     const y0 = x0 + oy, y1 = y0 + xs, y2 = y1 + xs, y3 = y2 + xs;
@@ -370,14 +346,12 @@ function gemm1x4(out: usize, os: usize, w: usize, x0: usize, xs: usize, ys: usiz
     const dx = f16ToF32(load<u16>(b)), mx = f16ToF32(load<u16>(b, 2));
     const yd = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(y0)), 1, load<f32>(y1)), 2, load<f32>(y2)), 3, load<f32>(y3));
     const df = f32x4.mul(f32x4.splat(dx), yd), dmf = f32x4.mul(f32x4.splat(mx), yd);
-    const d01 = wideLo(df), d23 = wideHi(df), dm01 = wideLo(dmf), dm23 = wideHi(dmf);
     // the minimum terms of the four pairs of sub-blocks, transposed to [row 0..3] per pair
     const mins = i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES)));
     const e0 = i32x4.dot_i16x8_s(mins, bsums32(y0)), e1 = i32x4.dot_i16x8_s(mins, bsums32(y1));
     const e2 = i32x4.dot_i16x8_s(mins, bsums32(y2)), e3 = i32x4.dot_i16x8_s(mins, bsums32(y3));
     const t01a = i32x4.shuffle(e0, e1, 0, 4, 1, 5), t01b = i32x4.shuffle(e0, e1, 2, 6, 3, 7);
     const t23a = i32x4.shuffle(e2, e3, 0, 4, 1, 5), t23b = i32x4.shuffle(e2, e3, 2, 6, 3, 7);
-    // (below 2^24, as the pair sums 64*15*127*63: converted exactly)
     const mf0 = i32x4.shuffle(t01a, t23a, 0, 1, 4, 5), mf1 = i32x4.shuffle(t01a, t23a, 2, 3, 6, 7);
     const mf2 = i32x4.shuffle(t01b, t23b, 0, 1, 4, 5), mf3 = i32x4.shuffle(t01b, t23b, 2, 3, 6, 7);
     for (let c = 0; c < 4; c++) {
@@ -391,37 +365,15 @@ function gemm1x4(out: usize, os: usize, w: usize, x0: usize, xs: usize, ys: usiz
       const v1 = pairTotal4(el0, ol0, eh0, oh0, el1, ol1, eh1, oh1, z1 + oc, sl, sh);
       const v2 = pairTotal4(el0, ol0, eh0, oh0, el1, ol1, eh1, oh1, z2 + oc, sl, sh);
       const v3 = pairTotal4(el0, ol0, eh0, oh0, el1, ol1, eh1, oh1, z3 + oc, sl, sh);
-      const f = hsum4(v0, v1, v2, v3);
-      const p01 = f64x2.mul(intLo(f), d01), p23 = f64x2.mul(intHi(f), d23);
-      const t01 = f64x2.add(p01, a01), t23 = f64x2.add(p23, a23);
-      if (v128.any_true(v128.or(tieMask(t01, top), tieMask(t23, top)))) ties = v128.or(ties, v128.or(badTie(t01, p01, a01, top), badTie(t23, p23, a23, top)));
-      a01 = roundF32x2(t01); a23 = roundF32x2(t23);
+      acc = fma32x4(f32x4.convert_i32x4_s(hsum4(v0, v1, v2, v3)), df, acc);
     }
     // the minimum terms' chain (independent of the other one), pair after pair
-    let q01 = f64x2.mul(intLo(mf0), dm01), q23 = f64x2.mul(intHi(mf0), dm23);
-    let u01 = f64x2.add(q01, m01), u23 = f64x2.add(q23, m23);
-    if (v128.any_true(v128.or(tieMask(u01, top), tieMask(u23, top)))) ties = v128.or(ties, v128.or(badTie(u01, q01, m01, top), badTie(u23, q23, m23, top)));
-    m01 = roundF32x2(u01); m23 = roundF32x2(u23);
-    q01 = f64x2.mul(intLo(mf1), dm01); q23 = f64x2.mul(intHi(mf1), dm23);
-    u01 = f64x2.add(q01, m01); u23 = f64x2.add(q23, m23);
-    if (v128.any_true(v128.or(tieMask(u01, top), tieMask(u23, top)))) ties = v128.or(ties, v128.or(badTie(u01, q01, m01, top), badTie(u23, q23, m23, top)));
-    m01 = roundF32x2(u01); m23 = roundF32x2(u23);
-    q01 = f64x2.mul(intLo(mf2), dm01); q23 = f64x2.mul(intHi(mf2), dm23);
-    u01 = f64x2.add(q01, m01); u23 = f64x2.add(q23, m23);
-    if (v128.any_true(v128.or(tieMask(u01, top), tieMask(u23, top)))) ties = v128.or(ties, v128.or(badTie(u01, q01, m01, top), badTie(u23, q23, m23, top)));
-    m01 = roundF32x2(u01); m23 = roundF32x2(u23);
-    q01 = f64x2.mul(intLo(mf3), dm01); q23 = f64x2.mul(intHi(mf3), dm23);
-    u01 = f64x2.add(q01, m01); u23 = f64x2.add(q23, m23);
-    if (v128.any_true(v128.or(tieMask(u01, top), tieMask(u23, top)))) ties = v128.or(ties, v128.or(badTie(u01, q01, m01, top), badTie(u23, q23, m23, top)));
-    m01 = roundF32x2(u01); m23 = roundF32x2(u23);
+    accm = fma32x4(f32x4.convert_i32x4_s(mf0), dmf, accm);
+    accm = fma32x4(f32x4.convert_i32x4_s(mf1), dmf, accm);
+    accm = fma32x4(f32x4.convert_i32x4_s(mf2), dmf, accm);
+    accm = fma32x4(f32x4.convert_i32x4_s(mf3), dmf, accm);
   }
-  if (v128.any_true(ties)) {
-    for (let t = 0; t < 4; t++) store<f32>(out + <usize>t * os, dotRepackedScalar(w, x0 + <usize>t * xs, k, true));
-    return;
-  }
-  const lo = i32x4.shuffle(f32x4.demote_f64x2_zero(a01), f32x4.demote_f64x2_zero(a23), 0, 1, 4, 5);
-  const mo = i32x4.shuffle(f32x4.demote_f64x2_zero(m01), f32x4.demote_f64x2_zero(m23), 0, 1, 4, 5);
-  const r = f32x4.sub(lo, mo);
+  const r = f32x4.sub(acc, accm);
   store<f32>(out, f32x4.extract_lane(r, 0));
   store<f32>(out + os, f32x4.extract_lane(r, 1));
   store<f32>(out + 2 * os, f32x4.extract_lane(r, 2));

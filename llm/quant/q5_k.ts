@@ -4,14 +4,14 @@
 // x = d*sc_j*q - dmin*m_j. Paired with Q8_K. The products follow llama.cpp's x86 build
 // (ggml_vec_dot_q5_K_q8_K, AVX2: see q8_k.ts); dotScalar is ggml's portable reference.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, hsum, VK, K_LO4 } from "./common";
+import { nearestInt, hsum, VK, K_LO4, hsumFloat8 } from "./common";
 import { makeQkx2Quants, scaleMinK4, packScaleMinK4 } from "./kquant_ref";
 import {
-  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, KQ_B4, pairSums, splitActivations, scaleSplat16, intLo, intHi, hsum8, laneFma, laneHsum, bsums32,
+  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, KQ_B4, pairSums, splitActivations, scaleSplat16, laneFma, laneHsum, bsums32,
   splitDot, splitGemm,
 } from "./q8_k";
 import { kScales, kMins } from "./q4_k";
-import { fma32, roundF32x2, badTie, tieMask, TIE_TOP } from "../math/fma";
+import { fma32, fma32x4 } from "../math/fma";
 
 export const QK: i32 = 256;
 export const BLOCK_BYTES: i32 = 176;
@@ -145,8 +145,7 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
  *  lane l of a super-block sums sc*q*y over elements 4l..4l+3 of every 32; acc[l] = fma(d,
  *  f32(lane), acc[l]) with d = y.d*x.d; the minimum term is one integer per super-block,
  *  summs = fma(-y.d*x.dmin, f32(sum_j m_j*(bsums[2j] + bsums[2j+1])), summs) (GCC contracts
- *  `summs += dmin * sum`: a vfmadd231ss in libggml-cpu-haswell.so); the result is hsum_float_8(acc) + summs. The reference for dot, and
- *  its path for flagged rows. */
+ *  `summs += dmin * sum`: a vfmadd231ss in libggml-cpu-haswell.so); the result is hsum_float_8(acc) + summs. The reference for dot. */
 export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   const s = heap.alloc(64);
@@ -188,15 +187,13 @@ export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
 }
 
 /** One weight row against one activation row (x: Q8_K blocks, ys: the same split) in the x86
- *  order: the eight lanes in four f64x2 accumulators, each step rounded to f32 (q8_k.ts), and
- *  the minimum term by fma32; a row where the lanes could differ from the fused multiply-add
- *  is redone by dotScalarX86. dec: the row decoded by decodeRow (products with several
- *  activation rows), or 0 to read it as stored; only the integer sums differ. */
+ *  order (q8_k.ts; the minimum term as in dotScalarX86). dec: the row decoded by decodeRow
+ *  (products with several activation rows), or 0 to read it as stored; only the integer sums
+ *  differ. */
 function dotRow(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
   const nb = k / QK;
   const lo4 = v128.load(VK, K_LO4), b4 = v128.load(KQ, KQ_B4), m8 = v128.load(KQ, KQ_M8);
-  const top = v128.load(TIE_TOP);
-  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
+  let cLo = f32x4.splat(0), cHi = f32x4.splat(0);
   let summs: f32 = 0;
   for (let i = 0; i < nb; i++) {
     const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
@@ -225,18 +222,12 @@ function dotRow(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
       }
     }
     const yd = load<f32>(yb);
-    const d = f64x2.splat(<f64>(yd * f16ToF32(load<u16>(b))));
-    // lanes below 2^24 (32*31*127*63): converted exactly
-    const p0 = f64x2.mul(intLo(aLo), d), p1 = f64x2.mul(intHi(aLo), d), p2 = f64x2.mul(intLo(aHi), d), p3 = f64x2.mul(intHi(aHi), d);
-    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
-    if (v128.any_true(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))))) {
-      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
-    }
-    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
+    const d = f32x4.splat(yd * f16ToF32(load<u16>(b)));
+    cLo = fma32x4(d, f32x4.convert_i32x4_s(aLo), cLo);
+    cHi = fma32x4(d, f32x4.convert_i32x4_s(aHi), cHi);
     summs = fma32(-yd * f16ToF32(load<u16>(b, 2)), <f32>mt, summs);
   }
-  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
-  return hsum8(c0, c1, c2, c3) + summs;
+  return hsumFloat8(cLo, cHi) + summs;
 }
 
 // Products with several activation rows: the weight row is decoded once (decodeRow) into the

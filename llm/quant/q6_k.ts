@@ -6,12 +6,12 @@
 // Paired with Q8_K. The products follow llama.cpp's x86 build (ggml_vec_dot_q6_K_q8_K, AVX2:
 // see q8_k.ts); dotScalar is ggml's portable reference, kept for comparison.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, VK, K_LO4, K_B45 } from "./common";
+import { nearestInt, VK, K_LO4, K_B45, hsumFloat8 } from "./common";
 import { makeQxQuants } from "./kquant_ref";
 import {
-  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, pairSums, splitActivations, wideLo, wideHi, hsum8, laneFma, laneHsum, splitDot, splitGemm,
+  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, pairSums, splitActivations, laneFma, laneHsum, splitDot, splitGemm,
 } from "./q8_k";
-import { roundF32x2, badTie, tieMask, TIE_TOP } from "../math/fma";
+import { fma32x4 } from "../math/fma";
 
 export const QK: i32 = 256;
 export const BLOCK_BYTES: i32 = 210;
@@ -114,7 +114,7 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
  *  lane l of a super-block sums sc*q*y over elements 4l..4l+3 of every 32 with the six-bit q
  *  unsigned (0..63), less 32*(bsums[2l]*sc[2l] + bsums[2l+1]*sc[2l+1]) (the -32 offset taken
  *  through the activations' block sums, so by sub-block pairs); acc[l] = fma(d, f32(lane), acc[l])
- *  with d = y.d*x.d; then hsum_float_8. The reference for dot, and its path for flagged rows. */
+ *  with d = y.d*x.d; then hsum_float_8. The reference for dot. */
 export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   const s = heap.alloc(64);
@@ -177,15 +177,12 @@ export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
 }
 
 /** One weight row against one activation row (x: Q8_K blocks, ys: the same split) in the x86
- *  order: the eight lanes in four f64x2 accumulators, each step rounded to f32 (q8_k.ts); a
- *  row where that could differ from the fused multiply-add is redone by dotScalarX86. dec: the
- *  row decoded by decodeRow (products with several activation rows), or 0 to read it as stored;
- *  only the integer sums differ, the float steps are the same. */
+ *  order (q8_k.ts). dec: the row decoded by decodeRow (products with several activation rows),
+ *  or 0 to read it as stored; only the integer sums differ, the float steps are the same. */
 function dotRow(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
   const nb = k / QK;
   const lo4 = v128.load(VK, K_LO4), b45 = v128.load(VK, K_B45), m8 = v128.load(KQ, KQ_M8);
-  const top = v128.load(TIE_TOP);
-  let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0), ties = i64x2.splat(0);
+  let cLo = f32x4.splat(0), cHi = f32x4.splat(0);
   for (let i = 0; i < nb; i++) {
     const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
     // the -32 offset: 32*(bsums[2l]*sc[2l] + bsums[2l+1]*sc[2l+1]) per lane
@@ -210,17 +207,12 @@ function dotRow(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
         aHi = i32x4.add(aHi, scaledDec(d0 + o + 32, d0 + 528 + <usize>(j << 4), yi + o + 32));
       }
     }
-    const d = f64x2.splat(<f64>(load<f32>(yb) * f16ToF32(load<u16>(b + D))));
-    const fl = f32x4.convert_i32x4_s(aLo), fh = f32x4.convert_i32x4_s(aHi);
-    const p0 = f64x2.mul(wideLo(fl), d), p1 = f64x2.mul(wideHi(fl), d), p2 = f64x2.mul(wideLo(fh), d), p3 = f64x2.mul(wideHi(fh), d);
-    const t0 = f64x2.add(p0, c0), t1 = f64x2.add(p1, c1), t2 = f64x2.add(p2, c2), t3 = f64x2.add(p3, c3);
-    if (v128.any_true(v128.or(v128.or(tieMask(t0, top), tieMask(t1, top)), v128.or(tieMask(t2, top), tieMask(t3, top))))) {
-      ties = v128.or(ties, v128.or(v128.or(badTie(t0, p0, c0, top), badTie(t1, p1, c1, top)), v128.or(badTie(t2, p2, c2, top), badTie(t3, p3, c3, top))));
-    }
-    c0 = roundF32x2(t0); c1 = roundF32x2(t1); c2 = roundF32x2(t2); c3 = roundF32x2(t3);
+    const d = f32x4.splat(load<f32>(yb) * f16ToF32(load<u16>(b + D)));
+    // lane sums can exceed 2^24: converted with _mm256_cvtepi32_ps's rounding
+    cLo = fma32x4(d, f32x4.convert_i32x4_s(aLo), cLo);
+    cHi = fma32x4(d, f32x4.convert_i32x4_s(aHi), cHi);
   }
-  if (v128.any_true(ties)) return dotScalarX86(w, x, k);
-  return hsum8(c0, c1, c2, c3);
+  return hsumFloat8(cLo, cHi);
 }
 
 // Products with several activation rows: the weight row is decoded once (decodeRow) into the

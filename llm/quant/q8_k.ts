@@ -60,16 +60,12 @@ export function dequantizeRow(src: usize, dst: usize, n: i32): void {
 // ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). The integer sums are exact in any order; the f32
 // conversion of a lane sum rounds (to nearest even) only if it exceeds 2^24, which Q6_K's can.
 //
-// The fused multiply-adds are llm/math/fma.ts's: in f64, p = d*f32(sumi) is exact (24 x 24
-// bits), t = p + c rounds once, t to f32 once more; that differs from the single rounding only
-// when t was inexact and lies on an f32 tie (badTie), where the kernels fall back to an exact
-// scalar path (fma32). badTie needs no care for f32 subnormals here: f32(sumi) is an integer,
-// so p and c are both multiples of 2^-149, and a sum below 2^-125 in magnitude then has at most
-// 24 significant bits: t is exact and its rounding to f32 is the fused one.
-//
-// The SIMD kernels read the activations split into even and odd elements (splitActivations,
-// done once per call for all weight rows) and, for a batch of activation rows, Q5_K and Q6_K
-// weight rows decoded once per row: per-call scratch from this instance's heap.
+// The SIMD kernels keep the eight lanes as two f32x4 (lanes 0-3, 4-7): f32x4.convert_i32x4_s
+// rounds as _mm256_cvtepi32_ps does, and llm/math/fma.ts's fma32x4 is half of _mm256_fmadd_ps,
+// so every step is x86's bit for bit. They read the activations split
+// into even and odd elements (splitActivations, done once per call for all weight rows) and,
+// for a batch of activation rows, Q5_K and Q6_K weight rows decoded once per row: per-call
+// scratch from this instance's heap.
 
 /** Read-only vector constants of the K-quant kernels (see common.ts VK for why they are loaded
  *  from memory): KQ_M8 = 0x00ff in each i16 lane, KQ_B4 = 0x10 in each byte. */
@@ -110,28 +106,6 @@ export function splitActivations(x: usize, xs: usize, nt: i32, k: i32, dst: usiz
 /** The sub-block scale s (a small integer) in every i16 lane. */
 // @ts-ignore: decorator
 @inline export function scaleSplat16(s: i32): v128 { return i16x8.splat(<i16>s); }
-
-/** Four f32 lanes (an f32x4, e.g. converted lane sums) as two f64x2: lanes 0-1 and 2-3. */
-// @ts-ignore: decorator
-@inline export function wideLo(v: v128): v128 { return f64x2.promote_low_f32x4(v); }
-// @ts-ignore: decorator
-@inline export function wideHi(v: v128): v128 { return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)); }
-
-/** Lanes 0-1 and 2-3 of an i32x4 as f64x2, exactly: ggml's f32 conversion (_mm256_cvtepi32_ps)
- *  of values below 2^24 in magnitude, which are exact in f32 too (where callers guarantee it). */
-// @ts-ignore: decorator
-@inline export function intLo(v: v128): v128 { return f64x2.convert_low_i32x4_s(v); }
-// @ts-ignore: decorator
-@inline export function intHi(v: v128): v128 { return f64x2.convert_low_i32x4_s(i32x4.shuffle(v, v, 2, 3, 0, 1)); }
-
-/** hsum_float_8 of eight f32 lanes held in four f64x2 (lanes 0-1, 2-3, 4-5, 6-7). */
-// @ts-ignore: decorator
-@inline export function hsum8(c0: v128, c1: v128, c2: v128, c3: v128): f32 {
-  const lo = i32x4.shuffle(f32x4.demote_f64x2_zero(c0), f32x4.demote_f64x2_zero(c1), 0, 1, 4, 5);
-  const hi = i32x4.shuffle(f32x4.demote_f64x2_zero(c2), f32x4.demote_f64x2_zero(c3), 0, 1, 4, 5);
-  const r = f32x4.add(hi, lo); // lane l: l+4 onto l
-  return (f32x4.extract_lane(r, 0) + f32x4.extract_lane(r, 2)) + (f32x4.extract_lane(r, 1) + f32x4.extract_lane(r, 3));
-}
 
 /** Scalar path of the eight-lane accumulator (acc: f32[8], sumi: i32[8]): acc[l] = fma(d, f32(sumi[l]), acc[l]). */
 export function laneFma(acc: usize, sumi: usize, d: f32): void {

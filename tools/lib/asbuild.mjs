@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, statSync, mkdirSync, existsSync, writeFileSync, renameSync } from "node:fs";
 import { join, relative, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { relaxedSimd } from "./wasmhost.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SOURCE_DIRS = ["kernel", "llm", "shell", "tests/wasm"];
@@ -30,7 +31,16 @@ function hashSources(extra) {
  * compile("llm/host.ts", { out: "build/llm.wasm", target: "release", args: [] })
  * Returns the absolute path of the .wasm. Throws with the compiler's diagnostics on error.
  */
-export async function compile(entry, { out, target = "release", args = [] } = {}) {
+export async function compile(entry, { out, target = "release", args = [], forThisEngine = true } = {}) {
+  // asconfig.json enables relaxed SIMD for its fused multiply-add. A module for this process's
+  // engine, when that lacks it or does not fuse, gets llm/math/fma.ts's exact emulation (slower,
+  // the same results). The kernel's module (forThisEngine false) runs on the C shim's fmla.
+  if (forThisEngine && !relaxedSimd().fused) {
+    warnNoFma();
+    args = [...args, "--disable", "relaxed-simd"];
+  }
+  // SIS_AOT (llm/quant/common.ts): 1 for the module wasm2c and clang compile ahead of time.
+  args = [...args, "--use", `SIS_AOT=${forThisEngine ? 0 : 1}`];
   out = resolve(ROOT, out ?? join("build", "wasm", entry.replace(/\.ts$/, "").replaceAll("/", "_") + `.${target}.wasm`));
   const key = hashSources({ entry, target, args });
   const stamp = out + ".hash";
@@ -50,12 +60,21 @@ export async function compile(entry, { out, target = "release", args = [] } = {}
   return out;
 }
 
-// CLI: node tools/lib/asbuild.mjs ENTRY OUT [--target debug] [asc args…]
+let warned = false;
+function warnNoFma() {
+  if (warned) return;
+  warned = true;
+  const { available } = relaxedSimd();
+  process.emitWarning(`this WebAssembly engine ${available ? "computes f32x4.relaxed_madd unfused" : "has no relaxed SIMD"}: ` +
+    "building with the exact f64 emulation of fused multiply-add (slower, the same results)", { code: "SIS_NO_FMA" });
+}
+
+// CLI (the kernel's build): node tools/lib/asbuild.mjs ENTRY OUT [--target debug] [asc args…]
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [entry, out, ...rest] = process.argv.slice(2);
   let target = "release";
   const ti = rest.indexOf("--target");
   if (ti >= 0) { target = rest[ti + 1]; rest.splice(ti, 2); }
-  compile(entry, { out, target, args: rest }).then((p) => console.log(relative(process.cwd(), p)),
+  compile(entry, { out, target, args: rest, forThisEngine: false }).then((p) => console.log(relative(process.cwd(), p)),
     (e) => { console.error(e.message); process.exit(1); });
 }

@@ -1,6 +1,25 @@
 // Runs the project's WebAssembly on Node: the host side of the imports that the C shim
 // (boot/) provides on bare metal. Tests and host tools share this one loader.
 import { readFileSync } from "node:fs";
+import v8 from "node:v8";
+
+// f32x4.relaxed_madd(splat a, splat b, splat c) lane 0, as a module of its own (made by wasm-as).
+const MADD_PROBE = Buffer.from("0061736d0100000001080160037d7d7d017d03020100070501017000000a160114002000fd132001fd132002fd13fd8502fd1f000b", "hex");
+
+/**
+ * What this engine does with relaxed SIMD: { available, fused }. Node 20's V8 has it behind a
+ * flag (on by default from Node 22), switched on here before any module is compiled. `fused`:
+ * f32x4.relaxed_madd rounds once, like x86's vfmadd, which the engine's numerics need
+ * (llm/math/fma.ts); builds for an engine that does not fuse use the exact emulation instead.
+ */
+export function relaxedSimd() {
+  if (!WebAssembly.validate(MADD_PROBE)) v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+  if (!WebAssembly.validate(MADD_PROBE)) return { available: false, fused: false };
+  const p = new WebAssembly.Instance(new WebAssembly.Module(MADD_PROBE)).exports.p;
+  const a = 1 + 2 ** -20; // a*a - 1 = 2^-19 + 2^-40 exactly, 2^-19 once a*a is rounded
+  return { available: true, fused: p(a, a, -1) === Math.fround(2 ** -19 + 2 ** -40) };
+}
+relaxedSimd(); // switches the flag on before this process compiles any module
 
 /** Reads an AssemblyScript managed string (UTF-16, byte length stored at ptr - 4). */
 export function readAsString(memory, ptr) {
