@@ -31,7 +31,7 @@ function hashSources(extra) {
  * compile("llm/host.ts", { out: "build/llm.wasm", target: "release", args: [] })
  * Returns the absolute path of the .wasm. Throws with the compiler's diagnostics on error.
  */
-export async function compile(entry, { out, target = "release", args = [], forThisEngine = true } = {}) {
+export async function compile(entry, { out, target = "release", args = [], forThisEngine = true, aot = !forThisEngine } = {}) {
   // asconfig.json enables relaxed SIMD for its fused multiply-add. A module for this process's
   // engine, when that lacks it or does not fuse, gets llm/math/fma.ts's exact emulation (slower,
   // the same results). The kernel's module (forThisEngine false) runs on the C shim's fmla.
@@ -39,9 +39,10 @@ export async function compile(entry, { out, target = "release", args = [], forTh
     warnNoFma();
     args = [...args, "--disable", "relaxed-simd"];
   }
-  // SIS_AOT (llm/quant/common.ts): 1 for the module wasm2c and clang compile ahead of time.
-  args = [...args, "--use", `SIS_AOT=${forThisEngine ? 0 : 1}`];
-  out = resolve(ROOT, out ?? join("build", "wasm", entry.replace(/\.ts$/, "").replaceAll("/", "_") + `.${target}.wasm`));
+  // SIS_AOT (llm/quant/common.ts): 1 for the module wasm2c and clang compile ahead of time
+  // (and for tests that run that variant's code here).
+  args = [...args, "--use", `SIS_AOT=${aot ? 1 : 0}`];
+  out = resolve(ROOT, out ?? join("build", "wasm", entry.replace(/\.ts$/, "").replaceAll("/", "_") + `.${target}${aot ? ".aot" : ""}.wasm`));
   const key = hashSources({ entry, target, args });
   const stamp = out + ".hash";
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return out;
