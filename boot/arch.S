@@ -1,5 +1,5 @@
 // AArch64 pieces that C cannot express: setjmp/longjmp for wasm traps, the exception
-// vector table, and the switch onto the kernel's own stack.
+// vector table, the switch onto the kernel's own stack and onto its own page tables.
 
     .text
 
@@ -51,31 +51,40 @@ call_on_stack:
     mov x30, #0
     br x0
 
-// Exception vectors: every entry saves x0-x30 and calls sis_exception(frame, index),
-// which reports and halts (a fault outside WebAssembly is a shim bug).
+// Translation-table switch (mmu.c): void mmu_switch(mair, tcr, ttbr0, sctlr).
+// The MMU is off for the few instructions in between, which make no data access: nothing
+// is ever translated with a mix of the firmware's and our MAIR/TCR/TTBR0, and the TLB is
+// emptied of the firmware's entries before translation resumes. The code is identity
+// mapped in both regimes, so execution carries on at the next instruction.
+    .globl mmu_switch
+    .p2align 2
+mmu_switch:
+    dsb ish                 // our table writes are complete before any walk
+    mrs x4, sctlr_el1
+    bic x4, x4, #1          // SCTLR_EL1.M = 0
+    msr sctlr_el1, x4
+    isb
+    msr mair_el1, x0
+    msr tcr_el1, x1
+    msr ttbr0_el1, x2
+    isb
+    tlbi vmalle1
+    dsb ish
+    isb
+    msr sctlr_el1, x3       // MMU, caches on, with our tables
+    isb
+    ret
+
+// Exception vectors: every entry saves x0-x30 and calls sis_exception(frame, index).
+// sis_exception reports and halts, except for an out-of-bounds WebAssembly access (a
+// fault in the guard part of the WebAssembly window): then it points ELR_EL1 at the
+// trap routine and returns, and we resume there.
     .macro VECTOR index
     .p2align 7
     sub sp, sp, #256
     stp x0, x1, [sp, #0]
-    stp x2, x3, [sp, #16]
-    stp x4, x5, [sp, #32]
-    stp x6, x7, [sp, #48]
-    stp x8, x9, [sp, #64]
-    stp x10, x11, [sp, #80]
-    stp x12, x13, [sp, #96]
-    stp x14, x15, [sp, #112]
-    stp x16, x17, [sp, #128]
-    stp x18, x19, [sp, #144]
-    stp x20, x21, [sp, #160]
-    stp x22, x23, [sp, #176]
-    stp x24, x25, [sp, #192]
-    stp x26, x27, [sp, #208]
-    stp x28, x29, [sp, #224]
-    str x30, [sp, #240]
-    mov x0, sp
     mov x1, #\index
-    bl sis_exception
-    b halt
+    b exception_entry
     .endm
 
     .globl exception_vectors
@@ -97,3 +106,41 @@ exception_vectors:
     VECTOR 13
     VECTOR 14
     VECTOR 15
+
+    .p2align 2
+exception_entry:
+    stp x2, x3, [sp, #16]
+    stp x4, x5, [sp, #32]
+    stp x6, x7, [sp, #48]
+    stp x8, x9, [sp, #64]
+    stp x10, x11, [sp, #80]
+    stp x12, x13, [sp, #96]
+    stp x14, x15, [sp, #112]
+    stp x16, x17, [sp, #128]
+    stp x18, x19, [sp, #144]
+    stp x20, x21, [sp, #160]
+    stp x22, x23, [sp, #176]
+    stp x24, x25, [sp, #192]
+    stp x26, x27, [sp, #208]
+    stp x28, x29, [sp, #224]
+    str x30, [sp, #240]
+    mov x0, sp
+    bl sis_exception
+    ldp x2, x3, [sp, #16]
+    ldp x4, x5, [sp, #32]
+    ldp x6, x7, [sp, #48]
+    ldp x8, x9, [sp, #64]
+    ldp x10, x11, [sp, #80]
+    ldp x12, x13, [sp, #96]
+    ldp x14, x15, [sp, #112]
+    ldp x16, x17, [sp, #128]
+    ldp x18, x19, [sp, #144]
+    ldp x20, x21, [sp, #160]
+    ldp x22, x23, [sp, #176]
+    ldp x24, x25, [sp, #192]
+    ldp x26, x27, [sp, #208]
+    ldp x28, x29, [sp, #224]
+    ldr x30, [sp, #240]
+    ldp x0, x1, [sp, #0]
+    add sp, sp, #256
+    eret

@@ -12,7 +12,8 @@ typedef uint64_t EFI_PHYSICAL_ADDRESS;
 #define EFI_BUFFER_TOO_SMALL (0x8000000000000000ULL | 5)
 
 enum { AllocateAnyPages = 0, AllocateMaxAddress = 1, AllocateAddress = 2 };
-enum { EfiLoaderData = 2, EfiConventionalMemory = 7 };
+enum { EfiLoaderData = 2, EfiConventionalMemory = 7, EfiMemoryMappedIO = 11, EfiMemoryMappedIOPortSpace = 12 };
+#define EFI_MEMORY_WB 0x8ULL /* Attribute: the range can be mapped write-back, i.e. it is RAM */
 
 typedef struct {
   uint32_t Type;

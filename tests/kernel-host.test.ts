@@ -420,6 +420,10 @@ describe("llmctl", () => {
 describe("trap recovery", () => {
   const KINDS: [string, number, string][] = [
     ["oob", 1, "out-of-bounds memory access"],
+    ["oob-load", 1, "out-of-bounds memory access"],
+    ["oob-store", 1, "out-of-bounds memory access"],
+    ["oob-max", 1, "out-of-bounds memory access"],
+    ["oob-fill", 1, "out-of-bounds memory access"],
     ["divzero", 2, "integer divide by zero"],
     ["overflow", 3, "integer overflow"],
     ["unreachable", 5, "unreachable executed"],
@@ -490,7 +494,7 @@ describe("trap recovery", () => {
 
   it("debug refuses unknown kinds and bad usage", async () => {
     const k = await boot();
-    expect(await k.command("debug trap meltdown")).toMatch(/^error: unknown trap kind 'meltdown' \(oob\|unreachable\|divzero\|overflow\|stack\|conversion\|indirect\|abort\)/);
+    expect(await k.command("debug trap meltdown")).toMatch(/^error: unknown trap kind 'meltdown' \(oob\|oob-load\|oob-store\|oob-max\|oob-fill\|unreachable\|divzero\|overflow\|stack\|conversion\|indirect\|abort\)/);
     expect(await k.command("debug")).toMatch(/^usage: debug trap /);
     expect(await k.command("debug spin soon")).toMatch(/^error: 'soon' is not a number of milliseconds/);
     expect(k.traps).toEqual([]);

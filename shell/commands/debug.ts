@@ -29,6 +29,28 @@ function trapOob(): void {
   else sink = <i64>load<u32>(<usize>addr + <usize>zero);
 }
 
+// The edges of the bounds check (guard pages in the kernel, explicit checks elsewhere):
+// accesses that are partly in bounds, a large address + offset (beyond 4 GiB), and a bulk
+// operation.
+function trapOobEdge(kind: string): void {
+  const end = <usize>(<u64>memory.size() << 16);
+  if (kind == "oob-load") {
+    println("debug: reading 4 bytes at " + (end - 2).toString() + ", 2 of them beyond the end of linear memory");
+    sink = <i64>load<u32>(end - 2 + <usize>zero);
+  } else if (kind == "oob-store") {
+    println("debug: writing 8 bytes at " + (end - 4).toString() + ", 4 of them beyond the end of linear memory");
+    store<u64>(end - 4 + <usize>zero, 0x5555555555555555);
+  } else if (kind == "oob-max") {
+    // (AssemblyScript takes immediate offsets up to 0x7fffffff)
+    println("debug: reading 4 bytes at address 0xffffffff + offset 0x7fffffff");
+    sink = <i64>load<u32>(<usize>0xffffffff + <usize>zero, 0x7fffffff);
+  } else if (kind == "oob-fill") {
+    // A length unknown at compile time keeps it a memory.fill (16 constant bytes become a v128.store).
+    println("debug: memory.fill of 16 bytes at " + (end - 8).toString() + ", 8 of them beyond the end");
+    memory.fill(end - 8 + <usize>zero, 0x55, 16 + <usize>zero);
+  }
+}
+
 function trapDivZero(): void {
   println("debug: dividing an i32 by zero");
   const a: i32 = 12345 + zero;
@@ -82,11 +104,12 @@ function trapAbort(): void {
   if (zero == 0) abort("debug: deliberate abort");
 }
 
-const TRAP_KINDS = "oob|unreachable|divzero|overflow|stack|conversion|indirect|abort";
+const TRAP_KINDS = "oob|oob-load|oob-store|oob-max|oob-fill|unreachable|divzero|overflow|stack|conversion|indirect|abort";
 
 function trap(kind: string): i32 {
   refreshZero();
   if (kind == "oob") trapOob();
+  else if (kind == "oob-load" || kind == "oob-store" || kind == "oob-max" || kind == "oob-fill") trapOobEdge(kind);
   else if (kind == "divzero") trapDivZero();
   else if (kind == "overflow") trapOverflow();
   else if (kind == "unreachable") trapUnreachable();

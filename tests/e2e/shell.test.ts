@@ -50,6 +50,10 @@ describe("SIS in QEMU: boot and shell", () => {
   it("recovers from every WebAssembly trap kind inside a command", async () => {
     const kinds: Array<[string, RegExp]> = [
       ["oob", /out-of-bounds memory access/],
+      ["oob-load", /out-of-bounds memory access/],
+      ["oob-store", /out-of-bounds memory access/],
+      ["oob-max", /out-of-bounds memory access/],
+      ["oob-fill", /out-of-bounds memory access/],
       ["divzero", /integer divide by zero/],
       ["overflow", /integer overflow/],
       ["unreachable", /unreachable/],
