@@ -11,7 +11,7 @@
 //
 // `run` writes only the generated text to stdout, as it is generated; diagnostics and the
 // summary go to stderr. Ctrl-C stops generation between two tokens.
-import { writeFileSync } from "node:fs";
+import { openSync, writeSync, closeSync } from "node:fs";
 import { LLM, DEFAULTS } from "./lib/llm.mjs";
 
 const USAGE = `usage:
@@ -144,6 +144,15 @@ async function info(opts) {
   for (const [k, v] of lines) process.stdout.write(`${k.padEnd(13)} ${v}\n`);
 }
 
+/** Writes bytes to path in pieces: one write call takes at most 2 GiB, and a TinyLlama-sized
+ *  F16 file is more. */
+function writeFile(path, bytes) {
+  const fd = openSync(path, "w");
+  try {
+    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
+  } finally { closeSync(fd); }
+}
+
 async function mkmodel(opts, positional) {
   const out = positional[0];
   if (!out) throw new UsageError("mkmodel needs an output file");
@@ -153,7 +162,7 @@ async function mkmodel(opts, positional) {
     heads: need(opts, "heads", "--heads H"), kvHeads: opts.kvHeads, ff: need(opts, "ff", "--ff F"), type: opts.type ?? "F32",
     ctx: opts.ctx ?? 256, seed: opts.seed ?? 1n, untied: !!opts.untied,
   });
-  writeFileSync(out, bytes);
+  writeFile(out, bytes);
   process.stderr.write(`sis-llm: wrote ${out} (${bytes.length} bytes)\n`);
 }
 
@@ -162,7 +171,7 @@ async function quantize(opts, positional) {
   if (!input || !out || !type) throw new UsageError("quantize needs IN OUT TYPE");
   const llm = await LLM.create();
   const bytes = llm.quantize(input, type, { pure: !!opts.pure, outputType: opts.outputType ?? null });
-  writeFileSync(out, bytes);
+  writeFile(out, bytes);
   process.stderr.write(`sis-llm: wrote ${out} (${bytes.length} bytes)\n`);
 }
 
