@@ -112,11 +112,24 @@ export const K_HMASK: usize = 0, K_H2F: usize = 16, K_N0: usize = 32, K_LO4: usi
   return halvesFast(i32x4.extend_low_i16x8_s(v128.load16_splat(p)), hmask, h2f);
 }
 
+/** All-ones lanes where f32x4 v is infinite or NaN (integer ops: under QEMU's TCG every float
+ *  op is a library call). */
+// @ts-ignore: decorator
+@inline export function nonFiniteLanes(v: v128): v128 {
+  const e = i32x4.splat(0x7f800000);
+  return i32x4.eq(v128.and(v, e), e);
+}
+
 /** Whether any lane of f32x4 v is infinite or NaN. */
 // @ts-ignore: decorator
-@inline export function nonFinite(v: v128): bool {
-  const e = i32x4.splat(0x7f800000);
-  return v128.any_true(i32x4.eq(v128.and(v, e), e));
+@inline export function nonFinite(v: v128): bool { return v128.any_true(nonFiniteLanes(v)); }
+
+/** Whether any lane of eight f32x4 accumulators is infinite or NaN. */
+// @ts-ignore: decorator
+@inline export function nonFinite8(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128): bool {
+  return v128.any_true(v128.or(
+    v128.or(v128.or(nonFiniteLanes(c0), nonFiniteLanes(c1)), v128.or(nonFiniteLanes(c2), nonFiniteLanes(c3))),
+    v128.or(v128.or(nonFiniteLanes(c4), nonFiniteLanes(c5)), v128.or(nonFiniteLanes(c6), nonFiniteLanes(c7)))));
 }
 
 /** [s, s, s, s] for s the sum of the four i32 lanes of v. */

@@ -1,7 +1,7 @@
 // Q4_0 (GGUF type 2): blocks of 32, { f16 d; u8 qs[16] } = 18 bytes. Element j is the low
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite,
+import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite, nonFiniteLanes, nonFinite8,
   gather4Halves, halvesRawOf, specialHalves, halfRaised, tiledGemm, orderingStore, prefetchRead } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows, dot as dotQ8 } from "./q8_0";
 import { fma32, fma32x4 } from "../math/fma";
@@ -208,15 +208,6 @@ const SPECIAL: u64 = 0x8000800080008000;
 /** A zero word: the tiles' prefetch loads are folded into a test against it, so they stay. */
 const ZERO = memory.data<u32>([0]);
 
-/** Whether any of eight f32x4 accumulators has an infinite or NaN lane. */
-// @ts-ignore: decorator
-@inline function anyNonFinite(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128): bool {
-  // x - x is 0 for finite x and NaN otherwise, and NaN propagates through the sums.
-  const s = f32x4.add(f32x4.add(f32x4.add(f32x4.sub(c0, c0), f32x4.sub(c1, c1)), f32x4.add(f32x4.sub(c2, c2), f32x4.sub(c3, c3))),
-    f32x4.add(f32x4.add(f32x4.sub(c4, c4), f32x4.sub(c5, c5)), f32x4.add(f32x4.sub(c6, c6), f32x4.sub(c7, c7))));
-  return nonFinite(s);
-}
-
 // Thirty-two weight rows x one token (eight groups of four, the activations' work shared by
 // all), and a read of one word per cache line of the 32 rows at `ahead` (576 bytes, 32 rows'
 // worth of blocks, per block, spread over the block's work; the whole of them by the end). The
@@ -292,7 +283,7 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
     a += 32 * BLOCK_BYTES;
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if ((special & SPECIAL) != 0 || anyNonFinite(c0, c1, c2, c3, c4, c5, c6, c7) || (touched & load<u32>(ZERO)) != 0) {
+  if ((special & SPECIAL) != 0 || nonFinite8(c0, c1, c2, c3, c4, c5, c6, c7) || (touched & load<u32>(ZERO)) != 0) {
     exactRows(out, w0, ws, 32, x0, k);
     return;
   }
@@ -322,7 +313,7 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
     orderingStore(out, c1);
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if ((special & SPECIAL) != 0 || nonFinite(f32x4.add(f32x4.sub(c0, c0), f32x4.sub(c1, c1)))) { exactRows(out, w0, ws, 8, x0, k); return; }
+  if ((special & SPECIAL) != 0 || v128.any_true(v128.or(nonFiniteLanes(c0), nonFiniteLanes(c1)))) { exactRows(out, w0, ws, 8, x0, k); return; }
   v128.store(out, c0); v128.store(out, c1, 16);
 }
 
@@ -373,7 +364,7 @@ function tile16x2(out: usize, os: usize, w0: usize, ws: usize, x0: usize, xs: us
     b3 = fma32x4(sums4(q3, ws, ze0, Z1, Z2, Z3, cz, out), f32x4.mul(s3, dzr), b3);
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
-  if ((special & SPECIAL) != 0 || anyNonFinite(a0, a1, a2, a3, b0, b1, b2, b3)) {
+  if ((special & SPECIAL) != 0 || nonFinite8(a0, a1, a2, a3, b0, b1, b2, b3)) {
     exactRows(out, w0, ws, 16, x0, k);
     exactRows(out + os, w0, ws, 16, x0 + xs, k);
     return;

@@ -145,16 +145,14 @@ function tile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usize
     orderingStore(out, e1);
     p += BLOCK_BYTES; y += BLOCK_BYTES;
   }
-  // A NaN or infinite lane makes the sum of all lanes non-finite.
-  if ((touched & load<u32>(ZERO)) != 0 || (special & 0x8000800080008000) != 0 ||
-      nonFinite(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(b0, b1)), f32x4.add(f32x4.add(c0, c1), f32x4.add(e0, e1))))) {
-    for (let r = 0; r < 4; r++) store<f32>(out + (<usize>r << 2), dot(w0 + <usize>r * ws, x0, k));
-    return;
-  }
+  // A NaN or infinite lane makes its row's sum non-finite: the four sums are checked.
   store<f32>(out, hsumFloat8(a0, a1));
   store<f32>(out, hsumFloat8(b0, b1), 4);
   store<f32>(out, hsumFloat8(c0, c1), 8);
   store<f32>(out, hsumFloat8(e0, e1), 12);
+  if ((touched & load<u32>(ZERO)) != 0 || (special & 0x8000800080008000) != 0 || nonFinite(v128.load(out))) {
+    for (let r = 0; r < 4; r++) store<f32>(out + (<usize>r << 2), dot(w0 + <usize>r * ws, x0, k));
+  }
 }
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride (floats).
