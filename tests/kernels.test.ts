@@ -235,6 +235,34 @@ describe.skipIf(!!REF_MISSING)(withRef("the kernel's build of the products (SIS_
   }
 });
 
+describe.skipIf(!!REF_MISSING)(withRef("the build without relaxed SIMD (fused multiply-add emulated in f64) equals llama.cpp's x86 mul_mat"), () => {
+  // What tools/lib/asbuild.mjs builds for a WebAssembly engine that does not fuse
+  // f32x4.relaxed_madd (llm/math/fma.ts): slower, and it must give the same bits.
+  let e: Mem;
+  beforeAll(async () => {
+    const out = "build/wasm/tests_wasm_kernels.release.f64fma.wasm";
+    e = new Mem(await instantiate(await compile("tests/wasm/kernels.ts", { out, args: ["--disable", "relaxed-simd"] })));
+  });
+  for (const type of [T.Q4_0, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K, T.F16]) {
+    // (two or more activation rows: matmul stands for a batch, which F16 multiplies by tinyBLAS)
+    it(`${NAME[type]}: 16 rows, 2 and 5 activation rows`, () => {
+      const k = 512, rows = 16;
+      const w = weights(type, k, rows, 2100 + type);
+      for (const n of [2, 5]) {
+        const { x, xq } = activations(type, k, n, 2300 + n);
+        const ab = m.x.activationBytes(type, k) >>> 0;
+        const wp = e.load(w), xp = e.load(m.u8(xq, ab * n)), out = e.alloc(rows * n * 4);
+        expect(e.x.matmul(out, wp, type, xp, n, k, rows, 0, rows)).toBe(1);
+        const ours = e.floats(out, rows * n);
+        const theirs = asF32(refBest(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
+        const d = firstBitDiff(ours, theirs);
+        expect(d, `${n} tokens: output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
+        e.free(wp); e.free(xp); e.free(out); m.free(xq);
+      }
+    });
+  }
+});
+
 describe.skipIf(!!REF_MISSING)(withRef("Q4_0 and Q8_0 with extreme block scales"), () => {
   // The fast tiles read weight scales with a half conversion that is exact for finite halves
   // only, and send any block with an infinite or NaN scale to the exact path.
