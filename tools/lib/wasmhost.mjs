@@ -11,14 +11,17 @@ const MADD_PROBE = Buffer.from("0061736d0100000001080160037d7d7d017d030201000705
  * flag (on by default from Node 22), switched on here before any module is compiled. `fused`:
  * f32x4.relaxed_madd rounds once, like x86's vfmadd, which the engine's numerics need
  * (llm/math/fma.ts); builds for an engine that does not fuse use the exact emulation instead.
+ * Computed once per process.
  */
 export function relaxedSimd() {
+  if (relaxed) return relaxed;
   if (!WebAssembly.validate(MADD_PROBE)) v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
-  if (!WebAssembly.validate(MADD_PROBE)) return { available: false, fused: false };
+  if (!WebAssembly.validate(MADD_PROBE)) return (relaxed = { available: false, fused: false });
   const p = new WebAssembly.Instance(new WebAssembly.Module(MADD_PROBE)).exports.p;
   const a = 1 + 2 ** -20; // a*a - 1 = 2^-19 + 2^-40 exactly, 2^-19 once a*a is rounded
-  return { available: true, fused: p(a, a, -1) === Math.fround(2 ** -19 + 2 ** -40) };
+  return (relaxed = { available: true, fused: p(a, a, -1) === Math.fround(2 ** -19 + 2 ** -40) });
 }
+let relaxed = null;
 relaxedSimd(); // switches the flag on before this process compiles any module
 
 /** Reads an AssemblyScript managed string (UTF-16, byte length stored at ptr - 4). */
