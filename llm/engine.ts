@@ -25,8 +25,8 @@ import { parseGGUF, GGUFFile } from "./gguf";
 import { typeName } from "./tensor_types";
 import { Model, bindModel } from "./model";
 import { KVCache } from "./kv_cache";
-import { Scratch, ForwardTimings, forward } from "./transformer";
-import { Sampler, SamplerSettings } from "./sampler";
+import { Scratch, ForwardTimings, forward, headRows, headAll, HEAD_NONE, HEAD_BOUNDED } from "./transformer";
+import { Sampler, SamplerSettings, ExactLogits } from "./sampler";
 import { Tokenizer } from "./tokenizer/tokenizer";
 import { U8List } from "./tokenizer/buffers";
 import { StreamDecoder } from "./tokenizer/stream_decoder";
@@ -94,6 +94,10 @@ export class Timings {
   generatedTokens: i32 = 0;
   /** Forward passes of single generated tokens (decodeNs covers them). */
   decodeTokens: i32 = 0;
+  /** Output heads computed as approximations within a bound (HEAD_BOUNDED), and the rows the
+   *  sampler then needed exact, over all of them. */
+  boundedHeads: i32 = 0;
+  exactHeadRows: u64 = 0;
   /** Embedding lookups, each layer and the output head, over prefill and decode together. */
   forward: ForwardTimings;
   constructor(nLayer: i32) { this.forward = new ForwardTimings(nLayer); }
@@ -118,6 +122,7 @@ export class Engine {
   private ignoreEos: bool = false;
   private runStart: i32 = 0;      // cache positions filled before this run's tokens
   private tokenBuf: StaticArray<i32> = new StaticArray<i32>(1);
+  private head: ExactHead = new ExactHead();
   /** The prompt's tokens and the generated ones of the current run. */
   tokens: Int32Array = new Int32Array(0);
   generated: Array<i32> = new Array<i32>();
@@ -128,8 +133,19 @@ export class Engine {
   get loaded(): bool { return this.model !== null; }
   get piecePtr(): usize { return this.out.ptr; }
   get pieceLen(): i32 { return this.out.length; }
-  /** Logits after the last forward pass (f32[vocab]); valid after begin() and next(). */
-  get logits(): usize { return this.scratch === null ? 0 : this.scratch!.logits; }
+  /** Exact logits of the last forward pass (f32[vocab]), valid after begin() and next(). The
+   *  sampler usually needs only a few rows exact (Sampler.sampleBounded); the first request
+   *  after a step computes the rest. */
+  get logits(): usize {
+    if (this.scratch === null) return 0;
+    const s = this.scratch!;
+    if (s.logitsError > 0 && s.logitsError < Infinity) {
+      const t0 = time_ns();
+      headAll(this.model!, s);
+      this.timings.forward.outputNs += time_ns() - t0;
+    }
+    return s.logits;
+  }
 
   /**
    * Binds the GGUF image at [ptr, ptr+size) and allocates the KV cache and scratch for a
@@ -334,6 +350,8 @@ export class Engine {
     tm.promptTokens = 0;
     tm.generatedTokens = 0;
     tm.decodeTokens = 0;
+    tm.boundedHeads = 0;
+    tm.exactHeadRows = 0;
     tm.forward.reset();
   }
 
@@ -391,7 +409,8 @@ export class Engine {
     for (let b = 0; b < toks.length; b += llamaBatch) {
       const bn = min(llamaBatch, toks.length - b);
       for (let i = b; i < b + bn; i += s.nBatch) {
-        forward(m, kv, s, toks.dataStart + (<usize>i << 2), min(s.nBatch, b + bn - i), tm.forward, bn);
+        const pn = min(s.nBatch, b + bn - i), lastPiece = i + pn == toks.length;
+        forward(m, kv, s, toks.dataStart + (<usize>i << 2), pn, tm.forward, lastPiece ? HEAD_BOUNDED : HEAD_NONE, bn);
       }
     }
     tm.prefillNs = time_ns() - t1;
@@ -426,23 +445,29 @@ export class Engine {
     if (!this.running) return this.ended;
     const tm = this.timings;
     if (this.generated.length >= this.maxTokens) return this.finish(END_MAX_TOKENS);
-    if (this.pending >= 0) {
+    const decoding = this.pending >= 0;
+    if (decoding) {
       // the previous token goes into the cache; its logits give the next one
       const kv = this.kv!;
       if (kv.used >= this.nCtx) return this.finish(END_CONTEXT_FULL);
       const t0 = time_ns();
       unchecked(this.tokenBuf[0] = this.pending);
-      forward(this.model!, kv, this.scratch!, changetype<usize>(this.tokenBuf), 1, tm.forward);
+      forward(this.model!, kv, this.scratch!, changetype<usize>(this.tokenBuf), 1, tm.forward, HEAD_BOUNDED);
       this.pending = -1;
       tm.decodeNs += time_ns() - t0;
       tm.decodeTokens++;
     }
     let t0 = time_ns();
-    const smp = this.sampler!;
-    const tok = smp.sample(this.scratch!.logits);
+    const smp = this.sampler!, s = this.scratch!, head = this.head;
+    head.bind(this.model!, s);
+    const tok = smp.sampleBounded(s.logits, s.logitsError, head);
     smp.accept(tok);
     let t1 = time_ns();
-    tm.samplingNs += t1 - t0;
+    // the head's rows computed for the sampler belong to the forward pass they complete
+    tm.samplingNs += t1 - t0 - head.ns;
+    tm.forward.outputNs += head.ns;
+    if (head.bounded) { tm.boundedHeads++; tm.exactHeadRows += head.rowCount; }
+    if (decoding) tm.decodeNs += head.ns; else tm.prefillNs += head.ns;
     if (!this.ignoreEos && this.tokenizer!.isEog(tok)) return this.finish(END_EOS);
 
     this.generated.push(tok);
@@ -462,6 +487,36 @@ export class Engine {
 
   /** Why the last run ended (END_NOT_STARTED while it is still running). */
   get endReason(): i32 { return this.running ? END_NOT_STARTED : this.ended; }
+}
+
+/** The output head's rows the sampler asks for, exact, and the time they took. */
+class ExactHead extends ExactLogits {
+  private model: Model | null = null;
+  private scratch: Scratch | null = null;
+  ns: u64 = 0;
+  /** Whether the logits were approximations, and how many rows were asked for. */
+  bounded: bool = false;
+  rowCount: u64 = 0;
+
+  bind(m: Model, s: Scratch): void {
+    this.model = m; this.scratch = s; this.ns = 0;
+    this.bounded = s.logitsError > 0 && s.logitsError < Infinity;
+    this.rowCount = 0;
+  }
+
+  rows(ids: Int32Array, n: i32): void {
+    const t0 = time_ns();
+    headRows(this.model!, this.scratch!, ids, n);
+    this.rowCount += <u64>n;
+    this.ns += time_ns() - t0;
+  }
+
+  all(): void {
+    const t0 = time_ns();
+    headAll(this.model!, this.scratch!);
+    this.rowCount += <u64>this.model!.config.nVocab;
+    this.ns += time_ns() - t0;
+  }
 }
 
 function mib(b: u64): string {

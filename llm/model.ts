@@ -14,7 +14,7 @@
 
 import { GGUFFile, TensorInfo } from "./gguf";
 import { GGML_F32, typeName } from "./tensor_types";
-import { activationType, ACT_NONE } from "./kernels/matmul";
+import { activationType, ACT_NONE, weightScaleMax } from "./kernels/matmul";
 
 /** Whether the kernels can multiply with (and dequantize rows of) weights of type t. */
 function canMultiply(t: u32): bool { return activationType(t) != ACT_NONE; }
@@ -79,6 +79,9 @@ export class Model {
   output: Matrix = new Matrix();
   /** True when the output head is token_embd (no output.weight in the file). */
   tiedOutput: bool = false;
+  /** The largest scale of the output head's blocks, for its approximate products' error bound
+   *  (weightScaleMax: infinity when the head's type has no approximate products). */
+  outputScaleMax: f32 = Infinity;
   /** llama3-style per-frequency RoPE divisors (rope_freqs.weight, f32[nRot/2]) or 0. */
   ropeFreqs: usize = 0;
 
@@ -276,6 +279,7 @@ export function bindModel(f: GGUFFile): ModelResult {
   if (toks !== null && toks.length != c.nVocab) {
     return fail("tokenizer has " + toks.length.toString() + " tokens but token_embd.weight has " + c.nVocab.toString() + " rows");
   }
+  m.outputScaleMax = weightScaleMax(m.output.data, m.output.type, m.output.cols, m.output.rows);
   const r = new ModelResult();
   r.model = m;
   return r;

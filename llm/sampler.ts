@@ -49,6 +49,64 @@ export class Pcg32 {
   }
 }
 
+/** Makes logits exact on request (the engine's output head, for sampleBounded). */
+export abstract class ExactLogits {
+  /** Rows ids[0..n) exact in the logits row (ids outside the vocabulary are ignored). */
+  abstract rows(ids: Int32Array, n: i32): void;
+  /** Every row exact. */
+  abstract all(): void;
+}
+
+// Bounds of a value v known within e, computed in f64 and widened by more than the rounding
+// of the two operations (2^-53 each, relative): a true bound whatever the magnitudes.
+// @ts-ignore: decorator
+@inline function lowerBound(v: f64, e: f64): f64 { return (v - e) - (Math.abs(v) + e) * 8.881784197001252e-16; }
+
+/** The largest f32 below x (x finite or -infinity). */
+function floatBelow(x: f64): f32 {
+  if (x == -Infinity) return -Infinity;
+  let f = <f32>x;
+  if (<f64>f >= x) f = reinterpret<i32>(f) > 0 ? reinterpret<f32>(reinterpret<i32>(f) - 1)
+    : reinterpret<i32>(f) == 0 ? -1.401298464324817e-45 as f32 : reinterpret<f32>(reinterpret<i32>(f) + 1);
+  return f;
+}
+
+/** An i32 whose signed order is the order of the f32 with these bits (NaN aside). */
+// @ts-ignore: decorator
+@inline function orderKey(bits: i32): i32 { return bits ^ ((bits >> 31) & 0x7fffffff); }
+// @ts-ignore: decorator
+@inline function keyValue(key: i32): f32 { return reinterpret<f32>(key ^ ((key >> 31) & 0x7fffffff)); }
+
+/** Restores the min-heap order of the i32s h[0..n) below i. */
+function siftMin(h: usize, i: i32, n: i32): void {
+  while (true) {
+    const l = 2 * i + 1, r = l + 1;
+    let m = i;
+    if (l < n && load<i32>(h + (<usize>l << 2)) < load<i32>(h + (<usize>m << 2))) m = l;
+    if (r < n && load<i32>(h + (<usize>r << 2)) < load<i32>(h + (<usize>m << 2))) m = r;
+    if (m == i) return;
+    const t = load<i32>(h + (<usize>i << 2));
+    store<i32>(h + (<usize>i << 2), load<i32>(h + (<usize>m << 2)));
+    store<i32>(h + (<usize>m << 2), t);
+    i = m;
+  }
+}
+
+function heapifyMin(h: usize, n: i32): void {
+  for (let i = n / 2 - 1; i >= 0; i--) siftMin(h, i, n);
+}
+
+/** The k-th largest of a[0..n) (-infinity when n < k); reorders a. */
+function kthLargest(a: Float64Array, n: i32, k: i32): f64 {
+  if (n < k) return -Infinity;
+  for (let i = 0; i < k; i++) { // selection: a handful of values
+    let b = i;
+    for (let j = i + 1; j < n; j++) if (unchecked(a[j]) > unchecked(a[b])) b = j;
+    const t = unchecked(a[i]); unchecked(a[i] = a[b]); unchecked(a[b] = t);
+  }
+  return unchecked(a[k - 1]);
+}
+
 export class Sampler {
   readonly nVocab: i32;
   settings: SamplerSettings = new SamplerSettings();
@@ -61,6 +119,9 @@ export class Sampler {
   private sorted: bool = false;
   // The last repeatLastN tokens, as a ring.
   private history: Int32Array = new Int32Array(0);
+  // sampleBounded's working memory: rows already exact, and a heap of order keys
+  private exactFlag: Uint8Array;
+  private keys: Int32Array = new Int32Array(0);
   private histLen: i32 = 0;
   private histPos: i32 = 0;
 
@@ -69,6 +130,7 @@ export class Sampler {
     this.ids = new Int32Array(nVocab);
     this.vals = new Float32Array(nVocab);
     this.probs = new Float64Array(nVocab);
+    this.exactFlag = new Uint8Array(nVocab);
   }
 
   /** New settings; forgets the history and reseeds the generator. */
@@ -103,10 +165,117 @@ export class Sampler {
     this.applyPenalty(s.repeatPenalty);
     if (s.temperature <= 0) return this.bestCandidate();
     if (s.topK > 0 && s.topK < this.size) { this.sortTop(s.topK); this.size = s.topK; this.sorted = true; }
+    return this.filterAndDraw();
+  }
+
+  // top-p, min-p, temperature and the draw, over the candidates after top-k
+  private filterAndDraw(): i32 {
+    const s = this.settings;
     if (s.topP < 1) this.topP(s.topP);
     if (s.minP > 0) this.minP(s.minP);
     for (let i = 0; i < this.size; i++) unchecked(this.vals[i] = this.vals[i] / s.temperature);
     return this.draw();
+  }
+
+  /**
+   * The same choice as sample() would make from the exact logits, given logits that are each
+   * within `err` of exact (llm/transformer.ts HEAD_BOUNDED) and `exact`, which makes rows
+   * exact on request. Only rows that can still make the cut are asked for: the penalised ones
+   * (the penalty needs the exact value), then every row whose upper bound reaches the k-th
+   * largest lower bound, k being 1 when greedy and top-k otherwise. Any other row is below k
+   * rows for certain, so the top-k, and everything the chain does after it, is the same.
+   * Settings that see every logit (temperature > 0 without top-k), non-finite values, or too
+   * many rows within reach take every row exact. The passes over the vocabulary compare the
+   * floats' bits as integers (orderKey): under emulation each float compare is a library call.
+   */
+  sampleBounded(logits: usize, err: f64, exact: ExactLogits): i32 {
+    const s = this.settings;
+    const n = this.nVocab;
+    const k = s.temperature <= 0 ? 1 : s.topK;
+    if (err == 0) return this.sample(logits);
+    if (!(err < Infinity) || k <= 0 || k >= n) { exact.all(); return this.sample(logits); }
+    const flag = this.exactFlag.dataStart, vals = this.vals.dataStart, ids = this.ids.dataStart;
+    // 1. the penalised rows exact and penalised (vals[t] for those rows only)
+    const penalise = s.repeatPenalty != 1 && this.histLen > 0;
+    if (penalise) {
+      exact.rows(this.history, this.histLen);
+      for (let i = 0; i < this.histLen; i++) {
+        const t = unchecked(this.history[i]);
+        if (t < 0 || t >= n) continue;
+        store<u8>(flag + <usize>t, 1);
+        store<f32>(vals + (<usize>t << 2), load<f32>(logits + (<usize>t << 2)));
+      }
+      this.applyPenalty(s.repeatPenalty);
+    }
+    // 2. the k largest of the other rows (a min-heap of their order keys)
+    if (this.keys.length < k) this.keys = new Int32Array(k);
+    const heap = this.keys.dataStart;
+    let hn = 0, special = 0;
+    for (let i = 0; i < n; i++) {
+      const bits = load<i32>(logits + (<usize>i << 2));
+      special |= ~bits & 0x7f800000 ? 0 : 1; // infinite or NaN
+      if (penalise && load<u8>(flag + <usize>i) != 0) continue;
+      const key = orderKey(bits);
+      if (hn < k) { store<i32>(heap + (<usize>hn << 2), key); hn++; if (hn == k) heapifyMin(heap, k); }
+      else if (key > load<i32>(heap)) { store<i32>(heap, key); siftMin(heap, 0, k); }
+    }
+    // the k-th largest lower bound L, over those rows (value - err) and the exact ones
+    let cut = -Infinity;
+    if (penalise) {
+      const lows = new Float64Array(hn + this.histLen);
+      let m = 0;
+      for (let i = 0; i < hn; i++) unchecked(lows[m++] = lowerBound(<f64>keyValue(load<i32>(heap + (<usize>i << 2))), err));
+      for (let i = 0; i < this.histLen; i++) {
+        const t = unchecked(this.history[i]);
+        if (t < 0 || t >= n || this.histFirst(i)) continue;
+        unchecked(lows[m++] = <f64>load<f32>(vals + (<usize>t << 2)));
+      }
+      cut = kthLargest(lows, m, k);
+    } else {
+      cut = lowerBound(<f64>keyValue(load<i32>(heap)), err);
+    }
+    // 3. the rows within reach, in id order: other rows whose value + err reaches L (compared
+    //    as keys against the largest float below L - err), exact ones at L or above
+    const reach = orderKey(reinterpret<i32>(floatBelow(lowerBound(cut, err))));
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const inReach = penalise && load<u8>(flag + <usize>i) != 0
+        ? <f64>load<f32>(vals + (<usize>i << 2)) >= cut
+        : orderKey(load<i32>(logits + (<usize>i << 2))) >= reach;
+      if (inReach) { store<i32>(ids + (<usize>m << 2), i); m++; }
+    }
+    if (special != 0 || m > n >> 3) {
+      if (penalise) this.clearFlags();
+      exact.all();
+      return this.sample(logits);
+    }
+    exact.rows(this.ids, m);
+    // 4. sample()'s chain on those rows, in id order: penalised values or the exact ones
+    for (let j = 0; j < m; j++) {
+      const i = load<i32>(ids + (<usize>j << 2));
+      const src = penalise && load<u8>(flag + <usize>i) != 0 ? vals : logits;
+      store<f32>(vals + (<usize>j << 2), load<f32>(src + (<usize>i << 2)));
+    }
+    if (penalise) this.clearFlags();
+    this.size = m;
+    this.sorted = false;
+    if (s.temperature <= 0) return this.bestCandidate();
+    this.sortTop(k); this.size = k; this.sorted = true;
+    return this.filterAndDraw();
+  }
+
+  /** Whether history[i] is the first occurrence of its token. */
+  private histFirst(i: i32): bool {
+    const t = unchecked(this.history[i]);
+    for (let j = 0; j < i; j++) if (unchecked(this.history[j]) == t) return false;
+    return true;
+  }
+
+  private clearFlags(): void {
+    for (let i = 0; i < this.histLen; i++) {
+      const t = unchecked(this.history[i]);
+      if (t >= 0 && t < this.nVocab) unchecked(this.exactFlag[t] = 0);
+    }
   }
 
   private applyPenalty(penalty: f32): void {

@@ -11,6 +11,8 @@
 //     xb = rmsnorm(x) * ffn_norm            (last layer: the last token only)
 //     x += Wdown (silu(Wgate xb) * (Wup xb))
 //   logits = Wout (rmsnorm(x_last) * output_norm)
+//            (or approximations within a proven bound, made exact row by row for the
+//            sampler: HEAD_BOUNDED)
 // A prompt goes through as one batch (a matrix-matrix product over all its tokens per
 // weight matrix); a generated token goes through alone (matrix-vector). Products take a row
 // range and attention a head range, and neither touches global state, so the work can be
@@ -21,7 +23,7 @@ import { allocRegion, freeRegion } from "../kernel/memory/regions";
 import { time_ns } from "../kernel/platform";
 import { Config, Matrix, Model } from "./model";
 import { KVCache } from "./kv_cache";
-import { activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow } from "./kernels/matmul";
+import { activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, approxMatvec, approxBound } from "./kernels/matmul";
 import { rmsnormMul, add, swiglu } from "./kernels/vector";
 import { quantizeActivations as roundToF16, dot as dotF16, f16ToF32, roundF16, roundF16x4, loadHalves4 } from "./quant/f16";
 import { fma32, fma32x4 } from "./math/fma";
@@ -60,6 +62,9 @@ export class Scratch {
   rope: usize = 0;   // f32[nBatch][hd]       cos, sin of each rotated pair, per token
   attn: usize = 0;   // attentionWorkBytes()  flashAttention's working memory
   logits: usize = 0; // f32[n_vocab]
+  /** How far any logit in `logits` may be from its exact value: 0 when all are exact, infinity
+   *  when they are not this pass's (see HEAD_*). */
+  logitsError: f64 = Infinity;
   // what xq holds now: source buffer, activation type, rows, row length
   xqSrc: usize = 0;
   xqType: u32 = 0;
@@ -469,12 +474,13 @@ export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, po
 
 /**
  * Runs n tokens (i32 ids at `tokens`, n <= s.nBatch) at positions kv.used .. kv.used+n-1,
- * appends them to the cache and leaves the last token's logits in s.logits. The caller has
- * checked the ids and that the context has room. `ubatch`: when these tokens are part of a
- * longer batch in llama.cpp's terms (node-llama-cpp sends a prompt in batches of
- * min(context, 512) tokens), its size, so that attention takes the same path (0: n).
+ * appends them to the cache and computes the last token's logits into s.logits as `head`
+ * says (HEAD_*). The caller has checked the ids and that the context has room. `ubatch`:
+ * when these tokens are part of a longer batch in llama.cpp's terms (node-llama-cpp sends a
+ * prompt in batches of min(context, 512) tokens), its size, so that attention takes the same
+ * path (0: n).
  */
-export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32, tm: ForwardTimings, ubatch: i32 = 0): void {
+export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32, tm: ForwardTimings, head: i32, ubatch: i32 = 0): void {
   const c = m.config;
   const dim = c.nEmbd, qDim = c.qDim, kvDim = c.kvDim, ff = c.nFF, hd = c.headDim;
   const pos0 = kv.used;
@@ -534,11 +540,49 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
     tm.layerNs[l] += t1 - t0;
   }
 
-  // output head, for the last token only (as llama.cpp computes logits of the last one)
+  kv.used = pos0 + n;
+  s.logitsError = Infinity; // nothing in s.logits belongs to these tokens yet
+  if (head == HEAD_NONE) return;
+  // output head, for the last token only (as llama.cpp computes logits of the last one); its
+  // input stays in s.xb (and converted in s.xq) for headRows and headAll
   const last = s.x + <usize>((n - 1) * dim) * 4;
   rmsnormMul(s.xb, last, m.outputNorm, dim, c.normEps);
   s.dropActivations();
-  project(s.logits, m.output, s.xb, 1, s, 0, m.output.rows, false);
-  kv.used = pos0 + n;
+  const w = m.output;
+  const xq = activations(s, s.xb, 1, w.cols, w.type);
+  const bound = head == HEAD_BOUNDED ? approxBound(w.type, m.outputScaleMax, xq, w.cols) : Infinity;
+  if (isFinite(bound)) {
+    approxMatvec(s.logits, w.data, w.type, xq, w.cols, 0, w.rows);
+    s.logitsError = bound;
+  } else {
+    project(s.logits, w, s.xb, 1, s, 0, w.rows, false);
+    s.logitsError = 0;
+  }
   tm.outputNs += time_ns() - t1;
+}
+
+/** forward's choices for the output head: none (a prompt piece before the last), every logit
+ *  exact, or approximations within s.logitsError of the exact values where the head's type has
+ *  them (llm/sampler.ts sampleBounded then asks headRows for the rows it needs exact). */
+export const HEAD_NONE: i32 = 0;
+export const HEAD_EXACT: i32 = 1;
+export const HEAD_BOUNDED: i32 = 2;
+
+/** Makes s.logits[ids[i]] exact for i < n (after forward with HEAD_BOUNDED). */
+export function headRows(m: Model, s: Scratch, ids: Int32Array, n: i32): void {
+  if (s.logitsError == 0) return;
+  const w = m.output;
+  const xq = activations(s, s.xb, 1, w.cols, w.type);
+  for (let i = 0; i < n; i++) {
+    const r = unchecked(ids[i]);
+    if (r >= 0 && r < w.rows) matvec(s.logits, w.data, w.type, xq, w.cols, w.rows, r, r + 1);
+  }
+}
+
+/** Makes every logit in s.logits exact (after forward with HEAD_BOUNDED). */
+export function headAll(m: Model, s: Scratch): void {
+  if (s.logitsError == 0) return;
+  const w = m.output;
+  project(s.logits, w, s.xb, 1, s, 0, w.rows, false);
+  s.logitsError = 0;
 }

@@ -314,6 +314,79 @@ describe.skipIf(!!REF_MISSING)(withRef("Q4_0 and Q8_0 with extreme block scales"
   }
 });
 
+describe("approximate products with an error bound (the output head's first pass)", () => {
+  // llm/sampler.ts sampleBounded trusts approxBound: every row of approxMatvec within it of
+  // matvec's exact result. A bound that does not hold changes tokens; one that is too loose
+  // costs speed, so its size is checked too.
+  it("Q8_0: each row within the bound of matvec, on gaussian, tiny, huge and random-bit weights", () => {
+    const type = T.Q8_0;
+    expect(m.x.hasApprox(type)).toBe(1);
+    for (const t of [T.F32, T.F16, T.Q4_0, T.Q6_K]) expect(m.x.hasApprox(t), NAME[t]).toBe(0);
+    let checked = 0;
+    for (const k of [32, 288, 2048]) {
+      for (const [wname, scale] of [["gaussian", 0.05], ["tiny", 1e-6], ["huge", 3000], ["random bits", 0]] as const) {
+        const rows = 37; // 9 tiles of 4 and a tail row
+        const r = rng(k + rows);
+        let w: Uint8Array;
+        if (wname === "random bits") w = weights(type, k, rows, 500 + k);
+        else {
+          const src = m.alloc(k * 4), dst = m.alloc(rowBytes(type, k));
+          w = new Uint8Array(rowBytes(type, k) * rows);
+          for (let i = 0; i < rows; i++) {
+            m.put(src, Float32Array.from({ length: k }, () => r.gauss() * scale));
+            expect(m.x.quantizeRow(src, type, dst, k)).toBe(1);
+            w.set(m.u8(dst, rowBytes(type, k)), i * rowBytes(type, k));
+          }
+          m.free(src); m.free(dst);
+        }
+        const wp = m.load(w);
+        const sMax = m.x.weightScaleMax(wp, type, k, rows);
+        expect(Number.isFinite(sMax), wname).toBe(true);
+        for (const n of [0, 1, 2]) {
+          const { xq } = activations(type, k, 1, 900 + n * 7 + k);
+          const exact = m.alloc(rows * 4), approx = m.alloc((rows + 2) * 4);
+          expect(m.x.matvec(exact, wp, type, xq, k, rows, 0, rows)).toBe(1);
+          m.f32(approx, rows + 2).fill(-7);
+          expect(m.x.approxMatvec(approx, wp, type, xq, k, 1, rows + 1)).toBe(1); // rows 1..rows: the tail row is the last
+          const e = m.floats(exact, rows), a = m.floats(approx, rows + 2);
+          expect(a[0], "writes only its rows").toBe(-7);
+          expect(m.x.approxMatvec(approx, wp, type, xq, k, 0, 1)).toBe(1);
+          const a0 = m.f32(approx, 1)[0];
+          const bound = m.x.approxBound(type, sMax, xq, k);
+          expect(bound, `k=${k} ${wname}`).toBeGreaterThan(0);
+          const big = Math.max(...e.map(Math.abs));
+          for (let i = 0; i < rows; i++) {
+            const ai = i === 0 ? a0 : a[i];
+            expect(Math.abs(ai - e[i]), `k=${k} ${wname} row ${i}: approx ${ai} exact ${e[i]} bound ${bound}`).toBeLessThanOrEqual(bound);
+            checked++;
+          }
+          // useful: a few thousandths of the largest value at most (it is ~k/32 f32 roundings of a sum of |terms|)
+          if (wname === "gaussian") expect(bound / big, `k=${k}: bound ${bound} vs values up to ${big}`).toBeLessThan(2e-3);
+          m.free(exact); m.free(approx); m.free(xq);
+        }
+        m.free(wp);
+      }
+    }
+    expect(checked).toBe(3 * 4 * 3 * 37);
+  });
+
+  it("Q8_0: an infinite or NaN weight scale, or another type, bounds nothing", () => {
+    const type = T.Q8_0, k = 64, rows = 8, rb = rowBytes(type, k);
+    for (const half of [0x7c00, 0xfc00, 0x7e00]) {
+      const w = weights(type, k, rows, 77);
+      w[5 * rb + 34] = half & 255; w[5 * rb + 35] = half >> 8; // row 5, block 1
+      const wp = m.load(w);
+      const { xq } = activations(type, k, 1, 5);
+      const sMax = m.x.weightScaleMax(wp, type, k, rows);
+      expect(sMax).toBe(Infinity);
+      expect(m.x.approxBound(type, sMax, xq, k)).toBe(Infinity);
+      m.free(wp); m.free(xq);
+    }
+    expect(m.x.weightScaleMax(0, T.Q4_0, 64, 1)).toBe(Infinity);
+    expect(m.x.approxMatvec(0, 0, T.Q4_0, 0, 64, 0, 1)).toBe(0);
+  });
+});
+
 describe("dequantizeRow (embedding lookups)", () => {
   it("agrees with the f32 the products use, for every weight type", () => {
     // deq(row)·x in f64 must match the kernel's product closely: catches a row decoded wrongly

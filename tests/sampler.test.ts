@@ -101,3 +101,86 @@ describe("sampler", () => {
     expect(draws(123n)).not.toEqual(draws(124n));
   });
 });
+
+describe("sampleBounded (logits known within a bound, made exact on request)", () => {
+  // The engine's output head gives approximations within a proven bound and makes rows exact
+  // when the sampler asks (llm/transformer.ts HEAD_BOUNDED). The choice must be sample()'s on
+  // the exact row, token for token and draw for draw, while asking for few rows.
+  const rnd = (seed: number) => { let s = seed >>> 0; return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32); };
+
+  it("chooses what sample() chooses from the exact logits, over random settings, near-ties and penalties", () => {
+    const r = rnd(12345);
+    let trials = 0, draws = 0, boundedDraws = 0;
+    for (const n of [50, 700, 4000]) {
+      for (const err of [1e-6, 1e-3, 0.05, 0.6]) {
+        for (let rep = 0; rep < 12; rep++) {
+          const settings = {
+            temperature: [0, 0, 0.7, 1.5][rep % 4],
+            topK: [1, 5, 40, 0, 40, 3][rep % 6],
+            topP: rep % 3 === 0 ? 0.9 : 1,
+            minP: rep % 5 === 0 ? 0.05 : 0,
+            repeatPenalty: [1, 1.3, 0.9, 1][rep % 4 === 0 ? 1 : rep % 3],
+            repeatLastN: 16,
+            seed: BigInt(rep + 1),
+          };
+          x.setupPair(n, settings.temperature, settings.topK, settings.topP, settings.minP, settings.repeatPenalty, settings.repeatLastN, settings.seed);
+          // logits: a gaussian spread, a block of exact ties and near-ties at the top
+          const exact = Float32Array.from({ length: n }, () => (r() + r() + r() - 1.5) * 4);
+          const top = Math.max(...exact);
+          for (let j = 0; j < Math.min(8, n >> 2); j++) exact[Math.floor(r() * n)] = Math.fround(top + (j % 3 === 0 ? 0 : r() * err * 2));
+          exact.forEach((v, i) => x.setExact(i, v));
+          for (let h = 0; h < 6; h++) x.acceptPair(Math.floor(r() * n));
+          for (let d = 0; d < 5; d++) {
+            // approximations strictly within err (checked after rounding to f32)
+            for (let i = 0; i < n; i++) {
+              let a = Math.fround(exact[i] + (2 * r() - 1) * err);
+              if (Math.abs(a - exact[i]) > err) a = exact[i];
+              x.setApprox(i, a);
+            }
+            const asked0 = x.rowsAsked(), all0 = x.allCalls();
+            const want = x.samplePair(err);
+            expect(x.boundedResult(), `n=${n} err=${err} ${JSON.stringify(settings, (_k, v) => (typeof v === "bigint" ? Number(v) : v))} draw ${d}`).toBe(want);
+            if (x.allCalls() === all0) { boundedDraws++; expect(x.rowsAsked() - asked0).toBeLessThanOrEqual((n >> 3) + settings.repeatLastN); } // candidates, penalised rows
+            x.acceptPair(want);
+            draws++;
+          }
+          trials++;
+        }
+      }
+    }
+    expect(trials).toBe(3 * 4 * 12);
+    // most draws went the bounded way (top-k 0 with a temperature, and large errors, take every row)
+    expect(boundedDraws / draws).toBeGreaterThan(0.5);
+  });
+
+  it("asks for one row when the top logit stands clear, and for every row when top-k is off", () => {
+    const n = 1000;
+    x.setupPair(n, 0, 0, 1, 0, 1, 64, 1n);
+    for (let i = 0; i < n; i++) { const v = i === 321 ? 5 : Math.sin(i); x.setExact(i, v); x.setApprox(i, v + 1e-4); }
+    expect(x.samplePair(1e-3)).toBe(321);
+    expect(x.boundedResult()).toBe(321);
+    expect(x.rowsAsked()).toBe(1);
+    expect(x.allCalls()).toBe(0);
+    // top-k 40 over well-separated values: exactly the 40 largest are asked for
+    x.setupPair(n, 0.8, 40, 0.95, 0.05, 1, 64, 1n);
+    for (let i = 0; i < n; i++) { const v = Math.fround(((i * 379) % n) * 0.01); x.setExact(i, v); x.setApprox(i, v); }
+    expect(x.boundedResult()).toBe(321); // (still the last choice)
+    const want40 = x.samplePair(1e-6);
+    expect(x.boundedResult()).toBe(want40);
+    expect(x.rowsAsked()).toBe(40);
+    x.setupPair(n, 0.8, 0, 1, 0, 1, 64, 1n);
+    for (let i = 0; i < n; i++) { const v = i === 321 ? 5 : Math.sin(i); x.setExact(i, v); x.setApprox(i, v + 1e-4); }
+    const want = x.samplePair(1e-3);
+    expect(x.boundedResult()).toBe(want);
+    expect(x.allCalls()).toBe(1);
+  });
+
+  it("takes every row exact when an approximation is infinite or NaN", () => {
+    const n = 100;
+    x.setupPair(n, 0, 0, 1, 0, 1, 64, 1n);
+    for (let i = 0; i < n; i++) { x.setExact(i, i === 7 ? 3 : 0); x.setApprox(i, i === 50 ? NaN : i === 7 ? 3 : 0); }
+    expect(x.samplePair(0.01)).toBe(7);
+    expect(x.boundedResult()).toBe(7);
+    expect(x.allCalls()).toBe(1);
+  });
+});

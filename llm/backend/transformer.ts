@@ -300,7 +300,10 @@ export class TransformerBackend extends Backend {
       lines.push(profileRow(total, "layer " + l.toString(), f.layerNs[l], ""));
       listed += f.layerNs[l];
     }
-    lines.push(profileRow(total, "output head", f.outputNs, ""));
+    const heads = t.boundedHeads;
+    lines.push(profileRow(total, "output head", f.outputNs, heads == 0 ? "" :
+      "bounded: " + heads.toString() + " of " + (t.decodeTokens + 1).toString() + " heads, " +
+      fixed(<f64>t.exactHeadRows / <f64>heads, 1) + " exact rows per head"));
     lines.push(profileRow(total, "sampling", t.samplingNs, ""));
     lines.push(profileRow(total, "detokenization", t.detokenizeNs, ""));
     lines.push(profileRow(total, "other", total > listed ? total - listed : 0, ""));

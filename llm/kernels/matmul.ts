@@ -174,3 +174,34 @@ export function quantizeRow(src: usize, type: u32, dst: usize, n: i32): bool {
   }
   return true;
 }
+
+// Approximate products with an error bound, for the output head (llm/sampler.ts
+// sampleBounded): the sampler needs exact logits only for the rows that can still win, and
+// the bound tells which those are. Q8_0 only for now.
+
+/** Whether approxMatvec and approxBound exist for weights of wType. */
+export function hasApprox(wType: u32): bool { return wType == GGML_Q8_0; }
+
+/** The largest scale magnitude over all of W's blocks, which approxBound needs (infinity for a
+ *  type without approximations or a matrix with an infinite or NaN scale). */
+export function weightScaleMax(w: usize, wType: u32, k: i32, rows: i32): f32 {
+  if (!hasApprox(wType) || activationBytes(wType, k) == 0) return Infinity;
+  return q8_0.scaleMax(w, <usize>rowBytes(wType, <u64>k), rows, k);
+}
+
+/** out[r] ~ W[r,:]·x for r in [rowStart, rowEnd), each within approxBound of matvec's result.
+ *  False (nothing written) when wType has none. */
+export function approxMatvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rowStart: i32, rowEnd: i32): bool {
+  if (!hasApprox(wType) || activationBytes(wType, k) == 0) return false;
+  if (rowEnd <= rowStart) return true;
+  const rb = <usize>rowBytes(wType, <u64>k);
+  q8_0.approxGemv(out + (<usize>rowStart << 2), w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, k);
+  return true;
+}
+
+/** The largest |approxMatvec - matvec| over rows whose scales are at most scaleMax
+ *  (weightScaleMax), for the activations xq; infinity when nothing can be bounded. */
+export function approxBound(wType: u32, scaleMax: f32, xq: usize, k: i32): f64 {
+  if (!hasApprox(wType) || activationBytes(wType, k) == 0) return Infinity;
+  return q8_0.approxBound(scaleMax, xq, k);
+}

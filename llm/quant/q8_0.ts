@@ -170,3 +170,93 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
     for (let t = 0; t < nt; t++) store<f32>(o + <usize>t * os, dot(wr, x + <usize>t * xStride, k));
   }
 }
+
+// ---------------------------------------------------------------------------------------
+// Approximate products with a proven error bound (the output head's first pass, see
+// llm/sampler.ts sampleBounded): each row's integer block sum in one lane, then one f32 fused
+// multiply-add per row and block, four rows to a vector: an eighth of the float work of the
+// x86 order above, which costs most under emulation (every vector float op is a library call
+// per lane under QEMU's TCG).
+//
+// Both results are sums of the same terms t_b = D_b*s_b (D_b = f32(dx*dy), the same rounding in
+// both; s_b the block's exact integer sum, split in eight lanes s_bl by the x86 order):
+//   approx: nb fused roundings                       |A - R| <= g(nb) * T
+//   x86:    nb per lane, then hsumFloat8's 3 levels  |E - R| <= g(nb+3) * T
+// with R the real sum, T = sum_b |D_b| sum_l |s_bl|, g(n) = n*u/(1-n*u), u = 2^-24 (Higham's
+// gamma). T <= (1+u) * max|dx| * 128 * sum_b |dy_b| * sum_i |y_bi| since |x| <= 128.
+// Results below the normal range lose at most 2^-150 per rounding more.
+
+/** Integer sum of the 16 products of w and y (int8 lanes; |products| <= 128*127 fit i16, and so
+ *  do sums of two). */
+// @ts-ignore: decorator
+@inline function isum16(w: v128, y: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(w, y), i16x8.extmul_high_i8x16_s(w, y)));
+}
+
+/** [sum(a), sum(b), sum(c), sum(d)] of four i32x4. */
+// @ts-ignore: decorator
+@inline function isum4x4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 4, 2, 6), i32x4.shuffle(a, b, 1, 5, 3, 7));
+  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 4, 2, 6), i32x4.shuffle(c, d, 1, 5, 3, 7));
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+function approxTile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
+  const nb = k / QK;
+  const hm = v128.load(VK, K_HMASK);
+  let acc = f32x4.splat(0), p = w0, y = x0;
+  for (let i = 0; i < nb; i++) {
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
+    const d4 = f32x4.mul(halvesRawOf(gather4Halves(p, r1, r2, r3), hm), f32x4.splat(halfRaised(y)));
+    const s = isum4x4(
+      i32x4.add(isum16(v128.load(p, 2), y0), isum16(v128.load(p, 18), y1)),
+      i32x4.add(isum16(v128.load(r1, 2), y0), isum16(v128.load(r1, 18), y1)),
+      i32x4.add(isum16(v128.load(r2, 2), y0), isum16(v128.load(r2, 18), y1)),
+      i32x4.add(isum16(v128.load(r3, 2), y0), isum16(v128.load(r3, 18), y1)));
+    acc = fma32x4(d4, f32x4.convert_i32x4_s(s), acc);
+    p += BLOCK_BYTES; y += BLOCK_BYTES;
+  }
+  v128.store(out, acc);
+}
+
+/** out[r] ~ W[r]·x for r < nr, within approxBound of gemm's result (for finite scales; rows
+ *  with an infinite or NaN scale get meaningless values, and scaleMax says so). */
+export function approxGemv(out: usize, w: usize, wStride: usize, nr: i32, x: usize, k: i32): void {
+  let r = 0;
+  for (; r + 4 <= nr; r += 4) approxTile4(out + (<usize>r << 2), w + <usize>r * wStride, wStride, x, k);
+  for (; r < nr; r++) store<f32>(out + (<usize>r << 2), dot(w + <usize>r * wStride, x, k)); // exact: within any bound
+}
+
+/** The largest |scale| over the blocks of `rows` rows: infinity when a scale is infinite or
+ *  NaN (approxGemv's results then bound nothing). */
+export function scaleMax(w: usize, wStride: usize, rows: i32, k: i32): f32 {
+  const nb = k / QK;
+  let m: u32 = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = w + <usize>r * wStride;
+    for (let i = 0; i < nb; i++) m = max(m, <u32>load<u16>(row + <usize>(i * BLOCK_BYTES)) & 0x7fff);
+  }
+  return m >= 0x7c00 ? Infinity : f16ToF32(<u16>m);
+}
+
+const U: f64 = 5.960464477539063e-8; // 2^-24, f32's unit roundoff
+
+/** Higham's gamma(n) = n*u/(1-n*u): n roundings of a sum, relative to the sum of |terms|. */
+function gamma(n: i32): f64 { return <f64>n * U / (1 - <f64>n * U); }
+
+/** The bound on |approxGemv - gemm| for activations x (k elements) and weights whose scales are
+ *  at most sMax in magnitude (the derivation is above); infinity when nothing can be bounded. */
+export function approxBound(sMax: f32, x: usize, k: i32): f64 {
+  const nb = k / QK;
+  let c: f64 = 0; // sum_b |dy_b| * sum_i |y_bi|
+  for (let i = 0; i < nb; i++) {
+    const b = x + <usize>(i * BLOCK_BYTES);
+    let ys = 0;
+    for (let j = 0; j < QK; j++) ys += abs<i32>(<i32>load<i8>(b + 2 + <usize>j));
+    c += Math.abs(<f64>f16ToF32(load<u16>(b))) * <f64>ys;
+  }
+  const e = (gamma(nb) + gamma(nb + 3)) * (1 + U) * <f64>sMax * 128 * c + <f64>(2 * nb + 6) * 7.006492321624085e-46;
+  // the arithmetic above rounds a few times, at 2^-53 each: a relative 2^-40 covers it
+  return isFinite(e) ? e * (1 + 9.094947017729282e-13) : Infinity;
+}

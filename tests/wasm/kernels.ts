@@ -1,6 +1,6 @@
 // Test entry: llm/kernels (matrix products by weight type, f32 vector helpers).
 export { allocRegion, freeRegion } from "../../kernel/memory/regions";
-export { ACT_NONE, activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, quantizeRow } from "../../llm/kernels/matmul";
+export { ACT_NONE, activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, quantizeRow, hasApprox, weightScaleMax, approxMatvec, approxBound } from "../../llm/kernels/matmul";
 export { rmsnorm, rmsnormMul, mul, add, argmax, swiglu } from "../../llm/kernels/vector";
 /** F16 weights: the single-row order (ggml_vec_dot_f16, AVX2) and the batched one (tinyBLAS). */
 export { dotBatched as f16DotBatched, dot as f16Dot } from "../../llm/quant/f16";
