@@ -25,7 +25,7 @@ import { parseGGUF, GGUFFile } from "./gguf";
 import { typeName } from "./tensor_types";
 import { Model, bindModel } from "./model";
 import { KVCache } from "./kv_cache";
-import { Scratch, ForwardTimings, forward, headRows, headAll, HEAD_NONE, HEAD_BOUNDED } from "./transformer";
+import { Scratch, ForwardTimings, forward, headRows, headAll, HEAD_NONE, HEAD_EXACT, HEAD_BOUNDED } from "./transformer";
 import { Sampler, SamplerSettings, ExactLogits } from "./sampler";
 import { Tokenizer } from "./tokenizer/tokenizer";
 import { U8List } from "./tokenizer/buffers";
@@ -112,6 +112,15 @@ export class Engine {
   sampler: Sampler | null = null;
   timings: Timings = new Timings(0);
   nCtx: i32 = 0;
+  /**
+   * How a step computes the output head (llm/transformer.ts HEAD_*), the same tokens either
+   * way. HEAD_BOUNDED (approximations, then exact values of the rows the sampler can still
+   * choose) pays where vector float work is dear: in the kernel under emulation each such op
+   * is a library call per lane, and the head takes half the time. V8 runs the exact head
+   * about as fast as the approximate one, and the extra pass over the logits makes
+   * HEAD_BOUNDED about 4% slower there: host builds default to HEAD_EXACT.
+   */
+  headMode: i32 = SIS_AOT ? HEAD_BOUNDED : HEAD_EXACT;
   fileBytes: u64 = 0;
 
   // generation state
@@ -410,7 +419,7 @@ export class Engine {
       const bn = min(llamaBatch, toks.length - b);
       for (let i = b; i < b + bn; i += s.nBatch) {
         const pn = min(s.nBatch, b + bn - i), lastPiece = i + pn == toks.length;
-        forward(m, kv, s, toks.dataStart + (<usize>i << 2), pn, tm.forward, lastPiece ? HEAD_BOUNDED : HEAD_NONE, bn);
+        forward(m, kv, s, toks.dataStart + (<usize>i << 2), pn, tm.forward, lastPiece ? this.headMode : HEAD_NONE, bn);
       }
     }
     tm.prefillNs = time_ns() - t1;
@@ -452,7 +461,7 @@ export class Engine {
       if (kv.used >= this.nCtx) return this.finish(END_CONTEXT_FULL);
       const t0 = time_ns();
       unchecked(this.tokenBuf[0] = this.pending);
-      forward(this.model!, kv, this.scratch!, changetype<usize>(this.tokenBuf), 1, tm.forward, HEAD_BOUNDED);
+      forward(this.model!, kv, this.scratch!, changetype<usize>(this.tokenBuf), 1, tm.forward, this.headMode);
       this.pending = -1;
       tm.decodeNs += time_ns() - t0;
       tm.decodeTokens++;

@@ -4,6 +4,7 @@
 
 import { allocRegion, freeRegion, regionBytesInUse, regionBytesPeak, linearMemoryBytes } from "../kernel/memory/regions";
 import { Engine, endReasonName } from "./engine";
+import { HEAD_BOUNDED, HEAD_EXACT } from "./transformer";
 import { InferSettings } from "./backend/backend";
 import { jsonString } from "./gguf_dump";
 
@@ -68,6 +69,10 @@ export function promptTokens(): i32 {
   return tokens.length;
 }
 
+/** The output head's mode (Engine.headMode): bounded first (the kernel's default) or exact. */
+export function setBoundedHead(on: bool): void { engine.headMode = on ? HEAD_BOUNDED : HEAD_EXACT; }
+export function boundedHead(): bool { return engine.headMode == HEAD_BOUNDED; }
+
 /** Logits of the last forward pass: f32[vocab] at this address. */
 export function logitsPtr(): usize { return engine.logits; }
 
@@ -80,5 +85,6 @@ export function timingsJSON(): string {
     kv("decodeNs", t.decodeNs.toString()) + "," + kv("samplingNs", t.samplingNs.toString()) + "," +
     kv("detokenizeNs", t.detokenizeNs.toString()) + "," + kv("embedNs", t.forward.embedNs.toString()) + "," +
     kv("layerNs", "[" + layers + "]") + "," + kv("outputNs", t.forward.outputNs.toString()) + "," +
-    kv("promptTokens", t.promptTokens.toString()) + "," + kv("generatedTokens", t.generatedTokens.toString()) + "}";
+    kv("promptTokens", t.promptTokens.toString()) + "," + kv("generatedTokens", t.generatedTokens.toString()) + "," +
+    kv("boundedHeads", t.boundedHeads.toString()) + "," + kv("exactHeadRows", t.exactHeadRows.toString()) + "}";
 }

@@ -227,7 +227,7 @@ export class Sampler {
       for (let i = 0; i < hn; i++) unchecked(lows[m++] = lowerBound(<f64>keyValue(load<i32>(heap + (<usize>i << 2))), err));
       for (let i = 0; i < this.histLen; i++) {
         const t = unchecked(this.history[i]);
-        if (t < 0 || t >= n || this.histFirst(i)) continue;
+        if (t < 0 || t >= n || !this.histFirst(i)) continue; // each token once
         unchecked(lows[m++] = <f64>load<f32>(vals + (<usize>t << 2)));
       }
       cut = kthLargest(lows, m, k);
@@ -244,7 +244,7 @@ export class Sampler {
         : orderKey(load<i32>(logits + (<usize>i << 2))) >= reach;
       if (inReach) { store<i32>(ids + (<usize>m << 2), i); m++; }
     }
-    if (special != 0 || m > n >> 3) {
+    if (special != 0 || m < k || m > n >> 3) { // (m >= k always: a guard)
       if (penalise) this.clearFlags();
       exact.all();
       return this.sample(logits);

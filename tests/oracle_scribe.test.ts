@@ -81,6 +81,29 @@ describe.skipIf(!have)("engine vs llama.cpp on sis-scribe-15m" + note, () => {
           expect(r.end).toBe(ref.tokens.length < N ? "end of text" : "max tokens");
         });
       }
+
+      it("the bounded output head (the kernel's default) gives the same tokens, greedy and sampled", () => {
+        // Q8_0 heads (q8_0, q4_0) are computed approximately first, then the rows the sampler
+        // can still choose exactly (llm/sampler.ts sampleBounded); F16 and Q4_0 heads stay exact.
+        const bounded = name === "q8_0" || name === "q4_0";
+        const runs: [string, object][] = [];
+        for (const p of PROMPTS) runs.push([p, { temperature: 0, maxTokens: N }]);
+        for (const p of PROMPTS.slice(0, 3)) runs.push([p, { temperature: 0.8, seed: 42, maxTokens: N, repeatPenalty: 1.1 }]);
+        for (const [p, st] of runs) {
+          llm.boundedHead = false;
+          const exact = llm.generate(p, st);
+          llm.boundedHead = true;
+          const b = llm.generate(p, st);
+          llm.boundedHead = false;
+          expect(b.tokens, `${JSON.stringify(p)} ${JSON.stringify(st)}`).toEqual(exact.tokens);
+          expect(exact.timings.boundedHeads).toBe(0);
+          if (bounded) {
+            expect(b.timings.boundedHeads, "every head bounded").toBe(b.tokens.length + (b.end === "max tokens" ? 0 : 1));
+            // greedy: about one row each; top-k 40: about 40, plus the penalised ones
+            expect(b.timings.exactHeadRows / b.timings.boundedHeads).toBeLessThan(st.temperature ? 200 : 4);
+          } else expect(b.timings.boundedHeads).toBe(0);
+        }
+      });
     });
   }
 });

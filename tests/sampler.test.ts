@@ -129,7 +129,10 @@ describe("sampleBounded (logits known within a bound, made exact on request)", (
           const top = Math.max(...exact);
           for (let j = 0; j < Math.min(8, n >> 2); j++) exact[Math.floor(r() * n)] = Math.fround(top + (j % 3 === 0 ? 0 : r() * err * 2));
           exact.forEach((v, i) => x.setExact(i, v));
+          // history: random tokens, and top ones several times (each is penalised once)
+          const byValue = [...exact.keys()].sort((p, q) => exact[q] - exact[p]);
           for (let h = 0; h < 6; h++) x.acceptPair(Math.floor(r() * n));
+          for (let h = 0; h < 9; h++) x.acceptPair(byValue[(h * 7 + rep) % 3]);
           for (let d = 0; d < 5; d++) {
             // approximations strictly within err (checked after rounding to f32)
             for (let i = 0; i < n; i++) {

@@ -179,6 +179,15 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     expect(a.text.length).toBeGreaterThan(0);
     expect(b.text).toBe(a.text);
     expect(b.tokens).toBe(a.tokens);
+    // and the host's engine, with its exact output head, samples the same text: the kernel's
+    // bounded head (approximations, then the rows within reach made exact) changes nothing
+    const { LLM } = await import("../../tools/lib/llm.mjs");
+    const host = await LLM.create();
+    expect(host.load(MODEL_FILE, 256)).toBe("");
+    host.boundedHead = false;
+    const h = host.generate("Thou shalt", { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, seed: 1234, maxTokens: 24 });
+    expect(a.text).toBe(h.text);
+    host.unload();
     // the same seed from llmctl config
     expect(await m.run("llmctl config seed 1234")).toBe("seed            1234");
     const c = parseGeneration(await m.run('llmctl infer "Thou shalt" --temperature 0.9 --repeat-penalty 1.1 --max-tokens 24', { timeout: 120_000 }));
@@ -273,6 +282,11 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     for (const s of ["tokenization", "embedding", "output head", "sampling", "detokenization"]) expect(p).toMatch(stage(s));
     for (let l = 0; l < want.layers; l++) expect(p).toMatch(stage(`layer ${l}`));
     expect(p).not.toMatch(stage(`layer ${want.layers}`));
+    // the kernel computes its Q8_0 head bounded first: every head, about one exact row each when greedy
+    const head = /^  output head .* bounded: (\d+) of (\d+) heads, ([\d.]+) exact rows per head$/m.exec(p);
+    expect(head, p).not.toBeNull();
+    expect(head![1]).toBe(head![2]);
+    expect(Number(head![3])).toBeLessThan(4);
     expect(p).toMatch(new RegExp(`^  prefill\\s+[\\d.]+ ms\\s+[\\d.]+%\\s+[\\d.]+ tok/s \\(${g.promptTokens} tokens\\)$`, "m"));
     expect(p).toMatch(new RegExp(`^  generation\\s+[\\d.]+ ms\\s+[\\d.]+%\\s+[\\d.]+ tok/s \\(${g.stopped === null ? g.tokens - 1 : g.tokens} forward passes\\)$`, "m"));
     // the percentages of the stages add up to 100

@@ -138,6 +138,10 @@ export class LLM {
 
   timings() { return JSON.parse(this.str(this.x.timingsJSON())); }
 
+  /** The output head computed bounded first (the kernel's default; same tokens) or exact. */
+  set boundedHead(on) { this.x.setBoundedHead(on ? 1 : 0); }
+  get boundedHead() { return !!this.x.boundedHead(); }
+
   /** Whole generation: { tokens, text, end, timings }; onPiece(bytes) streams. Throws on a begin() error. */
   generate(prompt, settings = {}, onPiece = null) {
     const err = this.begin(prompt, settings);
