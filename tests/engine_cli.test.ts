@@ -2,7 +2,7 @@
 // object), diagnostics go to stderr, errors give a non-zero exit status.
 import { describe, it, expect } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { ROOT } from "../tools/lib/asbuild.mjs";
@@ -16,7 +16,20 @@ describe.skipIf(!HAVE_SHARED)("sis-llm" + (HAVE_SHARED ? "" : ` (${SHARED_MISSIN
   it("is executable and prints its usage", () => {
     const r = sis("--help");
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/sis-llm run -m FILE -p PROMPT/);
+    expect(r.stdout).toMatch(/sis-llm run -m FILE \(-p PROMPT \| -f FILE\)/);
+  });
+
+  it("run takes llama.cpp's short forms: -f FILE for the prompt, -c for the context, -s for the seed", () => {
+    const f = resolve(mkdtempSync(resolve(tmpdir(), "sis-llm-")), "prompt.txt");
+    writeFileSync(f, "In the beginning");
+    const a = JSON.parse(sis("run", "-m", MODEL, "-f", f, "-n", "6", "--temp", "0.7", "-s", "9", "-c", "64", "--json").stdout);
+    const b = JSON.parse(sis("run", "-m", MODEL, "-p", "In the beginning", "-n", "6", "--temp", "0.7", "--seed", "9", "--ctx", "64", "--json").stdout);
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.promptTokenIds).toEqual(b.promptTokenIds);
+    const both = sis("run", "-m", MODEL, "-p", "x", "-f", f);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/-p or -f, not both/);
+    expect(sis("run", "-m", MODEL, "-p", "x", "-c", "100000").stderr).toMatch(/exceeds the model's context_length 256/);
   });
 
   it("run: stdout is the generated text only; the summary is on stderr", () => {

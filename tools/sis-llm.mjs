@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // sis-llm: the SIS LLM engine on the host (the same WebAssembly the kernel runs).
 //
-//   sis-llm run -m FILE -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p M]
-//               [--repeat-penalty R] [--repeat-last-n N] [--seed S] [--ctx N] [--json]
+//   sis-llm run -m FILE (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]
+//               [--min-p M] [--repeat-penalty R] [--repeat-last-n N] [-s|--seed S] [-c|--ctx N] [--json]
 //   sis-llm tokenize -m FILE -p TEXT
 //   sis-llm info -m FILE
 //   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] --ff F --vocab-from FILE
@@ -11,12 +11,12 @@
 //
 // `run` writes only the generated text to stdout, as it is generated; diagnostics and the
 // summary go to stderr. Ctrl-C stops generation between two tokens.
-import { openSync, writeSync, closeSync } from "node:fs";
+import { openSync, writeSync, closeSync, readFileSync } from "node:fs";
 import { LLM, DEFAULTS } from "./lib/llm.mjs";
 
 const USAGE = `usage:
-  sis-llm run -m FILE -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p M]
-              [--repeat-penalty R] [--repeat-last-n N] [--seed S] [--ctx N] [--json]
+  sis-llm run -m FILE (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]
+              [--min-p M] [--repeat-penalty R] [--repeat-last-n N] [-s|--seed S] [-c|--ctx N] [--json]
   sis-llm tokenize -m FILE -p TEXT
   sis-llm info -m FILE
   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] --ff F --vocab-from FILE
@@ -32,7 +32,9 @@ const OPTIONS = {
   "-n": ["maxTokens", "int"], "--n-predict": ["maxTokens", "int"],
   "--temp": ["temperature", "float"], "--top-k": ["topK", "int"], "--top-p": ["topP", "float"],
   "--min-p": ["minP", "float"], "--repeat-penalty": ["repeatPenalty", "float"],
-  "--repeat-last-n": ["repeatLastN", "int"], "--seed": ["seed", "int"], "--ctx": ["ctx", "int"],
+  "--repeat-last-n": ["repeatLastN", "int"], "--seed": ["seed", "int"], "-s": ["seed", "int"],
+  "--ctx": ["ctx", "int"], "-c": ["ctx", "int"], "--ctx-size": ["ctx", "int"],
+  "-f": ["promptFile", "string"], "--file": ["promptFile", "string"],
   "--json": ["json", "flag"],
   "--dim": ["dim", "int"], "--layers": ["layers", "int"], "--heads": ["heads", "int"], "--kv-heads": ["kvHeads", "int"],
   "--ff": ["ff", "int"], "--vocab-from": ["vocab", "string"], "--type": ["type", "string"], "--untied": ["untied", "flag"],
@@ -65,6 +67,10 @@ export function parseArgs(argv) {
   return { opts, positional };
 }
 
+function readPrompt(path) {
+  try { return readFileSync(path, "utf8"); } catch (e) { throw new Error(`cannot read the prompt file ${path}: ${e.code === "ENOENT" ? "no such file" : e.message}`); }
+}
+
 function need(opts, key, flag) {
   if (opts[key] === undefined) throw new UsageError(`missing ${flag}`);
   return opts[key];
@@ -81,7 +87,8 @@ const rate = (n, ns) => (ns > 0 ? (n * 1e9) / ns : 0);
 
 async function run(opts) {
   const model = need(opts, "model", "-m FILE");
-  const prompt = need(opts, "prompt", "-p PROMPT");
+  if (opts.prompt !== undefined && opts.promptFile !== undefined) throw new UsageError("give the prompt with -p or -f, not both");
+  const prompt = opts.promptFile !== undefined ? readPrompt(opts.promptFile) : need(opts, "prompt", "-p PROMPT");
   const llm = await engineWith(model, opts.ctx ?? 0);
   const settings = { ...DEFAULTS };
   for (const k of Object.keys(DEFAULTS)) if (opts[k] !== undefined) settings[k] = opts[k];
