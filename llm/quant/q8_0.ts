@@ -1,7 +1,7 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, evens, odds, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised } from "./common";
+import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised } from "./common";
 import { fma32, fma32x4 } from "../math/fma";
 
 export const QK: i32 = 32;
@@ -62,12 +62,13 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
 // block after block, then ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). The integer lane sums are
 // exact.
 
-/** i32x4 of the sums of four consecutive products of 16 int8 pairs. Products of even and odd
- *  bytes (sign-extended i16 lanes, see common.ts) summed in pairs stay within i16: weights may
- *  be -128, activations never are (2*128*127 < 2^15). */
+/** i32x4 of the sums of four consecutive products of 16 int8 pairs, the activations y given
+ *  split in even and odd bytes (ye, yo). Products of even and odd bytes (sign-extended i16
+ *  lanes, see common.ts) summed in pairs stay within i16: weights may be -128, activations
+ *  never are (2*128*127 < 2^15). */
 // @ts-ignore: decorator
-@inline function sum4(w: v128, y: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.mul(evens(w), evens(y)), i16x8.mul(odds(w), odds(y))));
+@inline function sum4(w: v128, ye: v128, yo: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.mul(evens(w), ye), i16x8.mul(odds(w), yo)));
 }
 
 /** One weight row against one activation row in llama.cpp's x86 order (see above): lanes
@@ -79,8 +80,9 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   for (let i = 0; i < nb; i++) {
     const a = w + <usize>(i * BLOCK_BYTES), b = x + <usize>(i * BLOCK_BYTES);
     const d = f32x4.splat(f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b)));
-    lo = fma32x4(d, f32x4.convert_i32x4_s(sum4(v128.load(a, 2), v128.load(b, 2))), lo);
-    hi = fma32x4(d, f32x4.convert_i32x4_s(sum4(v128.load(a, 18), v128.load(b, 18))), hi);
+    const y0 = v128.load(b, 2), y1 = v128.load(b, 18);
+    lo = fma32x4(d, f32x4.convert_i32x4_s(sum4(v128.load(a, 2), evens(y0), odds(y0))), lo);
+    hi = fma32x4(d, f32x4.convert_i32x4_s(sum4(v128.load(a, 18), evens(y1), odds(y1))), hi);
   }
   return hsumFloat8(lo, hi);
 }
@@ -92,12 +94,9 @@ export function dot(w: usize, x: usize, k: i32): f32 {
 // of each row stay in registers, and the stores into the tile's output slots (overwritten at the
 // end) keep V8 from loading the next rows early.
 
-/** Lane sums (four consecutive products each) of 16 weight bytes w against activations split
- *  in even/odd bytes (see sum4), as f32 (exact). */
+/** sum4 as f32 (exact). */
 // @ts-ignore: decorator
-@inline function lanes4(w: v128, ye: v128, yo: v128): v128 {
-  return f32x4.convert_i32x4_s(i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.mul(evens(w), ye), i16x8.mul(odds(w), yo))));
-}
+@inline function lanes4(w: v128, ye: v128, yo: v128): v128 { return f32x4.convert_i32x4_s(sum4(w, ye, yo)); }
 
 /** A zero word: the tiles' prefetch loads are folded into a test against it, so they stay. */
 const ZERO = memory.data<u32>([0]);
@@ -186,34 +185,20 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
 // gamma). T <= (1+u) * max|dx| * 128 * sum_b |dy_b| * sum_i |y_bi| since |x| <= 128.
 // Results below the normal range lose at most 2^-150 per rounding more.
 
-/** Integer sum of the 16 products of w and y (int8 lanes; |products| <= 128*127 fit i16, and so
- *  do sums of two). */
-// @ts-ignore: decorator
-@inline function isum16(w: v128, y: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extmul_low_i8x16_s(w, y), i16x8.extmul_high_i8x16_s(w, y)));
-}
-
-/** [sum(a), sum(b), sum(c), sum(d)] of four i32x4. */
-// @ts-ignore: decorator
-@inline function isum4x4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 4, 2, 6), i32x4.shuffle(a, b, 1, 5, 3, 7));
-  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 4, 2, 6), i32x4.shuffle(c, d, 1, 5, 3, 7));
-  return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
-}
-
 function approxTile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   const nb = k / QK;
   const hm = v128.load(VK, K_HMASK);
   let acc = f32x4.splat(0), p = w0, y = x0;
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const ey0 = evens(y0), oy0 = odds(y0), ey1 = evens(y1), oy1 = odds(y1);
     const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
     const d4 = f32x4.mul(halvesRawOf(gather4Halves(p, r1, r2, r3), hm), f32x4.splat(halfRaised(y)));
-    const s = isum4x4(
-      i32x4.add(isum16(v128.load(p, 2), y0), isum16(v128.load(p, 18), y1)),
-      i32x4.add(isum16(v128.load(r1, 2), y0), isum16(v128.load(r1, 18), y1)),
-      i32x4.add(isum16(v128.load(r2, 2), y0), isum16(v128.load(r2, 18), y1)),
-      i32x4.add(isum16(v128.load(r3, 2), y0), isum16(v128.load(r3, 18), y1)));
+    const s = hsum4(
+      i32x4.add(sum4(v128.load(p, 2), ey0, oy0), sum4(v128.load(p, 18), ey1, oy1)),
+      i32x4.add(sum4(v128.load(r1, 2), ey0, oy0), sum4(v128.load(r1, 18), ey1, oy1)),
+      i32x4.add(sum4(v128.load(r2, 2), ey0, oy0), sum4(v128.load(r2, 18), ey1, oy1)),
+      i32x4.add(sum4(v128.load(r3, 2), ey0, oy0), sum4(v128.load(r3, 18), ey1, oy1)));
     acc = fma32x4(d4, f32x4.convert_i32x4_s(s), acc);
     p += BLOCK_BYTES; y += BLOCK_BYTES;
   }
