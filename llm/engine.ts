@@ -513,7 +513,7 @@ class ExactHead extends ExactLogits {
     this.rowCount = 0;
   }
 
-  rows(ids: Int32Array, n: i32): void {
+  rows(ids: usize, n: i32): void {
     const t0 = time_ns();
     headRows(this.model!, this.scratch!, ids, n);
     this.rowCount += <u64>n;

@@ -51,8 +51,9 @@ export class Pcg32 {
 
 /** Makes logits exact on request (the engine's output head, for sampleBounded). */
 export abstract class ExactLogits {
-  /** Rows ids[0..n) exact in the logits row (ids outside the vocabulary are ignored). */
-  abstract rows(ids: Int32Array, n: i32): void;
+  /** The rows whose ids are the n i32s at `ids` exact in the logits row (ids outside the
+   *  vocabulary are ignored). */
+  abstract rows(ids: usize, n: i32): void;
   /** Every row exact. */
   abstract all(): void;
 }
@@ -198,7 +199,7 @@ export class Sampler {
     // 1. the penalised rows exact and penalised (vals[t] for those rows only)
     const penalise = s.repeatPenalty != 1 && this.histLen > 0;
     if (penalise) {
-      exact.rows(this.history, this.histLen);
+      exact.rows(this.history.dataStart, this.histLen);
       for (let i = 0; i < this.histLen; i++) {
         const t = unchecked(this.history[i]);
         if (t < 0 || t >= n) continue;
@@ -249,7 +250,13 @@ export class Sampler {
       exact.all();
       return this.sample(logits);
     }
-    exact.rows(this.ids, m);
+    // the rows not exact yet (the penalised ones are), listed after the candidates: m <= n/8
+    let fresh = m;
+    for (let j = 0; j < m; j++) {
+      const i = load<i32>(ids + (<usize>j << 2));
+      if (!penalise || load<u8>(flag + <usize>i) == 0) { store<i32>(ids + (<usize>fresh << 2), i); fresh++; }
+    }
+    exact.rows(ids + (<usize>m << 2), fresh - m);
     // 4. sample()'s chain on those rows, in id order: penalised values or the exact ones
     for (let j = 0; j < m; j++) {
       const i = load<i32>(ids + (<usize>j << 2));

@@ -554,10 +554,7 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   if (isFinite(bound)) {
     approxMatvec(s.logits, w.data, w.type, xq, w.cols, 0, w.rows);
     s.logitsError = bound;
-  } else {
-    project(s.logits, w, s.xb, 1, s, 0, w.rows, false);
-    s.logitsError = 0;
-  }
+  } else headAll(m, s);
   tm.outputNs += time_ns() - t1;
 }
 
@@ -568,13 +565,13 @@ export const HEAD_NONE: i32 = 0;
 export const HEAD_EXACT: i32 = 1;
 export const HEAD_BOUNDED: i32 = 2;
 
-/** Makes s.logits[ids[i]] exact for i < n (after forward with HEAD_BOUNDED). */
-export function headRows(m: Model, s: Scratch, ids: Int32Array, n: i32): void {
+/** Makes s.logits[r] exact for the n row ids r (i32s) at `ids` (after forward with HEAD_BOUNDED). */
+export function headRows(m: Model, s: Scratch, ids: usize, n: i32): void {
   if (s.logitsError == 0) return;
   const w = m.output;
   const xq = activations(s, s.xb, 1, w.cols, w.type);
   for (let i = 0; i < n; i++) {
-    const r = unchecked(ids[i]);
+    const r = load<i32>(ids + (<usize>i << 2));
     if (r >= 0 && r < w.rows) matvec(s.logits, w.data, w.type, xq, w.cols, w.rows, r, r + 1);
   }
 }
