@@ -148,7 +148,7 @@ export class Engine {
   get logits(): usize {
     if (this.scratch === null) return 0;
     const s = this.scratch!;
-    if (s.logitsError > 0 && s.logitsError < Infinity) {
+    if (s.logitsApproximate) {
       const t0 = time_ns();
       headAll(this.model!, s);
       this.timings.forward.outputNs += time_ns() - t0;
@@ -509,7 +509,7 @@ class ExactHead extends ExactLogits {
 
   bind(m: Model, s: Scratch): void {
     this.model = m; this.scratch = s; this.ns = 0;
-    this.bounded = s.logitsError > 0 && s.logitsError < Infinity;
+    this.bounded = s.logitsApproximate;
     this.rowCount = 0;
   }
 

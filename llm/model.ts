@@ -80,8 +80,17 @@ export class Model {
   /** True when the output head is token_embd (no output.weight in the file). */
   tiedOutput: bool = false;
   /** The largest scale of the output head's blocks, for its approximate products' error bound
-   *  (weightScaleMax: infinity when the head's type has no approximate products). */
-  outputScaleMax: f32 = Infinity;
+   *  (weightScaleMax: infinity when the head's type has no approximate products); measured on
+   *  first use (outputScale()), not at load, since host builds never use it. */
+  private outputScaleMax: f32 = -1;
+
+  outputScale(): f32 {
+    if (this.outputScaleMax < 0) {
+      const w = this.output;
+      this.outputScaleMax = weightScaleMax(w.data, w.type, w.cols, w.rows);
+    }
+    return this.outputScaleMax;
+  }
   /** llama3-style per-frequency RoPE divisors (rope_freqs.weight, f32[nRot/2]) or 0. */
   ropeFreqs: usize = 0;
 
@@ -279,7 +288,6 @@ export function bindModel(f: GGUFFile): ModelResult {
   if (toks !== null && toks.length != c.nVocab) {
     return fail("tokenizer has " + toks.length.toString() + " tokens but token_embd.weight has " + c.nVocab.toString() + " rows");
   }
-  m.outputScaleMax = weightScaleMax(m.output.data, m.output.type, m.output.cols, m.output.rows);
   const r = new ModelResult();
   r.model = m;
   return r;

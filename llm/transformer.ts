@@ -65,6 +65,8 @@ export class Scratch {
   /** How far any logit in `logits` may be from its exact value: 0 when all are exact, infinity
    *  when they are not this pass's (see HEAD_*). */
   logitsError: f64 = Infinity;
+  /** Whether `logits` holds approximations (some rows may be exact already). */
+  get logitsApproximate(): bool { return this.logitsError > 0 && this.logitsError < Infinity; }
   // what xq holds now: source buffer, activation type, rows, row length
   xqSrc: usize = 0;
   xqType: u32 = 0;
@@ -550,7 +552,7 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   s.dropActivations();
   const w = m.output;
   const xq = activations(s, s.xb, 1, w.cols, w.type);
-  const bound = head == HEAD_BOUNDED ? approxBound(w.type, m.outputScaleMax, xq, w.cols) : Infinity;
+  const bound = head == HEAD_BOUNDED ? approxBound(w.type, m.outputScale(), xq, w.cols) : Infinity;
   if (isFinite(bound)) {
     approxMatvec(s.logits, w.data, w.type, xq, w.cols, 0, w.rows);
     s.logitsError = bound;
