@@ -10,6 +10,8 @@ DISK ?=
 BUILD := build
 TC_ENV := .cache/toolchain/env.mk
 -include $(TC_ENV)
+# Node.js 20 where the system's is older (Debian 12): tools/setup.sh puts it here.
+export PATH := $(CURDIR)/.cache/toolchain/node/bin:$(PATH)
 
 KERNEL_ENTRY ?= kernel/main.ts
 AS_SOURCES := $(shell find kernel shell llm -name '*.ts' 2>/dev/null) asconfig.json

@@ -70,13 +70,13 @@ describe("activation formats", () => {
   });
 });
 
-// Q4_0, Q8_0, F16 and the K-quant products follow llama.cpp's x86 build (node-llama-cpp loads
-// ggml's AVX2 + FMA CPU variant here): they are compared with that variant, weights repacked
+// Q4_0, Q8_0, F16 and the K-quant products follow llama.cpp's x86 build (ggml's AVX2 + FMA CPU
+// variant, haswell, pinned by tools/ref/pinned.mjs whatever this host would pick): they are compared with that variant, weights repacked
 // where it repacks them (as llama.cpp loads them: Q4_0 and Q4_K with a row count that is a
 // multiple of 8). The other types keep ggml's portable reference order.
 const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16, T.Q4_K, T.Q5_K, T.Q6_K]);
-const refBest = (args: (string | number)[], inputs: Uint8Array[] = []) =>
-  new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "best", repack: true }));
+const refPinned = (args: (string | number)[], inputs: Uint8Array[] = []) =>
+  new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "pinned", repack: true }));
 
 describe("matvec and matmul", () => {
   const K: Record<number, number> = { [T.Q4_K]: 512, [T.Q5_K]: 512, [T.Q6_K]: 512 };
@@ -164,7 +164,7 @@ describe("matvec and matmul", () => {
   }
 
   for (const type of WEIGHT_TYPES) {
-    const vs = X86.has(type) ? "llama.cpp's x86 mul_mat (node-llama-cpp's CPU variant, repacked weights)" : "ggml's mul_mat";
+    const vs = X86.has(type) ? "llama.cpp's x86 mul_mat (the pinned haswell build, repacked weights)" : "ggml's mul_mat";
     it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]}: matmul from f32 activations equals ${vs} (ggml converts them itself)`), () => {
       // 16 rows for the x86 types: llama.cpp repacks Q4_0 only when the row count is a multiple
       // of 8 (Q4_K too), and takes tinyBLAS for F16 only when it is a multiple of 4. n = 6: the
@@ -180,7 +180,7 @@ describe("matvec and matmul", () => {
         const ours = m.floats(out, rows * n);
         const args = ["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"];
         const inputs = [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)];
-        const theirs = asF32(X86.has(type) ? refBest(args, inputs) : new Uint8Array(ref(args, inputs)));
+        const theirs = asF32(X86.has(type) ? refPinned(args, inputs) : new Uint8Array(ref(args, inputs)));
         if (type === T.F32 || type === T.BF16) {
           // double sums in another order: at most one f32 rounding apart
           for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - theirs[i])).toBeLessThanOrEqual(Math.abs(theirs[i]) * 2 ** -23);
@@ -195,7 +195,7 @@ describe("matvec and matmul", () => {
             expect(m.x.matvec(o1, wp, type, xq + t * ab, k, rows, 0, rows)).toBe(1);
             const mine = m.floats(o1, rows);
             const xt = x.subarray(t * k, (t + 1) * k);
-            const ref1 = asF32(refBest(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
+            const ref1 = asF32(refPinned(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
             const d = firstBitDiff(mine, ref1);
             expect(d, `${rows} rows: n=1 token ${t} row ${d}: ours ${mine[d]} ggml ${ref1[d]}`).toBe(-1);
           }
@@ -224,7 +224,7 @@ describe.skipIf(!!REF_MISSING)(withRef("the kernel's build of the products (SIS_
           const wp = a.load(w), xp = a.load(m.u8(xq, ab * n)), out = a.alloc(rows * n * 4);
           expect(a.x.matmul(out, wp, type, xp, n, k, rows, 0, rows)).toBe(1);
           const ours = a.floats(out, rows * n).map((v) => (Number.isNaN(v) ? NaN : v));
-          const theirs = asF32(refBest(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]))
+          const theirs = asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]))
             .map((v) => (Number.isNaN(v) ? NaN : v));
           const d = firstBitDiff(ours, theirs);
           expect(d, `${rows} rows, ${n} tokens: output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
@@ -254,7 +254,7 @@ describe.skipIf(!!REF_MISSING)(withRef("the build without relaxed SIMD (fused mu
         const wp = e.load(w), xp = e.load(m.u8(xq, ab * n)), out = e.alloc(rows * n * 4);
         expect(e.x.matmul(out, wp, type, xp, n, k, rows, 0, rows)).toBe(1);
         const ours = e.floats(out, rows * n);
-        const theirs = asF32(refBest(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
+        const theirs = asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
         const d = firstBitDiff(ours, theirs);
         expect(d, `${n} tokens: output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
         e.free(wp); e.free(xp); e.free(out); m.free(xq);
@@ -298,14 +298,14 @@ describe.skipIf(!!REF_MISSING)(withRef("Q4_0 and Q8_0 with extreme block scales"
           return firstBitDiff(na, nb);
         };
         expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
-        const theirs = asF32(refBest(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
+        const theirs = asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
         const mine = m.floats(out, rows * n);
         const d = same(mine, theirs);
         expect(d, `batch: output ${d}: ours ${mine[d]} ggml ${theirs[d]}`).toBe(-1);
         if (special !== null) expect([5, 17, 30].every((row) => !Number.isFinite(mine[row]))).toBe(true);
         const xt = x.subarray(0, k);
         expect(m.x.matvec(out, wp, type, xq, k, rows, 0, rows)).toBe(1);
-        const one = asF32(refBest(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
+        const one = asF32(refPinned(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
         const d1 = same(m.floats(out, rows), one);
         expect(d1, `one row: output ${d1}`).toBe(-1);
         m.free(wp); m.free(xq); m.free(out);
@@ -492,9 +492,9 @@ describe("vector helpers", () => {
       same(m.floats(o, xs.length), ggml(["expf", xs.length, "@in", "@out"], [xs]), "expf");
       m.free(p); m.free(o);
     });
-    it("swiglu (as llama.cpp's x86 build: node-llama-cpp's CPU variant)", () => {
+    it("swiglu (as llama.cpp's pinned x86 build, haswell)", () => {
       const u = Float32Array.from({ length: n }, () => r.gauss());
-      same(run("swiglu", [mixed, u]), asF32(refBest(["swiglu", n, "@in", "@in", "@out"], [mixed, u].map((a) => new Uint8Array(a.buffer)))), "swiglu");
+      same(run("swiglu", [mixed, u]), asF32(refPinned(["swiglu", n, "@in", "@in", "@out"], [mixed, u].map((a) => new Uint8Array(a.buffer)))), "swiglu");
     });
     it("rms_norm", () => {
       for (const d of datasets(1024, 3).slice(0, 4)) {

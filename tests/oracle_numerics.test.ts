@@ -1,6 +1,6 @@
 // The pieces of llama.cpp's arithmetic that the engine reproduces bit for bit, each against the
-// code llama.cpp itself runs here (tools/ref: ggml and the C library of node-llama-cpp's x86
-// build, the CPU variant ggml_backend_load_best picks on this machine):
+// code llama.cpp itself runs (tools/ref: ggml and the C library of node-llama-cpp's x86 build,
+// always its haswell CPU variant: tools/ref/pinned.mjs):
 //   - attention: ggml_flash_attn_ext in all three of its code paths (short batches with an F16
 //     accumulator, one token split across threads, 64+ token tiles in f32);
 //   - the emulated x86 fused multiply-add and ggml's AVX2 exp it is built on;
@@ -20,7 +20,7 @@ beforeAll(async () => {
   memory = inst.memory;
 });
 const withRef = (name: string) => (REF_MISSING ? `${name} [skipped: ${REF_MISSING}]` : name);
-const best = { cpu: "best" };
+const pinned = { cpu: "pinned" };
 const ref = (args: (string | number)[], inputs: Uint8Array[] = [], opts = {}): Uint8Array =>
   ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), opts);
 
@@ -83,7 +83,7 @@ describe("attention equals ggml_flash_attn_ext (llama.cpp's default)", () => {
       const ours = new Uint32Array(memory.buffer, po, q.length).slice();
       [pq, pk, pv, po].forEach((p) => x.freeRegion(p));
       const theirs = u32(ref(["flashattn", c.hd, c.nh, c.nkvh, c.nq, cells, c.pos0, c.threads, "@in", "@in", "@in", "@out"],
-        [bytes(q), bytes(k), bytes(v)], best));
+        [bytes(q), bytes(k), bytes(v)], pinned));
       const d = firstDiff(ours, theirs);
       expect(d, d < 0 ? "" : `token ${Math.floor(d / (c.nh * c.hd))} head ${Math.floor(d / c.hd) % c.nh} dim ${d % c.hd}`).toBe(-1);
     });
@@ -121,7 +121,7 @@ describe("the arithmetic under it", () => {
     expect(d, d < 0 ? "" : `fma(${a[d]}, ${b[d]}, ${c[d]})`).toBe(-1);
   });
 
-  it.skipIf(!!REF_MISSING)(withRef("expAvx2 equals ggml_vec_soft_max_f32's exp in node-llama-cpp's CPU build"), () => {
+  it.skipIf(!!REF_MISSING)(withRef("expAvx2 equals ggml_vec_soft_max_f32's exp in the pinned CPU build (haswell)"), () => {
     const n = 1 << 16, r = rng(7);
     const bits = new Uint32Array(1), f = new Float32Array(bits.buffer);
     const v = Float32Array.from({ length: n }, (_, i) => {
@@ -135,7 +135,7 @@ describe("the arithmetic under it", () => {
     x.expRow(pv, po, n);
     const ours = new Uint32Array(memory.buffer, po, n).slice();
     [pv, po].forEach((p) => x.freeRegion(p));
-    const out = ref(["vsoftmax", n, 0, "@in", "@out"], [bytes(v)], best);
+    const out = ref(["vsoftmax", n, 0, "@in", "@out"], [bytes(v)], pinned);
     const theirs = u32(out.subarray(0, n * 4));
     const d = firstDiff(ours, theirs);
     expect(d, d < 0 ? "" : `exp(${v[d]})`).toBe(-1);
@@ -163,7 +163,7 @@ describe("the arithmetic under it", () => {
   });
 });
 
-describe("activations are quantized as node-llama-cpp's x86 build does", () => {
+describe("activations are quantized as the pinned x86 build (haswell) does", () => {
   const k = 4096;
   // one block type per activation format; Q8_0 and Q8_1 data includes exact ties (x.5 after
   // scaling), where x86 rounds to even and ggml's reference quantizer away from zero

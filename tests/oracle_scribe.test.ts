@@ -10,28 +10,22 @@
 // that step and the first step whose logits differ (tools/ref/llama-run).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { LLM } from "../tools/lib/llm.mjs";
-import { Oracle, logSoftmax, compareLogProbs, compareGreedy } from "./support/llamacpp.mjs";
-import { SHARED, HAVE_SHARED, SHARED_MISSING } from "./support/gguf_fixture.mjs";
+import { Oracle, logSoftmax, compareLogProbs, compareGreedy, PINNED_MISSING } from "./support/llamacpp.mjs";
+import { HAVE_SHARED, SHARED_MISSING } from "./support/gguf_fixture.mjs";
+import { SCRIBE_MODELS, SCRIBE_PROMPTS } from "./support/scribe.mjs";
 import { llamaRun, ggmlRefUnavailable } from "../tools/ref/ggmlref.mjs";
 
-const MODELS = ["f16", "q8_0", "q4_0", "q4_0-pure"].map((q) => resolve(SHARED, "models", `sis-scribe-15m-${q}.gguf`));
-const PROMPTS = [
-  "And God said",
-  "In the beginning",
-  "ROMEO:\nWhat light through yonder window breaks?",
-  "Thou shalt not",
-  "The king said unto his servants, Go ye",
-];
+const MODELS = SCRIBE_MODELS;
+const PROMPTS = SCRIBE_PROMPTS;
 const N = 64;
 /** First-step log-probabilities of tokens with p >= 1e-4 agree within this (natural log units).
  *  With equal logits what is left is node-llama-cpp's own softmax (~1e-4); a wrong RoPE, norm
  *  or head layout is off by whole nats. */
 const LOGPROB_TOL = 2e-3;
 
-const have = HAVE_SHARED && MODELS.every((m) => existsSync(m));
-const note = have ? "" : ` (${SHARED_MISSING})`;
+const have = HAVE_SHARED && MODELS.every((m) => existsSync(m)) && !PINNED_MISSING;
+const note = PINNED_MISSING ? ` (${PINNED_MISSING})` : have ? "" : ` (${SHARED_MISSING})`;
 const LLAMA_RUN_MISSING = ggmlRefUnavailable();
 
 describe.skipIf(!have)("engine vs llama.cpp on sis-scribe-15m" + note, () => {

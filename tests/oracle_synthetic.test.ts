@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { LLM } from "../tools/lib/llm.mjs";
 import { ROOT } from "../tools/lib/asbuild.mjs";
-import { Oracle, logSoftmax, compareLogProbs, compareGreedy } from "./support/llamacpp.mjs";
+import { Oracle, logSoftmax, compareLogProbs, compareGreedy, PINNED_MISSING } from "./support/llamacpp.mjs";
 import { SHARED, HAVE_SHARED, SHARED_MISSING } from "./support/gguf_fixture.mjs";
 
 const VOCAB = resolve(SHARED, "vocab", "ggml-vocab-llama-spm.gguf");
@@ -44,7 +44,8 @@ const MODELS: { name: string; dim: number; layers: number; heads: number; kvHead
   { name: "q6_k-gqa2-untied", dim: 256, layers: 2, heads: 4, kvHeads: 2, ff: 512, type: "Q6_K", untied: true, tol: [5e-3, 2.5e-3, 0.15, 0.03] },
 ];
 
-describe.skipIf(!HAVE_SHARED)("engine vs llama.cpp on synthetic models" + (HAVE_SHARED ? "" : ` (${SHARED_MISSING})`), () => {
+const why = PINNED_MISSING || (HAVE_SHARED ? "" : SHARED_MISSING);
+describe.skipIf(!!why)("engine vs llama.cpp on synthetic models" + (why ? ` (${why})` : ""), () => {
   let llm: any;
   beforeAll(async () => {
     llm = await LLM.create();

@@ -189,15 +189,15 @@ describe("dequantization", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Q4_0, Q8_0, F16 and the K-quant products follow llama.cpp's x86 build (node-llama-cpp loads
-// ggml's AVX2 + FMA CPU variant here), not ggml's portable reference: they are compared with
+// Q4_0, Q8_0, F16 and the K-quant products follow llama.cpp's x86 build (ggml's AVX2 + FMA CPU
+// variant, haswell, pinned by tools/ref/pinned.mjs whatever this host would pick), not ggml's portable reference: they are compared with
 // that variant (weights repacked where it repacks them, as llama.cpp loads them: Q4_0 and Q4_K
 // with a row count that is a multiple of 8). The other types keep the portable reference's
 // (generic) order.
 const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16, T.Q4_K, T.Q5_K, T.Q6_K]);
 const KQ = new Set<number>([T.Q4_K, T.Q5_K, T.Q6_K]);
-const refBest = (args: (string | number)[], inputs: Uint8Array[] = []) =>
-  new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "best", repack: true }));
+const refPinned = (args: (string | number)[], inputs: Uint8Array[] = []) =>
+  new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "pinned", repack: true }));
 
 // Independent JS versions of the summation orders. JS adds and multiplies f32 values in f64
 // and Math.fround rounds once more; with 53 >= 2*24 + 2 bits that is exactly the f32 operation.
@@ -455,7 +455,7 @@ describe("dot products", () => {
 
   for (const [type, k] of cases) {
     const vs = X86.has(type)
-      ? "llama.cpp's x86 mul_mat (node-llama-cpp's CPU variant, weights repacked as llama.cpp loads them)"
+      ? "llama.cpp's x86 mul_mat (the pinned haswell build, weights repacked as llama.cpp loads them)"
       : "ggml's mul_mat";
     it.skipIf(!!REF_MISSING)(withRef(`${NAME[type]} k=${k}: equals ${vs} on the same quantized activations`), () => {
       const s = setup(type, k);
@@ -474,7 +474,7 @@ describe("dot products", () => {
         for (let t = 0; t < TOKENS; t++) for (let r = 0; r < ROWS; r++) ours[t * ROWS + r] = m.x.dotSimd(type, s.wp + r * s.rb, s.xq + t * s.ab, k);
       } else if (type === T.F16) {
         // TOKENS >= 2 rows: llama.cpp's batched product (tinyBLAS when k % 8 == 0), gemm(batched)
-        theirs = asF32(refBest(["mulmat", type, k, ROWS, TOKENS, "@in", s.at, "@in", "@out"], [s.w, xBytes]));
+        theirs = asF32(refPinned(["mulmat", type, k, ROWS, TOKENS, "@in", s.at, "@in", "@out"], [s.w, xBytes]));
         const o = m.alloc(ROWS * TOKENS * 4);
         m.x.gemmF16(o, ROWS, s.wp, s.rb, ROWS, s.xq, s.ab, TOKENS, k, ROWS);
         ours.set(m.floats(o, ROWS * TOKENS));
@@ -488,10 +488,10 @@ describe("dot products", () => {
         // changes; the comparison of the results below covers it.)
         const xf = new Float32Array(k * TOKENS);
         s.xs.forEach((x, t) => xf.set(x, t * k));
-        const act = refBest(["actq", s.at, k * TOKENS, "@in", "@out"], [new Uint8Array(xf.buffer)]);
+        const act = refPinned(["actq", s.at, k * TOKENS, "@in", "@out"], [new Uint8Array(xf.buffer)]);
         const da = firstByteDiff(xBytes, act);
         expect(da, `${NAME[s.at]} activations: first differing byte ${da} (token ${Math.floor(da / s.ab)})`).toBe(-1);
-        theirs = asF32(refBest(["mulmat", type, k, ROWS, TOKENS, "@in", T.F32, "@in", "@out"], [s.w, new Uint8Array(xf.buffer)]));
+        theirs = asF32(refPinned(["mulmat", type, k, ROWS, TOKENS, "@in", T.F32, "@in", "@out"], [s.w, new Uint8Array(xf.buffer)]));
         if (KQ.has(type)) {
           // the engine's kernel (Q4_K: 8 rows, so the repacked orders: gemm for tokens 0-3, gemv for 4)
           const o = m.alloc(ROWS * TOKENS * 4);
@@ -518,8 +518,8 @@ describe("dot products", () => {
         // one activation row (llama.cpp's token generation): the single-row kernels, dotSimd
         for (let t = 0; t < TOKENS; t++) {
           const one = type === T.F16
-            ? refBest(["mulmat", type, k, ROWS, 1, "@in", s.at, "@in", "@out"], [s.w, xBytes.subarray(t * k * 2, (t + 1) * k * 2)])
-            : refBest(["mulmat", type, k, ROWS, 1, "@in", T.F32, "@in", "@out"], [s.w, new Uint8Array(s.xs[t].buffer)]);
+            ? refPinned(["mulmat", type, k, ROWS, 1, "@in", s.at, "@in", "@out"], [s.w, xBytes.subarray(t * k * 2, (t + 1) * k * 2)])
+            : refPinned(["mulmat", type, k, ROWS, 1, "@in", T.F32, "@in", "@out"], [s.w, new Uint8Array(s.xs[t].buffer)]);
           const theirs1 = asF32(one);
           let ours1: Float32Array;
           if (KQ.has(type)) {
@@ -554,7 +554,7 @@ describe("K-quant products: llama.cpp's x86 kernels", () => {
     for (let t = 0; t < n; t++) expect(m.x.activations(type, xp + t * k * 4, xq + t * ab, k)).toBe(1);
     m.x.gemmK(type, o, rows, wp, rb, rows, xq, ab, n, k, 0);
     const ours = m.floats(o, rows * n);
-    const theirs = REF_MISSING ? null : asF32(refBest(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xf.buffer)]));
+    const theirs = REF_MISSING ? null : asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xf.buffer)]));
     const xall = m.bytes(xq, ab * n);
     const wb = (i: number) => w.subarray(i * rb, (i + 1) * rb), xb = (t: number) => xall.subarray(t * ab, (t + 1) * ab);
     for (const p of [wp, xp, xq, o]) m.free(p);
@@ -630,7 +630,7 @@ describe("K-quant products: llama.cpp's x86 kernels", () => {
       if (kx86(T.Q6_K, wr, xb, k, false) !== ours[r]) rounded++;
     }
     expect(rounded, "rows where the lane's f32 rounding shows in the result").toBeGreaterThan(0);
-    exact(ours, asF32(refBest(["mulmat", T.Q6_K, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer)])), "large lanes");
+    exact(ours, asF32(refPinned(["mulmat", T.Q6_K, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer)])), "large lanes");
     for (const p of [wp, xp, xq, o]) m.free(p);
   });
 });

@@ -65,8 +65,10 @@ async function workerOurs(wasm, path, ctx, gen) {
 }
 
 async function workerLlama(path, ctx, gen) {
-  const { getLlama } = await import("node-llama-cpp");
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+  // the peer as a user of llama.cpp here gets it: ggml's own choice of CPU variant, not the
+  // tests' pinned one
+  const { hostLlama, loadedCpuVariants } = await import("./ref/pinned.mjs");
+  const llama = await hostLlama();
   const model = await llama.loadModel({ modelPath: path });
   const context = await model.createContext({ contextSize: ctx, batchSize: ctx, threads: 1 });
   const seq = context.getSequence();
@@ -84,7 +86,7 @@ async function workerLlama(path, ctx, gen) {
   };
   await once();
   const r = await once();
-  return { ...r, peakRss: vmHWM() };
+  return { ...r, peakRss: vmHWM(), variant: loadedCpuVariants().join("+") };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ async function main() {
     const row = (name, r, note) => console.log(`| ${m.label} | ${name} | ${r.promptTokens} | ${rate(r.promptTokens, r.prefillNs).toFixed(1)} | ` +
       `${rate(r.decodeTokens, r.decodeNs).toFixed(1)} | ${mib(r.peakRss)} | ${note} |`);
     row("SIS (wasm, Node)", ours, `model+KV+scratch regions ${mib(ours.regions)} MiB, wasm memory ${mib(ours.wasmMemory)} MiB; ${ours.decodeTokens + 1} tokens`);
-    row("llama.cpp (native)", ref, `node-llama-cpp 3.21.1, CPU build; ${ref.decodeTokens + 1} tokens`);
+    row("llama.cpp (native)", ref, `node-llama-cpp 3.21.1, CPU build ${ref.variant}; ${ref.decodeTokens + 1} tokens`);
     console.log(`| | ratio SIS / llama.cpp | | ${(rate(ours.promptTokens, ours.prefillNs) / rate(ref.promptTokens, ref.prefillNs)).toFixed(2)} | ` +
       `${(rate(ours.decodeTokens, ours.decodeNs) / rate(ref.decodeTokens, ref.decodeNs)).toFixed(2)} | | |`);
   }

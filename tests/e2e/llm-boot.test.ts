@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { SisMachine } from "../support/qemu-serial.mjs";
 import { blkdebugArgs, PROMPT } from "../support/storage-e2e.mjs";
 import { hostView, superInfo } from "../support/ext4-corrupt.mjs";
-import { Oracle } from "../support/llamacpp.mjs";
+import { Oracle, PINNED_MISSING } from "../support/llamacpp.mjs";
 import { parseGeneration, regionsInUse, tinyModel, writeSparse, GGML } from "../support/llm-e2e.mjs";
 import { mkdisk, findMke2fs } from "../../tools/mkdisk.mjs";
 import { withBootCommands, loadCommands, BOOT_FILE } from "../../tools/run.mjs";
@@ -54,7 +54,7 @@ describe.skipIf(!haveMke2fs)("make run LOAD=...: a model loaded at boot", () => 
     expect(after).toMatch(/^model:\s+sis-scribe-15m/m);
   });
 
-  it("llmctl infer works at once", async () => {
+  it.skipIf(!!PINNED_MISSING)("llmctl infer works at once, as llama.cpp continues" + (PINNED_MISSING ? ` (${PINNED_MISSING})` : ""), async () => {
     const pt = oracle.tokenize("And God said");
     const ids = await oracle.greedy(pt, 20);
     const g = parseGeneration(await m.run('llmctl infer "And God said" --temperature 0 --max-tokens 20', { timeout: 120_000 }));

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SisMachine } from "../support/qemu-serial.mjs";
 import { renderTerminal } from "../support/storage-e2e.mjs";
-import { Oracle } from "../support/llamacpp.mjs";
+import { Oracle, PINNED_MISSING } from "../support/llamacpp.mjs";
 import {
   expectedModel, readGGUFMeta, tinyModel, writeSparse, parseGeneration, regionsInUse, modelMemory, sendLine, pageRound, GGML, withMetadata,
 } from "../support/llm-e2e.mjs";
@@ -73,6 +73,10 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
   afterAll(async () => { m?.kill(); await oracle?.dispose(); });
 
   const info = () => m.run("llmctl info");
+  // Where the pinned llama.cpp build cannot run, the comparisons of text with llama.cpp's are
+  // skipped (the tests that are nothing else) or left out of the tests that check more.
+  const exactIt = it.skipIf(!!PINNED_MISSING);
+  const skipNote = PINNED_MISSING ? ` (${PINNED_MISSING})` : "";
   /** llama.cpp's greedy continuation of `prompt`: { text, tokens, promptTokens }. */
   async function greedy(prompt: string, n: number) {
     const pt = oracle.tokenize(prompt);
@@ -158,7 +162,7 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
   });
 
   for (const [prompt, n] of GREEDY) {
-    it(`infer ${JSON.stringify(prompt)} --temperature 0 --max-tokens ${n} prints llama.cpp's continuation`, async () => {
+    exactIt(`infer ${JSON.stringify(prompt)} --temperature 0 --max-tokens ${n} prints llama.cpp's continuation${skipNote}`, async () => {
       const ref = await greedy(prompt, n);
       const quoted = prompt.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
       const out = await m.run(`llmctl infer "${quoted}" --temperature 0 --max-tokens ${n}`, { timeout: 120_000 });
@@ -202,13 +206,15 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     }
     expect(await m.run("llmctl config temperature 0")).toBe("temperature     0.00 (greedy)");
     expect(await m.run("llmctl config max-tokens 6")).toBe("max-tokens      6");
-    const ref = await greedy("And the LORD", 6);
     const a = parseGeneration(await m.run('llmctl infer "And the LORD"', { timeout: 60_000 }));
-    expect(a.text).toBe(ref.text);
-    expect(a.tokens).toBe(ref.tokens);
+    expect(a.tokens).toBe(6);
     const b = parseGeneration(await m.run('llmctl infer "And the LORD" --max-tokens 3', { timeout: 60_000 }));
-    expect(b.text).toBe((await greedy("And the LORD", 3)).text);
     expect(b.tokens).toBe(3);
+    expect(a.text.startsWith(b.text)).toBe(true);
+    if (!PINNED_MISSING) {
+      expect(a.text).toBe((await greedy("And the LORD", 6)).text);
+      expect(b.text).toBe((await greedy("And the LORD", 3)).text);
+    }
     expect(await m.run("llmctl config top-p 2")).toMatch(/^error: top-p needs a number from 0 to 1, not '2'$/);
     expect(await m.run("llmctl config colour blue")).toMatch(/^error: unknown setting 'colour'/);
     expect(await m.run('llmctl infer "x" --frobnicate 1')).toMatch(/^error: unknown option '--frobnicate'$/);
@@ -231,12 +237,12 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     const g = parseGeneration(await m.run('llmctl infer "And God said" --temperature 0 --max-tokens 100', { timeout: 60_000 }));
     expect(g.stopped).toBe("stopped: context full");
     expect(g.promptTokens + g.tokens).toBe(17); // 16 positions filled, and the last token sampled from them
-    expect(g.text).toBe((await greedy("And God said", g.tokens)).text);
+    if (!PINNED_MISSING) expect(g.text).toBe((await greedy("And God said", g.tokens)).text);
     expect(await m.run("llmctl config context 0")).toMatch(new RegExp(`^context: ${want.context} tokens; KV cache reallocated`));
     expect(modelMemory(await info()).kv).toBe(pageRound(want.kvBytes(want.context)));
   });
 
-  it("Ctrl-C stops a generation and keeps what was produced", async () => {
+  exactIt("Ctrl-C stops a generation and keeps what was produced" + skipNote, async () => {
     const n = 200;
     const ref = await greedy("And God said", n);
     const from = m.output.length;
@@ -298,7 +304,7 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     expect(await m.run('llmctl infer "Let there be" --temperature 0 --max-tokens 2', { timeout: 60_000 })).not.toMatch(/profile:/);
   });
 
-  it("llmctl chat: turns go to the model, history stays in the KV cache, /reset and /exit", async () => {
+  exactIt("llmctl chat: turns go to the model, history stays in the KV cache, /reset and /exit" + skipNote, async () => {
     const intro = await sendLine(m, "llmctl chat --temperature 0 --max-tokens 12");
     expect(intro).toMatch(/^chat with sis-scribe-15m, format: plain \(/m);
     expect(m.output.endsWith("you> ")).toBe(true);
@@ -386,7 +392,7 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     expect(await m.run("help llmctl")).toMatch(/llmctl chat/);
   });
 
-  it("llmctl chat lays the turns out with the model's chat template (ChatML)", async () => {
+  exactIt("llmctl chat lays the turns out with the model's chat template (ChatML)" + skipNote, async () => {
     const path = join(tmp, "src", "chatml.gguf");
     const o2 = await Oracle.open(path, { contextSize: 256 });
     try {

@@ -1,5 +1,10 @@
 // llama.cpp as the oracle, through node-llama-cpp 3.21.1 (prebuilt CPU build, never built
-// here). One Llama instance per process; one context per model.
+// here), always ggml's "haswell" CPU variant whatever this host would pick
+// (tools/ref/pinned.mjs). One Llama instance per process; one context per model.
+//
+// Where that build cannot run (no AVX2, not x86-64), PINNED_MISSING says why: the tests that
+// compare numbers skip with it, and llama() gives the host's own build for what does not
+// depend on the arithmetic (tokens, templates).
 //
 // The context uses node-llama-cpp's defaults, which are what "the same settings" means for
 // the engine: flash attention "auto" (on for the CPU), F16 K/V cache, batch = ubatch =
@@ -12,12 +17,17 @@
 // token with 512+ cache cells in view is split into one chunk per thread, which a context of
 // 256 never reaches (the engine models it with LLAMA_THREADS = 4; tests/oracle_numerics
 // checks that path against ggml on 1, 3 and 4 threads).
-import { getLlama } from "node-llama-cpp";
+import { pinnedLlama, pinnedUnavailable, hostLlama, PINNED_VARIANT } from "../../tools/ref/pinned.mjs";
+
+/** Why the bit-exact oracle cannot run here ("" when it can), as one skip line. */
+export const PINNED_MISSING = (() => { const w = pinnedUnavailable(); return w ? `skipped: ${w}` : ""; })();
+export { PINNED_VARIANT };
 
 let llamaPromise = null;
 
+/** node-llama-cpp's Llama: the pinned build, or where it cannot run the host's own. */
 export function llama() {
-  llamaPromise ??= getLlama({ gpu: false, build: "never", logLevel: "error" });
+  llamaPromise ??= PINNED_MISSING ? hostLlama() : pinnedLlama();
   return llamaPromise;
 }
 

@@ -171,11 +171,12 @@ function writeInitramfs(path, { modelFile, disk, command }) {
 
 /**
  * hostGreedy(model, promptTokens, n) -> { tokens, text }: the oracle, llama.cpp on the host
- * (node-llama-cpp x64), greedy continuation of exactly these prompt tokens.
+ * (node-llama-cpp x64, the pinned haswell build: tools/ref/pinned.mjs), greedy continuation
+ * of exactly these prompt tokens.
  */
 export async function hostGreedy(model, promptTokens, n) {
-  const { getLlama } = await import("node-llama-cpp");
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+  const { pinnedLlama } = await import("../ref/pinned.mjs");
+  const llama = await pinnedLlama();
   const m = await llama.loadModel({ modelPath: resolve(model) });
   // one thread: the oracle's result does not depend on it, and spinning threads on a busy machine crawl
   const ctx = await m.createContext({ contextSize: promptTokens.length + n + 8, batchSize: promptTokens.length, threads: 1 });

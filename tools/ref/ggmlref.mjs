@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PINNED_CPU_LIB, pinnedBinsDir, pinnedUnavailable } from "./pinned.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SRC = join(ROOT, "tools/ref/ggml-ref.c");
@@ -28,6 +29,8 @@ const CPU_LIB = process.env.GGML_REF_CPU ?? join(LIBS, process.arch === "x64" ? 
 /** Why the oracle cannot be used here, or "" when it can. */
 export function ggmlRefUnavailable() {
   if (process.platform !== "linux") return "ggml-ref needs Linux";
+  const pinned = pinnedUnavailable(); // its activation conversions and llama-run are the pinned build's
+  if (pinned) return pinned;
   if (!existsSync(PKG)) return `no llama.cpp source bundle at ${PKG}`;
   if (!existsSync(join(LIBS, "libggml-base.so"))) return `no prebuilt ggml libraries in ${LIBS}`;
   if (!existsSync(CPU_LIB)) return `no CPU backend library ${CPU_LIB}`;
@@ -116,15 +119,16 @@ export function ensureLlamaRun() {
  * `tokens`, then `gen` greedy tokens one at a time. Returns { logits: Float32Array[] (one per
  * step), tokens: number[] (the greedy ones), tensors: { name, step, shape, data }[] } where
  * tensors are the graph tensors whose names start with one of `dump` ("*": all), in graph order.
+ * The pinned CPU build (tools/ref/pinned.mjs) runs it; `hostBuild` lets ggml pick this host's own.
  */
-export function llamaRun(model, tokens, { gen = 0, ctx = 256, batch, threads = 4, fa = "auto", dump = [] } = {}) {
+export function llamaRun(model, tokens, { gen = 0, ctx = 256, batch, threads = 4, fa = "auto", dump = [], hostBuild = false } = {}) {
   const bin = ensureLlamaRun();
   const dir = mkdtempSync(join(tmpdir(), "llama-run-"));
   try {
     const args = [model, dir, "--tokens", tokens.join(","), "--gen", gen, "--ctx", ctx, "--threads", threads, "--fa", fa];
     if (batch) args.push("--batch", batch);
     if (dump.length) args.push("--dump", dump.join(","));
-    const out = execFileSync(bin, args.map(String), { env: { ...process.env, GGML_BACKEND_DIR: LIBS }, encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] });
+    const out = execFileSync(bin, args.map(String), { env: { ...process.env, GGML_BACKEND_DIR: hostBuild ? LIBS : pinnedBinsDir() }, encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] });
     const all = readFileSync(join(dir, "logits.f32"));
     const lf = new Float32Array(all.buffer, all.byteOffset, all.byteLength / 4);
     const steps = gen + 1, nv = lf.length / steps;
@@ -143,20 +147,22 @@ export function llamaRun(model, tokens, { gen = 0, ctx = 256, batch, threads = 4
   }
 }
 
-let bestCpu = null;
-/** The CPU backend variant node-llama-cpp (ggml_backend_load_best) loads on this machine, e.g.
- *  libggml-cpu-haswell.so: the arithmetic the oracle's llama.cpp actually runs. */
-export function bestCpuLib() {
-  bestCpu ??= execFileSync(ensureGgmlRef(), ["bestcpu", LIBS], { encoding: "utf8" }).trim();
-  return bestCpu;
+let hostCpu = null;
+/** The CPU backend variant ggml_backend_load_best would load on this machine from the package
+ *  (e.g. libggml-cpu-zen4.so on an AVX-512 host): what a plain node-llama-cpp runs here. The
+ *  oracles do not use it (tools/ref/pinned.mjs); reports name it. */
+export function hostCpuLib() {
+  hostCpu ??= execFileSync(ensureGgmlRef(), ["bestcpu", LIBS], { encoding: "utf8" }).trim();
+  return hostCpu;
 }
 
 /**
  * Runs one ggml-ref command on buffers: `inputs` are written to temporary files that take the
  * places marked "@in" in args (in order), the output file takes "@out". Returns the output bytes.
  * `cpu` picks the CPU backend: the portable build by default (ggml's reference kernels), or
- * "best" for the variant node-llama-cpp uses here (its SIMD kernels). Activation conversions
- * (mulmat from f32, actq) are that variant's (GGML_REF_ACT_CPU overrides it). `repack` puts
+ * "pinned" for the variant the oracles use (tools/ref/pinned.mjs: haswell's SIMD kernels).
+ * Activation conversions (mulmat from f32, actq) are the pinned variant's (GGML_REF_ACT_CPU
+ * overrides it). `repack` puts
  * mulmat's weights in that build's repacked layout where it takes them (Q4_0 and Q4_K with
  * rows a multiple of 8 on AVX2), as llama.cpp loads them.
  */
@@ -171,9 +177,9 @@ export function ggmlRef(args, inputs = [], { cpu = CPU_LIB, repack = false } = {
       if (a === "@out") return outPath;
       return String(a);
     });
-    // activations for Q8_0/Q8_1 products as node-llama-cpp's CPU build converts them
-    const act = process.env.GGML_REF_ACT_CPU ?? bestCpuLib();
-    execFileSync(bin, argv, { env: { ...process.env, GGML_REF_CPU: cpu === "best" ? bestCpuLib() : cpu, GGML_REF_ACT_CPU: act, GGML_REF_REPACK: repack ? "1" : "0" }, stdio: ["ignore", "ignore", "pipe"] });
+    // activations for Q8_0/Q8_1 products as the pinned CPU build converts them
+    const act = process.env.GGML_REF_ACT_CPU ?? PINNED_CPU_LIB;
+    execFileSync(bin, argv, { env: { ...process.env, GGML_REF_CPU: cpu === "pinned" ? PINNED_CPU_LIB : cpu, GGML_REF_ACT_CPU: act, GGML_REF_REPACK: repack ? "1" : "0" }, stdio: ["ignore", "ignore", "pipe"] });
     return readFileSync(outPath);
   } finally {
     rmSync(dir, { recursive: true, force: true });
