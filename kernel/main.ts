@@ -99,6 +99,7 @@ function boot(bootMs: u32): void {
   log.info("memory: " + (linearMemoryBytes() >> 10).toString() + " KiB linear, heap base 0x" +
     (<u32>__heap_base).toString(16) + ", shadow stack " + (<u32>(__heap_base - __data_end) >> 10).toString() + " KiB");
   initStorage(); // the models disk at /models; logs what it mounted, or why not
+  vfs.chdir(MODELS_PATH); // relative paths start in /models when it is there (stays / if not)
   readBootFile();
   const dups = duplicateCommands();
   for (let i = 0; i < dups.length; i++) log.warn("shell: command '" + dups[i] + "' registered twice; the second was refused");

@@ -1,8 +1,9 @@
 // The argument parser: a line -> words.
 //   Words are separated by spaces or tabs. "..." quotes a word (or part of one:
-//   a"b c"d is one word); inside quotes \" \\ \n \t are escapes and any other
-//   backslash escape is an error. An unclosed quote is an error. Outside quotes
-//   a backslash is an ordinary character.
+//   a"b c"d is one word); inside double quotes \" \\ \n \t are escapes and any other
+//   backslash escape is an error. '...' quotes literally, as in sh (no escapes: 'a\n'
+//   is a, \ and n). An unclosed quote is an error. Outside quotes a backslash is an
+//   ordinary character.
 // Plus strict number parsing for command options (no "12abc", no overflow).
 
 export class ParsedLine {
@@ -24,10 +25,21 @@ export function parseArgs(line: string): ParsedLine {
     if (i >= n) break;
     let word = "";
     while (i < n && !isSpace(line.charCodeAt(i))) {
-      if (line.charCodeAt(i) != 0x22) {
+      const q = line.charCodeAt(i);
+      if (q != 0x22 && q != 0x27) {
         const from = i;
-        while (i < n && !isSpace(line.charCodeAt(i)) && line.charCodeAt(i) != 0x22) i++;
+        while (i < n && !isSpace(line.charCodeAt(i)) && line.charCodeAt(i) != 0x22 && line.charCodeAt(i) != 0x27) i++;
         word += line.substring(from, i);
+        continue;
+      }
+      if (q == 0x27) { // a single-quoted part: literal up to the next '
+        const end = line.indexOf("'", i + 1);
+        if (end < 0) {
+          r.error = "unbalanced quote: the \"'\" at column " + (i + 1).toString() + " is never closed";
+          return r;
+        }
+        word += line.substring(i + 1, end);
+        i = end + 1;
         continue;
       }
       // a quoted part

@@ -6,6 +6,10 @@
 // or USAGE (the shell then prints the command's usage line).
 
 export type CommandHandler = (args: Array<string>) => i32;
+/** Tab completion of a command's arguments: the words before the one being typed (words[0]
+ *  is the command), and that word so far; returns whole words that may replace it
+ *  (shell/completion.ts filters them by prefix). */
+export type ArgCompleter = (words: Array<string>, word: string) => Array<string>;
 export type RecoveryHook = () => void;
 
 export const OK: i32 = 0;
@@ -21,6 +25,8 @@ export class Command {
     public usage: string,
     public handler: CommandHandler,
   ) {}
+  /** Completes arguments (setArgCompleter); without one, words starting with / or . are paths. */
+  completer: ArgCompleter | null = null;
 }
 
 // Created on first use so that registration does not depend on module start order.
@@ -49,6 +55,12 @@ export function registerCommand(name: string, summary: string, usage: string, ha
   t.push(c);
   for (let j = t.length - 1; j > i; j--) t[j] = t[j - 1];
   t[i] = c;
+}
+
+/** Gives a registered command its argument completion. */
+export function setArgCompleter(name: string, c: ArgCompleter): void {
+  const cmd = findCommand(name);
+  if (cmd != null) cmd.completer = c;
 }
 
 export function findCommand(name: string): Command | null {

@@ -8,7 +8,8 @@
 import { beginCommand, endCommand, ensureNewline, print, println, recoverAfterTrap } from "../kernel/console";
 import * as log from "../kernel/log";
 import { parseArgs } from "./args";
-import { PROMPT, lineLength, linePtr, prompt, reset as resetEditor, setPrompt } from "./editor";
+import { Completion, PROMPT, lineLength, linePtr, prompt, reset as resetEditor, setCompleter, setPrompt } from "./editor";
+import { completeLine } from "./completion";
 import { printable } from "./format";
 import { FAIL, USAGE, findCommand, runRecoveryHooks } from "./registry";
 
@@ -30,6 +31,9 @@ export abstract class LineConsumer {
 }
 
 let consumer: LineConsumer | null = null;
+
+// Tab completes shell words; a command holding the input (chat) takes text, not commands.
+setCompleter((before: string): Completion => consumer == null ? completeLine(before) : new Completion(0, new Array<string>()));
 
 /** From now on, lines go to `c` (its prompt is shown after the current command ends). */
 export function takeInput(c: LineConsumer): void {
@@ -87,7 +91,10 @@ export function runLine(line: string): i32 {
   if (args.length == 0) return 0;
   const cmd = findCommand(args[0]);
   if (cmd == null) {
-    println("error: unknown command '" + printable(args[0]) + "' (try 'help')");
+    const w = args[0];
+    if (w == "exit" || w == "quit" || w == "logout") {
+      println("error: there is no shell to leave: 'poweroff' turns the machine off ('reboot' restarts it)");
+    } else println("error: unknown command '" + printable(w) + "' (try 'help')");
     return FAIL;
   }
   current = cmd.name;

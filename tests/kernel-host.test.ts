@@ -117,7 +117,7 @@ describe("commands", () => {
   it("echo prints its words, quoted text, escapes and Unicode", async () => {
     const k = await boot();
     expect(await k.command("echo")).toBe("\n");
-    expect(await k.command("echo a   b\tc")).toBe("a b c\n");
+    expect(await k.command("echo a   b  c")).toBe("a b c\n");
     expect(await k.command('echo "a   b" c')).toBe("a   b c\n");
     expect(await k.command('echo "say \\"hi\\"" back\\slash "\\\\"')).toBe('say "hi" back\\slash \\\n');
     expect(await k.command('echo "two\\nlines"')).toBe("two\nlines\n"); // LF goes out as CR LF
@@ -194,10 +194,10 @@ describe("line editor", () => {
     expect(k.since(m2)).toBe("echo split\r\nsplit\r\nsis> echo next\r\nnext\r\nsis> ");
   });
 
-  it("swallows escape sequences (arrows, function keys, Alt) without echoing them", async () => {
+  it("swallows escape sequences it has no key for (function keys, Alt, paste marks) without echoing them", async () => {
     const k = await boot();
     const m = k.mark();
-    k.send("ec\x1b[Aho\x1b[1;5D \x1bOPx\x1b[3~\x1b[200~y\x1bz\x1b[15;2~\r");
+    k.send("ec\x1b[Bho \x1bOPx\x1b[200~y\x1bz\x1b[15;2~\x1b[201~\r");
     expect(k.since(m)).toBe("echo xy\r\nxy\r\nsis> ");
     // an escape cut short by a control byte lets that byte through
     const m2 = k.mark();
@@ -279,11 +279,79 @@ describe("line editor", () => {
     expect(await k.command("echo ok")).toBe("ok\n");
   });
 
-  it("ignores other control bytes and echoes TAB as a space", async () => {
+  it("ignores other control bytes; TAB inside quotes is text, echoed as a space", async () => {
     const k = await boot();
     const m = k.mark();
-    k.send("echo\ta\x01\x02\x07\x0c\x0eb\r");
+    k.send("echo a\x07\x0f\x12\x14\x16\x18\x1a\x1cb\r");
     expect(k.since(m)).toBe("echo ab\r\nab\r\n" + PROMPT);
+    expect(await k.command('echo "x\ty"')).toBe("x\ty\n");
+  });
+
+  it("edits inside the line: Left/Right, Home/End, Ctrl-A/E/B/F, Delete, Ctrl-D, Ctrl-K, Ctrl-W at the cursor", async () => {
+    const k = await boot();
+    // the example: echo abc, Left, Left, X gives aXbc (not abcX)
+    const m = k.mark();
+    k.send("echo abc\x1b[D\x1b[DX\r");
+    expect(k.since(m)).toBe("echo abc\b\bXbc\x1b[K\x1b[2Dbc\r\naXbc\r\n" + PROMPT);
+    expect(await k.command("cho abc\x1b[He\x1b[Fd")).toBe("abcd\n");              // Home, End (CSI H/F)
+    expect(await k.command("cho x\x1b[1~e\x1b[4~y")).toBe("xy\n");                   // Home, End (CSI 1~/4~)
+    expect(await k.command("cho x\x1bOHe\x1bOFy")).toBe("xy\n");                     // Home, End (SS3)
+    expect(await k.command("echo abXc\x1b[D\x1b[D\x1b[3~")).toBe("abc\n");          // Delete
+    expect(await k.command("echo abXc\x02\x02\x04")).toBe("abc\n");                 // Ctrl-B, Ctrl-D
+    expect(await k.command("xecho ab\x01\x04\x05c")).toBe("abc\n");                 // Ctrl-A, Ctrl-D, Ctrl-E
+    expect(await k.command("echo ab\x02\x02\x06\x06c")).toBe("abc\n");             // Ctrl-F
+    expect(await k.command("echo abc junk\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x0b")).toBe("abc\n"); // Ctrl-K
+    expect(await k.command("echo one two three\x1b[1;5D\x17X")).toBe("one Xthree\n"); // Ctrl-Left, Ctrl-W
+    expect(await k.command("echo one two\x1bb\x1bb\x1bfZ")).toBe("oneZ two\n");    // Alt-b, Alt-f
+    expect(await k.command("echo ab\x1b[Dé\x1b[D\x7f")).toBe("éb\n");              // Backspace in the middle
+    // keys split across reads are still one key
+    const m2 = k.mark();
+    k.send("echo ac\x1b"); k.send("["); k.send("Db\r");
+    expect(k.since(m2)).toMatch(/\r\nabc\r\nsis> $/);
+  });
+
+  it("Up/Down (and Ctrl-P/N) walk the history; the line being typed comes back; history lists it", async () => {
+    const k = await boot();
+    expect(await k.command("echo first")).toBe("first\n");
+    expect(await k.command("echo second")).toBe("second\n");
+    expect(await k.command("\x1b[A")).toBe("second\n");            // the last line again
+    expect(await k.command("\x1b[A\x1b[A\x1b[A")).toBe("first\n"); // stops at the oldest; a repeat of the last is kept once
+    expect(await k.command("\x10\x10\x0e")).toBe("first\n");      // Ctrl-P, Ctrl-P, Ctrl-N
+    expect(await k.command("echo typed\x1b[A\x1b[B")).toBe("typed\n");
+    expect(await k.command("\x1b[A\x1b[D\x1b[DX")).toBe("typXed\n");     // a recalled line is edited
+    const h = await k.command("history");
+    expect(h).toBe("   1  echo first\n   2  echo second\n   3  echo first\n   4  echo typed\n   5  echo typXed\n   6  history\n");
+    expect(await k.command("history 2")).toBe("   6  history\n   7  history 2\n");
+    // a refused line is not remembered; Ctrl-C leaves the history alone
+    await k.command("echo \x00bad");
+    k.send("\x1b[A\x03");
+    expect(await k.command("\x1b[A")).toBe("   6  history\n   7  history 2\n");
+  });
+
+  it("Tab completes commands, llmctl subcommands, settings and options; a second Tab lists the choices", async () => {
+    const k = await boot();
+    let m = k.mark();
+    k.send("ver\t\r");
+    expect(k.since(m)).toMatch(/^version \r\nSIS /);
+    expect(await k.command("llmctl conf\tmax-t\t6")).toBe("max-tokens      6\n");
+    expect(await k.command("llmctl infer x --temp\t0 --max-t\t1")).toMatch(/^error: no backend selected/);
+    m = k.mark();
+    k.send("llmctl in\t\t"); // the first Tab adds what infer and info share, the second lists them
+    expect(k.since(m)).toBe("llmctl inf\r\ninfer  info\r\n\r\x1b[K" + PROMPT + "llmctl inf");
+    k.send("\x15");
+    m = k.mark();
+    k.send("re\t\t\x15");  // readfile, reboot: nothing in common beyond "re"
+    expect(k.since(m)).toMatch(/^re\r\nreadfile  reboot\r\n/);
+    m = k.mark();
+    k.send('echo "a\tb" llmctl\t\r'); // inside quotes Tab is text; unquoted, echo completes paths (none here)
+    expect(k.since(m)).toMatch(/\r\na\tb llmctl\r\n/);
+  });
+
+  it("single quotes quote literally; exit and quit point to poweroff", async () => {
+    const k = await boot();
+    expect(await k.command("echo 'a  b' \"c d\" 'x\\n'")).toBe("a  b c d x\\n\n");
+    expect(await k.command("echo 'open")).toBe("error: unbalanced quote: the \"'\" at column 6 is never closed\n");
+    for (const w of ["exit", "quit"]) expect(await k.command(w)).toMatch(/^error: there is no shell to leave: 'poweroff' turns the machine off/);
   });
 });
 

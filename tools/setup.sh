@@ -16,7 +16,8 @@ need_root() {
 }
 
 # ---- Debian packages -------------------------------------------------------------
-PKGS=(qemu-system-arm qemu-efi-aarch64 clang lld llvm mtools e2fsprogs libsimde-dev make ca-certificates)
+# gcc, libc6-dev and git build tools/ref's ggml oracle (the bit-exact tests) from node-llama-cpp's sources
+PKGS=(qemu-system-arm qemu-efi-aarch64 clang lld llvm mtools e2fsprogs libsimde-dev make ca-certificates gcc libc6-dev git)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

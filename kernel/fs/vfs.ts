@@ -293,8 +293,32 @@ export class Vfs {
     return r;
   }
 
+  /** The entries of the directory at `path` in directory order, without "." and "..". */
+  listDir(path: string): DirListing {
+    const out = new DirListing();
+    const o = this.open(path);
+    if (o.error.length) { out.error = o.error; return out; }
+    while (true) {
+      const r = this.readdir(o.fd);
+      if (r.error.length) { out.error = r.error; break; }
+      if (r.end) break;
+      if (r.name == "." || r.name == "..") continue;
+      out.names.push(r.name);
+      out.types.push(r.type);
+    }
+    this.close(o.fd);
+    return out;
+  }
+
   /** The canonical path an open file was opened as. */
   fdPath(fd: i32): string { const f = this.file(fd); return f == null ? "" : f.path; }
+}
+
+/** A whole directory (Vfs.listDir): names and their types (FT_*), or what went wrong part way. */
+export class DirListing {
+  names: Array<string> = new Array<string>();
+  types: Array<u8> = new Array<u8>();
+  error: string = "";
 }
 
 /** Pushes the components of p onto the work list so that the first is popped first. */

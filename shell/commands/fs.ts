@@ -130,18 +130,10 @@ function ls(args: Array<string>): i32 {
     println(entryLine(describe(path, path, st)));
     return OK;
   }
-  const o = vfs.open(path);
-  if (o.error.length) { fsError(path, o.error); return FAIL; }
-  const names = new Array<string>();
-  let failed = "";
-  while (true) {
-    const r = vfs.readdir(o.fd);
-    if (r.error.length) { failed = r.error; break; }
-    if (r.end) break;
-    if (r.name == "." || r.name == "..") continue;
-    names.push(r.name);
-  }
-  vfs.close(o.fd);
+  const listing = vfs.listDir(path);
+  if (listing.error.length && listing.names.length == 0) { fsError(path, listing.error); return FAIL; }
+  const names = listing.names;
+  const failed = listing.error;
   names.sort((a: string, b: string): i32 => a < b ? -1 : a > b ? 1 : 0);
   let rc = OK;
   for (let i = 0; i < names.length; i++) {
@@ -305,6 +297,25 @@ function df(args: Array<string>): i32 {
 
 onTrapRecovery(catRelease);
 
+// ---- cd, pwd ----------------------------------------------------------------------------
+// Relative paths (ls NAME, llmctl load NAME.gguf) start from the working directory, which is
+// /models from boot on when the models disk is mounted (kernel/main.ts), / otherwise.
+
+function cd(args: Array<string>): i32 {
+  if (args.length > 2) return USAGE;
+  const e = vfs.chdir(args.length == 2 ? args[1] : "/");
+  if (e.length) { fsError(args.length == 2 ? args[1] : "/", e); return FAIL; }
+  return OK;
+}
+
+function pwd(args: Array<string>): i32 {
+  if (args.length != 1) return USAGE;
+  println(printable(vfs.getcwd()));
+  return OK;
+}
+
+registerCommand("cd", "change the working directory (relative paths start there)", "cd [DIR]     (no DIR: /)", cd);
+registerCommand("pwd", "print the working directory", "pwd", pwd);
 registerCommand("ls", "list a directory: type, size in bytes and name of each entry", "ls [PATH]", ls);
 registerCommand("stat", "show a file's type, size, blocks, inode, mode and times", "stat PATH", statCmd);
 registerCommand("cat", "print a text file (up to 64 KiB; binary files are refused)", "cat PATH", cat);

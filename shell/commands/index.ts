@@ -4,6 +4,7 @@ import "./debug";
 import "./echo";
 import "./fs";
 import "./help";
+import "./history";
 import "./llmctl";
 import "./log";
 import "./mem";

@@ -9,7 +9,8 @@
 import { println } from "../../kernel/console";
 import { recoverBackends } from "../../llm/backend/registry";
 import { printable } from "../format";
-import { OK, USAGE, onTrapRecovery, registerCommand } from "../registry";
+import { OK, USAGE, onTrapRecovery, registerCommand, setArgCompleter } from "../registry";
+import { pathChoices } from "../completion";
 import { llmctlBench } from "./llmctl_bench";
 import { llmctlChat } from "./llmctl_chat";
 import { CONFIG_KEYS, llmctlConfig } from "./llmctl_config";
@@ -104,3 +105,39 @@ function usage(): string {
 }
 
 registerCommand("llmctl", "the LLM subsystem: backend, load/unload models, infer, chat, config, stats, profile, bench", usage(), llmctl);
+setArgCompleter("llmctl", completeLlmctl);
+
+/** The --options a synopsis names (what Tab offers after a subcommand). */
+function optionsOf(synopsis: string): Array<string> {
+  const out = new Array<string>();
+  const parts = synopsis.split(" ");
+  for (let i = 0; i < parts.length; i++) {
+    let w = parts[i];
+    while (w.startsWith("[")) w = w.substring(1);
+    if (!w.startsWith("--")) continue;
+    let e = 2;
+    while (e < w.length && (w.charCodeAt(e) == 0x2d || (w.charCodeAt(e) >= 0x61 && w.charCodeAt(e) <= 0x7a))) e++;
+    out.push(w.substring(0, e));
+  }
+  return out;
+}
+
+// Tab after `llmctl`: subcommands, then each one's words (model files for load, setting
+// names for config, its --options).
+function completeLlmctl(words: Array<string>, word: string): Array<string> {
+  const out = new Array<string>();
+  if (words.length == 1 || (words.length == 2 && words[1] == "help")) {
+    for (let i = 0; i < subs.length; i++) out.push(subs[i].name);
+    return out;
+  }
+  const s = findSub(words[1]);
+  if (s == null) return out;
+  if (word.startsWith("-")) return optionsOf(s.synopsis);
+  if (words.length == 2) {
+    if (s.name == "load") return pathChoices(word, ".gguf");
+    if (s.name == "backend") { out.push("stub"); out.push("real"); }
+    if (s.name == "profile") { out.push("on"); out.push("off"); }
+    if (s.name == "config") { const k = CONFIG_KEYS.split(", "); for (let i = 0; i < k.length; i++) out.push(k[i]); }
+  }
+  return out;
+}
