@@ -51,9 +51,9 @@ export function kernel_recover(kind: i32): void {
 }
 
 // ---- boot commands ----
-// A models disk may carry BOOT_FILE: its lines run as shell commands once the prompt is up,
-// each shown after the prompt as if typed (blank lines and lines starting with # are
-// skipped). `make run LOAD=/models/NAME.gguf` writes one into the disk image it boots
+// A models disk may carry BOOT_FILE: its lines run as shell commands before the first prompt,
+// each shown after "boot> " (blank lines and lines starting with # are skipped); the first
+// "sis> " comes after the last, so whatever is typed at it gets its own answer. `make run LOAD=/models/NAME.gguf` writes one into the disk image it boots
 // (tools/run.mjs) so that a model is loaded before the user types anything.
 export const BOOT_FILE = MODELS_PATH + "/sis-boot.txt";
 const BOOT_FILE_MAX: u64 = 64 * 1024;
@@ -79,7 +79,7 @@ function readBootFile(): void {
     if (String.UTF8.byteLength(l) >= LINE_MAX) { log.warn("boot: line " + (i + 1).toString() + " of " + BOOT_FILE + " is too long; skipped"); continue; }
     bootLines.push(l);
   }
-  if (bootLines.length > 0) log.info("boot: " + bootLines.length.toString() + " command" + (bootLines.length == 1 ? "" : "s") + " from " + BOOT_FILE + " run at the prompt");
+  if (bootLines.length > 0) log.info("boot: " + bootLines.length.toString() + " command" + (bootLines.length == 1 ? "" : "s") + " from " + BOOT_FILE + " run before the first prompt");
 }
 
 // (helpers, so that kernel_poll itself keeps no managed local: see commandStackPointer)
@@ -88,7 +88,8 @@ function bootLinesPending(): bool {
 }
 
 function runNextBootLine(): void {
-  runQueuedLine(bootLines.shift());
+  const line = bootLines.shift();
+  runQueuedLine(line, bootLines.length == 0);
 }
 
 function boot(bootMs: u32): void {
@@ -107,5 +108,5 @@ function boot(bootMs: u32): void {
   const kernelNs = time_ns() - t0;
   log.info("boot: ready in " + fixed(<f64>bootMs + <f64>kernelNs / 1e6, 1) + " ms (firmware and shim " +
     bootMs.toString() + " ms, kernel " + ms(kernelNs) + " ms)");
-  prompt();
+  if (bootLines.length == 0) prompt(); // else after the boot commands (kernel_poll)
 }

@@ -58,14 +58,21 @@ export function runEditorLine(): void {
   prompt();
 }
 
-/** Runs a line that did not come from the keyboard (boot commands) as if it had been typed. */
-export function runQueuedLine(line: string): void {
+/** What a boot command is shown after, so that it is not taken for a prompt awaiting input. */
+export const BOOT_PROMPT = "boot> ";
+
+/**
+ * Runs a line that did not come from the keyboard (boot commands), shown after BOOT_PROMPT;
+ * after the last one the prompt is printed: the first "sis> " means the shell waits for input.
+ */
+export function runQueuedLine(line: string, last: bool): void {
+  print(BOOT_PROMPT);
   print(line);
   print("\n");
   if (consumer == null) runLine(line);
   else consumerLine(line);
   ensureNewline();
-  prompt();
+  if (last) prompt();
 }
 
 // A line for the command holding the input, run like a command.

@@ -69,6 +69,8 @@ base() {
     # minbase plus what "a minimal system with git, make and python3" has; ca-certificates for https
     debootstrap --variant=minbase --include=git,make,python3,ca-certificates "$s" "$b" "$MIRROR" > "$WORK/$s.debootstrap.log" 2>&1 ||
       { tail -20 "$WORK/$s.debootstrap.log"; echo "distro-test: debootstrap $s failed (log: $WORK/$s.debootstrap.log)" >&2; exit 1; }
+    # what an installed system has and debootstrap leaves out: a hosts file (vitest serves on localhost)
+    [ -s "$b/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$b/etc/hosts"
     carry_trust "$b"
     chroot "$b" update-ca-certificates > /dev/null 2>&1
     touch "$b/.sis-complete"

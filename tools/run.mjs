@@ -3,8 +3,8 @@
 // Usage: node tools/run.mjs [--cpu C] [--smp N] [--mem M] [--models DIR | --disk IMAGE] [--modern-virtio]
 //                           [--load /models/NAME.gguf] [--boot-cmd LINE]...
 //
-// Boot commands: SIS runs the lines of /models/sis-boot.txt at its first prompt, as if
-// typed (kernel/main.ts). --load PATH adds "llmctl backend real" and "llmctl load PATH";
+// Boot commands: SIS runs the lines of /models/sis-boot.txt before its first prompt, each
+// shown after "boot> " (kernel/main.ts). --load PATH adds "llmctl backend real" and "llmctl load PATH";
 // --boot-cmd adds any line. They go into a copy of the models disk image
 // (build/models-boot.img, with debugfs), after the lines the disk's own sis-boot.txt has;
 // the image built from the models folder stays as it is.
@@ -61,46 +61,64 @@ export function withBootCommands(image, lines, out) {
   return out;
 }
 
+/** The hints `make run` prints after the firmware has cleared the screen. */
+const HINTS = ["'poweroff' at the prompt ends SIS; Ctrl-A X ends QEMU at once; Ctrl-C stops a generation or cancels a line"];
+
 function main() {
-  const opts = { cpu: "neoverse-n1", smp: 2, mem: "4G", disk: null, models: null, modernVirtio: false };
+  const opts = { cpu: "neoverse-n1", smp: 2, mem: "4G", disk: null, models: null, modernVirtio: false, interactive: true };
   const boot = [];
+  const hints = [...HINTS];
   const argv = process.argv.slice(2);
+  const fail = (msg) => { console.error(`run: ${msg}`); process.exit(2); };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "--cpu") opts.cpu = argv[++i];
-    else if (a === "--smp") opts.smp = Number(argv[++i]);
-    else if (a === "--mem") opts.mem = argv[++i];
-    else if (a === "--disk") opts.disk = argv[++i];
-    else if (a === "--models") opts.models = argv[++i];
+    const value = () => { const v = argv[++i]; if (v === undefined || v === "") fail(`${a} needs a value`); return v; };
+    if (a === "--cpu") opts.cpu = value();
+    else if (a === "--smp") opts.smp = Number(value());
+    else if (a === "--mem") opts.mem = value();
+    else if (a === "--disk") opts.disk = value();
+    else if (a === "--models") opts.models = value();
     else if (a === "--modern-virtio") opts.modernVirtio = true;
-    else if (a === "--load") { const p = argv[++i]; if (p) boot.push(...loadCommands(p)); }
-    else if (a === "--boot-cmd") { const l = argv[++i]; if (l) boot.push(l); }
-    else { console.error(`run: unknown option ${a}`); process.exit(2); }
+    else if (a === "--load") boot.push(...loadCommands(value()));
+    else if (a === "--boot-cmd") boot.push(value());
+    else fail(`unknown option ${a}`);
   }
+  if (!Number.isInteger(opts.smp) || opts.smp < 1) fail(`SMP must be a whole number of cores, not '${opts.smp}'`);
 
+  // every mistake is reported here, before QEMU starts and the firmware clears the screen
   if (!opts.disk && opts.models) {
-    const mkdisk = join(ROOT, "tools", "mkdisk.mjs");
-    if (!existsSync(opts.models)) {
-      console.error(`run: models folder ${opts.models} does not exist; booting without a models disk`);
-    } else if (existsSync(mkdisk)) {
-      const image = join(ROOT, "build", "models.img");
-      const r = spawnSync(process.execPath, [mkdisk, opts.models, image], { stdio: "inherit" });
-      if (r.status !== 0) process.exit(r.status ?? 1);
-      opts.disk = image;
-    }
+    if (!existsSync(opts.models)) fail(`models folder ${opts.models} does not exist (MODELS=DIR names a folder of .gguf files; DISK=IMAGE an ext4 image)`);
+    const image = join(ROOT, "build", "models.img");
+    const r = spawnSync(process.execPath, [join(ROOT, "tools", "mkdisk.mjs"), opts.models, image], { stdio: "inherit" });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+    opts.disk = image;
   }
-  if (opts.disk && !existsSync(opts.disk)) { console.error(`run: no such disk image: ${opts.disk}`); process.exit(2); }
+  if (opts.disk && !existsSync(opts.disk)) fail(`no such disk image: ${opts.disk}`);
   if (boot.length) {
-    if (!opts.disk) { console.error("run: --load and --boot-cmd need a models disk (the commands go into it)"); process.exit(2); }
+    if (!opts.disk) fail("--load and --boot-cmd need a models disk (the commands go into it)");
     try {
       opts.disk = withBootCommands(resolve(opts.disk), boot, join(ROOT, "build", "models-boot.img"));
-    } catch (e) { console.error(`run: ${e.message}`); process.exit(1); }
-    console.error(`run: at the first prompt SIS runs: ${boot.join("; ")}`);
+    } catch (e) { fail(e.message); }
+    hints.push(`before its first prompt SIS runs: ${boot.join("; ")}`);
   }
 
   const { cmd, args, cleanup } = qemuCommand(opts);
-  console.error(`SIS: booting in QEMU (-cpu ${opts.cpu} -smp ${opts.smp} -m ${opts.mem})${opts.disk ? `, models disk ${opts.disk}` : ", no models disk"}. 'poweroff' at the prompt ends it.`);
-  const child = spawn(cmd, args, { stdio: "inherit" });
+  console.error(`SIS: booting in QEMU (-cpu ${opts.cpu} -smp ${opts.smp} -m ${opts.mem})${opts.disk ? `, models disk ${opts.disk}` : ", no models disk"}`);
+  // QEMU's output passes through here so that the hints can follow the firmware's screen
+  // clearing: they go out right after the kernel's first line. Input stays QEMU's own.
+  const child = spawn(cmd, args, { stdio: ["inherit", "pipe", "inherit"] });
+  let seen = "", hinted = false;
+  child.stdout.on("data", (chunk) => {
+    if (hinted) { process.stdout.write(chunk); return; }
+    seen += chunk.toString("latin1");
+    const banner = /\nSIS [^\r\n]*\r*\n/.exec(seen);
+    if (!banner) { process.stdout.write(chunk); seen = seen.slice(-256); return; }
+    const cut = chunk.length - (seen.length - (banner.index + banner[0].length));
+    process.stdout.write(chunk.subarray(0, Math.max(0, cut)));
+    process.stdout.write(hints.map((h) => `run: ${h}\r\n`).join(""));
+    process.stdout.write(chunk.subarray(Math.max(0, cut)));
+    hinted = true;
+  });
   child.on("exit", (code, signal) => { cleanup(); process.exit(signal ? 1 : code ?? 0); });
   for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => {}); // Ctrl-C belongs to the guest's serial line
 }

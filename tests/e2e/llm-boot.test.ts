@@ -1,6 +1,6 @@
 // End to end: loading models in QEMU beyond the happy path of tests/e2e/llm.test.ts.
 //   - `make run LOAD=/models/NAME.gguf`: tools/run.mjs writes boot commands into a copy of
-//     the models disk; SIS runs them at its first prompt, so `llmctl infer` works at once.
+//     the models disk; SIS runs them before its first prompt, so `llmctl infer` works at once.
 //   - I/O errors (QEMU's blkdebug driver fails reads of chosen sectors) in a model's header
 //     and in the middle of its data: clear errors, and no memory is kept.
 //   - A machine with 512 MiB: the memory check uses what that machine has.
@@ -40,18 +40,21 @@ describe.skipIf(!haveMke2fs)("make run LOAD=...: a model loaded at boot", () => 
     mkdisk(src, plain, { label: "sis-boot-test" });
     image = withBootCommands(plain, loadCommands(MODEL), join(tmp, "models-boot.img"));
     [m, oracle] = await Promise.all([SisMachine.boot({ disk: image }), Oracle.open(MODEL_FILE, { contextSize: 256 })]);
-    await m.waitFor(/\nloaded \/models\/[^\n]*\n+sis> $/, { timeout: 120_000 });
+    await m.waitFor(/\nloaded \/models\/[^\n]*\n+sis> $/, { timeout: 120_000 }); // (boot waits for the first prompt)
   });
   afterAll(async () => { m?.kill(); await oracle?.dispose(); });
 
-  it("runs the boot commands at the first prompt, as if typed", () => {
+  it("runs the boot commands before the first prompt, each after boot> ", () => {
     const out = m.output;
-    expect(out).toMatch(/info: boot: 3 commands from \/models\/sis-boot\.txt run at the prompt/);
+    expect(out).toMatch(/info: boot: 3 commands from \/models\/sis-boot\.txt run before the first prompt/);
     const at = out.indexOf("boot: ready in");
     const after = out.slice(at);
-    expect(after).toMatch(/\nsis> echo hello from the models disk\nhello from the models disk\nsis> llmctl backend real\nLLM backend: TransformerBackend\n/);
-    expect(after).toMatch(new RegExp(`\\nsis> llmctl load ${MODEL}\\n`));
+    expect(after).toMatch(/\nboot> echo hello from the models disk\nhello from the models disk\nboot> llmctl backend real\nLLM backend: TransformerBackend\n/);
+    expect(after).toMatch(new RegExp(`\\nboot> llmctl load ${MODEL}\\n`));
     expect(after).toMatch(/^model:\s+sis-scribe-15m/m);
+    // the first prompt comes after them all: what is typed at it gets its own answer
+    expect(out.indexOf("sis> ")).toBeGreaterThan(out.indexOf("\nloaded /models/"));
+    expect(out.split("sis> ").length).toBe(2);
   });
 
   it.skipIf(!!PINNED_MISSING)("llmctl infer works at once, as llama.cpp continues" + (PINNED_MISSING ? ` (${PINNED_MISSING})` : ""), async () => {

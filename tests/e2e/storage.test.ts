@@ -137,7 +137,17 @@ describe.skipIf(!haveMke2fs)("storage in QEMU: the models disk", () => {
     expect(await m.run('ls "/models/with space"')).toBe(row("file", 7, "file name.txt"));
     // "/" is the in-memory root; its one entry is the mount point, shown as the disk's root directory
     expect(await m.run("ls /")).toBe(row("dir", 4096, "models"));
+    // the working directory starts at /models: ls without a path and relative paths are there
+    expect(await m.run("pwd")).toBe("/models");
+    expect(await m.run("ls")).toBe(await m.run("ls /models"));
+    expect(await m.run("ls text")).toBe(await m.run("ls /models/text"));
+    expect(await m.run("cd /")).toBe("");
     expect(await m.run("ls")).toBe(row("dir", 4096, "models"));
+    expect(await m.run("cd models/text")).toBe("");
+    expect(await m.run("pwd")).toBe("/models/text");
+    expect(await m.run("cd /nowhere")).toMatch(/^error: .*nowhere/);
+    expect(await m.run("pwd")).toBe("/models/text");
+    expect(await m.run("cd /models")).toBe("");
   });
 
   it("stat matches the host's size, mode, inode and times", async () => {
@@ -217,8 +227,8 @@ describe.skipIf(!haveMke2fs)("storage in QEMU: the models disk", () => {
     }
     // several files at once, a relative path, a name with spaces, text files
     const hello = sha256hex(Buffer.from(HELLO));
-    expect(await m.run('sha256sum models/one.bin /models/text/hello.txt "/models/with space/file name.txt"')).toBe(
-      `${sums["one.bin"]}  models/one.bin\n${hello}  /models/text/hello.txt\n${sha256hex(Buffer.from("spaced\n"))}  /models/with space/file name.txt`);
+    expect(await m.run('sha256sum one.bin /models/text/hello.txt "/models/with space/file name.txt"')).toBe(
+      `${sums["one.bin"]}  one.bin\n${hello}  /models/text/hello.txt\n${sha256hex(Buffer.from("spaced\n"))}  /models/with space/file name.txt`);
   }, 600_000);
 
   it("sha256sum shows progress for big files on one updating line", async () => {

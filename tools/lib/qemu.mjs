@@ -10,11 +10,15 @@ export const FIRMWARE_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd";
 export const ESP_IMAGE = join(ROOT, "build", "esp.img");
 
 /**
- * qemuCommand({ cpu, smp, mem, disk, diskLegacy }) -> { cmd, args, cleanup }
+ * qemuCommand({ cpu, smp, mem, disk, modernVirtio, interactive }) -> { cmd, args, cleanup }
  * disk: an ext4 image attached as a virtio-mmio block device (the models disk), or none.
  * The ESP goes on virtio-blk-pci, which the firmware boots from and the kernel ignores.
+ * The serial console is QEMU's stdio with signal=off: Ctrl-C reaches SIS as the byte 0x03
+ * (stops a generation, cancels a line) instead of killing QEMU. interactive (make run) adds
+ * QEMU's mux, whose Ctrl-A X ends QEMU at once (Ctrl-A Ctrl-A sends a Ctrl-A); programs
+ * driving the console (the tests) leave it off, so that every byte reaches SIS.
  */
-export function qemuCommand({ cpu = "neoverse-n1", smp = 2, mem = "4G", disk = null, modernVirtio = false } = {}) {
+export function qemuCommand({ cpu = "neoverse-n1", smp = 2, mem = "4G", disk = null, modernVirtio = false, interactive = false } = {}) {
   for (const f of [FIRMWARE_CODE, FIRMWARE_VARS, ESP_IMAGE]) {
     if (!existsSync(f)) throw new Error(`missing ${f}: run 'make kernel' (or tools/setup.sh for the firmware)`);
   }
@@ -23,7 +27,8 @@ export function qemuCommand({ cpu = "neoverse-n1", smp = 2, mem = "4G", disk = n
   copyFileSync(FIRMWARE_VARS, vars); // per-run copy: the firmware may write its variables
   const args = [
     "-M", "virt", "-cpu", cpu, "-smp", String(smp), "-m", mem,
-    "-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none",
+    "-display", "none", "-monitor", "none", "-nic", "none",
+    "-chardev", `stdio,id=console,signal=off${interactive ? ",mux=on" : ""}`, "-serial", "chardev:console",
     "-drive", `if=pflash,format=raw,readonly=on,file=${FIRMWARE_CODE}`,
     "-drive", `if=pflash,format=raw,file=${vars}`,
     "-drive", `if=none,id=esp,format=raw,readonly=on,file=${ESP_IMAGE}`,
