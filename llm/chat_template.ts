@@ -105,6 +105,9 @@ export class ChatFormat {
       default: stop = "\nUser:";
     }
     if (stop.length > 0) c.stopStrings.push(stop);
+    // plain turns: a model that was never taught them rarely writes "User:"; a blank line
+    // ends its paragraph, and the reply with it
+    if (info.family == FAMILY_PLAIN) c.stopStrings.push("\n\n");
     if (eosText.length > 0 && !c.stopStrings.includes(eosText)) c.stopStrings.push(eosText);
     return c;
   }

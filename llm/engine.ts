@@ -30,7 +30,7 @@ import { Sampler, SamplerSettings, ExactLogits } from "./sampler";
 import { Tokenizer } from "./tokenizer/tokenizer";
 import { U8List } from "./tokenizer/buffers";
 import { StreamDecoder } from "./tokenizer/stream_decoder";
-import { InferSettings } from "./backend/backend";
+import { InferSettings, MAX_TOKENS_UNLIMITED } from "./settings";
 
 /** Reasons next() stops, as negative return values. */
 export const END_EOS: i32 = -1;         // the model produced an end-of-generation token
@@ -377,7 +377,6 @@ export class Engine {
 
   // Feeds toks (after the cache's contents when keep) and prepares next().
   private run(toks: Int32Array, st: InferSettings, keep: bool): string {
-    if (st.maxTokens < 0) return "max tokens must not be negative";
     const m = this.model!, kv = this.kv!, s = this.scratch!, tm = this.timings;
     if (keep && this.pending >= 0) {
       // the token sampled last time but never fed goes in first
@@ -453,7 +452,7 @@ export class Engine {
     this.out.clear();
     if (!this.running) return this.ended;
     const tm = this.timings;
-    if (this.generated.length >= this.maxTokens) return this.finish(END_MAX_TOKENS);
+    if (this.maxTokens != MAX_TOKENS_UNLIMITED && this.generated.length >= this.maxTokens) return this.finish(END_MAX_TOKENS);
     const decoding = this.pending >= 0;
     if (decoding) {
       // the previous token goes into the cache; its logits give the next one

@@ -5,7 +5,7 @@
 import { allocRegion, freeRegion, regionBytesInUse, regionBytesPeak, linearMemoryBytes } from "../kernel/memory/regions";
 import { Engine, endReasonName } from "./engine";
 import { HEAD_BOUNDED, HEAD_EXACT } from "./transformer";
-import { InferSettings } from "./backend/backend";
+import { InferSettings, SETTING_OK, applySetting } from "./settings";
 import { jsonString } from "./gguf_dump";
 
 export { regionBytesInUse, regionBytesPeak, linearMemoryBytes };
@@ -48,13 +48,35 @@ export function tokenize(p: usize, n: i32, addSpecial: bool): i32 {
 }
 export function tokensPtr(): usize { return tokens.dataStart; }
 
-/** Starts a generation on the UTF-8 prompt [p, p+n). "" or an error. */
-export function begin(p: usize, n: i32, maxTokens: i32, temperature: f32, topK: i32, topP: f32, minP: f32,
-  repeatPenalty: f32, repeatLastN: i32, seed: u64, seedSet: bool): string {
-  const s = new InferSettings();
-  s.maxTokens = maxTokens; s.temperature = temperature; s.topK = topK; s.topP = topP; s.minP = minP;
-  s.repeatPenalty = repeatPenalty; s.repeatLastN = repeatLastN; s.seed = seed; s.seedSet = seedSet;
-  return engine.begin(p, n, s);
+// The settings the next begin() uses: the defaults, changed one typed key and value at a
+// time through the same checks as the kernel's llmctl (llm/settings.ts).
+let settings = new InferSettings();
+let settingError = "";
+
+/** Back to the defaults. */
+export function settingsReset(): void { settings = new InferSettings(); }
+
+/** Sets the key at UTF-8 [kp, kp+kn) to the typed value at [vp, vp+vn); returns SETTING_OK or
+ *  another SETTING_* code, with the message in settingMessage(). */
+export function settingSet(kp: usize, kn: i32, vp: usize, vn: i32): i32 {
+  const r = applySetting(settings, String.UTF8.decodeUnsafe(kp, <usize>kn), String.UTF8.decodeUnsafe(vp, <usize>vn));
+  settingError = r.message;
+  return r.code;
+}
+export function settingMessage(): string { return settingError; }
+
+/** The settings begin() will use, as JSON (seed null when it comes from the clock). */
+export function settingsJSON(): string {
+  const s = settings;
+  return "{" + kv("maxTokens", s.maxTokens.toString()) + "," + kv("temperature", (<f64>s.temperature).toString()) + "," +
+    kv("topK", s.topK.toString()) + "," + kv("topP", (<f64>s.topP).toString()) + "," + kv("minP", (<f64>s.minP).toString()) + "," +
+    kv("repeatPenalty", (<f64>s.repeatPenalty).toString()) + "," + kv("repeatLastN", s.repeatLastN.toString()) + "," +
+    kv("seed", s.seedSet ? "\"" + s.seed.toString() + "\"" : "null") + "}";
+}
+
+/** Starts a generation on the UTF-8 prompt [p, p+n) with the settings above. "" or an error. */
+export function begin(p: usize, n: i32): string {
+  return engine.begin(p, n, settings);
 }
 
 /** Next token id, or a negative end reason (see endReason()). Bytes at piecePtr()/pieceLen(). */

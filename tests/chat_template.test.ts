@@ -315,7 +315,7 @@ describe("templates that are not implemented fall back to plain turns and say wh
 
   it("plain turns: 'User: ...\\nAssistant:' (our own fallback, written out)", () => {
     const fi = openTemplate("");
-    expect(fi.stopStrings).toEqual(["\nUser:", "</s>"]);
+    expect(fi.stopStrings).toEqual(["\nUser:", "\n\n", "</s>"]); // a blank line ends a plain reply too
     const pieces = replay(CONVERSATION);
     expect(pieces.join("")).toBe(
       "System: You are a helpful assistant. Answer in one line.\n" +

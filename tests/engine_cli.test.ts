@@ -80,7 +80,17 @@ describe.skipIf(!HAVE_SHARED)("sis-llm" + (HAVE_SHARED ? "" : ` (${SHARED_MISSIN
     expect(e.stdout).toBe("");
     const u = sis("run", "-m", MODEL, "-p", "x", "--top-k", "many");
     expect(u.status).toBe(2);
-    expect(u.stderr).toMatch(/--top-k needs an integer, not 'many'/);
+    expect(u.stderr).toMatch(/--top-k: top-k needs a whole number from 0 to 1000000, not 'many'/);
+    // the same checks as the kernel's llmctl (llm/settings.ts): top-p above 1 is refused, -n -1 means no limit
+    const p = sis("run", "-m", MODEL, "-p", "x", "--top-p", "2");
+    expect(p.status).toBe(2);
+    expect(p.stderr).toMatch(/--top-p: top-p needs a number from 0 to 1, not '2'/);
+    const unlimited = sis("run", "-m", MODEL, "-p", "And God said", "-n", "-1", "--temp", "0", "-c", "24");
+    expect(unlimited.status).toBe(0);
+    expect(unlimited.stderr).toMatch(/generated 21 tokens.*stop: context full/);
+    const help = sis("run", "--help");
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/-n, --n-predict N\s+tokens to generate at most \(default 128; -1: until end of text or a full context\)/);
     expect(sis("frobnicate").status).toBe(2);
     expect(sis("run", "-m", "/nonexistent.gguf", "-p", "x").status).toBe(1);
   });

@@ -398,7 +398,7 @@ describe("llmctl", () => {
     expect(await k.command('llmctl infer "hi"')).toMatch(/^error: no backend selected \(try 'llmctl backend stub'/);
     const info = await k.command("llmctl info");
     expect(info).toMatch(/^backend: none selected \(available: stub, real\)\nmemory: no model loaded\nregions: \d+ B in use/);
-    expect(info).toMatch(/^settings:\n  temperature     0\.80\n  top-k           40\n  top-p           0\.95\n  min-p           0\.05\n  repeat-penalty  1\.00 \(off\), over the last 64 tokens\n  seed            random \(from the clock\)\n  max-tokens      256\n  context         0 \(the model's own\)\n$/m);
+    expect(info).toMatch(/^settings:\n  temperature     0\.80\n  top-k           40\n  top-p           0\.95\n  min-p           0\.05\n  repeat-penalty  1\.00 \(off\)\n  repeat-last-n   64 \(tokens the penalty looks back over\)\n  seed            random \(from the clock\)\n  max-tokens      128\n  context         0 \(the model's own\)\n$/m);
   });
 
   it("selects the transformer backend, which needs a model, and keeps the selection on errors", async () => {
@@ -431,8 +431,12 @@ describe("llmctl", () => {
     }
     // Unicode survives
     expect((await k.command('llmctl infer "héllo 😀"')).split("\n")[0]).toBe("[stub backend: synthetic output, no model] 😀 héllo");
-    // empty prompt: label only
-    expect(await k.command('llmctl infer ""')).toMatch(/^\[stub backend: synthetic output, no model\]\n\(stopped: end of text\)\n\[0 tokens, prompt 0 tok at/);
+    // an empty or blank prompt is refused before any backend sees it
+    for (const p of ['""', '"   "', "' \t '"]) {
+      expect(await k.command(`llmctl infer ${p}`)).toBe("error: the prompt is empty or only spaces: give the model some text to continue\n");
+    }
+    // one token is "1 token"
+    expect(await k.command('llmctl infer "a b" --max-tokens 1')).toMatch(/\n\[1 token, prompt 2 tok at /);
   });
 
   it("honours --max-tokens and validates every option", async () => {
@@ -443,9 +447,9 @@ describe("llmctl", () => {
     const ok = await k.command('llmctl infer --temperature 0.7 --top-k 0 --top-p 1 --min-p 0 --repeat-penalty 1.0 --seed 42 "x y"');
     expect(ok).toMatch(/^\[stub backend: synthetic output, no model\] y x\n/);
     const bad: [string, RegExp][] = [
-      ["--max-tokens 0", /--max-tokens needs a whole number from 1/],
+      ["--max-tokens -2", /--max-tokens needs a whole number from 0/],
       ["--max-tokens -3", /--max-tokens needs a whole number/],
-      ["--max-tokens 12abc", /--max-tokens needs a whole number from 1 to 1000000, not '12abc'/],
+      ["--max-tokens 12abc", /--max-tokens needs a whole number from 0 to 1000000, or -1 for no limit, not '12abc'/],
       ["--max-tokens", /option '--max-tokens' needs a value/],
       ["--temperature hot", /--temperature needs a number from 0 to 100/],
       ["--temperature -1", /--temperature needs/],

@@ -12,7 +12,7 @@
 // `run` writes only the generated text to stdout, as it is generated; diagnostics and the
 // summary go to stderr. Ctrl-C stops generation between two tokens.
 import { openSync, writeSync, closeSync, readFileSync } from "node:fs";
-import { LLM, DEFAULTS } from "./lib/llm.mjs";
+import { LLM, SETTING } from "./lib/llm.mjs";
 
 const USAGE = `usage:
   sis-llm run -m FILE (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]
@@ -23,16 +23,27 @@ const USAGE = `usage:
               [--type TYPE] [--ctx N] [--seed S] [--untied]
   sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]`;
 
+const SETTINGS_HELP = `run's settings (the kernel's llmctl checks the same ones; defaults as llama.cpp's, but -n):
+  -n, --n-predict N   tokens to generate at most (default 128; -1: until end of text or a full context)
+  --temp T            temperature, 0 = greedy (default 0.8)
+  --top-k K           (default 40, 0 = off)     --top-p P   (default 0.95, 1 = off)
+  --min-p M           (default 0.05, 0 = off)   --repeat-penalty R (default 1.0 = off)
+  --repeat-last-n N   tokens the penalty looks at (default 64)
+  -s, --seed S        sampler seed (default: from the clock)
+  -c, --ctx-size N    context size (default: the model's)`;
+
 class UsageError extends Error {}
 
-// Options: name -> { key, kind: "string" | "int" | "float" | "flag" }
+// Options: name -> [key, kind]; kind "string" | "int" | "flag", or "setting": a generation
+// setting, kept as typed and checked by the engine (llm/settings.ts, as the kernel checks
+// llmctl's), key being its llm/settings.ts name. llama.cpp's flag names.
 const OPTIONS = {
   "-m": ["model", "string"], "--model": ["model", "string"],
   "-p": ["prompt", "string"], "--prompt": ["prompt", "string"],
-  "-n": ["maxTokens", "int"], "--n-predict": ["maxTokens", "int"],
-  "--temp": ["temperature", "float"], "--top-k": ["topK", "int"], "--top-p": ["topP", "float"],
-  "--min-p": ["minP", "float"], "--repeat-penalty": ["repeatPenalty", "float"],
-  "--repeat-last-n": ["repeatLastN", "int"], "--seed": ["seed", "int"], "-s": ["seed", "int"],
+  "-n": ["max-tokens", "setting"], "--n-predict": ["max-tokens", "setting"],
+  "--temp": ["temperature", "setting"], "--top-k": ["top-k", "setting"], "--top-p": ["top-p", "setting"],
+  "--min-p": ["min-p", "setting"], "--repeat-penalty": ["repeat-penalty", "setting"],
+  "--repeat-last-n": ["repeat-last-n", "setting"], "--seed": ["seed", "setting"], "-s": ["seed", "setting"],
   "--ctx": ["ctx", "int"], "-c": ["ctx", "int"], "--ctx-size": ["ctx", "int"],
   "-f": ["promptFile", "string"], "--file": ["promptFile", "string"],
   "--json": ["json", "flag"],
@@ -42,7 +53,7 @@ const OPTIONS = {
 };
 
 export function parseArgs(argv) {
-  const opts = {}, positional = [];
+  const opts = { settings: [] }, positional = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const spec = OPTIONS[a];
@@ -55,13 +66,10 @@ export function parseArgs(argv) {
     if (kind === "flag") { opts[key] = true; continue; }
     if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
     const v = argv[++i];
-    if (kind === "int") {
+    if (kind === "setting") opts.settings.push({ flag: a, key, value: v });
+    else if (kind === "int") {
       if (!/^-?\d+$/.test(v)) throw new UsageError(`${a} needs an integer, not '${v}'`);
-      opts[key] = key === "seed" ? BigInt(v) : Number(v);
-    } else if (kind === "float") {
-      const f = Number(v);
-      if (v.trim() === "" || !Number.isFinite(f)) throw new UsageError(`${a} needs a number, not '${v}'`);
-      opts[key] = f;
+      opts[key] = Number(v);
     } else opts[key] = v;
   }
   return { opts, positional };
@@ -90,9 +98,12 @@ async function run(opts) {
   if (opts.prompt !== undefined && opts.promptFile !== undefined) throw new UsageError("give the prompt with -p or -f, not both");
   const prompt = opts.promptFile !== undefined ? readPrompt(opts.promptFile) : need(opts, "prompt", "-p PROMPT");
   const llm = await engineWith(model, opts.ctx ?? 0);
-  const settings = { ...DEFAULTS };
-  for (const k of Object.keys(DEFAULTS)) if (opts[k] !== undefined) settings[k] = opts[k];
-  const err = llm.begin(prompt, settings);
+  llm.x.settingsReset();
+  for (const { flag, key, value } of opts.settings) {
+    const r = llm.setting(key, value);
+    if (r.code !== SETTING.OK) throw new UsageError(`${flag}: ${r.message}`);
+  }
+  const err = llm.withBytes(prompt, (p, n) => llm.str(llm.x.begin(p, n)));
   if (err) throw new Error(err);
 
   let stop = false;
@@ -189,6 +200,7 @@ async function main(argv) {
   if (!cmd || cmd === "-h" || cmd === "--help" || cmd === "help") { process.stdout.write(USAGE + "\n"); return 0; }
   const fn = COMMANDS[cmd];
   if (!fn) throw new UsageError(`unknown command '${cmd}'`);
+  if (rest.includes("-h") || rest.includes("--help")) { process.stdout.write(USAGE + "\n" + SETTINGS_HELP + "\n"); return 0; }
   const { opts, positional } = parseArgs(rest);
   await fn(opts, positional);
   return 0;

@@ -11,34 +11,9 @@ export const STOP_INTERRUPTED = "interrupted";
 export const STOP_ERROR = "error";
 
 /** Generation settings; a backend documents which of them it honours. */
-export class InferSettings {
-  maxTokens: i32 = 256;
-  temperature: f32 = 0.8;
-  topK: i32 = 40;        // 0: off
-  topP: f32 = 0.95;      // 1: off
-  minP: f32 = 0.05;      // 0: off
-  repeatPenalty: f32 = 1.0; // 1: off (llama.cpp's default)
-  repeatLastN: i32 = 64;
-  seed: u64 = 0;         // used when seedSet; otherwise one is taken from the clock
-  seedSet: bool = false;
-  /** Keep generating past end-of-text tokens (benchmarks that need an exact token count). */
-  ignoreEos: bool = false;
-
-  clone(): InferSettings {
-    const s = new InferSettings();
-    s.maxTokens = this.maxTokens;
-    s.temperature = this.temperature;
-    s.topK = this.topK;
-    s.topP = this.topP;
-    s.minP = this.minP;
-    s.repeatPenalty = this.repeatPenalty;
-    s.repeatLastN = this.repeatLastN;
-    s.seed = this.seed;
-    s.seedSet = this.seedSet;
-    s.ignoreEos = this.ignoreEos;
-    return s;
-  }
-}
+// What a generation takes: one definition with its validation, in llm/settings.ts.
+import { InferSettings } from "../settings";
+export { InferSettings };
 
 export class InferResult {
   /** Empty on success; otherwise a clear, specific message. */
@@ -82,6 +57,8 @@ export abstract class TokenSink {
   abstract interrupted(): bool;
   /** Monotonic nanoseconds, for timings. */
   abstract nowNs(): u64;
+  /** Something the user should know before the output that follows (a new conversation). */
+  note(text: string): void {}
 }
 
 export abstract class Backend {

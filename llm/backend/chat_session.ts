@@ -59,7 +59,7 @@ export class ChatSession {
       // the conversation outgrew the context: start a new one with this message
       this.reset();
       err = this.feed(user, st);
-      if (err.length == 0) r.note = "the history no longer fitted in the context: a new conversation started with this message";
+      if (err.length == 0) sink.note("the history no longer fits in the context: a new conversation starts with this message");
     }
     const e = this.engine;
     r.promptTokens = e.timings.promptTokens;

@@ -4,6 +4,7 @@
 // shell's plumbing (streaming, max-tokens, Ctrl-C, stats) can be tested without a model.
 // It never pretends to be a language model: sampling settings are ignored and say so.
 import { Backend, InferResult, InferSettings, STOP_END_OF_TEXT, STOP_INTERRUPTED, STOP_MAX_TOKENS, TokenSink } from "./backend";
+import { MAX_TOKENS_UNLIMITED } from "../settings";
 
 export const STUB_LABEL = "[stub backend: synthetic output, no model]";
 
@@ -60,7 +61,7 @@ export class StubBackend extends Backend {
     sink.emit(changetype<usize>(label), label.byteLength);
     const piece = new Uint8Array(n + 1);
     for (let w = starts.length - 1; w >= 0; w--) {
-      if (r.generatedTokens >= settings.maxTokens) { r.stopReason = STOP_MAX_TOKENS; break; }
+      if (settings.maxTokens != MAX_TOKENS_UNLIMITED && r.generatedTokens >= settings.maxTokens) { r.stopReason = STOP_MAX_TOKENS; break; }
       if (this.wait(sink)) { r.stopReason = STOP_INTERRUPTED; break; }
       const len = ends[w] - starts[w];
       piece[0] = 0x20;

@@ -281,7 +281,8 @@ export class TransformerBackend extends Backend {
   }
 
   chatReset(): void { const c = this.chat; if (c !== null) c.reset(); }
-  chatEnd(): void { this.chat = null; }
+  /** Ends the conversation; its history leaves the KV cache with it. */
+  chatEnd(): void { if (this.chat !== null && this.isLoaded()) this.engine.reset(); this.chat = null; }
 
   // ---- profile ----
 

@@ -18,6 +18,7 @@ export class ConsoleSink extends TokenSink {
   emit(ptr: usize, len: i32): void { printBytes(ptr, <usize>len); this.emitted += len; }
   interrupted(): bool { return interruptRequested(); }
   nowNs(): u64 { return time_ns(); }
+  note(text: string): void { println("(" + text + ")"); }
 }
 
 export const NO_BACKEND = "no backend selected (try 'llmctl backend stub' for the synthetic test backend, or 'llmctl backend real' " +
@@ -61,7 +62,7 @@ export function finishGeneration(b: Backend, r: InferResult, context: bool): voi
     if (r.stopReason == STOP_INTERRUPTED) println("(stopped by Ctrl-C; the output so far is kept)");
     else println("(stopped: " + r.stopReason + ")");
   }
-  let line = "[" + r.generatedTokens.toString() + " tokens, prompt " + r.promptTokens.toString() + " tok at " +
+  let line = "[" + r.generatedTokens.toString() + (r.generatedTokens == 1 ? " token" : " tokens") + ", prompt " + r.promptTokens.toString() + " tok at " +
     tokPerS(<u64>r.promptTokens, r.promptNs) + " tok/s, generation " + tokPerS(<u64>r.generatedTokens, r.generateNs) + " tok/s]";
   if (context && r.contextSize > 0) line += " context " + r.contextUsed.toString() + "/" + r.contextSize.toString();
   println(line);
@@ -80,6 +81,7 @@ export function llmctlInfer(args: Array<string>): i32 {
     println("error: infer takes one prompt; quote it: llmctl infer \"several words\"");
     return FAIL;
   }
+  if (words[0].trim().length == 0) { println("error: the prompt is empty or only spaces: give the model some text to continue"); return FAIL; }
   const b = currentBackend();
   if (b == null) { println("error: " + NO_BACKEND); return FAIL; }
   const encoded = Uint8Array.wrap(String.UTF8.encode(words[0]));
@@ -92,7 +94,8 @@ export function llmctlStats(args: Array<string>): i32 {
   if (args.length != 2) return USAGE;
   const b = currentBackend();
   println("backend: " + (b == null ? "none selected" : b.name()));
-  println("inferences: " + inferences.toString() + " (" + interrupts.toString() + " stopped by Ctrl-C, " + failures.toString() + " failed)");
+  println("inferences: " + inferences.toString() + " (" + interrupts.toString() + " stopped by Ctrl-C)" +
+    (failures > 0 ? "; " + failures.toString() + " refused with an error before generating" : ""));
   println("tokens: " + promptTokens.toString() + " prompt, " + generatedTokens.toString() + " generated");
   if (inferences > 0) {
     const total = promptNs + generateNs;

@@ -192,7 +192,7 @@ export function writeSparse(path, bytes, size) {
 // ---------------------------------------------------------------------------------------
 // Reading SIS's output
 
-const SUMMARY = /^\[(\d+) tokens, prompt (\d+) tok at ([\d.]+|-) tok\/s, generation ([\d.]+|-) tok\/s\](?: context (\d+)\/(\d+))?$/m;
+const SUMMARY = /^\[(\d+) tokens?, prompt (\d+) tok at ([\d.]+|-) tok\/s, generation ([\d.]+|-) tok\/s\](?: context (\d+)\/(\d+))?$/m;
 
 /**
  * `llmctl infer` (or one chat turn) output taken apart: { text, tokens, promptTokens,

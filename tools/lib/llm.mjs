@@ -18,10 +18,14 @@ export function typeId(name) {
   return id;
 }
 
-/** Sampling defaults (llama.cpp's) for generate()/begin(). */
-export const DEFAULTS = {
-  maxTokens: 128, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.0, repeatLastN: 64, seed: undefined,
+/** The settings generate()/begin() take, by their names here and as llm/settings.ts keys (the
+ *  engine holds their defaults and checks them: the same code as the kernel's llmctl). */
+export const SETTING_KEYS = {
+  maxTokens: "max-tokens", temperature: "temperature", topK: "top-k", topP: "top-p", minP: "min-p",
+  repeatPenalty: "repeat-penalty", repeatLastN: "repeat-last-n", seed: "seed",
 };
+/** applySetting's codes (llm/settings.ts). */
+export const SETTING = { OK: 0, UNKNOWN: 1, BAD_VALUE: 2 };
 
 export class LLM {
   constructor(inst) {
@@ -109,12 +113,32 @@ export class LLM {
     return Array.from(new Int32Array(this.memory.buffer, addr(this.x.tokensPtr()), n));
   }
 
-  /** Starts a generation; returns "" or an error. */
+  /** Sets one setting for the next begin() from its llm/settings.ts key and typed value:
+   *  { code, message } (code SETTING.OK, or why not). */
+  setting(key, value) {
+    const k = Buffer.from(key, "utf8");
+    const code = this.withBytes(k, (kp, kn) => this.withBytes(String(value), (vp, vn) => this.x.settingSet(kp, kn, vp, vn)));
+    return { code, message: this.str(this.x.settingMessage()) };
+  }
+
+  /** The engine's default settings ({ maxTokens, temperature, ..., seed: null }). */
+  defaultSettings() {
+    this.x.settingsReset();
+    return JSON.parse(this.str(this.x.settingsJSON()));
+  }
+
+  /** Starts a generation with the defaults changed by `settings` (names as SETTING_KEYS; seed
+   *  undefined/null: from the clock); returns "" or an error. */
   begin(prompt, settings = {}) {
-    const s = { ...DEFAULTS, ...settings };
-    const seedSet = s.seed !== undefined && s.seed !== null;
-    return this.withBytes(prompt, (p, n) => this.str(this.x.begin(p, n, s.maxTokens, s.temperature, s.topK, s.topP,
-      s.minP, s.repeatPenalty, s.repeatLastN, BigInt.asUintN(64, BigInt(seedSet ? s.seed : 0)), seedSet ? 1 : 0)));
+    this.x.settingsReset();
+    for (const [name, v] of Object.entries(settings)) {
+      if (v === undefined || v === null) continue;
+      const key = SETTING_KEYS[name];
+      if (!key) return `unknown setting '${name}'`;
+      const r = this.setting(key, String(v));
+      if (r.code !== SETTING.OK) return r.message;
+    }
+    return this.withBytes(prompt, (p, n) => this.str(this.x.begin(p, n)));
   }
 
   /** { token, bytes } for the next token, or { end, bytes } when generation ended. */
