@@ -59,6 +59,9 @@ describe.skipIf(!HAVE_SHARED)("sis-llm" + (HAVE_SHARED ? "" : ` (${SHARED_MISSIN
     const info = sis("info", "-m", MODEL).stdout;
     expect(info).toMatch(/layers\s+6/);
     expect(info).toMatch(/quantization\s+Q4_0, output Q8_0/);
+    // memory as the kernel's llmctl load prints it for the same file (README's session, checked in QEMU)
+    const readme = /memory used:\s+(.*)/.exec(readFileSync(resolve(ROOT, "README.md"), "utf8"))![1];
+    expect(info).toContain(`memory        ${readme}, as llmctl info counts it`);
   });
 
   it("mkmodel and quantize write models that run", () => {

@@ -151,13 +151,17 @@ async function info(opts) {
   const i = llm.info();
   if (opts.json) { process.stdout.write(JSON.stringify(i) + "\n"); return; }
   const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
+  // as the kernel's llmctl info shows memory: whole 64 KiB pages (its region allocator's unit)
+  const pages = (b) => Math.ceil(b / 65536) * 65536;
+  const size = (b) => (b < 1048576 ? `${(b / 1024).toFixed(1)} KiB` : mib(b));
+  const model = pages(i.fileBytes), kv = pages(i.kvBytes), scratch = pages(i.scratchBytes);
   const lines = [
     ["name", i.name || "(none)"], ["architecture", i.arch], ["layers", i.layers], ["embedding", i.dim],
     ["heads", `${i.heads} (kv ${i.kvHeads}, head size ${i.headDim})`], ["feed-forward", i.ffDim], ["vocabulary", `${i.vocab} (${i.tokenizer}, bos ${i.bos}, eos ${i.eos})`],
     ["context", `${i.context} (trained ${i.contextTrain})`], ["rope base", i.ropeBase], ["rms eps", Number(i.normEps.toPrecision(7))],
     ["output head", i.tiedOutput ? "tied to token_embd" : "output.weight"], ["quantization", `${i.quantization} (${i.types})`],
-    ["parameters", `${(i.params / 1e6).toFixed(2)} M`], ["file", mib(i.fileBytes)], ["weights", mib(i.weightBytes)],
-    ["kv cache", mib(i.kvBytes)], ["scratch", mib(i.scratchBytes)],
+    ["parameters", `${(i.params / 1e6).toFixed(2)} M`], ["file", `${mib(i.fileBytes)} (${i.fileBytes} B)`], ["weights", mib(i.weightBytes)],
+    ["memory", `${size(model + kv + scratch)} (model ${size(model)}, KV cache ${size(kv)}, scratch ${size(scratch)}), as llmctl info counts it`],
   ];
   for (const [k, v] of lines) process.stdout.write(`${k.padEnd(13)} ${v}\n`);
 }
