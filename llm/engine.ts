@@ -126,6 +126,9 @@ export class Engine {
   // generation state
   private running: bool = false;
   private ended: i32 = END_NOT_STARTED;
+  /** Why the last append() was refused for room: true when the text did not fit after the
+   *  history (a conversation starts again then), false for any other outcome. */
+  historyFull: bool = false;
   private maxTokens: i32 = 0;
   private pending: i32 = -1;      // the last sampled token, not yet in the cache (-1: none)
   private ignoreEos: bool = false;
@@ -332,6 +335,7 @@ export class Engine {
    * then unchanged).
    */
   append(p: usize, n: i32, st: InferSettings, addSpecial: bool, parseSpecial: bool): string {
+    this.historyFull = false;
     return this.startText(p, n, st, true, addSpecial, parseSpecial);
   }
 
@@ -392,6 +396,7 @@ export class Engine {
       if (!keep || start == 0) {
         return "prompt is " + toks.length.toString() + " tokens, longer than the context of " + this.nCtx.toString() + " tokens";
       }
+      this.historyFull = true;
       return "context full: " + start.toString() + " tokens in use + " + toks.length.toString() + " new ones exceed the context of " +
         this.nCtx.toString() + " tokens";
     }

@@ -55,7 +55,7 @@ export class ChatSession {
     const r = new InferResult();
     const t0 = sink.nowNs();
     let err = this.feed(user, st);
-    if (err.startsWith("context full") && this.turns > 0) {
+    if (err.length != 0 && this.engine.historyFull && this.turns > 0) {
       // the conversation outgrew the context: start a new one with this message
       this.reset();
       err = this.feed(user, st);
