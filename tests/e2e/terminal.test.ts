@@ -95,6 +95,18 @@ describe.skipIf(!!why)("make run in a terminal" + (why ? ` (skipped: ${why})` : 
   });
 });
 
+describe.skipIf(!!why)("make run: Ctrl-A X ends QEMU at once" + (why ? ` (skipped: ${why})` : ""), () => {
+  it("from the prompt, as the hint says", async () => {
+    const t = new Terminal("");
+    try {
+      await t.waitFor(/\nsis> $/, 0, 240_000);
+      t.type("\x01x");
+      await t.exit;
+      expect(t.out).toMatch(/QEMU: Terminated/);
+    } finally { t.kill(); }
+  }, 300_000);
+});
+
 describe.skipIf(!!why)("make run refuses a mistake before QEMU starts" + (why ? ` (skipped: ${why})` : ""), () => {
   it("a models folder that does not exist", async () => {
     const t = new Terminal("MODELS=no-such-folder");
