@@ -23,7 +23,7 @@ import { allocRegion, freeRegion } from "../kernel/memory/regions";
 import { time_ns } from "../kernel/platform";
 import { Config, Matrix, Model } from "./model";
 import { KVCache } from "./kv_cache";
-import { activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, approxMatvec, approxBound } from "./kernels/matmul";
+import { activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, approxMatvec, approxBound, productWorkBytes } from "./kernels/matmul";
 import { rmsnormMul, add, swiglu } from "./kernels/vector";
 import { quantizeActivations as roundToF16, dot as dotF16, f16ToF32, roundF16, roundF16x4, loadHalves4 } from "./quant/f16";
 import { fma32, fma32x4 } from "./math/fma";
@@ -59,6 +59,7 @@ export class Scratch {
   gate: usize = 0;   // f32[nBatch][n_ff]
   up: usize = 0;     // f32[nBatch][n_ff]
   xq: usize = 0;     // activations converted for a weight type (see activations())
+  work: usize = 0;   // productWorkBytes: the matrix products' work buffer (matvec, matmul)
   rope: usize = 0;   // f32[nBatch][hd]       cos, sin of each rotated pair, per token
   attn: usize = 0;   // attentionWorkBytes()  flashAttention's working memory
   logits: usize = 0; // f32[n_vocab]
@@ -73,6 +74,7 @@ export class Scratch {
   xqN: i32 = 0;
   xqK: i32 = 0;
   private xqRow: usize = 0;
+  private workBytes: usize = 0;
   private c: Config;
   private nCtx: i32;
   private cursor: usize = 0;
@@ -84,8 +86,13 @@ export class Scratch {
     // room for the widest quantized activation row any matrix of the model needs
     const mats = m.matrices();
     let act: usize = 0;
-    for (let i = 0; i < mats.length; i++) act = max(act, activationBytes(mats[i].type, mats[i].cols));
+    let work: usize = 0;
+    for (let i = 0; i < mats.length; i++) {
+      act = max(act, activationBytes(mats[i].type, mats[i].cols));
+      work = max(work, productWorkBytes(mats[i].type, mats[i].cols, nBatch));
+    }
     this.xqRow = act;
+    this.workBytes = work;
     this.bytes = <u64>this.carve(); // a dry run with base 0 measures the total
   }
 
@@ -110,6 +117,7 @@ export class Scratch {
     this.gate = this.take(nb * <usize>c.nFF * 4);
     this.up = this.take(nb * <usize>c.nFF * 4);
     this.xq = this.take(nb * this.xqRow);
+    this.work = this.take(this.workBytes);
     this.rope = this.take(nb * <usize>c.headDim * 4);
     this.attn = this.take(attentionWorkBytes(c.headDim, this.nBatch));
     this.logits = this.take(<usize>c.nVocab * 4);
@@ -157,8 +165,8 @@ function activations(s: Scratch, x: usize, n: i32, k: i32, wType: u32): usize {
  *  rows are part of a product of two or more rows in llama.cpp (see matmul). */
 function project(out: usize, w: Matrix, x: usize, n: i32, s: Scratch, r0: i32, r1: i32, batched: bool): void {
   const xq = activations(s, x, n, w.cols, w.type);
-  if (!batched) for (let t = 0; t < n; t++) matvec(out + <usize>(t * w.rows) * 4, w.data, w.type, xq + <usize>t * activationBytes(w.type, w.cols), w.cols, w.rows, r0, r1);
-  else matmul(out, w.data, w.type, xq, n, w.cols, w.rows, r0, r1);
+  if (!batched) for (let t = 0; t < n; t++) matvec(out + <usize>(t * w.rows) * 4, w.data, w.type, xq + <usize>t * activationBytes(w.type, w.cols), w.cols, w.rows, r0, r1, s.work);
+  else matmul(out, w.data, w.type, xq, n, w.cols, w.rows, r0, r1, s.work);
 }
 
 /** cos/sin table of one position, ggml's rope cache: theta_i = pos * base^(-2i/n_rot) built by
@@ -574,7 +582,7 @@ export function headRows(m: Model, s: Scratch, ids: usize, n: i32): void {
   const xq = activations(s, s.xb, 1, w.cols, w.type);
   for (let i = 0; i < n; i++) {
     const r = load<i32>(ids + (<usize>i << 2));
-    if (r >= 0 && r < w.rows) matvec(s.logits, w.data, w.type, xq, w.cols, w.rows, r, r + 1);
+    if (r >= 0 && r < w.rows) matvec(s.logits, w.data, w.type, xq, w.cols, w.rows, r, r + 1, s.work);
   }
 }
 

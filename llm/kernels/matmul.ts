@@ -20,7 +20,10 @@
 // of 8, vec_dot otherwise), Q8_0, F16 and the K-quants; Q4_1, BF16 and F32 keep ggml's reference (generic)
 // order for now
 // (see llm/quant/f16.ts). These functions take pointers and a row range and touch no global
-// state: several WebAssembly instances can run disjoint row ranges on one shared memory.
+// state, and allocate nothing: what a product needs besides its inputs and output (a weight
+// row rewritten, activation lanes split) goes in a work buffer the caller planned with
+// productWorkBytes, as ggml's wdata. So several WebAssembly instances can run disjoint row
+// ranges on one shared memory, each with a work buffer of its own.
 import {
   GGML_F32, GGML_F16, GGML_BF16, GGML_Q4_0, GGML_Q4_1, GGML_Q8_0, GGML_Q8_1,
   GGML_Q4_K, GGML_Q5_K, GGML_Q6_K, GGML_Q8_K, rowBytes,
@@ -37,6 +40,10 @@ import * as q5_k from "../quant/q5_k";
 import * as q6_k from "../quant/q6_k";
 import * as q8_k from "../quant/q8_k";
 import { quantizeQ8_0 as actQ8_0, quantizeQ8_1 as actQ8_1 } from "../quant/q8_act";
+
+/** Tokens per pass of matmul: each weight row is used for this many activation rows while it
+ *  is in cache, and that many activation rows (<= 32 * 9.2 KB at k = 8192, Q8_K) stay hot too. */
+const TOKEN_BLOCK: i32 = 32;
 
 /** activationType() of a weight type the kernels cannot multiply. */
 export const ACT_NONE: u32 = 0xffffffff;
@@ -82,38 +89,53 @@ export function quantizeActivations(x: usize, k: i32, wType: u32, dst: usize): b
   return true;
 }
 
+/** Work bytes gemm needs for nt activation rows of k with weights of wType. */
+function gemmWorkBytes(wType: u32, k: i32, nt: i32): usize {
+  switch (wType) {
+    case GGML_Q4_0: return q4_0.gemmWorkBytes(k);
+    case GGML_Q4_K: return q4_k.gemmWorkBytes(k, nt);
+    case GGML_Q5_K: return q5_k.gemmWorkBytes(k, nt);
+    case GGML_Q6_K: return q6_k.gemmWorkBytes(k, nt);
+  }
+  return 0;
+}
+
+/** Work bytes matvec and matmul need for up to n activation rows of k with weights of wType
+ *  (the `work` they take). */
+export function productWorkBytes(wType: u32, k: i32, n: i32): usize {
+  return gemmWorkBytes(wType, k, max(1, min(n, TOKEN_BLOCK)));
+}
+
 // out[t*outStride + r] = W[r]·X[t], r < nr, t < nt, by weight type.
 // matrixRows: the weight's whole row count (Q4_0 and Q4_K: llama.cpp repacks a matrix whose
 // rows are a multiple of 8, which changes their order); batched: llama.cpp multiplies it by a
 // batch of two or more rows here (F16 picks its kernel, and so its summation order, by it).
 function gemm(wType: u32, out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
-              matrixRows: i32, batched: bool): void {
+              matrixRows: i32, batched: bool, work: usize): void {
   switch (wType) {
     case GGML_F32: f32q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_F16: f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, batched ? matrixRows : 0); break;
     case GGML_BF16: bf16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, matrixRows); break;
+    case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work, matrixRows); break;
     case GGML_Q4_1: q4_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q8_0: q8_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, matrixRows); break;
-    case GGML_Q5_K: q5_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_Q6_K: q6_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work, matrixRows); break;
+    case GGML_Q5_K: q5_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work); break;
+    case GGML_Q6_K: q6_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work); break;
   }
 }
 
 /** out[r] = W[r,:]·x for r in [rowStart, rowEnd) of the rows of W; xq from quantizeActivations. Only those
- *  out entries are written. False (nothing written) for an unsupported type or k. */
-export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
+ *  out entries are written; work holds productWorkBytes(wType, k, 1) bytes. False (nothing
+ *  written) for an unsupported type or k. */
+export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rows: i32, rowStart: i32, rowEnd: i32, work: usize): bool {
   if (activationBytes(wType, k) == 0) return false;
   if (rowEnd <= rowStart) return true;
   const rb = <usize>rowBytes(wType, <u64>k);
-  gemm(wType, out + (<usize>rowStart << 2), 1, w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, 0, 1, k, rows, false);
+  gemm(wType, out + (<usize>rowStart << 2), 1, w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, 0, 1, k, rows, false, work);
   return true;
 }
 
-/** Tokens per pass of matmul: each weight row is used for this many activation rows while it
- *  is in cache, and that many activation rows (<= 32 * 9.2 KB at k = 8192, Q8_K) stay hot too. */
-const TOKEN_BLOCK: i32 = 32;
 
 /** Batch product for n activation rows (prompt processing): out[t*rows + r] = W[r,:]·X[t] for
  *  t in [0, n), r in [rowStart, rowEnd). xq holds n rows of activationBytes(wType, k) bytes.
@@ -121,7 +143,8 @@ const TOKEN_BLOCK: i32 = 32;
  *  piece of such a batch): for F16 weights, and Q4_K ones in groups of four activation rows,
  *  that sums in another order than matvec; for the other types the results equal n calls of
  *  matvec bit for bit. A batch split over several calls must split at multiples of 4. */
-export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
+export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i32, rows: i32, rowStart: i32, rowEnd: i32,
+                       work: usize): bool {
   const ab = activationBytes(wType, k);
   if (ab == 0) return false;
   if (rowEnd <= rowStart || n <= 0) return true;
@@ -129,7 +152,7 @@ export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i
   for (let t = 0; t < n; t += TOKEN_BLOCK) {
     const nt = min(TOKEN_BLOCK, n - t);
     gemm(wType, out + ((<usize>t * <usize>rows + <usize>rowStart) << 2), rows, w + <usize>rowStart * rb, rb,
-      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k, rows, true);
+      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k, rows, true, work);
   }
   return true;
 }

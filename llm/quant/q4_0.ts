@@ -387,6 +387,10 @@ function toQ8Row(w: usize, dst: usize, k: i32): void {
   }
 }
 
+/** Work bytes gemm needs (the caller provides them): one weight row as Q8_0, for matrices
+ *  whose row count is not a multiple of 8. */
+export function gemmWorkBytes(k: i32): usize { return <usize>(k / QK) * <usize>Q8_BYTES; }
+
 /**
  * out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
  * (floats). matrixRows: the weight's whole row count. llama.cpp repacks a Q4_0 matrix whose
@@ -398,15 +402,14 @@ function toQ8Row(w: usize, dst: usize, k: i32): void {
  * minus 8 as weights: each row is rewritten as Q8_0 once and multiplied by q8_0.ts's dot.
  */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
-                     matrixRows: i32): void {
+                     work: usize, matrixRows: i32): void {
   const os = <usize>outStride << 2;
   if (matrixRows % 8 != 0) {
-    const row = heap.alloc(<usize>(k / QK) * <usize>Q8_BYTES);
+    const row = work; // gemmWorkBytes: one weight row rewritten as Q8_0
     for (let r = 0; r < nr; r++) {
       toQ8Row(w + <usize>r * wStride, row, k);
       for (let t = 0; t < nt; t++) store<f32>(out + <usize>t * os + (<usize>r << 2), dotQ8(row, x + <usize>t * xStride, k));
     }
-    heap.free(row);
     return;
   }
   let r = 0;

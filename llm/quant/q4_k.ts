@@ -282,7 +282,10 @@ function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
 
 /** One weight row against one activation row in ggml_vec_dot_q4_K_q8_K's x86 order (what
  *  llama.cpp runs for matrices whose row count is not a multiple of 8). */
-export function dot(w: usize, x: usize, k: i32): f32 { return splitDot(w, x, k, dotSplit); }
+export function dot(w: usize, x: usize, k: i32, work: usize): f32 { return splitDot(w, x, k, dotSplit, work); }
+
+/** Work bytes gemm needs for nt activation rows of k (the caller provides them). */
+export function gemmWorkBytes(k: i32, nt: i32): usize { return <usize>nt * (<usize>k << 1); }
 
 /** sum sc*(q*y) over the pair of sub-blocks c of block b as an i32x4 (its lanes sum to the
  *  pair's total); y: the pair's split activations. */
@@ -408,16 +411,15 @@ function gemm1x4(out: usize, os: usize, w: usize, x0: usize, xs: usize, ys: usiz
  * multiple of 4 of llama.cpp's batch) and the rest the gemv order.
  */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
-                     matrixRows: i32 = 0): void {
+                     work: usize, matrixRows: i32 = 0): void {
   const os = <usize>outStride << 2, ss = <usize>k << 1;
-  const ys = heap.alloc(<usize>nt * ss);
+  const ys = work; // gemmWorkBytes: the activations' split lanes
   splitActivations(x, xStride, nt, k, ys);
   if ((matrixRows > 0 ? matrixRows : nr) % 8 != 0) {
     for (let r = 0; r < nr; r++) {
       const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
       for (let t = 0; t < nt; t++) store<f32>(o + <usize>t * os, dotSplit(wr, x + <usize>t * xStride, ys + <usize>t * ss, k));
     }
-    heap.free(ys);
     return;
   }
   const t4 = nt - nt % 4;
@@ -437,5 +439,4 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
       gemv2(o + (<usize>r << 2), 0, wr, wr, xt, yt, k);
     }
   }
-  heap.free(ys);
 }

@@ -8,7 +8,7 @@ import { nearestInt, hsum, VK, K_LO4, hsumFloat8 } from "./common";
 import { makeQkx2Quants, scaleMinK4, packScaleMinK4 } from "./kquant_ref";
 import {
   BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, KQ_B4, pairSums, splitActivations, scaleSplat16, laneFma, laneHsum, bsums32,
-  splitDot, splitGemm,
+  splitDot, splitGemm, splitGemmWorkBytes,
 } from "./q8_k";
 import { kScales, kMins } from "./q4_k";
 import { fma32, fma32x4 } from "../math/fma";
@@ -268,10 +268,14 @@ function decodeRow(w: usize, nb: i32, dec: usize): void {
 function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 { return dotRow(w, 0, x, ys, k); }
 
 /** One weight row against one activation row, in llama.cpp's x86 order (see dotRow). */
-export function dot(w: usize, x: usize, k: i32): f32 { return splitDot(w, x, k, dotSplit); }
+export function dot(w: usize, x: usize, k: i32, work: usize): f32 { return splitDot(w, x, k, dotSplit, work); }
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
  *  (floats). Each result is one row product: ggml_vec_dot_q5_K_q8_K runs per output. */
-export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotRow);
+export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
+                     work: usize): void {
+  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotRow, work);
 }
+
+/** Work bytes gemm needs for nt activation rows of k (the caller provides them). */
+export function gemmWorkBytes(k: i32, nt: i32): usize { return splitGemmWorkBytes(k, nt, DEC); }

@@ -9,7 +9,7 @@ import { f16ToF32, f32ToF16 } from "./f16";
 import { nearestInt, VK, K_LO4, K_B45, hsumFloat8 } from "./common";
 import { makeQxQuants } from "./kquant_ref";
 import {
-  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, pairSums, splitActivations, laneFma, laneHsum, splitDot, splitGemm,
+  BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, pairSums, splitActivations, laneFma, laneHsum, splitDot, splitGemm, splitGemmWorkBytes,
 } from "./q8_k";
 import { fma32x4 } from "../math/fma";
 
@@ -253,10 +253,14 @@ function decodeRow(w: usize, nb: i32, dec: usize): void {
 function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 { return dotRow(w, 0, x, ys, k); }
 
 /** One weight row against one activation row, in llama.cpp's x86 order (see dotRow). */
-export function dot(w: usize, x: usize, k: i32): f32 { return splitDot(w, x, k, dotSplit); }
+export function dot(w: usize, x: usize, k: i32, work: usize): f32 { return splitDot(w, x, k, dotSplit, work); }
 
 /** out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
  *  (floats). Each result is one row product: ggml_vec_dot_q6_K_q8_K runs per output. */
-export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32): void {
-  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotRow);
+export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
+                     work: usize): void {
+  splitGemm(out, outStride, w, wStride, nr, x, xStride, nt, k, dotSplit, decodeRow, DEC, dotRow, work);
 }
+
+/** Work bytes gemm needs for nt activation rows of k (the caller provides them). */
+export function gemmWorkBytes(k: i32, nt: i32): usize { return splitGemmWorkBytes(k, nt, DEC); }

@@ -138,13 +138,21 @@ export type DecodeRow = (w: usize, nb: i32, dec: usize) => void;
 /** One decoded weight row (w, dec) against one activation row. */
 export type DecodedDot = (w: usize, dec: usize, x: usize, ys: usize, k: i32) => f32;
 
-/** One weight row against one activation row, through a format's SplitDot. */
-export function splitDot(w: usize, x: usize, k: i32, dot: SplitDot): f32 {
-  const ys = heap.alloc(<usize>k << 1);
-  splitActivations(x, 0, 1, k, ys);
-  const r = dot(w, x, ys, k);
-  heap.free(ys);
-  return r;
+/** Work bytes splitDot needs for a row of k: the activation's split lanes. */
+export function splitDotWorkBytes(k: i32): usize { return <usize>k << 1; }
+
+/** One weight row against one activation row, through a format's SplitDot; `work` holds
+ *  splitDotWorkBytes(k) bytes (the caller's: kernels allocate nothing). */
+export function splitDot(w: usize, x: usize, k: i32, dot: SplitDot, work: usize): f32 {
+  splitActivations(x, 0, 1, k, work);
+  return dot(w, x, work, k);
+}
+
+/** Work bytes splitGemm needs for nt activation rows of k: their split lanes, and for nt > 1
+ *  one decoded weight row of decBytes per block. */
+export function splitGemmWorkBytes(k: i32, nt: i32, decBytes: usize): usize {
+  const ys = (<usize>nt * (<usize>k << 1) + 63) & ~63;
+  return ys + (nt > 1 ? <usize>(k / QK) * decBytes : 0);
 }
 
 /**
@@ -154,21 +162,19 @@ export function splitDot(w: usize, x: usize, k: i32, dot: SplitDot): f32 {
  * for every token through `decoded`.
  */
 export function splitGemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
-                          dot: SplitDot, decode: DecodeRow, decBytes: usize, decoded: DecodedDot): void {
+                          dot: SplitDot, decode: DecodeRow, decBytes: usize, decoded: DecodedDot, work: usize): void {
   const os = <usize>outStride << 2, ss = <usize>k << 1;
-  const ys = heap.alloc(<usize>nt * ss);
+  const ys = work; // splitGemmWorkBytes: the lanes, then the decoded row
   splitActivations(x, xStride, nt, k, ys);
   if (nt == 1) {
     for (let r = 0; r < nr; r++) store<f32>(out + (<usize>r << 2), dot(w + <usize>r * wStride, x, ys, k));
   } else {
     const nb = k / QK;
-    const dec = heap.alloc(<usize>nb * decBytes);
+    const dec = work + ((<usize>nt * ss + 63) & ~63);
     for (let r = 0; r < nr; r++) {
       const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
       decode(wr, nb, dec);
       for (let t = 0; t < nt; t++) store<f32>(o + <usize>t * os, decoded(wr, dec, x + <usize>t * xStride, ys + <usize>t * ss, k));
     }
-    heap.free(dec);
   }
-  heap.free(ys);
 }

@@ -1,6 +1,21 @@
 // Test entry: llm/kernels (matrix products by weight type, f32 vector helpers).
 export { allocRegion, freeRegion } from "../../kernel/memory/regions";
-export { ACT_NONE, activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, quantizeRow, hasApprox, weightScaleMax, approxMatvec, approxBound } from "../../llm/kernels/matmul";
+export { ACT_NONE, activationType, activationBytes, quantizeActivations, dequantizeRow, quantizeRow, hasApprox, weightScaleMax, approxMatvec, approxBound, productWorkBytes } from "../../llm/kernels/matmul";
+import { matvec as matvecWith, matmul as matmulWith, productWorkBytes } from "../../llm/kernels/matmul";
+
+// The products with a work buffer of the size the engine plans (Scratch), taken here per call.
+export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
+  const work = heap.alloc(max<usize>(1, productWorkBytes(wType, k, 1)));
+  const ok = matvecWith(out, w, wType, xq, k, rows, rowStart, rowEnd, work);
+  heap.free(work);
+  return ok;
+}
+export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
+  const work = heap.alloc(max<usize>(1, productWorkBytes(wType, k, n)));
+  const ok = matmulWith(out, w, wType, xq, n, k, rows, rowStart, rowEnd, work);
+  heap.free(work);
+  return ok;
+}
 export { rmsnorm, rmsnormMul, mul, add, argmax, swiglu } from "../../llm/kernels/vector";
 /** F16 weights: the single-row order (ggml_vec_dot_f16, AVX2) and the batched one (tinyBLAS). */
 export { dotBatched as f16DotBatched, dot as f16Dot } from "../../llm/quant/f16";

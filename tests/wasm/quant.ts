@@ -13,6 +13,7 @@ import * as q8_1 from "../../llm/quant/q8_1";
 import * as q4_k from "../../llm/quant/q4_k";
 import * as q5_k from "../../llm/quant/q5_k";
 import * as q6_k from "../../llm/quant/q6_k";
+import { splitDotWorkBytes } from "../../llm/quant/q8_k";
 import * as q8_k from "../../llm/quant/q8_k";
 import { f16x4ToF32x4 } from "../../llm/quant/f16";
 import { GGML_F32, GGML_F16, GGML_BF16, GGML_Q4_0, GGML_Q4_1, GGML_Q8_0, GGML_Q8_1, GGML_Q4_K, GGML_Q5_K, GGML_Q6_K, GGML_Q8_K } from "../../llm/tensor_types";
@@ -86,9 +87,12 @@ export function dotSimd(type: u32, w: usize, x: usize, k: i32): f32 {
     case GGML_Q4_0: return q4_0.dot(w, x, k);
     case GGML_Q4_1: return q4_1.dot(w, x, k);
     case GGML_Q8_0: return q8_0.dot(w, x, k);
-    case GGML_Q4_K: return q4_k.dot(w, x, k);
-    case GGML_Q5_K: return q5_k.dot(w, x, k);
-    case GGML_Q6_K: return q6_k.dot(w, x, k);
+    case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: {
+      const work = heap.alloc(splitDotWorkBytes(k)); // the test's own; the engine plans its work buffer
+      const r = type == GGML_Q4_K ? q4_k.dot(w, x, k, work) : type == GGML_Q5_K ? q5_k.dot(w, x, k, work) : q6_k.dot(w, x, k, work);
+      heap.free(work);
+      return r;
+    }
   }
   return NaN;
 }
@@ -121,9 +125,11 @@ export function dotScalarX86(type: u32, w: usize, x: usize, k: i32): f32 {
 export function dotQ4KRepacked(w: usize, x: usize, k: i32, gemmOrder: bool): f32 { return q4_k.dotRepackedScalar(w, x, k, gemmOrder); }
 /** The K-quants' gemm (Q4_K: matrixRows decides the repacked orders, 0 = nr). */
 export function gemmK(type: u32, out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32, matrixRows: i32): void {
+  const work = heap.alloc(max<usize>(1, type == GGML_Q4_K ? q4_k.gemmWorkBytes(k, nt) : type == GGML_Q5_K ? q5_k.gemmWorkBytes(k, nt) : q6_k.gemmWorkBytes(k, nt)));
   switch (type) {
-    case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, matrixRows); break;
-    case GGML_Q5_K: q5_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_Q6_K: q6_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work, matrixRows); break;
+    case GGML_Q5_K: q5_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work); break;
+    case GGML_Q6_K: q6_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work); break;
   }
+  heap.free(work);
 }
