@@ -75,6 +75,41 @@ mmu_switch:
     isb
     ret
 
+// A secondary core's first instructions (smp.c): PSCI CPU_ON starts it here at EL1, MMU
+// and caches off, x0 = its smp_params block (mair 0, tcr 8, ttbr0 16, sctlr 24, vbar 32,
+// stack_top 40, index 48). It takes the boot core's translation registers (the same tables),
+// enables FP/SIMD, vectors and the MMU, then runs smp_secondary_main(index) on its stack.
+    .globl smp_secondary_entry
+    .p2align 2
+smp_secondary_entry:
+    msr daifset, #0xf
+    mov x19, x0
+    mov x1, #(3 << 20)      // CPACR_EL1.FPEN: FP/SIMD without traps
+    msr cpacr_el1, x1
+    ldr x1, [x19, #32]
+    msr vbar_el1, x1
+    ldr x1, [x19, #0]
+    msr mair_el1, x1
+    ldr x1, [x19, #8]
+    msr tcr_el1, x1
+    ldr x1, [x19, #16]
+    msr ttbr0_el1, x1
+    isb
+    tlbi vmalle1
+    dsb ish
+    isb
+    ldr x1, [x19, #24]
+    msr sctlr_el1, x1       // MMU and caches on, with the kernel's tables
+    isb
+    ldr x1, [x19, #40]
+    mov sp, x1
+    mov x29, #0
+    mov x30, #0
+    ldr x0, [x19, #48]
+    bl smp_secondary_main
+1:  wfi
+    b 1b
+
 // Exception vectors: every entry saves x0-x30 and calls sis_exception(frame, index).
 // sis_exception reports and halts, except for an out-of-bounds WebAssembly access (a
 // fault in the guard part of the WebAssembly window): then it points ELR_EL1 at the

@@ -6,6 +6,7 @@
 #include "hw.h"
 #include "mmu.h"
 #include "runtime.h"
+#include "smp.h"
 
 #define EFI_PAGE 4096ULL
 #define KERNEL_STACK_BYTES (32ULL << 20)
@@ -107,9 +108,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
   EFI_BOOT_SERVICES* bs = st->BootServices;
   bs->SetWatchdogTimer(0, 0, 0, 0);
 
-  EFI_PHYSICAL_ADDRESS stack = 0;
+  EFI_PHYSICAL_ADDRESS stack = 0, smp_stacks = 0;
   EFI_STATUS s = bs->AllocatePages(AllocateAnyPages, EfiLoaderData, KERNEL_STACK_BYTES / EFI_PAGE, &stack);
   if (s != EFI_SUCCESS) fail("AllocatePages (stack)", s);
+  s = bs->AllocatePages(AllocateAnyPages, EfiLoaderData, (SMP_MAX_CPUS - 1) * SMP_STACK_BYTES / EFI_PAGE, &smp_stacks);
+  if (s != EFI_SUCCESS) fail("AllocatePages (secondary cores' stacks)", s);
   claim_linear_memory(bs);
   exit_boot_services(image, bs);
 
@@ -121,6 +124,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
   runtime_set_memory(linear_phys, linear_bytes);
   uart_init();
   irq_init();
+  smp_start(smp_stacks);
   call_on_stack(kernel_entry, (void*)(uintptr_t)(stack + KERNEL_STACK_BYTES));
 }
 

@@ -104,6 +104,16 @@ static void psci_call(uint64_t fn) {
   __asm__ volatile("hvc #0" : "+r"(x0) :: "x1", "x2", "x3", "memory");
 }
 
+/* A PSCI call with three arguments; returns x0 (0 or a negative PSCI error). */
+int64_t psci_call3(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3) {
+  register uint64_t x0 __asm__("x0") = fn;
+  register uint64_t x1 __asm__("x1") = a1;
+  register uint64_t x2 __asm__("x2") = a2;
+  register uint64_t x3 __asm__("x3") = a3;
+  __asm__ volatile("hvc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) :: "memory");
+  return (int64_t)x0;
+}
+
 void psci_system_off(void) { psci_call(0x84000008); halt(); }
 void psci_system_reset(void) { psci_call(0x84000009); halt(); }
 

@@ -18,6 +18,7 @@ uint64_t timer_ns(void);       /* since power-on (the virtual counter starts wit
 void irq_init(void);
 void idle_until_event(uint32_t max_ms); /* wfi until UART input or the timeout */
 
+int64_t psci_call3(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);
 void psci_system_off(void) __attribute__((noreturn));
 void psci_system_reset(void) __attribute__((noreturn));
 void halt(void) __attribute__((noreturn));

@@ -13,4 +13,5 @@
 @external("platform", "barrier") export declare function barrier(): void;
 @external("platform", "wait_for_interrupt") export declare function wait_for_interrupt(): void;
 @external("platform", "mem_limit") export declare function mem_limit(): u64;
+@external("platform", "cpu_state") export declare function cpu_state(i: u32): i32;
 @external("platform", "sha256_blocks") export declare function sha256_blocks(state: usize, data: usize, blocks: u32): bool;

@@ -3,6 +3,18 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { SisMachine } from "../support/qemu-serial.mjs";
 
+describe("SIS in QEMU on 1 and 8 cores", () => {
+  for (const smp of [1, 8]) {
+    it(`-smp ${smp}: ${smp} of ${smp} online, and the shell works`, async () => {
+      const m = await SisMachine.boot({ smp });
+      try {
+        expect(m.output).toMatch(new RegExp(`info: cpus: ${smp} of ${smp} online \\(the boot core${smp > 1 ? ` and ${smp - 1} started with PSCI CPU_ON, idle` : ""}\\)\n`));
+        expect(await m.run("echo still here")).toBe("still here");
+      } finally { m.kill(); }
+    }, 180_000);
+  }
+});
+
 describe("SIS in QEMU: boot and shell", () => {
   let m: SisMachine;
   beforeAll(async () => { m = await SisMachine.boot(); });
@@ -12,6 +24,10 @@ describe("SIS in QEMU: boot and shell", () => {
     expect(m.output).toMatch(/SIS \d+\.\d+\.\d+/);
     expect(m.output).toMatch(/info: boot: ready in \d+(\.\d+)? ms/);
     expect(m.output.endsWith("sis> ")).toBe(true);
+  });
+
+  it("starts every core of the machine (2 by default) and lists them in the boot log", () => {
+    expect(m.output).toMatch(/info: cpus: 2 of 2 online \(the boot core and 1 started with PSCI CPU_ON, idle\)\n/);
   });
 
   it("help lists every command", async () => {

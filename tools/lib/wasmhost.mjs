@@ -65,6 +65,7 @@ export async function instantiate(wasm, { platform = {}, imports = {}, onOutput 
     mmio_write32() {},
     mem_phys_base() { return 0n; },
     mem_limit() { return 4n * 1024n * 1024n * 1024n; },
+    cpu_state(i) { return i === 0 ? 1 : 0; }, // one core: the host's thread
     wait_for_interrupt() {},
     barrier() {},
     sha256_blocks() { return 0; }, // no SHA-2 instructions here: the kernel hashes in software
