@@ -242,9 +242,8 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     expect(modelMemory(await info()).kv).toBe(pageRound(want.kvBytes(want.context)));
   });
 
-  exactIt("Ctrl-C stops a generation and keeps what was produced" + skipNote, async () => {
+  it("Ctrl-C stops a generation and keeps what was produced", async () => {
     const n = 200;
-    const ref = await greedy("And God said", n);
     const from = m.output.length;
     m.send(`llmctl infer "And God said" --temperature 0 --max-tokens ${n}\r`);
     await m.waitFor(/LORD/, { from, timeout: 60_000 });
@@ -255,8 +254,11 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     const g = parseGeneration(out);
     expect(g.tokens).toBeGreaterThan(0);
     expect(g.tokens).toBeLessThan(n);
-    expect(ref.text.startsWith(g.text)).toBe(true);
-    expect(g.text).toBe(oracle.detokenize(ref.ids.slice(0, g.tokens), ref.pt));
+    if (!PINNED_MISSING) { // what was kept is llama.cpp's text up to there
+      const ref = await greedy("And God said", n);
+      expect(ref.text.startsWith(g.text)).toBe(true);
+      expect(g.text).toBe(oracle.detokenize(ref.ids.slice(0, g.tokens), ref.pt));
+    }
     expect(await m.run("echo after ctrl-c")).toBe("after ctrl-c");
   });
 
