@@ -64,7 +64,8 @@ export function pinnedBinsDir() {
   const why = pinnedUnavailable();
   if (why) throw new Error(why);
   const stamp = join(PINNED, "package.json");
-  if (existsSync(stamp) && readFileSync(stamp, "utf8") === readFileSync(join(PACKAGE, "package.json"), "utf8")) return PINNED_BINS;
+  const fresh = () => existsSync(stamp) && readFileSync(stamp, "utf8") === readFileSync(join(PACKAGE, "package.json"), "utf8");
+  if (fresh()) return PINNED_BINS;
   mkdirSync(dirname(PINNED), { recursive: true });
   const tmp = `${PINNED}.${process.pid}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
@@ -79,8 +80,17 @@ export function pinnedBinsDir() {
     symlinkSync(join(PACKAGE_BINS, f), join(tmp, "bins/linux-x64", f));
   }
   copyFileSync(join(PACKAGE, "package.json"), join(tmp, "package.json")); // last: the stamp
-  rmSync(PINNED, { recursive: true, force: true });
-  try { renameSync(tmp, PINNED); } catch { rmSync(tmp, { recursive: true, force: true }); } // another worker won
+  try {
+    renameSync(tmp, PINNED);
+  } catch {
+    // a folder is there: another worker's, just made (keep it: it may be loading from it),
+    // or one for another package version (replace it)
+    if (!fresh()) {
+      rmSync(PINNED, { recursive: true, force: true });
+      try { renameSync(tmp, PINNED); return PINNED_BINS; } catch { /* another worker again */ }
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  }
   return PINNED_BINS;
 }
 
