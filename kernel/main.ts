@@ -4,7 +4,8 @@
 //   calls kernel_recover(kind) after a WebAssembly trap escaped a command, with
 //     1 out-of-bounds access, 2 divide by zero, 3 integer overflow, 4 invalid conversion,
 //     5 unreachable, 6 call stack exhausted, 7 bad indirect call, 8 other.
-import { cpu_state, time_ns } from "./platform";
+import { time_ns } from "./platform";
+import { cores } from "./cpus";
 import { println, readByte } from "./console";
 import * as log from "./log";
 import { DESCRIPTION, NAME, VERSION, buildInfo } from "./version";
@@ -92,20 +93,12 @@ function runNextBootLine(): void {
   runQueuedLine(line, bootLines.length == 0);
 }
 
-// The cores the shim started (boot/smp.c): each one's state, a failure with its reason.
+// The cores the shim started (boot/smp.c), and any that did not start with its reason.
 function logCores(): void {
-  let present = 0, online = 0;
-  let failed = "";
-  for (let i: u32 = 0; i < 256; i++) {
-    const s = cpu_state(i);
-    if (s == 0) break;
-    present++;
-    if (s == 1) { online++; continue; }
-    failed += "; core " + i.toString() + " did not start (" + (s == -1000 ? "it never reported in" : "PSCI error " + s.toString()) + "), left out";
-  }
-  const started = online - 1;
-  log.info("cpus: " + online.toString() + " of " + present.toString() + " online (the boot core" +
-    (started > 0 ? " and " + started.toString() + " started with PSCI CPU_ON, idle" : "") + ")" + failed);
+  const c = cores();
+  const started = c.online - 1;
+  log.info("cpus: " + c.online.toString() + " of " + c.present.toString() + " online (the boot core" +
+    (started > 0 ? " and " + started.toString() + " started with PSCI CPU_ON, idle" : "") + ")" + c.failures);
 }
 
 function boot(bootMs: u32): void {

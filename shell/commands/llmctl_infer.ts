@@ -12,6 +12,7 @@ import { currentBackend, realSelected } from "../../llm/backend/registry";
 import { fixed, ms, printable } from "../format";
 import { FAIL, OK, USAGE } from "../registry";
 import { parseOptions } from "./llmctl_config";
+import { coresLine } from "../../kernel/cpus";
 
 export class ConsoleSink extends TokenSink {
   emitted: i32 = 0;
@@ -105,6 +106,7 @@ export function llmctlStats(args: Array<string>): i32 {
   } else {
     println("average latency: - (no inference yet)");
   }
+  println(coresLine());
   if (b != null) {
     const m = b.memory();
     for (let i = 0; i < m.length; i++) println(m[i]);

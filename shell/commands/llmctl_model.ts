@@ -16,6 +16,7 @@ import { parseUint } from "../args";
 import { bytes, fixed, printable } from "../format";
 import { FAIL, OK, USAGE, onTrapRecovery } from "../registry";
 import { settingsLines } from "./llmctl_config";
+import { coresLine } from "../../kernel/cpus";
 
 const PROGRESS_EVERY_NS: u64 = 100_000_000;
 
@@ -159,6 +160,7 @@ export function llmctlInfo(args: Array<string>): i32 {
     const lines = b.info();
     for (let i = 0; i < lines.length; i++) println(lines[i]);
   }
+  println(coresLine());
   println("settings:");
   const s = settingsLines(defaultSettings());
   for (let i = 0; i < s.length; i++) println(s[i]);
