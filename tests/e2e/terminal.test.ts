@@ -35,7 +35,15 @@ class Terminal {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  kill() { this.p.kill("SIGKILL"); }
+  /** Ends QEMU as a person would (Ctrl-A X: killing `script` would leave QEMU running in the
+   *  session `script` made for it), then `script` itself. */
+  async kill() {
+    if (this.p.exitCode === null && this.p.signalCode === null) {
+      this.type("\x01x");
+      await Promise.race([this.exit, new Promise((r) => setTimeout(r, 5000))]);
+    }
+    this.p.kill("SIGKILL");
+  }
 }
 
 describe.skipIf(!!why)("make run in a terminal" + (why ? ` (skipped: ${why})` : ""), () => {
@@ -44,7 +52,7 @@ describe.skipIf(!!why)("make run in a terminal" + (why ? ` (skipped: ${why})` : 
     t = new Terminal("LOAD=/models/sis-scribe-15m-q4_0.gguf");
     await t.waitFor(/\nsis> $/, 0, 240_000);
   }, 300_000);
-  afterAll(() => t?.kill());
+  afterAll(async () => { await t?.kill(); });
 
   it("the hints survive the firmware's clear-screen, and boot commands come before the first prompt", () => {
     const lastClear = t.out.lastIndexOf("\x1b[2J");
@@ -103,7 +111,7 @@ describe.skipIf(!!why)("make run: Ctrl-A X ends QEMU at once" + (why ? ` (skippe
       t.type("\x01x");
       await t.exit;
       expect(t.out).toMatch(/QEMU: Terminated/);
-    } finally { t.kill(); }
+    } finally { await t.kill(); }
   }, 300_000);
 });
 
