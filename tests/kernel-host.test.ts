@@ -347,6 +347,22 @@ describe("line editor", () => {
     expect(k.since(m)).toMatch(/\r\na\tb llmctl\r\n/);
   });
 
+  it("3000 lines of random keys (escapes, Tab, quotes, control bytes, bad UTF-8) never trap, and the shell answers", async () => {
+    const k = await boot();
+    let s = 7;
+    const r = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const keys = ["\x1b", "[", "O", "A", "B", "C", "D", "H", "F", "~", "1", ";", "5", "\t", "\x7f", "\x01", "\x02", "\x04",
+      "\x05", "\x06", "\x0b", "\x0c", "\x0e", "\x10", "\x15", "\x17", "'", '"', "/", "l", "s", " ", "llmctl ", "é", "\xff", "\x00", "-"];
+    for (let i = 0; i < 3000; i++) {
+      let line = "";
+      for (let j = Math.floor(r() * 40); j > 0; j--) line += keys[Math.floor(r() * keys.length)];
+      k.send(Buffer.from(line, "latin1"));
+      k.send(r() < 0.5 ? "\r" : "\x15\x03");
+    }
+    expect(await k.command("echo alive", { timeoutMs: 60_000 })).toBe("alive\n");
+    expect(k.output).not.toMatch(/trapped/);
+  }, 120_000);
+
   it("single quotes quote literally; exit and quit point to poweroff", async () => {
     const k = await boot();
     expect(await k.command("echo 'a  b' \"c d\" 'x\\n'")).toBe("a  b c d x\\n\n");
