@@ -99,12 +99,7 @@ void idle_until_event(uint32_t max_ms) {
 }
 
 /* ---- PSCI through hvc, the conduit QEMU's virt machine offers at EL1 ---- */
-static void psci_call(uint64_t fn) {
-  register uint64_t x0 __asm__("x0") = fn;
-  __asm__ volatile("hvc #0" : "+r"(x0) :: "x1", "x2", "x3", "memory");
-}
-
-/* A PSCI call with three arguments; returns x0 (0 or a negative PSCI error). */
+/* A PSCI call with up to three arguments; returns x0 (0 or a negative PSCI error). */
 int64_t psci_call3(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3) {
   register uint64_t x0 __asm__("x0") = fn;
   register uint64_t x1 __asm__("x1") = a1;
@@ -114,8 +109,8 @@ int64_t psci_call3(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3) {
   return (int64_t)x0;
 }
 
-void psci_system_off(void) { psci_call(0x84000008); halt(); }
-void psci_system_reset(void) { psci_call(0x84000009); halt(); }
+void psci_system_off(void) { psci_call3(0x84000008, 0, 0, 0); halt(); }
+void psci_system_reset(void) { psci_call3(0x84000009, 0, 0, 0); halt(); }
 
 void halt(void) {
   for (;;) __asm__ volatile("wfi");

@@ -65,15 +65,6 @@ export function settingSet(kp: usize, kn: i32, vp: usize, vn: i32): i32 {
 }
 export function settingMessage(): string { return settingError; }
 
-/** The settings begin() will use, as JSON (seed null when it comes from the clock). */
-export function settingsJSON(): string {
-  const s = settings;
-  return "{" + kv("maxTokens", s.maxTokens.toString()) + "," + kv("temperature", (<f64>s.temperature).toString()) + "," +
-    kv("topK", s.topK.toString()) + "," + kv("topP", (<f64>s.topP).toString()) + "," + kv("minP", (<f64>s.minP).toString()) + "," +
-    kv("repeatPenalty", (<f64>s.repeatPenalty).toString()) + "," + kv("repeatLastN", s.repeatLastN.toString()) + "," +
-    kv("seed", s.seedSet ? "\"" + s.seed.toString() + "\"" : "null") + "}";
-}
-
 /** Starts a generation on the UTF-8 prompt [p, p+n) with the settings above. "" or an error. */
 export function begin(p: usize, n: i32): string {
   return engine.begin(p, n, settings);

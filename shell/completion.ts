@@ -3,7 +3,7 @@
 // options, setting names, model files), else to paths (relative ones from the working
 // directory).
 import { Completion } from "./editor";
-import { ArgCompleter, allCommands, findCommand } from "./registry";
+import { ArgCompleter, commandNames, findCommand } from "./registry";
 import { vfs } from "../kernel/fs/vfs";
 import { FT_DIR, FT_LNK, FT_UNKNOWN, Stat } from "../kernel/fs/fs";
 
@@ -23,21 +23,15 @@ export function completeLine(before: string): Completion {
     words.push(before.substring(start, i));
   }
   const word = before.substring(start);
-  const out = new Array<string>();
+  let out = new Array<string>();
   if (words.length == 0) {
-    const cmds = allCommands();
-    for (let c = 0; c < cmds.length; c++) out.push(cmds[c].name);
+    out = commandNames();
   } else {
     const cmd = findCommand(words[0]);
     let c: ArgCompleter | null = null;
     if (cmd != null) c = cmd.completer;
-    if (c != null) {
-      const all = c(words, word);
-      for (let k = 0; k < all.length; k++) out.push(all[k]);
-    } else if (!word.startsWith("-")) {
-      const p = pathChoices(word, "");
-      for (let k = 0; k < p.length; k++) out.push(p[k]);
-    }
+    if (c != null) out = c(words, word);
+    else if (!word.startsWith("-")) out = pathChoices(word, "");
   }
   return new Completion(start, byPrefix(out, word));
 }

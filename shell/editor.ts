@@ -311,10 +311,7 @@ function cancelLine(): void {
 function replaceLine(text: string): void {
   clearLine();
   print("\r\x1b[K" + currentPrompt);
-  const bytes = String.UTF8.encode(text);
-  const p = changetype<usize>(bytes);
-  for (let i = 0; i < bytes.byteLength; i++) storeByte(<u32>load<u8>(p + <usize>i));
-  closePending();
+  insertText(text);
 }
 
 function lineText(): string {

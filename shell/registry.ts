@@ -74,6 +74,14 @@ export function allCommands(): Array<Command> {
   return table();
 }
 
+/** Every command's name, sorted (Tab completion). */
+export function commandNames(): Array<string> {
+  const t = table();
+  const out = new Array<string>();
+  for (let i = 0; i < t.length; i++) out.push(t[i].name);
+  return out;
+}
+
 /** Names registered twice (the later ones were refused); reported in the boot log. */
 export function duplicateCommands(): Array<string> {
   const d = duplicates;

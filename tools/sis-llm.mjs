@@ -12,7 +12,7 @@
 // `run` writes only the generated text to stdout, as it is generated; diagnostics and the
 // summary go to stderr. Ctrl-C stops generation between two tokens.
 import { openSync, writeSync, closeSync, readFileSync } from "node:fs";
-import { LLM, SETTING } from "./lib/llm.mjs";
+import { LLM } from "./lib/llm.mjs";
 
 const USAGE = `usage:
   sis-llm run -m FILE (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]
@@ -98,12 +98,9 @@ async function run(opts) {
   if (opts.prompt !== undefined && opts.promptFile !== undefined) throw new UsageError("give the prompt with -p or -f, not both");
   const prompt = opts.promptFile !== undefined ? readPrompt(opts.promptFile) : need(opts, "prompt", "-p PROMPT");
   const llm = await engineWith(model, opts.ctx ?? 0);
-  llm.x.settingsReset();
-  for (const { flag, key, value } of opts.settings) {
-    const r = llm.setting(key, value);
-    if (r.code !== SETTING.OK) throw new UsageError(`${flag}: ${r.message}`);
-  }
-  const err = llm.withBytes(prompt, (p, n) => llm.str(llm.x.begin(p, n)));
+  const bad = llm.applySettings(opts.settings.map((s) => [s.key, s.value]));
+  if (bad) throw new UsageError(`${opts.settings[bad.index].flag}: ${bad.message}`);
+  const err = llm.start(prompt);
   if (err) throw new Error(err);
 
   let stop = false;

@@ -1,7 +1,7 @@
 // help: lists every registered command with its one line; `help CMD` shows its usage.
 import { println } from "../../kernel/console";
 import { printable } from "../format";
-import { FAIL, OK, USAGE, allCommands, findCommand, registerCommand, setArgCompleter } from "../registry";
+import { FAIL, OK, USAGE, allCommands, commandNames, findCommand, registerCommand, setArgCompleter } from "../registry";
 
 function help(args: Array<string>): i32 {
   if (args.length == 1) {
@@ -25,10 +25,5 @@ function help(args: Array<string>): i32 {
 }
 
 registerCommand("help", "list commands, or show how to use one", "help [COMMAND]", help);
-setArgCompleter("help", (words: Array<string>, word: string): Array<string> => {
-  const out = new Array<string>();
-  if (words.length != 1) return out;
-  const cmds = allCommands();
-  for (let i = 0; i < cmds.length; i++) out.push(cmds[i].name);
-  return out;
-});
+setArgCompleter("help", (words: Array<string>, word: string): Array<string> =>
+  words.length == 1 ? commandNames() : new Array<string>());

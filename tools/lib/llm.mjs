@@ -121,24 +121,33 @@ export class LLM {
     return { code, message: this.str(this.x.settingMessage()) };
   }
 
-  /** The engine's default settings ({ maxTokens, temperature, ..., seed: null }). */
-  defaultSettings() {
+  /** The defaults, then each [key, typed value] pair (llm/settings.ts keys) in turn: null, or
+   *  { index, code, message } for the first pair the engine refuses (the ones after it are not set). */
+  applySettings(pairs) {
     this.x.settingsReset();
-    return JSON.parse(this.str(this.x.settingsJSON()));
+    for (let i = 0; i < pairs.length; i++) {
+      const r = this.setting(pairs[i][0], pairs[i][1]);
+      if (r.code !== SETTING.OK) return { index: i, ...r };
+    }
+    return null;
+  }
+
+  /** Starts a generation with the settings as applySettings left them; "" or an error. */
+  start(prompt) {
+    return this.withBytes(prompt, (p, n) => this.str(this.x.begin(p, n)));
   }
 
   /** Starts a generation with the defaults changed by `settings` (names as SETTING_KEYS; seed
    *  undefined/null: from the clock); returns "" or an error. */
   begin(prompt, settings = {}) {
-    this.x.settingsReset();
+    const pairs = [];
     for (const [name, v] of Object.entries(settings)) {
       if (v === undefined || v === null) continue;
-      const key = SETTING_KEYS[name];
-      if (!key) return `unknown setting '${name}'`;
-      const r = this.setting(key, String(v));
-      if (r.code !== SETTING.OK) return r.message;
+      if (!SETTING_KEYS[name]) return `unknown setting '${name}'`;
+      pairs.push([SETTING_KEYS[name], String(v)]);
     }
-    return this.withBytes(prompt, (p, n) => this.str(this.x.begin(p, n)));
+    const bad = this.applySettings(pairs);
+    return bad ? bad.message : this.start(prompt);
   }
 
   /** { token, bytes } for the next token, or { end, bytes } when generation ended. */
