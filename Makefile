@@ -60,9 +60,10 @@ $(BUILD)/kernel/kernel.c: $(BUILD)/kernel.lowered.wasm | $(TC_ENV)
 	@mkdir -p $(BUILD)/kernel
 	$(WASM2C) -n kernel $< -o $@
 
+# boot/call_depth.h: each core's call depth next to its own instance (boot/runtime.c).
 $(BUILD)/obj/kernel.o: $(BUILD)/kernel/kernel.c $(BOOT_H) Makefile
 	@mkdir -p $(BUILD)/obj
-	clang $(CFLAGS) -Wno-everything -c $< -o $@
+	clang $(CFLAGS) -include boot/call_depth.h -Wno-everything -c $< -o $@
 
 $(BUILD)/obj/%.o: boot/%.c $(BOOT_H) $(BUILD)/kernel/kernel.c Makefile
 	@mkdir -p $(BUILD)/obj

@@ -121,7 +121,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
   if (((el >> 2) & 3) != 1) { uart_puts("FATAL: SIS expects to run at EL1\n"); halt(); }
   __asm__ volatile("msr vbar_el1, %0; isb" :: "r"(exception_vectors));
   start_mmu();
-  runtime_set_memory(linear_phys, linear_bytes);
+  runtime_init(linear_phys, linear_bytes);
   uart_init();
   irq_init();
   smp_start(smp_stacks);

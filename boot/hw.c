@@ -13,6 +13,7 @@
 #define GICD 0x08000000ULL
 #define GICC 0x08010000ULL
 #define VTIMER_INTID 27
+#define WAKE_SGI 1 /* the SGI one core sends another to end its wfi */
 
 void uart_init(void) {
   /* The firmware left the PL011 configured; only ask for receive interrupts so that
@@ -84,8 +85,31 @@ void irq_init(void) {
   mmio_write32(GICD + 0x000, 1); /* GICD_CTLR */
   gic_enable(UART_RX_INTID);
   gic_enable(VTIMER_INTID);
+  mmio_write32(GICD + 0x100, 1u << WAKE_SGI); /* the boot core's wake-up SGI (banked) */
   mmio_write32(GICC + 0x004, 0xff); /* GICC_PMR */
   mmio_write32(GICC + 0x000, 1);    /* GICC_CTLR */
+}
+
+/* A secondary core's own CPU interface (GICC is banked per core), so that an SGI ends its wfi. */
+void irq_init_secondary(void) {
+  __asm__ volatile("msr daifset, #0xf");
+  mmio_write32(GICD + 0x100, 1u << WAKE_SGI); /* ISENABLER0 (banked): the wake-up SGI */
+  mmio_write32(GICC + 0x004, 0xff);
+  mmio_write32(GICC + 0x000, 1);
+}
+
+/* Ends core `cpu`'s wfi. The dsb makes every store before it visible to that core first. */
+void core_signal(uint32_t cpu) {
+  __asm__ volatile("dsb ish" ::: "memory");
+  mmio_write32(GICD + 0xf00, (1u << (16 + cpu)) | WAKE_SGI); /* GICD_SGIR: target list, SGI id */
+}
+
+/* Sleeps until an interrupt is pending (an SGI from core_signal, or on the boot core the
+   UART or the timer), then acknowledges it. */
+void core_sleep(void) {
+  __asm__ volatile("dsb sy; wfi" ::: "memory");
+  uint32_t iar = mmio_read32(GICC + 0x00c);
+  if ((iar & 0x3ff) < 1020) mmio_write32(GICC + 0x010, iar);
 }
 
 void idle_until_event(uint32_t max_ms) {

@@ -3,8 +3,14 @@
    WebAssembly window of our page tables (mmu.c): mapped up to the memory's size, so that
    the generated code needs no bounds checks (WASM_RT_MEMCHECK_GUARD_PAGES) and an access
    beyond it faults (efi_main.c sis_exception -> runtime_trap_oob). Traps unwind with
-   sis_longjmp to the innermost run_guarded() call. */
+   sis_longjmp to the innermost run_guarded() call of the core that trapped.
+
+   Each core runs its own instance of the kernel module over the one linear memory: the
+   boot core's is instantiated as usual; a worker's is a copy of it made when the kernel
+   starts that core (core_start), with its own globals (so its own shadow stack), its own
+   call depth and trap target (struct core), and its table's functions bound to it. */
 #include <setjmp.h>
+#include <stddef.h>
 #include <string.h>
 #include "wasm-rt.h"
 #include "hw.h"
@@ -16,19 +22,39 @@
 #include <simde/wasm/relaxed-simd.h>
 
 #define WASM_PAGE 65536ULL
+/* Calls deep a worker may go: its stack (SMP_STACK_BYTES) is smaller than the boot core's, so
+   its depth count starts this far below the limit. */
+#define WORKER_CALL_DEPTH 2000
 
 struct w2c_env { int unused; };
 struct w2c_platform { int unused; };
 
-uint32_t wasm_rt_call_stack_depth;
+/* One core's WebAssembly state. TPIDR_EL1 points at the running core's. */
+struct core {
+  w2c_kernel instance;
+  uint32_t call_depth;       /* right after the instance: boot/call_depth.h */
+  jmp_buf* trap_target;      /* the innermost run_guarded on this core */
+  int trap_was_abort;        /* the last trap came from env.abort (kind 8) */
+  uint32_t forwarded;        /* boot core: a worker's trap being reported (kind | core << 8) */
+  volatile uint32_t started; /* worker: core_start has made its instance */
+  uint32_t fault;            /* worker: its last trap's kind, for the boot core (core_check) */
+};
+_Static_assert(offsetof(struct core, call_depth) == sizeof(w2c_kernel), "boot/call_depth.h finds the depth after the instance");
+
+static struct core cores[SMP_MAX_CPUS];
+#define kernel (cores[0].instance) /* the boot core's instance: memory size, strings */
+
+static inline struct core* this_core(void) {
+  uint64_t p;
+  __asm__ volatile("mrs %0, tpidr_el1" : "=r"(p));
+  return (struct core*)(uintptr_t)p;
+}
+static void set_this_core(uint32_t i) { __asm__ volatile("msr tpidr_el1, %0" :: "r"(&cores[i])); }
 
 /* Linear memory as code sees it (the window) and as devices see it (DMA). */
 static uint8_t* const mem_base = (uint8_t*)(uintptr_t)MMU_WASM_WINDOW;
 static uint64_t mem_phys;
 static uint64_t mem_capacity_pages;
-static jmp_buf* trap_target;
-static int trap_was_abort; /* the last trap came from env.abort (kind 8) */
-static w2c_kernel kernel;
 static struct w2c_env env_instance;
 static struct w2c_platform platform_instance;
 
@@ -45,7 +71,8 @@ static void* arena_alloc(size_t n) {
   return p;
 }
 
-void runtime_set_memory(uint64_t phys, uint64_t bytes) {
+void runtime_init(uint64_t phys, uint64_t bytes) {
+  set_this_core(0);
   mem_phys = phys;
   mem_capacity_pages = bytes / WASM_PAGE;
 }
@@ -56,6 +83,7 @@ uint64_t runtime_memory_capacity(void) {
 }
 
 void wasm_rt_trap(wasm_rt_trap_t code) {
+  jmp_buf* trap_target = this_core()->trap_target;
   if (!trap_target) {
     uart_puts("FATAL: WebAssembly trap outside a guarded call: ");
     uart_puts(wasm_rt_strerror(code));
@@ -123,18 +151,19 @@ void wasm_rt_free_externref_table(wasm_rt_externref_table_t* t) { (void)t; }
 /* ---- running WebAssembly with traps caught ---- */
 
 int run_guarded(void (*fn)(void* arg), void* arg) {
+  struct core* volatile c = this_core();
   jmp_buf buf;
-  jmp_buf* volatile saved = trap_target;
-  volatile uint32_t depth = wasm_rt_call_stack_depth;
-  trap_target = &buf;
+  jmp_buf* volatile saved = c->trap_target;
+  volatile uint32_t depth = c->call_depth;
+  c->trap_target = &buf;
   int code = sis_setjmp(buf);
   if (code == 0) fn(arg);
-  else wasm_rt_call_stack_depth = depth;
-  trap_target = saved;
+  else c->call_depth = depth;
+  c->trap_target = saved;
   return code;
 }
 
-int runtime_in_guarded_call(void) { return trap_target != NULL; }
+int runtime_in_guarded_call(void) { return this_core()->trap_target != NULL; }
 
 /* Where a fault in the window's unmapped part resumes (efi_main.c sis_exception). */
 void runtime_trap_oob(void) { wasm_rt_trap(WASM_RT_TRAP_OOB); }
@@ -142,7 +171,9 @@ void runtime_trap_oob(void) { wasm_rt_trap(WASM_RT_TRAP_OOB); }
 /* The kernel's trap kinds (kernel/main.ts): 1 oob, 2 div0, 3 overflow, 4 conversion,
    5 unreachable, 6 stack exhausted, 7 bad indirect call, 8 other. */
 static int trap_kind(int code) {
-  if (trap_was_abort) { trap_was_abort = 0; return 8; }
+  struct core* c = this_core();
+  if (c->forwarded) { int k = (int)c->forwarded; c->forwarded = 0; return k; }
+  if (c->trap_was_abort) { c->trap_was_abort = 0; return 8; }
   switch (code) {
     case WASM_RT_TRAP_OOB: return 1;
     case WASM_RT_TRAP_DIV_BY_ZERO: return 2;
@@ -192,6 +223,53 @@ void run_kernel(uint32_t boot_ms) {
   }
 }
 
+/* ---- worker cores ---- */
+
+static void do_core_main(void* arg) { w2c_kernel_core_main(&this_core()->instance, (uint32_t)(uintptr_t)arg); }
+static void do_core_left_job(void* arg) { w2c_kernel_core_left_job(&this_core()->instance, (uint32_t)(uintptr_t)arg); }
+
+/* A worker core, from smp.c once it is online: sleeps until the kernel starts it, then runs
+   the kernel's core_main(i), which waits for jobs and never returns. A trap ends the job on
+   this core: it is kept for the boot core (core_check) and the core goes back to waiting. */
+void runtime_core_main(uint32_t i) {
+  struct core* c = &cores[i];
+  set_this_core(i);
+  while (!__atomic_load_n(&c->started, __ATOMIC_ACQUIRE)) core_sleep();
+  for (;;) {
+    int code = run_guarded(do_core_main, (void*)(uintptr_t)i);
+    if (code == 0) continue;
+    __atomic_store_n(&c->fault, (uint32_t)trap_kind(code), __ATOMIC_RELEASE);
+    if (run_guarded(do_core_left_job, (void*)(uintptr_t)i) != 0) {
+      uart_puts("FATAL: a worker core trapped while leaving its job\n");
+      halt();
+    }
+  }
+}
+
+/* Core i's instance: the boot core's as it stands (after the module's start, so the same
+   statics), with memory bounds at the window's full capacity (memory.fill and memory.copy
+   then check nothing that the page tables do not: only the boot core grows memory) and
+   its own copy of the table, whose functions run on the instance that calls them. */
+static int start_core(uint32_t i) {
+  if (i == 0 || i >= SMP_MAX_CPUS || smp_cpu_state(i) != 1) return 0;
+  struct core* c = &cores[i];
+  if (c->started) return 1;
+  c->instance = kernel;
+  c->instance.w2c_memory.pages = kernel.w2c_memory.max_pages;
+  c->instance.w2c_memory.size = kernel.w2c_memory.max_pages * WASM_PAGE;
+  wasm_rt_funcref_table_t* t = &c->instance.w2c_T0;
+  wasm_rt_funcref_t* data = arena_alloc((size_t)t->size * sizeof *data);
+  for (uint32_t e = 0; e < t->size; e++) {
+    data[e] = kernel.w2c_T0.data[e];
+    if (data[e].module_instance == &kernel) data[e].module_instance = &c->instance;
+  }
+  t->data = data;
+  c->call_depth = WASM_RT_MAX_CALL_STACK_DEPTH - WORKER_CALL_DEPTH;
+  __atomic_store_n(&c->started, 1, __ATOMIC_RELEASE);
+  core_signal(i);
+  return 1;
+}
+
 /* ---- imports: module "env" (AssemblyScript's runtime) ---- */
 
 static void put_as_string(uint32_t ptr) {
@@ -221,7 +299,7 @@ void w2c_env_abort(struct w2c_env* e, uint32_t msg, uint32_t file, uint32_t line
     uart_put_dec(col);
   }
   uart_puts("\n");
-  trap_was_abort = 1;
+  this_core()->trap_was_abort = 1;
   wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);
 }
 
@@ -264,6 +342,30 @@ void w2c_platform_barrier(struct w2c_platform* p) { (void)p; __asm__ volatile("d
 void w2c_platform_wait_for_interrupt(struct w2c_platform* p) { (void)p; idle_until_event(10); }
 uint64_t w2c_platform_mem_limit(struct w2c_platform* p) { (void)p; return runtime_memory_capacity(); }
 uint32_t w2c_platform_cpu_state(struct w2c_platform* p, uint32_t i) { (void)p; return (uint32_t)smp_cpu_state(i); }
+uint32_t w2c_platform_core_start(struct w2c_platform* p, uint32_t i) { (void)p; return (uint32_t)start_core(i); }
+void w2c_platform_core_wake(struct w2c_platform* p, uint32_t i) { (void)p; if (i < SMP_MAX_CPUS) core_signal(i); }
+void w2c_platform_core_idle(struct w2c_platform* p) { (void)p; core_sleep(); }
+/* Boot core, after a job: a trap on a worker becomes a trap here (raise != 0), reported by
+   the kernel as that core's (kernel_recover's kind carries the core in bits 8 and up); with
+   raise == 0 the workers' traps are only forgotten. */
+void w2c_platform_core_check(struct w2c_platform* p, uint32_t raise) {
+  (void)p;
+  for (uint32_t i = 1; i < SMP_MAX_CPUS; i++) {
+    uint32_t k = __atomic_exchange_n(&cores[i].fault, 0, __ATOMIC_ACQ_REL);
+    if (k == 0 || !raise) continue;
+    this_core()->forwarded = k | (i << 8);
+    wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE);
+  }
+}
+/* Atomics on aligned 32-bit words of linear memory, for the kernel's job dispatch
+   (kernel/parallel.ts); an unaligned or out-of-range address traps. */
+static uint32_t* atomic_word(uint32_t ptr) {
+  if ((ptr & 3) || (uint64_t)ptr + 4 > kernel.w2c_memory.size) wasm_rt_trap(WASM_RT_TRAP_UNALIGNED);
+  return (uint32_t*)(mem_base + ptr);
+}
+uint32_t w2c_platform_atomic_load32(struct w2c_platform* p, uint32_t ptr) { (void)p; return __atomic_load_n(atomic_word(ptr), __ATOMIC_ACQUIRE); }
+void w2c_platform_atomic_store32(struct w2c_platform* p, uint32_t ptr, uint32_t v) { (void)p; __atomic_store_n(atomic_word(ptr), v, __ATOMIC_RELEASE); }
+uint32_t w2c_platform_atomic_add32(struct w2c_platform* p, uint32_t ptr, uint32_t v) { (void)p; return __atomic_fetch_add(atomic_word(ptr), v, __ATOMIC_ACQ_REL); }
 /* a*b + c on four f32 lanes, rounded once: f32x4.relaxed_madd as the engine needs it (llm/math/fma.ts;
    tools/lib/lower-fma.mjs turns each one into this call). */
 #ifndef __ARM_FEATURE_FMA

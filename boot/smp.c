@@ -2,10 +2,12 @@
    smp_secondary_entry (arch.S) with a parameter block of its own: the boot core's
    translation registers, vectors and a stack. The core comes up at EL1 with its MMU and
    caches off, loads those registers, turns the MMU on with the kernel's page tables (the
-   WebAssembly window included) and says it is online; then it sleeps (wfi) and costs the
-   host nothing. Which cores exist is PSCI's answer: a core it does not know is refused with
+   WebAssembly window included) and says it is online; then it sleeps (wfi, woken by an SGI)
+   until the kernel gives it work (runtime.c runtime_core_main) and costs the host nothing.
+   Which cores exist is PSCI's answer: a core it does not know is refused with
    INVALID_PARAMETERS, which ends the search (the device tree will name them instead). */
 #include "hw.h"
+#include "runtime.h"
 #include "smp.h"
 
 #define PSCI_CPU_ON 0xC4000003ULL
@@ -37,9 +39,10 @@ static void clean_to_poc(const void* p, uint64_t n) {
 
 /* Called by each secondary core on its own stack, MMU on (arch.S). */
 void smp_secondary_main(uint64_t i) {
+  irq_init_secondary();
   __atomic_store_n(&online[i], 1, __ATOMIC_RELEASE);
   __asm__ volatile("dsb ish; sev" ::: "memory");
-  halt(); /* wfi until the kernel gives the cores work */
+  runtime_core_main((uint32_t)i);
 }
 
 void smp_start(uint64_t stacks) {

@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #define SMP_MAX_CPUS 8
-#define SMP_STACK_BYTES (1ULL << 20)
+#define SMP_STACK_BYTES (4ULL << 20) /* WORKER_CALL_DEPTH calls deep (runtime.c) */
 
 /* Starts every core PSCI knows besides the boot core, each on its own stack in
    stacks[(i-1) * SMP_STACK_BYTES ...], with the boot core's vectors and page tables. */

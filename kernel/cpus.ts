@@ -20,11 +20,3 @@ export function cores(): Cores {
   }
   return c;
 }
-
-/** The inference engine runs on this many of the online cores (one, until it splits its work). */
-export const ENGINE_CORES: i32 = 1;
-
-/** "cores: 1 of 2 online in use" for llmctl info, stats and bench. */
-export function coresLine(): string {
-  return "cores: " + ENGINE_CORES.toString() + " of " + cores().online.toString() + " online in use by the engine";
-}

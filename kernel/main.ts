@@ -3,9 +3,14 @@
 //   calls kernel_poll() whenever input may be waiting, idling (wfi) in between,
 //   calls kernel_recover(kind) after a WebAssembly trap escaped a command, with
 //     1 out-of-bounds access, 2 divide by zero, 3 integer overflow, 4 invalid conversion,
-//     5 unreachable, 6 call stack exhausted, 7 bad indirect call, 8 other.
+//     5 unreachable, 6 call stack exhausted, 7 bad indirect call, 8 other; plus, for a trap
+//     on a worker core, that core's number times 256;
+//   on each worker core, calls core_main(core) in that core's own instance, and
+//     core_left_job(core) after a trap there (kernel/parallel.ts).
 import { time_ns } from "./platform";
 import { cores } from "./cpus";
+import { recoverWorkers, startWorkers } from "./parallel";
+export { core_main, core_left_job } from "./parallel";
 import { println, readByte } from "./console";
 import * as log from "./log";
 import { DESCRIPTION, NAME, VERSION, buildInfo } from "./version";
@@ -48,6 +53,7 @@ export function kernel_poll(): void {
 
 export function kernel_recover(kind: i32): void {
   __stack_pointer = commandStackPointer;
+  recoverWorkers();
   recoverFromTrap(kind);
 }
 
@@ -96,9 +102,10 @@ function runNextBootLine(): void {
 // The cores the shim started (boot/smp.c), and any that did not start with its reason.
 function logCores(): void {
   const c = cores();
-  const started = c.online - 1;
+  const workers = startWorkers() - 1;
   log.info("cpus: " + c.online.toString() + " of " + c.present.toString() + " online (the boot core" +
-    (started > 0 ? " and " + started.toString() + " started with PSCI CPU_ON, idle" : "") + ")" + c.failures);
+    (workers > 0 ? " and " + workers.toString() + " worker" + (workers == 1 ? "" : "s") + " started with PSCI CPU_ON" : "") + ")" + c.failures +
+    (workers + 1 < c.online ? "; " + (c.online - 1 - workers).toString() + " online but not running jobs" : ""));
 }
 
 function boot(bootMs: u32): void {

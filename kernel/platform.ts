@@ -15,3 +15,13 @@
 @external("platform", "mem_limit") export declare function mem_limit(): u64;
 @external("platform", "cpu_state") export declare function cpu_state(i: u32): i32;
 @external("platform", "sha256_blocks") export declare function sha256_blocks(state: usize, data: usize, blocks: u32): bool;
+// Cores (kernel/parallel.ts): the boot core starts workers and posts jobs; the atomics act on
+// aligned 32-bit words of linear memory (load: acquire, store: release, add: acquire-release,
+// returns the old value).
+@external("platform", "core_start") export declare function core_start(i: u32): bool;
+@external("platform", "core_wake") export declare function core_wake(i: u32): void;
+@external("platform", "core_idle") export declare function core_idle(): void;
+@external("platform", "core_check") export declare function core_check(raise: u32): void;
+@external("platform", "atomic_load32") export declare function atomic_load32(ptr: usize): u32;
+@external("platform", "atomic_store32") export declare function atomic_store32(ptr: usize, value: u32): void;
+@external("platform", "atomic_add32") export declare function atomic_add32(ptr: usize, delta: u32): u32;

@@ -2,6 +2,7 @@
 // numbers in and out; strings come back as AssemblyScript strings (read with readAsString),
 // byte buffers as pointer + length into linear memory. Every export has fixed parameters.
 
+import { simulateCores as simulateCoresOn } from "../kernel/parallel";
 import { allocRegion, freeRegion, regionBytesInUse, regionBytesPeak, linearMemoryBytes } from "../kernel/memory/regions";
 import { Engine, endReasonName } from "./engine";
 import { HEAD_BOUNDED, HEAD_EXACT } from "./transformer";
@@ -81,6 +82,10 @@ export function promptTokens(): i32 {
   tokens = engine.tokens;
   return tokens.length;
 }
+
+/** Splits every job of the engine as n cores would (n > 1; 0: as one), running the pieces on
+ *  this one thread out of order (kernel/parallel.ts): results must not change. */
+export function simulateCores(n: i32): void { simulateCoresOn(n); }
 
 /** The output head's mode (Engine.headMode): bounded first (the kernel's default) or exact. */
 export function setBoundedHead(on: bool): void { engine.headMode = on ? HEAD_BOUNDED : HEAD_EXACT; }

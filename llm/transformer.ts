@@ -14,13 +14,15 @@
 //            (or approximations within a proven bound, made exact row by row for the
 //            sampler: HEAD_BOUNDED)
 // A prompt goes through as one batch (a matrix-matrix product over all its tokens per
-// weight matrix); a generated token goes through alone (matrix-vector). Products take a row
-// range and attention a head range, and neither touches global state, so the work can be
-// split across cores later. Where llama.cpp's x86 build fuses a multiply and an add or calls
+// weight matrix); a generated token goes through alone (matrix-vector). Products are split
+// across the cores by rows (units of ROW_UNIT rows), attention by query heads
+// (kernel/parallel.ts); each core has its own working memory, so the bits do not depend on
+// the number of cores. Where llama.cpp's x86 build fuses a multiply and an add or calls
 // the C library (RoPE's sincosf), llm/math reproduces that exactly.
 
 import { allocRegion, freeRegion } from "../kernel/memory/regions";
 import { time_ns } from "../kernel/platform";
+import { jobCores, parallelFor } from "../kernel/parallel";
 import { Config, Matrix, Model } from "./model";
 import { KVCache } from "./kv_cache";
 import { activationType, activationBytes, quantizeActivations, matvec, matmul, dequantizeRow, approxMatvec, approxBound, productWorkBytes } from "./kernels/matmul";
@@ -59,9 +61,10 @@ export class Scratch {
   gate: usize = 0;   // f32[nBatch][n_ff]
   up: usize = 0;     // f32[nBatch][n_ff]
   xq: usize = 0;     // activations converted for a weight type (see activations())
-  work: usize = 0;   // productWorkBytes: the matrix products' work buffer (matvec, matmul)
+  work: usize = 0;   // [cores] productWorkBytes: each core's work buffer for matvec, matmul
   rope: usize = 0;   // f32[nBatch][hd]       cos, sin of each rotated pair, per token
-  attn: usize = 0;   // attentionWorkBytes()  flashAttention's working memory
+  attn: usize = 0;   // [cores] attentionWorkBytes(): each core's for flashAttention
+  job: usize = 0;    // JOB_BYTES: the argument block of the job being split across cores
   logits: usize = 0; // f32[n_vocab]
   /** How far any logit in `logits` may be from its exact value: 0 when all are exact, infinity
    *  when they are not this pass's (see HEAD_*). */
@@ -74,7 +77,9 @@ export class Scratch {
   xqN: i32 = 0;
   xqK: i32 = 0;
   private xqRow: usize = 0;
-  private workBytes: usize = 0;
+  workBytes: usize = 0;   // per core, at work
+  attnBytes: usize = 0;   // per core, at attn
+  cores: i32;             // how many cores the work and attention buffers serve
   private c: Config;
   private nCtx: i32;
   private cursor: usize = 0;
@@ -83,6 +88,7 @@ export class Scratch {
     this.c = m.config;
     this.nBatch = nBatch;
     this.nCtx = nCtx;
+    this.cores = jobCores();
     // room for the widest quantized activation row any matrix of the model needs
     const mats = m.matrices();
     let act: usize = 0;
@@ -92,7 +98,8 @@ export class Scratch {
       work = max(work, productWorkBytes(mats[i].type, mats[i].cols, nBatch));
     }
     this.xqRow = act;
-    this.workBytes = work;
+    this.workBytes = (work + 63) & ~63;
+    this.attnBytes = (attentionWorkBytes(this.c.headDim, nBatch) + 63) & ~63;
     this.bytes = <u64>this.carve(); // a dry run with base 0 measures the total
   }
 
@@ -117,9 +124,10 @@ export class Scratch {
     this.gate = this.take(nb * <usize>c.nFF * 4);
     this.up = this.take(nb * <usize>c.nFF * 4);
     this.xq = this.take(nb * this.xqRow);
-    this.work = this.take(this.workBytes);
+    this.work = this.take(this.workBytes * <usize>this.cores);
     this.rope = this.take(nb * <usize>c.headDim * 4);
-    this.attn = this.take(attentionWorkBytes(c.headDim, this.nBatch));
+    this.attn = this.take(this.attnBytes * <usize>this.cores);
+    this.job = this.take(JOB_BYTES);
     this.logits = this.take(<usize>c.nVocab * 4);
     return this.cursor - this.base;
   }
@@ -161,12 +169,44 @@ function activations(s: Scratch, x: usize, n: i32, k: i32, wType: u32): usize {
   return s.xq;
 }
 
-/** out[t] = W x[t] for the n rows of x (f32, W.cols each), rows [r0, r1) of W. `batched`: the
- *  rows are part of a product of two or more rows in llama.cpp (see matmul). */
+/** Rows of a product per unit of work split across cores: a multiple of every kernel's row
+ *  tile and of the 8-row groups of repacked weights, so that a split never changes a row. */
+const ROW_UNIT: i32 = 32;
+/** Bytes of a job's argument block (Scratch.job). */
+const JOB_BYTES: usize = 64;
+
+/** A matrix product's arguments as its units read them (kernel/parallel.ts). */
+@unmanaged class ProductJob {
+  out: usize; w: usize; wType: u32; xq: usize; xqStride: usize;
+  n: i32; k: i32; rows: i32; r0: i32; r1: i32; batched: bool;
+  work: usize; workBytes: usize;
+}
+
+/** out[t] = W x[t] for the n rows of x (f32, W.cols each), rows [r0, r1) of W, split across the
+ *  cores. `batched`: the rows are part of a product of two or more rows in llama.cpp (see
+ *  matmul). */
 function project(out: usize, w: Matrix, x: usize, n: i32, s: Scratch, r0: i32, r1: i32, batched: bool): void {
-  const xq = activations(s, x, n, w.cols, w.type);
-  if (!batched) for (let t = 0; t < n; t++) matvec(out + <usize>(t * w.rows) * 4, w.data, w.type, xq + <usize>t * activationBytes(w.type, w.cols), w.cols, w.rows, r0, r1, s.work);
-  else matmul(out, w.data, w.type, xq, n, w.cols, w.rows, r0, r1, s.work);
+  const j = changetype<ProductJob>(s.job);
+  j.xq = activations(s, x, n, w.cols, w.type);
+  j.xqStride = activationBytes(w.type, w.cols);
+  j.out = out; j.w = w.data; j.wType = w.type; j.n = n; j.k = w.cols; j.rows = w.rows;
+  j.r0 = r0; j.r1 = r1; j.batched = batched; j.work = s.work; j.workBytes = s.workBytes;
+  parallelFor((r1 - r0 + ROW_UNIT - 1) / ROW_UNIT, productUnits, s.job, s.cores);
+}
+
+function productUnits(arg: usize, core: i32, u0: i32, u1: i32): void {
+  const j = changetype<ProductJob>(arg);
+  const r0 = j.r0 + u0 * ROW_UNIT, r1 = min(j.r1, j.r0 + u1 * ROW_UNIT);
+  const work = j.work + <usize>core * j.workBytes;
+  if (j.batched) { matmul(j.out, j.w, j.wType, j.xq, j.n, j.k, j.rows, r0, r1, work); return; }
+  for (let t = 0; t < j.n; t++) {
+    matvec(j.out + <usize>(t * j.rows) * 4, j.w, j.wType, j.xq + <usize>t * j.xqStride, j.k, j.rows, r0, r1, work);
+  }
+}
+
+function approxUnits(arg: usize, core: i32, u0: i32, u1: i32): void {
+  const j = changetype<ProductJob>(arg);
+  approxMatvec(j.out, j.w, j.wType, j.xq, j.k, j.r0 + u0 * ROW_UNIT, min(j.r1, j.r0 + u1 * ROW_UNIT));
 }
 
 /** cos/sin table of one position, ggml's rope cache: theta_i = pos * base^(-2i/n_rot) built by
@@ -479,6 +519,26 @@ export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, po
   }
 }
 
+/** flashAttention's arguments as its units (query heads) read them. */
+@unmanaged class AttentionJob {
+  out: usize; q: usize; kv: usize; c: usize; layer: i32; pos0: i32; n: i32; batch: i32;
+  work: usize; workBytes: usize;
+}
+
+/** flashAttention for all query heads, split across the cores by heads. */
+function attention(s: Scratch, kv: KVCache, layer: i32, pos0: i32, n: i32, c: Config, batch: i32): void {
+  const j = changetype<AttentionJob>(s.job);
+  j.out = s.att; j.q = s.q; j.kv = changetype<usize>(kv); j.c = changetype<usize>(c);
+  j.layer = layer; j.pos0 = pos0; j.n = n; j.batch = batch; j.work = s.attn; j.workBytes = s.attnBytes;
+  parallelFor(c.nHead, attentionUnits, s.job, s.cores);
+}
+
+function attentionUnits(arg: usize, core: i32, h0: i32, h1: i32): void {
+  const j = changetype<AttentionJob>(arg);
+  flashAttention(j.out, j.q, changetype<KVCache>(j.kv), j.layer, j.pos0, j.n, changetype<Config>(j.c),
+    j.work + <usize>core * j.workBytes, h0, h1, j.batch);
+}
+
 // ---------------------------------------------------------------------------------------
 // The forward pass
 
@@ -525,7 +585,7 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
       rope(s.k + <usize>(t * kvDim) * 4, c.nHeadKv, hd, table);
       kv.store(l, pos0 + t, s.k + <usize>(t * kvDim) * 4, s.v + <usize>(t * kvDim) * 4);
     }
-    flashAttention(s.att, s.q, kv, l, pos0, n, c, s.attn, 0, c.nHead, ubatch);
+    attention(s, kv, l, pos0, n, c, ubatch);
     s.dropActivations();
     project(s.proj, L.wo, s.att, n, s, 0, L.wo.rows, batched);
     add(s.x, s.x, s.proj, n * dim);
@@ -562,7 +622,9 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   const xq = activations(s, s.xb, 1, w.cols, w.type);
   const bound = head == HEAD_BOUNDED ? approxBound(w.type, m.outputScale(), xq, w.cols) : Infinity;
   if (isFinite(bound)) {
-    approxMatvec(s.logits, w.data, w.type, xq, w.cols, 0, w.rows);
+    const j = changetype<ProductJob>(s.job);
+    j.out = s.logits; j.w = w.data; j.wType = w.type; j.xq = xq; j.k = w.cols; j.r0 = 0; j.r1 = w.rows;
+    parallelFor((w.rows + ROW_UNIT - 1) / ROW_UNIT, approxUnits, s.job, s.cores);
     s.logitsError = bound;
   } else headAll(m, s);
   tm.outputNs += time_ns() - t1;

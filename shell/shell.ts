@@ -119,7 +119,14 @@ export function runLine(line: string): i32 {
   return rc;
 }
 
+/** What trapped: kind (low 8 bits) as kernel_recover numbers them, and the core it happened on
+ *  when that was a worker (bits 8 and up: " on core N"). */
 export function trapName(kind: i32): string {
+  const core = kind >> 8;
+  return trapKindName(kind & 0xff) + (core > 0 ? " on core " + core.toString() : "");
+}
+
+function trapKindName(kind: i32): string {
   switch (kind) {
     case 1: return "out-of-bounds memory access";
     case 2: return "integer divide by zero";

@@ -1,11 +1,13 @@
 // debug: kernel self-tests by hand.
 //   debug trap KIND   provokes a real WebAssembly trap of that kind, to prove that the
 //                     shim + kernel_recover bring the shell back
+//   debug trap KIND CORE   the same inside a job, on worker core CORE (kernel/parallel.ts)
 //   debug spin MS     busy-waits MS milliseconds or until Ctrl-C (tests interruption)
 //   debug log LEVEL MESSAGE   writes a kernel log line
 import { interruptRequested, println } from "../../kernel/console";
 import * as log from "../../kernel/log";
 import { time_ns } from "../../kernel/platform";
+import { coresStarted, parallelFor, threads } from "../../kernel/parallel";
 import { parseUint } from "../args";
 import { bytes, printable } from "../format";
 import { FAIL, OK, USAGE, registerCommand } from "../registry";
@@ -125,6 +127,51 @@ function trap(kind: string): i32 {
   return FAIL;
 }
 
+// ---- a trap on a worker core ----
+
+const WORKER_TRAPS = "oob|divzero|unreachable|stack|abort";
+const WORKER_JOB = memory.data(16, 8); // target core, kind, the address past memory's end, zero
+
+/** A job's units: core `target` traps as told, the others idle a millisecond per unit so that
+ *  the target gets some. Nothing here prints: the console is the boot core's. */
+function trapOnCore(arg: usize, core: i32, b: i32, e: i32): void {
+  const z = load<i32>(arg, 12);
+  if (core != load<i32>(arg)) {
+    const until = time_ns() + 1000000;
+    while (time_ns() < until) {}
+    return;
+  }
+  const kind = load<i32>(arg, 4);
+  if (kind == 1) store<u32>(arg, load<u32>(load<usize>(arg, 8) + <usize>z));
+  else if (kind == 2) store<i32>(arg, 12345 / z, 12);
+  else if (kind == 5) { if (z == 0) unreachable(); }
+  else if (kind == 6) store<i32>(arg, recurse(1), 12);
+  else if (kind == 8) { if (z == 0) abort("debug: deliberate abort on a worker core"); }
+}
+
+function trapOnWorker(kind: string, coreArg: string): i32 {
+  const core = parseUint(coreArg, 255);
+  const started = coresStarted();
+  if (core < 1 || core >= <i64>started) {
+    println("error: core must be a worker core, 1 to " + (started - 1).toString() + (started == 1 ? " (none runs jobs: one core)" : "") + ", not '" + printable(coreArg) + "'");
+    return FAIL;
+  }
+  const k = kind == "oob" ? 1 : kind == "divzero" ? 2 : kind == "unreachable" ? 5 : kind == "stack" ? 6 : kind == "abort" ? 8 : 0;
+  if (k == 0) { println("error: on a worker core the trap kinds are " + WORKER_TRAPS + ", not '" + printable(kind) + "'"); return FAIL; }
+  store<i32>(WORKER_JOB, <i32>core);
+  store<i32>(WORKER_JOB, k, 4);
+  store<usize>(WORKER_JOB, <usize>(<u64>memory.size() << 16) + (1 << 20), 8);
+  store<i32>(WORKER_JOB, 0, 12);
+  if (<i32>core >= threads()) {
+    println("error: jobs use " + threads().toString() + " core" + (threads() == 1 ? "" : "s") + " now, not core " + core.toString() + " (llmctl config threads " + started.toString() + " uses all)");
+    return FAIL;
+  }
+  println("debug: " + kind + " on core " + core.toString() + ", inside a job split across " + threads().toString() + " cores");
+  parallelFor(64, trapOnCore, WORKER_JOB, started);
+  println("error: the trap did not happen on core " + core.toString());
+  return FAIL;
+}
+
 function spin(arg: string): i32 {
   const ms = parseUint(arg, 3600000);
   if (ms < 0) {
@@ -148,6 +195,7 @@ function debug(args: Array<string>): i32 {
   if (args.length < 2) return USAGE;
   const sub = args[1];
   if (sub == "trap" && args.length == 3) return trap(args[2]);
+  if (sub == "trap" && args.length == 4) return trapOnWorker(args[2], args[3]);
   if (sub == "spin" && args.length == 3) return spin(args[2]);
   if (sub == "log" && args.length >= 4) {
     const level = log.parseLevel(args[2]);
@@ -162,4 +210,4 @@ function debug(args: Array<string>): i32 {
 }
 
 registerCommand("debug", "kernel self-tests: provoke a trap, spin, write a log line",
-  "debug trap " + TRAP_KINDS + "\n       debug spin MILLISECONDS\n       debug log debug|info|warn|error MESSAGE...", debug);
+  "debug trap " + TRAP_KINDS + "\n       debug trap " + WORKER_TRAPS + " CORE   (inside a job, on that worker core)\n       debug spin MILLISECONDS\n       debug log debug|info|warn|error MESSAGE...", debug);

@@ -11,7 +11,8 @@ import { interruptRequested, println } from "../../kernel/console";
 import { benchGenerate, benchPrompt, benchPromptGenerate, BenchRun } from "../../llm/backend/bench";
 import { realBackend, realSelected } from "../../llm/backend/registry";
 import { regionBytesPeak } from "../../kernel/memory/regions";
-import { ENGINE_CORES, cores } from "../../kernel/cpus";
+import { cores } from "../../kernel/cpus";
+import { threads } from "../../kernel/parallel";
 import { parseUint } from "../args";
 import { bytes, fixed, ms, printable } from "../format";
 import { FAIL, OK, USAGE } from "../registry";
@@ -74,7 +75,7 @@ export function llmctlBench(args: Array<string>): i32 {
   r.chatEnd();
   const name = e.model!.config.name;
   println("bench: " + (name.length != 0 ? name : r.path) + " (" + e.info()!.quantization + "), context " + e.nCtx.toString() +
-    ", " + ENGINE_CORES.toString() + " of " + cores().online.toString() + " cores, " + runs.toString() + (runs == 1 ? " run" : " runs (median)") + " each");
+    ", " + threads().toString() + " of " + cores().online.toString() + " cores, " + runs.toString() + (runs == 1 ? " run" : " runs (median)") + " each");
   // warm-up: the first pass through the code (batched and single-token) is slower under an emulator
   const w = benchPromptGenerate(e, 2, 2);
   if (w[1].error.length != 0) { println("error: " + w[1].error); return FAIL; }

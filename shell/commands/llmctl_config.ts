@@ -4,14 +4,16 @@
 // one more is the shell's own:
 //   context N         context size in tokens (0 = the model's own); applies at the next
 //                     load, or at once to a loaded model (its KV cache is reallocated)
+//   threads N         how many of the cores the engine splits its work across (1 to all)
 import { println } from "../../kernel/console";
 import { InferSettings, MAX_TOKENS_UNLIMITED, SETTING_KEYS, SETTING_OK, SETTING_UNKNOWN, applySetting } from "../../llm/settings";
 import { contextSetting, currentBackend, defaultSettings, realBackend, setContextSetting } from "../../llm/backend/registry";
+import { coresStarted, setThreads, threads } from "../../kernel/parallel";
 import { parseNumber, parseUint } from "../args";
 import { bytes, fixed, printable } from "../format";
 import { FAIL, OK, USAGE } from "../registry";
 
-export const CONFIG_KEYS = SETTING_KEYS.join(", ") + ", context";
+export const CONFIG_KEYS = SETTING_KEYS.join(", ") + ", context, threads";
 export const CONTEXT_MAX: i64 = 1 << 20;
 
 /**
@@ -51,6 +53,8 @@ export function settingsLines(s: InferSettings): Array<string> {
   const r = realBackend();
   if (r.isLoaded()) ctx += "; loaded model: " + r.engine.nCtx.toString() + " tokens";
   lines.push("  context         " + ctx);
+  const n = coresStarted();
+  lines.push("  threads         " + threads().toString() + " (of " + n.toString() + (n == 1 ? " core)" : " cores)"));
   return lines;
 }
 
@@ -75,6 +79,15 @@ export function llmctlConfig(args: Array<string>): i32 {
     if (v != 0) setContextSetting(r.engine.nCtx); // what it became, as `config` shows it
     println("context: " + r.engine.nCtx.toString() + " tokens" + (v > <i64>train ? " (the model's maximum; " + v.toString() + " asked)" : "") +
       "; KV cache reallocated (" + bytes(r.kvRegionBytes()) + "), history cleared");
+    return OK;
+  }
+  if (key == "threads") {
+    const n = parseUint(value, 1024);
+    if (n < 1 || !setThreads(<i32>n)) {
+      println("error: threads needs a whole number from 1 to " + coresStarted().toString() + " (the cores that run jobs), not '" + printable(value) + "'");
+      return FAIL;
+    }
+    println("threads: " + n.toString() + " of " + coresStarted().toString() + " cores");
     return OK;
   }
   const s = defaultSettings();

@@ -12,7 +12,7 @@ import { currentBackend, realSelected } from "../../llm/backend/registry";
 import { fixed, ms, printable } from "../format";
 import { FAIL, OK, USAGE } from "../registry";
 import { parseOptions } from "./llmctl_config";
-import { coresLine } from "../../kernel/cpus";
+import { coresLine } from "../../kernel/parallel";
 
 export class ConsoleSink extends TokenSink {
   emitted: i32 = 0;

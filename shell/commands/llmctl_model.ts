@@ -16,7 +16,7 @@ import { parseUint } from "../args";
 import { bytes, fixed, printable } from "../format";
 import { FAIL, OK, USAGE, onTrapRecovery } from "../registry";
 import { settingsLines } from "./llmctl_config";
-import { coresLine } from "../../kernel/cpus";
+import { coresLine } from "../../kernel/parallel";
 
 const PROGRESS_EVERY_NS: u64 = 100_000_000;
 

@@ -157,6 +157,9 @@ export class LLM {
     return t >= 0 ? { token: t, bytes } : { end: this.str(this.x.endReason(t)), code: t, bytes };
   }
 
+  /** Splits the engine's work as n cores would, on this thread (0 or 1: not at all). */
+  simulateCores(n) { this.x.simulateCores(n); }
+
   /** Logits of the last forward pass (a copy). */
   logits() {
     const n = this.info().vocab;

@@ -66,6 +66,14 @@ export async function instantiate(wasm, { platform = {}, imports = {}, onOutput 
     mem_phys_base() { return 0n; },
     mem_limit() { return 4n * 1024n * 1024n * 1024n; },
     cpu_state(i) { return i === 0 ? 1 : 0; }, // one core: the host's thread
+    // no workers to start or wake; on one thread the atomics are plain loads and stores
+    core_start() { return 0; },
+    core_wake() {},
+    core_idle() {},
+    core_check() {},
+    atomic_load32(p) { return new Uint32Array(memory.buffer, p, 1)[0]; },
+    atomic_store32(p, v) { new Uint32Array(memory.buffer, p, 1)[0] = v; },
+    atomic_add32(p, v) { const a = new Uint32Array(memory.buffer, p, 1); const old = a[0]; a[0] = old + v; return old; },
     wait_for_interrupt() {},
     barrier() {},
     sha256_blocks() { return 0; }, // no SHA-2 instructions here: the kernel hashes in software

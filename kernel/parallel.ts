@@ -1,0 +1,202 @@
+// Work split across the cores: the one dispatch layer.
+//
+// The boot core posts a job (a function, its argument block and a count of units), wakes
+// the workers it uses, takes units itself and waits until every worker has left the job.
+// Units are handed out in claims off one shared counter, so a slow or preempted core simply
+// takes fewer. Which core computes a unit never changes what it computes: a unit's result
+// depends on its inputs only, and each core has its own working memory (the `core`
+// argument picks it). So results are the same bits for any number of cores.
+//
+// Workers run their own WebAssembly instances (boot/runtime.c): they share linear memory
+// with the boot core but not its globals, which they see as they were when they started.
+// Everything a job needs is therefore in linear memory, in the job block or behind `arg`;
+// a job's function allocates nothing and touches no global state.
+//
+// Memory ordering (platform atomics, docs/DESIGN.md): the job's fields and everything the
+// boot core wrote before posting are visible to a worker once it reads the new sequence
+// number (release, acquire); a worker's results are visible to the boot core once it reads
+// `pending` at 0 (each worker's decrement is acquire-release).
+import { atomic_add32, atomic_load32, atomic_store32, core_check, core_idle, core_start, core_wake, time_ns } from "./platform";
+import { cores } from "./cpus";
+import { allocRegion } from "./memory/regions";
+
+/** A job's function: units [begin, end) of the job, on core `core` (0 is the boot core). */
+export type UnitsFn = (arg: usize, core: i32, begin: i32, end: i32) => void;
+
+/** The most cores the shim starts (boot/smp.h SMP_MAX_CPUS). */
+export const MAX_CORES: i32 = 8;
+
+// The job block: one job at a time, posted by the boot core.
+const JOB = memory.data(64, 64);
+const SEQ: usize = 0;     // u32: bumped to post a job
+const FN: usize = 4;      // u32: the function's table index
+const ARG: usize = 8;     // usize
+const UNITS: usize = 12;  // i32
+const NEXT: usize = 16;   // i32: the next unclaimed unit
+const PENDING: usize = 20; // i32: workers still in the job
+const USED: usize = 24;   // i32: cores taking part, the boot core included
+const CLAIM: usize = 28;  // i32: units per claim
+
+// Per core, 16 bytes: its shadow stack's top (usize), whether it is inside a job (u32), how
+// many more waits it sleeps through without polling first (u32, see waitUntil).
+const CORE = memory.data(MAX_CORES * 16, 16);
+const STACK_TOP: usize = 0;
+const IN_JOB: usize = 4;
+const NO_POLL: usize = 8;
+
+/** Shadow stack of each worker. Jobs' functions keep little there (no recursion). */
+const WORKER_STACK_BYTES: usize = 64 << 10;
+/** How long a core polls for a job, or for the workers to finish, before it sleeps: within a
+ *  forward pass the next product follows within microseconds, and a wake-up costs more. */
+const POLL_NS: u64 = 200_000;
+/** A pause this long between two polls means the core was not running (its host thread was
+ *  preempted: more virtual cores than host cores). Polling then takes time the other cores
+ *  need, so the core sleeps at once for the next NO_POLL_WAITS waits. */
+const PREEMPTED_NS: u64 = 300_000;
+const NO_POLL_WAITS: u32 = 256;
+
+let started: i32 = 1;     // cores running core_main, the boot core included
+let inUse: i32 = 1;       // cores a job may use (llmctl config threads)
+let simulated: i32 = 0;   // host tests: split as if this many cores, run on one
+
+/** Starts every online worker core (boot, once): each gets its shadow stack and its own
+ *  instance and waits for jobs. Returns how many cores run jobs, the boot core included. */
+export function startWorkers(): i32 {
+  const online = min(cores().online, MAX_CORES);
+  if (online <= 1 || started > 1) return started;
+  const stacks = allocRegion(<u64>(online - 1) * <u64>WORKER_STACK_BYTES);
+  if (stacks == 0) return started;
+  for (let i = 1; i < online; i++) {
+    store<usize>(CORE + (<usize>i << 4), stacks + <usize>i * WORKER_STACK_BYTES, STACK_TOP);
+    if (!core_start(<u32>i)) break; // cores are numbered densely: the next could not be reached either
+    started = i + 1;
+  }
+  inUse = started;
+  return started;
+}
+
+/** Cores that run jobs (the boot core and the started workers). */
+export function coresStarted(): i32 { return started; }
+/** Cores a job uses now. */
+export function threads(): i32 { return simulated > 1 ? simulated : inUse; }
+/** Uses n cores from now on, 1 <= n <= coresStarted(); false (nothing changed) otherwise. */
+export function setThreads(n: i32): bool {
+  if (n < 1 || n > started) return false;
+  inUse = n;
+  return true;
+}
+/** "cores: 2 of 2 online in use" for llmctl info, stats and bench. */
+export function coresLine(): string {
+  return "cores: " + threads().toString() + " of " + cores().online.toString() + " online in use by the engine";
+}
+
+/** Host tests: split every job as n cores would (n > 1), running the pieces on this one in
+ *  an order that is not the units' own; 0 ends it. */
+export function simulateCores(n: i32): void { simulated = n; }
+
+/** Cores a job may use now: what its working memory, sized when it was planned, allows. */
+export function jobCores(): i32 { return max(started, simulated); }
+
+/** Runs fn over units [0, units) on the cores in use, at most maxCores of them (the cores its
+ *  working memory has room for: `core` < maxCores), and returns when all are done. A trap
+ *  on a worker comes back as a trap here, reported as that core's. */
+export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 = 1): void {
+  if (units <= 0) return;
+  if (simulated > 1 && maxCores > 1) { runSimulated(units, fn, arg, min(simulated, maxCores)); return; }
+  const used = min(min(inUse, maxCores), units);
+  if (used <= 1) { fn(arg, 0, 0, units); return; }
+  waitForWorkers(); // a job the boot core left by a trap may still have workers in it
+  store<u32>(JOB + FN, fn.index);
+  store<usize>(JOB + ARG, arg);
+  store<i32>(JOB + UNITS, units);
+  store<i32>(JOB + NEXT, 0);
+  store<i32>(JOB + PENDING, used - 1);
+  store<i32>(JOB + USED, used);
+  // claims of about a quarter of a core's share: small enough to even out, large enough that
+  // the counter is not fought over
+  store<i32>(JOB + CLAIM, max(1, units / (used * 4)));
+  atomic_store32(JOB + SEQ, load<u32>(JOB + SEQ) + 1);
+  for (let i = 1; i < used; i++) core_wake(<u32>i);
+  runUnits(0);
+  waitForWorkers();
+  core_check(1);
+}
+
+function runSimulated(units: i32, fn: UnitsFn, arg: usize, n: i32): void {
+  const claim = max(1, units / (n * 4));
+  const claims = (units + claim - 1) / claim;
+  for (let j = claims - 1; j >= 0; j--) fn(arg, j % n, j * claim, min(units, (j + 1) * claim));
+}
+
+function runUnits(core: i32): void {
+  const units = load<i32>(JOB + UNITS), claim = load<i32>(JOB + CLAIM);
+  const fn = load<u32>(JOB + FN), arg = load<usize>(JOB + ARG);
+  while (true) {
+    const b = <i32>atomic_add32(JOB + NEXT, claim);
+    if (b >= units) return;
+    call_indirect<void>(fn, arg, core, b, min(units, b + claim));
+  }
+}
+
+function waitForWorkers(): void {
+  // the last worker out wakes the boot core
+  while (atomic_load32(JOB + PENDING) != 0) waitUntil(0, JOB + PENDING, 0, true);
+}
+
+/** Core `core` waits until the word at p is (equal) or is not (!equal) v: it polls for up to
+ *  POLL_NS unless it was found preempted lately, then sleeps until an interrupt. Returns
+ *  after the sleep too; callers check again. */
+function waitUntil(core: i32, p: usize, v: u32, equal: bool): void {
+  const state = CORE + (<usize>core << 4);
+  const noPoll = load<u32>(state, NO_POLL);
+  if (noPoll > 0) {
+    store<u32>(state, noPoll - 1, NO_POLL);
+  } else {
+    const t0 = time_ns();
+    let last = t0;
+    while (last - t0 < POLL_NS) {
+      if ((atomic_load32(p) == v) == equal) return;
+      const now = time_ns();
+      if (now - last > PREEMPTED_NS) { store<u32>(state, NO_POLL_WAITS, NO_POLL); break; }
+      last = now;
+    }
+  }
+  if ((atomic_load32(p) == v) == equal) return;
+  core_idle(); // an interrupt left pending since the check ends it at once
+}
+
+/** After a trap on the boot core: let workers finish the job it left, and forget any trap of
+ *  theirs in it (the boot core's is the one reported). */
+export function recoverWorkers(): void {
+  if (started <= 1) return;
+  waitForWorkers();
+  core_check(0);
+}
+
+// ---- worker cores (exported by kernel/main.ts; boot/runtime.c calls them) ----
+
+/** A worker's life: wait for a job, take its units, leave it; never returns. */
+export function core_main(core: i32): void {
+  __stack_pointer = load<usize>(CORE + (<usize>core << 4), STACK_TOP);
+  let seen = atomic_load32(JOB + SEQ);
+  while (true) {
+    const seq = atomic_load32(JOB + SEQ);
+    if (seq == seen) { waitUntil(core, JOB + SEQ, seen, false); continue; }
+    seen = seq;
+    if (core >= load<i32>(JOB + USED)) continue;
+    store<u32>(CORE + (<usize>core << 4), 1, IN_JOB);
+    runUnits(core);
+    leaveJob(core);
+  }
+}
+
+/** After a trap on a worker (boot/runtime.c): it leaves the job it was in, so that the boot
+ *  core's wait ends and it reports the trap. */
+export function core_left_job(core: i32): void {
+  if (load<u32>(CORE + (<usize>core << 4), IN_JOB) != 0) leaveJob(core);
+}
+
+function leaveJob(core: i32): void {
+  store<u32>(CORE + (<usize>core << 4), 0, IN_JOB);
+  if (atomic_add32(JOB + PENDING, -1) == 1) core_wake(0);
+}
