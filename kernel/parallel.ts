@@ -36,13 +36,16 @@ const NEXT: usize = 16;   // i32: the next unclaimed unit
 const PENDING: usize = 20; // i32: workers still in the job
 const USED: usize = 24;   // i32: cores taking part, the boot core included
 const CLAIM: usize = 28;  // i32: units per claim
+const PREEMPTED: usize = 32; // u32: set by a core that found itself preempted while it polled
 
 // Per core, 16 bytes: its shadow stack's top (usize), whether it is inside a job (u32), how
-// many more waits it sleeps through without polling first (u32, see waitUntil).
+// many more waits it sleeps through without polling first (u32, see waitUntil), whether it
+// is asleep (u32: then, and only then, waking it takes an interrupt).
 const CORE = memory.data(MAX_CORES * 16, 16);
 const STACK_TOP: usize = 0;
 const IN_JOB: usize = 4;
 const NO_POLL: usize = 8;
+const ASLEEP: usize = 12;
 
 /** Shadow stack of each worker. Jobs' functions keep little there (no recursion). */
 const WORKER_STACK_BYTES: usize = 64 << 10;
@@ -54,9 +57,22 @@ const POLL_NS: u64 = 200_000;
  *  need, so the core sleeps at once for the next NO_POLL_WAITS waits. */
 const PREEMPTED_NS: u64 = 300_000;
 const NO_POLL_WAITS: u32 = 256;
+/** Jobs without a preemption after which a narrowed job is widened again by one core. */
+const WIDEN_AFTER: i32 = 1024;
 
 let started: i32 = 1;     // cores running core_main, the boot core included
 let inUse: i32 = 1;       // cores a job may use (llmctl config threads)
+// Cores a job takes now, at most inUse. With more virtual cores than the host runs at once,
+// a job waits for its slowest core, and a core whose host thread is preempted holds up the
+// whole job for a host time slice: so while the cores find themselves preempted, jobs
+// narrow by one core down to two, and widen again after WIDEN_AFTER quiet jobs.
+let width: i32 = 1;
+let quietJobs: i32 = 0;
+
+/** Jobs split across cores, and the time the boot core spent waiting for the others after
+ *  its own units (the jobs' imbalance and the cost of waking), since boot. */
+export class JobStats { jobs: u64 = 0; waitNs: u64 = 0; }
+export const jobStats = new JobStats();
 let simulated: i32 = 0;   // host tests: split as if this many cores, run on one
 
 /** Starts every online worker core (boot, once): each gets its shadow stack and its own
@@ -71,7 +87,7 @@ export function startWorkers(): i32 {
     if (!core_start(<u32>i)) break; // cores are numbered densely: the next could not be reached either
     started = i + 1;
   }
-  inUse = started;
+  inUse = width = started;
   return started;
 }
 
@@ -82,12 +98,16 @@ export function threads(): i32 { return simulated > 1 ? simulated : inUse; }
 /** Uses n cores from now on, 1 <= n <= coresStarted(); false (nothing changed) otherwise. */
 export function setThreads(n: i32): bool {
   if (n < 1 || n > started) return false;
-  inUse = n;
+  inUse = width = n;
   return true;
 }
+/** Cores the last jobs took (fewer than threads() while the host runs fewer at once). */
+export function jobWidth(): i32 { return simulated > 1 ? simulated : width; }
+
 /** "cores: 2 of 2 online in use" for llmctl info, stats and bench. */
 export function coresLine(): string {
-  return "cores: " + threads().toString() + " of " + cores().online.toString() + " online in use by the engine";
+  return "cores: " + threads().toString() + " of " + cores().online.toString() + " online in use by the engine" +
+    (jobWidth() < threads() ? " (jobs on " + jobWidth().toString() + " lately: the host runs fewer of them at once)" : "");
 }
 
 /** Host tests: split every job as n cores would (n > 1), running the pieces on this one in
@@ -99,11 +119,13 @@ export function jobCores(): i32 { return max(started, simulated); }
 
 /** Runs fn over units [0, units) on the cores in use, at most maxCores of them (the cores its
  *  working memory has room for: `core` < maxCores), and returns when all are done. A trap
- *  on a worker comes back as a trap here, reported as that core's. */
-export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 = 1): void {
+ *  on a worker comes back as a trap here, reported as that core's. `everyCore`: on all the
+ *  cores in use, however busy the host (tests that need a given core in the job). */
+export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 = 1, everyCore: bool = false): void {
   if (units <= 0) return;
   if (simulated > 1 && maxCores > 1) { runSimulated(units, fn, arg, min(simulated, maxCores)); return; }
-  const used = min(min(inUse, maxCores), units);
+  adaptWidth();
+  const used = min(min(everyCore ? inUse : width, maxCores), units);
   if (used <= 1) { fn(arg, 0, 0, units); return; }
   waitForWorkers(); // a job the boot core left by a trap may still have workers in it
   store<u32>(JOB + FN, fn.index);
@@ -116,10 +138,25 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
   // the counter is not fought over
   store<i32>(JOB + CLAIM, max(1, units / (used * 4)));
   atomic_store32(JOB + SEQ, load<u32>(JOB + SEQ) + 1);
-  for (let i = 1; i < used; i++) core_wake(<u32>i);
+  for (let i = 1; i < used; i++) wake(i);
   runUnits(0);
+  const t0 = time_ns();
   waitForWorkers();
+  jobStats.waitNs += time_ns() - t0;
+  jobStats.jobs++;
   core_check(1);
+}
+
+function adaptWidth(): void {
+  if (inUse <= 2) return;
+  if (atomic_load32(JOB + PREEMPTED) != 0) {
+    atomic_store32(JOB + PREEMPTED, 0);
+    if (width > 2) width--;
+    quietJobs = 0;
+  } else if (width < inUse && ++quietJobs >= WIDEN_AFTER) {
+    width++;
+    quietJobs = 0;
+  }
 }
 
 function runSimulated(units: i32, fn: UnitsFn, arg: usize, n: i32): void {
@@ -140,16 +177,18 @@ function runUnits(core: i32): void {
 
 function waitForWorkers(): void {
   // the last worker out wakes the boot core
-  while (atomic_load32(JOB + PENDING) != 0) waitUntil(0, JOB + PENDING, 0, true);
+  while (atomic_load32(JOB + PENDING) != 0) waitUntil(0, JOB + PENDING, 0, true, true);
 }
 
 /** Core `core` waits until the word at p is (equal) or is not (!equal) v: it polls for up to
- *  POLL_NS unless it was found preempted lately, then sleeps until an interrupt. Returns
- *  after the sleep too; callers check again. */
-function waitUntil(core: i32, p: usize, v: u32, equal: bool): void {
+ *  POLL_NS (if `poll`, and unless it was found preempted lately), then sleeps until an
+ *  interrupt. Returns after the sleep too; callers check again. */
+function waitUntil(core: i32, p: usize, v: u32, equal: bool, poll: bool): void {
   const state = CORE + (<usize>core << 4);
   const noPoll = load<u32>(state, NO_POLL);
-  if (noPoll > 0) {
+  if (!poll) {
+    // not taking part: sleep, leaving the host's time to the cores that do
+  } else if (noPoll > 0) {
     store<u32>(state, noPoll - 1, NO_POLL);
   } else {
     const t0 = time_ns();
@@ -157,12 +196,24 @@ function waitUntil(core: i32, p: usize, v: u32, equal: bool): void {
     while (last - t0 < POLL_NS) {
       if ((atomic_load32(p) == v) == equal) return;
       const now = time_ns();
-      if (now - last > PREEMPTED_NS) { store<u32>(state, NO_POLL_WAITS, NO_POLL); break; }
+      if (now - last > PREEMPTED_NS) {
+        store<u32>(state, NO_POLL_WAITS, NO_POLL);
+        atomic_store32(JOB + PREEMPTED, 1);
+        break;
+      }
       last = now;
     }
   }
-  if ((atomic_load32(p) == v) == equal) return;
-  core_idle(); // an interrupt left pending since the check ends it at once
+  // Asleep, then look once more: a core that changes the word after this store sees ASLEEP
+  // and wakes this one (a store-release then a load-acquire are not reordered, on either side)
+  atomic_store32(state + ASLEEP, 1);
+  if ((atomic_load32(p) == v) != equal) core_idle(); // an interrupt sent since ends it at once
+  atomic_store32(state + ASLEEP, 0);
+}
+
+/** Wakes core i if it sleeps, after the caller's store-release of what it waits for. */
+function wake(i: i32): void {
+  if (atomic_load32(CORE + (<usize>i << 4) + ASLEEP) != 0) core_wake(<u32>i);
 }
 
 /** After a trap on the boot core: let workers finish the job it left, and forget any trap of
@@ -179,11 +230,13 @@ export function recoverWorkers(): void {
 export function core_main(core: i32): void {
   __stack_pointer = load<usize>(CORE + (<usize>core << 4), STACK_TOP);
   let seen = atomic_load32(JOB + SEQ);
+  let tookPart = false; // in the last job: the next one is likely to follow at once
   while (true) {
     const seq = atomic_load32(JOB + SEQ);
-    if (seq == seen) { waitUntil(core, JOB + SEQ, seen, false); continue; }
+    if (seq == seen) { waitUntil(core, JOB + SEQ, seen, false, tookPart); continue; }
     seen = seq;
-    if (core >= load<i32>(JOB + USED)) continue;
+    tookPart = core < load<i32>(JOB + USED);
+    if (!tookPart) continue;
     store<u32>(CORE + (<usize>core << 4), 1, IN_JOB);
     runUnits(core);
     leaveJob(core);
@@ -198,5 +251,5 @@ export function core_left_job(core: i32): void {
 
 function leaveJob(core: i32): void {
   store<u32>(CORE + (<usize>core << 4), 0, IN_JOB);
-  if (atomic_add32(JOB + PENDING, -1) == 1) core_wake(0);
+  if (atomic_add32(JOB + PENDING, -1) == 1) wake(0);
 }

@@ -19,6 +19,7 @@
 //
 // The file image stays the caller's: the engine reads weights in place and never frees it.
 
+import { jobStats } from "../kernel/parallel";
 import { fusedMaddProbe } from "./math/fma";
 import { time_ns } from "../kernel/platform";
 import { parseGGUF, GGUFFile } from "./gguf";
@@ -100,6 +101,9 @@ export class Timings {
   exactHeadRows: u64 = 0;
   /** Embedding lookups, each layer and the output head, over prefill and decode together. */
   forward: ForwardTimings;
+  /** kernel/parallel.ts's jobStats when the run began. */
+  jobsAtStart: u64 = 0;
+  jobWaitNsAtStart: u64 = 0;
   constructor(nLayer: i32) { this.forward = new ForwardTimings(nLayer); }
 }
 
@@ -366,6 +370,8 @@ export class Engine {
     tm.boundedHeads = 0;
     tm.exactHeadRows = 0;
     tm.forward.reset();
+    tm.jobsAtStart = jobStats.jobs;
+    tm.jobWaitNsAtStart = jobStats.waitNs;
   }
 
   private startText(p: usize, n: i32, st: InferSettings, keep: bool, addSpecial: bool, parseSpecial: bool): string {

@@ -64,7 +64,8 @@ export class Scratch {
   work: usize = 0;   // [cores] productWorkBytes: each core's work buffer for matvec, matmul
   rope: usize = 0;   // f32[nBatch][hd]       cos, sin of each rotated pair, per token
   attn: usize = 0;   // [cores] attentionWorkBytes(): each core's for flashAttention
-  job: usize = 0;    // JOB_BYTES: the argument block of the job being split across cores
+  job: usize = 0;    // JOB_BYTES: the argument block of the product or attention job
+  rowJob: usize = 0; // JOB_BYTES: the argument block of a row-wise step's job (RowsJob)
   logits: usize = 0; // f32[n_vocab]
   /** How far any logit in `logits` may be from its exact value: 0 when all are exact, infinity
    *  when they are not this pass's (see HEAD_*). */
@@ -128,6 +129,7 @@ export class Scratch {
     this.rope = this.take(nb * <usize>c.headDim * 4);
     this.attn = this.take(this.attnBytes * <usize>this.cores);
     this.job = this.take(JOB_BYTES);
+    this.rowJob = this.take(JOB_BYTES);
     this.logits = this.take(<usize>c.nVocab * 4);
     return this.cursor - this.base;
   }
@@ -161,52 +163,126 @@ export class Scratch {
 function activations(s: Scratch, x: usize, n: i32, k: i32, wType: u32): usize {
   const a = activationType(wType);
   if (s.xqSrc == x && s.xqType == a && s.xqN == n && s.xqK == k) return s.xq;
-  const stride = activationBytes(wType, k);
-  for (let t = 0; t < n; t++) {
-    quantizeActivations(x + <usize>(t * k) * 4, k, wType, s.xq + <usize>t * stride);
-  }
+  const j = changetype<RowsJob>(s.rowJob);
+  j.out = s.xq; j.outStride = activationBytes(wType, k); j.x = x; j.k = k; j.wType = wType;
+  parallelFor(n, quantizeUnits, s.rowJob, s.cores);
   s.xqSrc = x; s.xqType = a; s.xqN = n; s.xqK = k;
   return s.xq;
+}
+
+/** A row-wise step over the tokens of a batch (activations, norms, SwiGLU), split across the
+ *  cores by tokens when there are several. */
+@unmanaged class RowsJob { out: usize; outStride: usize; x: usize; k: i32; wType: u32; w: usize; eps: f32; }
+
+function quantizeUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
+  const j = changetype<RowsJob>(arg);
+  for (let t = t0; t < t1; t++) quantizeActivations(j.x + <usize>(t * j.k) * 4, j.k, j.wType, j.out + <usize>t * j.outStride);
+}
+
+/** out[t] = rmsnorm(x[t]) * w for the n rows of x (dim each). */
+function normRows(s: Scratch, out: usize, x: usize, w: usize, n: i32, dim: i32, eps: f32): void {
+  const j = changetype<RowsJob>(s.rowJob);
+  j.out = out; j.x = x; j.w = w; j.k = dim; j.eps = eps;
+  parallelFor(n, normUnits, s.rowJob, s.cores);
+}
+
+function normUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
+  const j = changetype<RowsJob>(arg);
+  for (let t = t0; t < t1; t++) rmsnormMul(j.out + <usize>(t * j.k) * 4, j.x + <usize>(t * j.k) * 4, j.w, j.k, j.eps);
+}
+
+/** gate[t] = silu(gate[t]) * up[t] for the n rows of ff, row by row as ggml does (a row's last
+ *  ff % 8 values take its scalar path). */
+function swigluRows(s: Scratch, gate: usize, up: usize, n: i32, ff: i32): void {
+  const j = changetype<RowsJob>(s.rowJob);
+  j.out = gate; j.x = up; j.k = ff;
+  parallelFor(n, swigluUnits, s.rowJob, s.cores);
+}
+
+function swigluUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
+  const j = changetype<RowsJob>(arg);
+  for (let t = t0; t < t1; t++) {
+    const row = <usize>(t * j.k) * 4;
+    swiglu(j.out + row, j.out + row, j.x + row, j.k);
+  }
 }
 
 /** Rows of a product per unit of work split across cores: a multiple of every kernel's row
  *  tile and of the 8-row groups of repacked weights, so that a split never changes a row. */
 const ROW_UNIT: i32 = 32;
 /** Bytes of a job's argument block (Scratch.job). */
-const JOB_BYTES: usize = 64;
+const JOB_BYTES: usize = 128;
 
-/** A matrix product's arguments as its units read them (kernel/parallel.ts). */
+/** Products of one input as their units read them (kernel/parallel.ts): the activations, then
+ *  up to MAX_PARTS matrices whose units follow one another. */
 @unmanaged class ProductJob {
-  out: usize; w: usize; wType: u32; xq: usize; xqStride: usize;
-  n: i32; k: i32; rows: i32; r0: i32; r1: i32; batched: bool;
-  work: usize; workBytes: usize;
+  xq: usize; xqStride: usize; n: i32; k: i32; batched: bool; work: usize; workBytes: usize;
+  parts: i32; units: i32;
+}
+@unmanaged class ProductPart { out: usize; w: usize; wType: u32; rows: i32; firstUnit: i32; }
+const MAX_PARTS = 3;
+// @ts-ignore: decorator
+@inline function partAt(job: usize, i: i32): ProductPart {
+  return changetype<ProductPart>(job + offsetof<ProductJob>() + <usize>i * offsetof<ProductPart>());
 }
 
-/** out[t] = W x[t] for the n rows of x (f32, W.cols each), rows [r0, r1) of W, split across the
- *  cores. `batched`: the rows are part of a product of two or more rows in llama.cpp (see
- *  matmul). */
-function project(out: usize, w: Matrix, x: usize, n: i32, s: Scratch, r0: i32, r1: i32, batched: bool): void {
+/** Starts a product job of input x (n rows of k) for weights taking wType's activations. */
+function productJob(s: Scratch, x: usize, n: i32, k: i32, wType: u32, batched: bool): ProductJob {
   const j = changetype<ProductJob>(s.job);
-  j.xq = activations(s, x, n, w.cols, w.type);
-  j.xqStride = activationBytes(w.type, w.cols);
-  j.out = out; j.w = w.data; j.wType = w.type; j.n = n; j.k = w.cols; j.rows = w.rows;
-  j.r0 = r0; j.r1 = r1; j.batched = batched; j.work = s.work; j.workBytes = s.workBytes;
-  parallelFor((r1 - r0 + ROW_UNIT - 1) / ROW_UNIT, productUnits, s.job, s.cores);
+  j.xq = activations(s, x, n, k, wType);
+  j.xqStride = activationBytes(wType, k);
+  j.n = n; j.k = k; j.batched = batched; j.work = s.work; j.workBytes = s.workBytes;
+  j.parts = 0; j.units = 0;
+  return j;
+}
+
+function addPart(j: ProductJob, out: usize, w: Matrix): void {
+  const p = partAt(changetype<usize>(j), j.parts++);
+  p.out = out; p.w = w.data; p.wType = w.type; p.rows = w.rows; p.firstUnit = j.units;
+  j.units += (w.rows + ROW_UNIT - 1) / ROW_UNIT;
+}
+
+/** out_i[t] = W_i x[t] for the n rows of x (f32, W.cols each) and up to three matrices of one
+ *  input (q, k and v; gate and up), split across the cores: one job for all when they take
+ *  the same activations, else one each. `batched`: the rows are part of a product of two or
+ *  more rows in llama.cpp (see matmul). */
+function project(s: Scratch, x: usize, n: i32, batched: bool, out0: usize, w0: Matrix,
+  out1: usize = 0, w1: Matrix | null = null, out2: usize = 0, w2: Matrix | null = null): void {
+  const a = activationType(w0.type);
+  const one = (w1 == null || (activationType(w1.type) == a && w1.cols == w0.cols)) &&
+    (w2 == null || (activationType(w2.type) == a && w2.cols == w0.cols));
+  if (!one) {
+    project(s, x, n, batched, out0, w0);
+    if (w1 != null) project(s, x, n, batched, out1, w1);
+    if (w2 != null) project(s, x, n, batched, out2, w2);
+    return;
+  }
+  const j = productJob(s, x, n, w0.cols, w0.type, batched);
+  addPart(j, out0, w0);
+  if (w1 != null) addPart(j, out1, w1);
+  if (w2 != null) addPart(j, out2, w2);
+  parallelFor(j.units, productUnits, s.job, s.cores);
 }
 
 function productUnits(arg: usize, core: i32, u0: i32, u1: i32): void {
   const j = changetype<ProductJob>(arg);
-  const r0 = j.r0 + u0 * ROW_UNIT, r1 = min(j.r1, j.r0 + u1 * ROW_UNIT);
   const work = j.work + <usize>core * j.workBytes;
-  if (j.batched) { matmul(j.out, j.w, j.wType, j.xq, j.n, j.k, j.rows, r0, r1, work); return; }
-  for (let t = 0; t < j.n; t++) {
-    matvec(j.out + <usize>(t * j.rows) * 4, j.w, j.wType, j.xq + <usize>t * j.xqStride, j.k, j.rows, r0, r1, work);
+  for (let i = 0; i < j.parts; i++) {
+    const p = partAt(arg, i);
+    const pu0 = p.firstUnit, pu1 = i + 1 < j.parts ? partAt(arg, i + 1).firstUnit : j.units;
+    if (u1 <= pu0 || u0 >= pu1) continue;
+    const r0 = (max(u0, pu0) - pu0) * ROW_UNIT, r1 = min(p.rows, (min(u1, pu1) - pu0) * ROW_UNIT);
+    if (j.batched) { matmul(p.out, p.w, p.wType, j.xq, j.n, j.k, p.rows, r0, r1, work); continue; }
+    for (let t = 0; t < j.n; t++) {
+      matvec(p.out + <usize>(t * p.rows) * 4, p.w, p.wType, j.xq + <usize>t * j.xqStride, j.k, p.rows, r0, r1, work);
+    }
   }
 }
 
+/** The output head's approximations (HEAD_BOUNDED), rows split across the cores. */
 function approxUnits(arg: usize, core: i32, u0: i32, u1: i32): void {
-  const j = changetype<ProductJob>(arg);
-  approxMatvec(j.out, j.w, j.wType, j.xq, j.k, j.r0 + u0 * ROW_UNIT, min(j.r1, j.r0 + u1 * ROW_UNIT));
+  const j = changetype<ProductJob>(arg), p = partAt(arg, 0);
+  approxMatvec(p.out, p.w, p.wType, j.xq, j.k, u0 * ROW_UNIT, min(p.rows, u1 * ROW_UNIT));
 }
 
 /** cos/sin table of one position, ggml's rope cache: theta_i = pos * base^(-2i/n_rot) built by
@@ -572,13 +648,9 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
     t0 = t1;
 
     // attention block
-    for (let t = 0; t < n; t++) {
-      rmsnormMul(s.xb + <usize>(t * dim) * 4, s.x + <usize>(t * dim) * 4, L.attnNorm, dim, c.normEps);
-    }
+    normRows(s, s.xb, s.x, L.attnNorm, n, dim, c.normEps);
     s.dropActivations();
-    project(s.q, L.wq, s.xb, n, s, 0, L.wq.rows, batched);
-    project(s.k, L.wk, s.xb, n, s, 0, L.wk.rows, batched);
-    project(s.v, L.wv, s.xb, n, s, 0, L.wv.rows, batched);
+    project(s, s.xb, n, batched, s.q, L.wq, s.k, L.wk, s.v, L.wv);
     for (let t = 0; t < n; t++) {
       const table = s.rope + <usize>(t * hd) * 4;
       rope(s.q + <usize>(t * qDim) * 4, c.nHead, hd, table);
@@ -587,7 +659,7 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
     }
     attention(s, kv, l, pos0, n, c, ubatch);
     s.dropActivations();
-    project(s.proj, L.wo, s.att, n, s, 0, L.wo.rows, batched);
+    project(s, s.att, n, batched, s.proj, L.wo);
     add(s.x, s.x, s.proj, n * dim);
 
     // feed-forward block (SwiGLU). In the last layer only the last token goes on, as in
@@ -595,15 +667,12 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
     // is also the one-row kernel there.
     const f0 = l == c.nLayer - 1 ? n - 1 : 0, nf = n - f0, batchedF = f0 == 0 && batched;
     const xf = s.x + <usize>(f0 * dim) * 4, xbf = s.xb + <usize>(f0 * dim) * 4;
-    for (let t = 0; t < nf; t++) {
-      rmsnormMul(xbf + <usize>(t * dim) * 4, xf + <usize>(t * dim) * 4, L.ffnNorm, dim, c.normEps);
-    }
+    normRows(s, xbf, xf, L.ffnNorm, nf, dim, c.normEps);
     s.dropActivations();
-    project(s.gate, L.wGate, xbf, nf, s, 0, L.wGate.rows, batchedF);
-    project(s.up, L.wUp, xbf, nf, s, 0, L.wUp.rows, batchedF);
-    swiglu(s.gate, s.gate, s.up, nf * ff);
+    project(s, xbf, nf, batchedF, s.gate, L.wGate, s.up, L.wUp);
+    swigluRows(s, s.gate, s.up, nf, ff);
     s.dropActivations();
-    project(s.proj, L.wDown, s.gate, nf, s, 0, L.wDown.rows, batchedF);
+    project(s, s.gate, nf, batchedF, s.proj, L.wDown);
     add(xf, xf, s.proj, nf * dim);
 
     t1 = time_ns();
@@ -622,9 +691,9 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   const xq = activations(s, s.xb, 1, w.cols, w.type);
   const bound = head == HEAD_BOUNDED ? approxBound(w.type, m.outputScale(), xq, w.cols) : Infinity;
   if (isFinite(bound)) {
-    const j = changetype<ProductJob>(s.job);
-    j.out = s.logits; j.w = w.data; j.wType = w.type; j.xq = xq; j.k = w.cols; j.r0 = 0; j.r1 = w.rows;
-    parallelFor((w.rows + ROW_UNIT - 1) / ROW_UNIT, approxUnits, s.job, s.cores);
+    const j = productJob(s, s.xb, 1, w.cols, w.type, false);
+    addPart(j, s.logits, w);
+    parallelFor(j.units, approxUnits, s.job, s.cores);
     s.logitsError = bound;
   } else headAll(m, s);
   tm.outputNs += time_ns() - t1;
@@ -652,6 +721,6 @@ export function headRows(m: Model, s: Scratch, ids: usize, n: i32): void {
 export function headAll(m: Model, s: Scratch): void {
   if (s.logitsError == 0) return;
   const w = m.output;
-  project(s.logits, w, s.xb, 1, s, 0, w.rows, false);
+  project(s, s.xb, 1, false, s.logits, w);
   s.logitsError = 0;
 }

@@ -3,15 +3,17 @@
 // machine (same -cpu, -smp and -m), one after the other in one run:
 //   SIS:       boots with a models disk holding the model, `llmctl load`, then
 //              `llmctl bench --pg P,N`: a P-token prompt as one prefill, then N tokens
-//              generated after it, timed apart by the guest's clock (one core: SIS runs
-//              inference on one core).
+//              generated after it, timed apart by the guest's clock, on all the machine's
+//              cores; then the same on -smp 1 (its scaling) and on each --more-smp machine.
 //   llama.cpp: its arm64 build in a Linux guest under qemu-system (tools/peer/run.mjs,
-//              system mode, 1 thread): the same P-token prompt as one batch, then N
-//              greedy decode steps, each timed (set up once with tools/peer/setup.sh).
+//              system mode) with 1 and with 2 threads (--peer-threads): the same P-token
+//              prompt as one batch, then N greedy decode steps, each timed (set up once
+//              with tools/peer/setup.sh). SIS is compared with its best thread count.
 // Both prompts are the same text (Genesis 1:1-3) cut or repeated to P tokens.
 //
 //   node tools/bench-qemu.mjs [--only scribe|tinyllama] [--prompt-tokens P] [--gen N]
-//        [--cpu neoverse-n1] [--smp 2] [--mem 4G] [--runs R] [--no-peer]
+//        [--cpu neoverse-n1] [--smp 2] [--more-smp 4] [--mem 4G] [--runs R]
+//        [--peer-threads 1,2] [--no-peer] [--no-scaling]
 //
 // Models: sis-scribe-15m Q4_0 (models/) with P=32, N=32, and the TinyLlama-1.1B shape
 // (22 layers, dim 2048, 32/4 heads, ff 5632, vocab 32000, Q4_0 with a Q6_K output head,
@@ -41,7 +43,9 @@ const MODELS = {
 };
 
 function parseArgs(argv) {
-  const o = { only: null, prompt: null, gen: null, cpu: "neoverse-n1", smp: 2, mem: "4G", runs: 1, peer: true };
+  const o = { only: null, prompt: null, gen: null, cpu: "neoverse-n1", smp: 2, moreSmp: [], mem: "4G", runs: 1, peer: true,
+    peerThreads: [1, 2], scaling: true };
+  const list = (v) => String(v).split(",").map(Number).filter((n) => n >= 1);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i], v = () => argv[++i];
     if (a === "--only") o.only = v();
@@ -52,6 +56,9 @@ function parseArgs(argv) {
     else if (a === "--mem") o.mem = v();
     else if (a === "--runs") o.runs = Number(v());
     else if (a === "--no-peer") o.peer = false;
+    else if (a === "--more-smp") o.moreSmp = list(v());
+    else if (a === "--peer-threads") o.peerThreads = list(v());
+    else if (a === "--no-scaling") o.scaling = false;
     else throw new Error(`unknown option ${a}`);
   }
   if (o.only && !MODELS[o.only]) throw new Error(`--only takes ${Object.keys(MODELS).join(" or ")}`);
@@ -93,9 +100,9 @@ export function diskFor(model) {
 }
 
 /** SIS in QEMU: load the model, `llmctl bench --pg P,N`. Returns tok/s and what SIS reported. */
-async function benchSis(model, o, P, N) {
+async function benchSis(model, o, P, N, smp = o.smp) {
   const disk = diskFor(model);
-  const m = await SisMachine.boot({ disk, cpu: o.cpu, smp: o.smp, mem: o.mem });
+  const m = await SisMachine.boot({ disk, cpu: o.cpu, smp, mem: o.mem });
   try {
     await m.run("llmctl backend real");
     const name = `/models/${basename(model)}`;
@@ -111,7 +118,8 @@ async function benchSis(model, o, P, N) {
     };
     const mem = /^memory: (.*)$/m.exec(out)?.[1] ?? "";
     const loadLine = /^loaded .*$/m.exec(load)?.[0] ?? "";
-    return { prefill: row("pp"), decode: row("tg"), mem, loadLine, wall, bench: out };
+    const cores = /, (\d+ of \d+) cores,/.exec(out)?.[1] ?? "?";
+    return { prefill: row("pp"), decode: row("tg"), mem, loadLine, wall, bench: out, cores };
   } finally {
     await m.poweroff().catch(() => m.kill());
   }
@@ -125,25 +133,44 @@ async function main() {
   const qemu = spawnSync("qemu-system-aarch64", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0];
   console.log(`# Inference in QEMU, ${date}`);
   console.log(`host: ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; ${qemu}; load average ${loadavg()[0].toFixed(1)} at the start`);
-  console.log(`guest: qemu-system-aarch64 -M virt -cpu ${o.cpu} -smp ${o.smp} -m ${o.mem} for both; 1 thread each; greedy; ` +
+  console.log(`guest: qemu-system-aarch64 -M virt -cpu ${o.cpu} -smp ${o.smp} -m ${o.mem} for both (other -smp where a row says so); greedy; ` +
     `prompt: Genesis 1:1-3 cut to P tokens; ${o.runs === 1 ? "one run" : `median of ${o.runs} runs (SIS)`}`);
   console.log(`command: node tools/bench-qemu.mjs ${process.argv.slice(2).join(" ")}`.trimEnd());
   console.log("");
   console.log("| model | engine | P / N | prefill tok/s | decode tok/s | notes |");
   console.log("| --- | --- | --- | --- | --- | --- |");
+  const fmt = (x) => x.toFixed(2);
   for (const [key, m] of Object.entries(MODELS)) {
     if (o.only && key !== o.only) continue;
     if (m.make) await ensureTinyLlama(m);
     const P = o.prompt ?? m.prompt, N = o.gen ?? m.gen;
-    process.stderr.write(`bench-qemu: ${m.label}: SIS (P=${P}, N=${N})...\n`);
-    const sis = await benchSis(m.path, o, P, N);
-    console.log(`| ${m.label} | SIS (TransformerBackend) | ${P} / ${N} | ${sis.prefill.tokS.toFixed(2)} | ${sis.decode.tokS.toFixed(2)} | ${sis.mem.replace(/\|/g, "/")} |`);
+    const sisRow = async (smp) => {
+      process.stderr.write(`bench-qemu: ${m.label}: SIS -smp ${smp} (P=${P}, N=${N})...\n`);
+      const r = await benchSis(m.path, o, P, N, smp);
+      console.log(`| ${m.label} | SIS, -smp ${smp} (${r.cores} cores) | ${P} / ${N} | ${fmt(r.prefill.tokS)} | ${fmt(r.decode.tokS)} | ${r.mem.replace(/\|/g, "/")} |`);
+      return r;
+    };
+    const sis = await sisRow(o.smp);
+    if (o.scaling && o.smp > 1) {
+      const one = await sisRow(1);
+      console.log(`| | SIS scaling, -smp ${o.smp} / -smp 1 | | ${fmt(sis.prefill.tokS / one.prefill.tokS)} | ${fmt(sis.decode.tokS / one.decode.tokS)} | |`);
+    }
+    for (const smp of o.moreSmp) {
+      const r = await sisRow(smp);
+      console.log(`| | SIS -smp ${smp} / -smp ${o.smp} | | ${fmt(r.prefill.tokS / sis.prefill.tokS)} | ${fmt(r.decode.tokS / sis.decode.tokS)} | |`);
+    }
     if (!o.peer) continue;
-    process.stderr.write(`bench-qemu: ${m.label}: llama.cpp (P=${P}, N=${N})...\n`);
-    const peer = await runPeer({ model: m.path, promptTokens: P, gen: N, threads: 1, cpu: o.cpu, smp: o.smp, mem: o.mem, mode: "system", prompt: DEFAULT_PROMPT });
-    console.log(`| ${m.label} | llama.cpp (arm64, Linux guest) | ${peer.n_prompt} / ${peer.n_gen} | ${peer.prefill_tok_s.toFixed(2)} | ${peer.decode_tok_s.toFixed(2)} | ` +
-      `${peer.cpu_backend ?? ""}${peer.cpu_backend ? ", " : ""}host load ${peer.host_loadavg.toFixed(1)} |`);
-    console.log(`| | ratio SIS / llama.cpp | | ${(sis.prefill.tokS / peer.prefill_tok_s).toFixed(2)} | ${(sis.decode.tokS / peer.decode_tok_s).toFixed(2)} | |`);
+    let best = null;
+    for (const threads of o.peerThreads) {
+      process.stderr.write(`bench-qemu: ${m.label}: llama.cpp, ${threads} thread(s) (P=${P}, N=${N})...\n`);
+      const peer = await runPeer({ model: m.path, promptTokens: P, gen: N, threads, cpu: o.cpu, smp: o.smp, mem: o.mem, mode: "system", prompt: DEFAULT_PROMPT });
+      console.log(`| ${m.label} | llama.cpp (arm64, Linux guest), ${threads} thread${threads === 1 ? "" : "s"} | ${peer.n_prompt} / ${peer.n_gen} | ${fmt(peer.prefill_tok_s)} | ${fmt(peer.decode_tok_s)} | ` +
+        `${peer.cpu_backend ?? ""}${peer.cpu_backend ? ", " : ""}host load ${peer.host_loadavg.toFixed(1)} |`);
+      best = {
+        prefill: Math.max(best?.prefill ?? 0, peer.prefill_tok_s), decode: Math.max(best?.decode ?? 0, peer.decode_tok_s),
+      };
+    }
+    console.log(`| | ratio SIS / llama.cpp at its best thread count | | ${fmt(sis.prefill.tokS / best.prefill)} | ${fmt(sis.decode.tokS / best.decode)} | |`);
   }
 }
 

@@ -6,7 +6,7 @@
 //   debug log LEVEL MESSAGE   writes a kernel log line
 import { interruptRequested, println } from "../../kernel/console";
 import * as log from "../../kernel/log";
-import { time_ns } from "../../kernel/platform";
+import { atomic_load32, atomic_store32, time_ns } from "../../kernel/platform";
 import { coresStarted, parallelFor, threads } from "../../kernel/parallel";
 import { parseUint } from "../args";
 import { bytes, printable } from "../format";
@@ -130,17 +130,20 @@ function trap(kind: string): i32 {
 // ---- a trap on a worker core ----
 
 const WORKER_TRAPS = "oob|divzero|unreachable|stack|abort";
-const WORKER_JOB = memory.data(16, 8); // target core, kind, the address past memory's end, zero
+// target core, kind, the address past memory's end, zero, whether the target has begun
+const WORKER_JOB = memory.data(20, 8);
 
-/** A job's units: core `target` traps as told, the others idle a millisecond per unit so that
- *  the target gets some. Nothing here prints: the console is the boot core's. */
+/** A job's units: core `target` traps as told; the others wait (up to 2 s) until it has
+ *  begun, so that it gets a unit however late it wakes. Nothing here prints: the console is
+ *  the boot core's. */
 function trapOnCore(arg: usize, core: i32, b: i32, e: i32): void {
   const z = load<i32>(arg, 12);
   if (core != load<i32>(arg)) {
-    const until = time_ns() + 1000000;
-    while (time_ns() < until) {}
+    const until = time_ns() + 2000000000;
+    while (atomic_load32(arg + 16) == 0 && time_ns() < until) {}
     return;
   }
+  atomic_store32(arg + 16, 1);
   const kind = load<i32>(arg, 4);
   if (kind == 1) store<u32>(arg, load<u32>(load<usize>(arg, 8) + <usize>z));
   else if (kind == 2) store<i32>(arg, 12345 / z, 12);
@@ -162,12 +165,13 @@ function trapOnWorker(kind: string, coreArg: string): i32 {
   store<i32>(WORKER_JOB, k, 4);
   store<usize>(WORKER_JOB, <usize>(<u64>memory.size() << 16) + (1 << 20), 8);
   store<i32>(WORKER_JOB, 0, 12);
+  store<u32>(WORKER_JOB, 0, 16);
   if (<i32>core >= threads()) {
     println("error: jobs use " + threads().toString() + " core" + (threads() == 1 ? "" : "s") + " now, not core " + core.toString() + " (llmctl config threads " + started.toString() + " uses all)");
     return FAIL;
   }
   println("debug: " + kind + " on core " + core.toString() + ", inside a job split across " + threads().toString() + " cores");
-  parallelFor(64, trapOnCore, WORKER_JOB, started);
+  parallelFor(64, trapOnCore, WORKER_JOB, started, true);
   println("error: the trap did not happen on core " + core.toString());
   return FAIL;
 }
