@@ -134,9 +134,9 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
   store<i32>(JOB + NEXT, 0);
   store<i32>(JOB + PENDING, used - 1);
   store<i32>(JOB + USED, used);
-  // claims of about a quarter of a core's share: small enough to even out, large enough that
-  // the counter is not fought over
-  store<i32>(JOB + CLAIM, max(1, units / (used * 4)));
+  // claims of a sixteenth of a core's share: the last claims end close together, and a unit
+  // (32 rows of a product) costs far more than taking it
+  store<i32>(JOB + CLAIM, max(1, units / (used * 16)));
   atomic_store32(JOB + SEQ, load<u32>(JOB + SEQ) + 1);
   for (let i = 1; i < used; i++) wake(i);
   runUnits(0);
@@ -160,7 +160,7 @@ function adaptWidth(): void {
 }
 
 function runSimulated(units: i32, fn: UnitsFn, arg: usize, n: i32): void {
-  const claim = max(1, units / (n * 4));
+  const claim = max(1, units / (n * 16));
   const claims = (units + claim - 1) / claim;
   for (let j = claims - 1; j >= 0; j--) fn(arg, j % n, j * claim, min(units, (j + 1) * claim));
 }
