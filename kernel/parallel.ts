@@ -16,7 +16,7 @@
 // boot core wrote before posting are visible to a worker once it reads the new sequence
 // number (release, acquire); a worker's results are visible to the boot core once it reads
 // `pending` at 0 (each worker's decrement is acquire-release).
-import { atomic_add32, atomic_load32, atomic_store32, core_check, core_idle, core_start, core_wake, time_ns } from "./platform";
+import { atomic_add32, atomic_load32, atomic_store32, barrier, core_check, core_idle, core_start, core_wake, time_ns } from "./platform";
 import { cores } from "./cpus";
 import { allocRegion } from "./memory/regions";
 
@@ -57,8 +57,11 @@ const POLL_NS: u64 = 200_000;
  *  need, so the core sleeps at once for the next NO_POLL_WAITS waits. */
 const PREEMPTED_NS: u64 = 300_000;
 const NO_POLL_WAITS: u32 = 256;
-/** Jobs without a preemption after which a narrowed job is widened again by one core. */
+/** Jobs without a preemption after which a narrowed job is widened again by one core; doubled
+ *  (up to MAX_WIDEN_AFTER) each time a widening is undone within that many jobs, so that a
+ *  host that stays short of cores is probed less and less often. */
 const WIDEN_AFTER: i32 = 1024;
+const MAX_WIDEN_AFTER: i32 = 1 << 16;
 
 let started: i32 = 1;     // cores running core_main, the boot core included
 let inUse: i32 = 1;       // cores a job may use (llmctl config threads)
@@ -68,6 +71,8 @@ let inUse: i32 = 1;       // cores a job may use (llmctl config threads)
 // narrow by one core down to two, and widen again after WIDEN_AFTER quiet jobs.
 let width: i32 = 1;
 let quietJobs: i32 = 0;
+let widenAfter: i32 = WIDEN_AFTER;
+let sinceWiden: i32 = MAX_WIDEN_AFTER;
 
 /** Jobs split across cores, and the time the boot core spent waiting for the others after
  *  its own units (the jobs' imbalance and the cost of waking), since boot. */
@@ -99,6 +104,7 @@ export function threads(): i32 { return simulated > 1 ? simulated : inUse; }
 export function setThreads(n: i32): bool {
   if (n < 1 || n > started) return false;
   inUse = width = n;
+  widenAfter = WIDEN_AFTER;
   return true;
 }
 /** Cores the last jobs took (fewer than threads() while the host runs fewer at once). */
@@ -138,7 +144,8 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
   // (32 rows of a product) costs far more than taking it
   store<i32>(JOB + CLAIM, max(1, units / (used * 16)));
   atomic_store32(JOB + SEQ, load<u32>(JOB + SEQ) + 1);
-  for (let i = 1; i < used; i++) wake(i);
+  barrier(); // see waitUntil
+  for (let i = 1; i < used; i++) if (atomic_load32(CORE + (<usize>i << 4) + ASLEEP) != 0) core_wake(<u32>i);
   runUnits(0);
   const t0 = time_ns();
   waitForWorkers();
@@ -149,13 +156,18 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
 
 function adaptWidth(): void {
   if (inUse <= 2) return;
+  if (sinceWiden < MAX_WIDEN_AFTER) sinceWiden++;
   if (atomic_load32(JOB + PREEMPTED) != 0) {
     atomic_store32(JOB + PREEMPTED, 0);
-    if (width > 2) width--;
+    if (width > 2) {
+      width--;
+      if (sinceWiden < widenAfter) widenAfter = min(widenAfter << 1, MAX_WIDEN_AFTER);
+    }
     quietJobs = 0;
-  } else if (width < inUse && ++quietJobs >= WIDEN_AFTER) {
+  } else if (width < inUse && ++quietJobs >= widenAfter) {
     width++;
     quietJobs = 0;
+    sinceWiden = 0;
   }
 }
 
@@ -205,14 +217,18 @@ function waitUntil(core: i32, p: usize, v: u32, equal: bool, poll: bool): void {
     }
   }
   // Asleep, then look once more: a core that changes the word after this store sees ASLEEP
-  // and wakes this one (a store-release then a load-acquire are not reordered, on either side)
+  // and wakes this one. Both sides put a full barrier between their store and their load
+  // (store-release then load-acquire would do on Arm, but QEMU's TCG lets an x86 host
+  // reorder them, and a wake-up would be lost).
   atomic_store32(state + ASLEEP, 1);
+  barrier();
   if ((atomic_load32(p) == v) != equal) core_idle(); // an interrupt sent since ends it at once
   atomic_store32(state + ASLEEP, 0);
 }
 
-/** Wakes core i if it sleeps, after the caller's store-release of what it waits for. */
+/** Wakes core i if it sleeps, after the caller's store of what it waits for. */
 function wake(i: i32): void {
+  barrier(); // see waitUntil
   if (atomic_load32(CORE + (<usize>i << 4) + ASLEEP) != 0) core_wake(<u32>i);
 }
 

@@ -11,7 +11,7 @@
 //   4. the engine binds the image in place and allocates the KV cache and scratch.
 // Every failure frees what was taken; unload() gives back every region.
 
-import { jobStats, threads } from "../../kernel/parallel";
+import { jobStats, jobWidth, threads } from "../../kernel/parallel";
 import { Backend, InferResult, InferSettings, ModelSource, STOP_END_OF_TEXT, STOP_ERROR, STOP_INTERRUPTED, STOP_MAX_TOKENS, TokenSink } from "./backend";
 import { ChatSession, STOP_CONTEXT_FULL } from "./chat_session";
 import { planModel, ModelPlan, kvBytes64 } from "./model_plan";
@@ -311,7 +311,8 @@ export class TransformerBackend extends Backend {
     lines.push(profileRow(total, "other", total > listed ? total - listed : 0, ""));
     const jobs = jobStats.jobs - t.jobsAtStart;
     if (jobs > 0) lines.push(profileRow(total, "core 0 waiting", jobStats.waitNs - t.jobWaitNsAtStart,
-      jobs.toString() + " jobs on " + threads().toString() + " cores; time the boot core waited for the others (in the above)"));
+      jobs.toString() + " jobs on " + (jobWidth() < threads() ? jobWidth().toString() + " (lately) of " : "") + threads().toString() +
+      " cores; time the boot core waited for the others (in the above)"));
     lines.push(profileRow(total, "prefill", t.prefillNs, rate(t.promptTokens, t.prefillNs) + " tok/s (" + t.promptTokens.toString() + " tokens)"));
     const decoded = t.decodeTokens; // the first token comes from the prefill's logits
     lines.push(profileRow(total, "generation", t.decodeNs, rate(decoded, t.decodeNs) + " tok/s (" + decoded.toString() + " forward passes)"));
