@@ -50,8 +50,10 @@ const ASLEEP: usize = 12;
 /** Shadow stack of each worker. Jobs' functions keep little there (no recursion). */
 const WORKER_STACK_BYTES: usize = 64 << 10;
 /** How long a core polls for a job, or for the workers to finish, before it sleeps: within a
- *  forward pass the next product follows within microseconds, and a wake-up costs more. */
-const POLL_NS: u64 = 200_000;
+ *  forward pass the next job follows within microseconds, and between tokens (sampling) within
+ *  a millisecond or so; a wake-up from wfi costs tens of microseconds under TCG. (200 us
+ *  left sis-scribe's boot core waiting ~57 us per job, 2 ms ~14 us.) */
+const POLL_NS: u64 = 2_000_000;
 /** A pause this long between two polls means the core was not running (its host thread was
  *  preempted: more virtual cores than host cores). Polling then takes time the other cores
  *  need, so the core sleeps at once for the next NO_POLL_WAITS waits. */
