@@ -9,7 +9,7 @@
 //     core_left_job(core) after a trap there (kernel/parallel.ts).
 import { time_ns } from "./platform";
 import { cores } from "./cpus";
-import { recoverWorkers, startWorkers } from "./parallel";
+import { jobWidth, parallelismAtBoot, recoverWorkers, startWorkers } from "./parallel";
 export { core_main, core_left_job } from "./parallel";
 import { println, readByte } from "./console";
 import * as log from "./log";
@@ -106,6 +106,10 @@ function logCores(): void {
   log.info("cpus: " + c.online.toString() + " of " + c.present.toString() + " online (the boot core" +
     (workers > 0 ? " and " + workers.toString() + " worker" + (workers == 1 ? "" : "s") + " started with PSCI CPU_ON" : "") + ")" + c.failures +
     (workers + 1 < c.online ? "; " + (c.online - 1 - workers).toString() + " online but not running jobs" : ""));
+  const p = parallelismAtBoot();
+  if (p > 0 && jobWidth() < workers + 1) {
+    log.info("cpus: the host ran " + fixed(p, 1) + " of them at once; jobs start on " + jobWidth().toString() + " and widen when the host has room");
+  }
 }
 
 function boot(bootMs: u32): void {

@@ -38,14 +38,22 @@ const USED: usize = 24;   // i32: cores taking part, the boot core included
 const CLAIM: usize = 28;  // i32: units per claim
 const PREEMPTED: usize = 32; // u32: set by a core that found itself preempted while it polled
 
-// Per core, 16 bytes: its shadow stack's top (usize), whether it is inside a job (u32), how
+// Per core, CORE_BYTES: its shadow stack's top (usize), whether it is inside a job (u32), how
 // many more waits it sleeps through without polling first (u32, see waitUntil), whether it
-// is asleep (u32: then, and only then, waking it takes an interrupt).
-const CORE = memory.data(MAX_CORES * 16, 16);
+// is asleep (u32: then, and only then, waking it takes an interrupt), the last job sequence
+// number it has seen (u32: set by the boot core before it starts the core, so that a job
+// posted before the core first looks is not missed; kept by the core after that, so that
+// after a trap it does not take the job it trapped in again).
+const CORE_BYTES: usize = 32;
+const CORE = memory.data(<i32>(<usize>MAX_CORES * CORE_BYTES), 16);
 const STACK_TOP: usize = 0;
 const IN_JOB: usize = 4;
 const NO_POLL: usize = 8;
 const ASLEEP: usize = 12;
+const SEEN: usize = 16;
+
+// @ts-ignore: decorator
+@inline function coreState(core: i32): usize { return CORE + <usize>core * CORE_BYTES; }
 
 /** Shadow stack of each worker. Jobs' functions keep little there (no recursion). */
 const WORKER_STACK_BYTES: usize = 64 << 10;
@@ -90,12 +98,50 @@ export function startWorkers(): i32 {
   const stacks = allocRegion(<u64>(online - 1) * <u64>WORKER_STACK_BYTES);
   if (stacks == 0) return started;
   for (let i = 1; i < online; i++) {
-    store<usize>(CORE + (<usize>i << 4), stacks + <usize>i * WORKER_STACK_BYTES, STACK_TOP);
+    store<usize>(coreState(i), stacks + <usize>i * WORKER_STACK_BYTES, STACK_TOP);
+    store<u32>(coreState(i), load<u32>(JOB + SEQ), SEEN);
     if (!core_start(<u32>i)) break; // cores are numbered densely: the next could not be reached either
     started = i + 1;
   }
   inUse = width = started;
+  if (started > 2) width = max(2, min(started, <i32>Math.round(measureParallelism())));
   return started;
+}
+
+// ---- how many cores the host runs at once ----
+
+/** Wall time each core spins in measureParallelism. */
+const MEASURE_NS: u64 = 10_000_000;
+const MEASURE = memory.data(8, 8); // u32: microseconds the cores ran, added up
+
+let measured: f64 = 0;
+
+/** Cores the host ran at once when measured at boot (0: not measured, fewer than 3 cores). */
+export function parallelismAtBoot(): f64 { return measured; }
+
+/** Every core spins MEASURE_NS at once; the time each actually ran (gaps of PREEMPTED_NS or
+ *  more between two reads of the clock are time its host thread was off its CPU), summed,
+ *  over the wall time, is how many cores the host ran at once. Jobs start that wide. */
+function measureParallelism(): f64 {
+  store<u32>(MEASURE, 0);
+  const t0 = time_ns();
+  parallelFor(started, spinUnits, MEASURE, started, true);
+  const wall = time_ns() - t0;
+  measured = wall == 0 ? <f64>started : <f64>load<u32>(MEASURE) * 1000.0 / <f64>wall;
+  return measured;
+}
+
+function spinUnits(arg: usize, core: i32, u0: i32, u1: i32): void {
+  for (let u = u0; u < u1; u++) {
+    const t0 = time_ns();
+    let last = t0, ran: u64 = 0;
+    while (last - t0 < MEASURE_NS) {
+      const now = time_ns();
+      if (now - last < PREEMPTED_NS) ran += now - last;
+      last = now;
+    }
+    atomic_add32(arg, <u32>(ran / 1000));
+  }
 }
 
 /** Cores that run jobs (the boot core and the started workers). */
@@ -147,7 +193,7 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
   store<i32>(JOB + CLAIM, max(1, units / (used * 16)));
   atomic_store32(JOB + SEQ, load<u32>(JOB + SEQ) + 1);
   barrier(); // see waitUntil
-  for (let i = 1; i < used; i++) if (atomic_load32(CORE + (<usize>i << 4) + ASLEEP) != 0) core_wake(<u32>i);
+  for (let i = 1; i < used; i++) if (atomic_load32(coreState(i) + ASLEEP) != 0) core_wake(<u32>i);
   runUnits(0);
   const t0 = time_ns();
   waitForWorkers();
@@ -198,7 +244,7 @@ function waitForWorkers(): void {
  *  POLL_NS (if `poll`, and unless it was found preempted lately), then sleeps until an
  *  interrupt. Returns after the sleep too; callers check again. */
 function waitUntil(core: i32, p: usize, v: u32, equal: bool, poll: bool): void {
-  const state = CORE + (<usize>core << 4);
+  const state = coreState(core);
   const noPoll = load<u32>(state, NO_POLL);
   if (!poll) {
     // not taking part: sleep, leaving the host's time to the cores that do
@@ -231,7 +277,7 @@ function waitUntil(core: i32, p: usize, v: u32, equal: bool, poll: bool): void {
 /** Wakes core i if it sleeps, after the caller's store of what it waits for. */
 function wake(i: i32): void {
   barrier(); // see waitUntil
-  if (atomic_load32(CORE + (<usize>i << 4) + ASLEEP) != 0) core_wake(<u32>i);
+  if (atomic_load32(coreState(i) + ASLEEP) != 0) core_wake(<u32>i);
 }
 
 /** After a trap on the boot core: let workers finish the job it left, and forget any trap of
@@ -246,16 +292,18 @@ export function recoverWorkers(): void {
 
 /** A worker's life: wait for a job, take its units, leave it; never returns. */
 export function core_main(core: i32): void {
-  __stack_pointer = load<usize>(CORE + (<usize>core << 4), STACK_TOP);
-  let seen = atomic_load32(JOB + SEQ);
+  const state = coreState(core);
+  __stack_pointer = load<usize>(state, STACK_TOP);
+  let seen = load<u32>(state, SEEN);
   let tookPart = false; // in the last job: the next one is likely to follow at once
   while (true) {
     const seq = atomic_load32(JOB + SEQ);
     if (seq == seen) { waitUntil(core, JOB + SEQ, seen, false, tookPart); continue; }
     seen = seq;
+    store<u32>(state, seq, SEEN);
     tookPart = core < load<i32>(JOB + USED);
     if (!tookPart) continue;
-    store<u32>(CORE + (<usize>core << 4), 1, IN_JOB);
+    store<u32>(state, 1, IN_JOB);
     runUnits(core);
     leaveJob(core);
   }
@@ -264,10 +312,10 @@ export function core_main(core: i32): void {
 /** After a trap on a worker (boot/runtime.c): it leaves the job it was in, so that the boot
  *  core's wait ends and it reports the trap. */
 export function core_left_job(core: i32): void {
-  if (load<u32>(CORE + (<usize>core << 4), IN_JOB) != 0) leaveJob(core);
+  if (load<u32>(coreState(core), IN_JOB) != 0) leaveJob(core);
 }
 
 function leaveJob(core: i32): void {
-  store<u32>(CORE + (<usize>core << 4), 0, IN_JOB);
+  store<u32>(coreState(core), 0, IN_JOB);
   if (atomic_add32(JOB + PENDING, -1) == 1) wake(0);
 }
