@@ -75,6 +75,7 @@ const MAX_WIDEN_AFTER: i32 = 1 << 16;
 
 let started: i32 = 1;     // cores running core_main, the boot core included
 let inUse: i32 = 1;       // cores a job may use (llmctl config threads)
+let simulated: i32 = 0;   // host tests: split as if this many cores, run on one
 // Cores a job takes now, at most inUse. With more virtual cores than the host runs at once,
 // a job waits for its slowest core, and a core whose host thread is preempted holds up the
 // whole job for a host time slice: so while the cores find themselves preempted, jobs
@@ -88,7 +89,6 @@ let sinceWiden: i32 = MAX_WIDEN_AFTER;
  *  its own units (the jobs' imbalance and the cost of waking), since boot. */
 export class JobStats { jobs: u64 = 0; waitNs: u64 = 0; }
 export const jobStats = new JobStats();
-let simulated: i32 = 0;   // host tests: split as if this many cores, run on one
 
 /** Starts every online worker core (boot, once): each gets its shadow stack and its own
  *  instance and waits for jobs. Returns how many cores run jobs, the boot core included. */
