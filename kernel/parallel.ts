@@ -192,8 +192,7 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
   // (32 rows of a product) costs far more than taking it
   store<i32>(JOB + CLAIM, max(1, units / (used * 16)));
   atomic_store32(JOB + SEQ, load<u32>(JOB + SEQ) + 1);
-  barrier(); // see waitUntil
-  for (let i = 1; i < used; i++) if (atomic_load32(coreState(i) + ASLEEP) != 0) core_wake(<u32>i);
+  wake(1, used);
   runUnits(0);
   const t0 = time_ns();
   waitForWorkers();
@@ -274,10 +273,10 @@ function waitUntil(core: i32, p: usize, v: u32, equal: bool, poll: bool): void {
   atomic_store32(state + ASLEEP, 0);
 }
 
-/** Wakes core i if it sleeps, after the caller's store of what it waits for. */
-function wake(i: i32): void {
+/** Wakes the cores in [first, end) that sleep, after the caller's store of what they wait for. */
+function wake(first: i32, end: i32): void {
   barrier(); // see waitUntil
-  if (atomic_load32(coreState(i) + ASLEEP) != 0) core_wake(<u32>i);
+  for (let i = first; i < end; i++) if (atomic_load32(coreState(i) + ASLEEP) != 0) core_wake(<u32>i);
 }
 
 /** After a trap on the boot core: let workers finish the job it left, and forget any trap of
@@ -317,5 +316,5 @@ export function core_left_job(core: i32): void {
 
 function leaveJob(core: i32): void {
   store<u32>(coreState(core), 0, IN_JOB);
-  if (atomic_add32(JOB + PENDING, -1) == 1) wake(0);
+  if (atomic_add32(JOB + PENDING, -1) == 1) wake(0, 1);
 }

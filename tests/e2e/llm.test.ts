@@ -14,6 +14,7 @@ import { renderTerminal } from "../support/storage-e2e.mjs";
 import { Oracle, PINNED_MISSING } from "../support/llamacpp.mjs";
 import {
   expectedModel, readGGUFMeta, tinyModel, writeSparse, parseGeneration, regionsInUse, modelMemory, sendLine, pageRound, GGML, withMetadata,
+  interruptAfter,
 } from "../support/llm-e2e.mjs";
 import { T } from "../support/gguf_fixture.mjs";
 import { mkdisk, findMke2fs } from "../../tools/mkdisk.mjs";
@@ -244,12 +245,7 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
 
   it("Ctrl-C stops a generation and keeps what was produced", async () => {
     const n = 200;
-    const from = m.output.length;
-    m.send(`llmctl infer "And God said" --temperature 0 --max-tokens ${n}\r`);
-    await m.waitFor(/LORD/, { from, timeout: 60_000 });
-    m.send("\x03");
-    const { text } = await m.waitFor("\nsis> ", { from, timeout: 60_000 });
-    const out = text.slice(text.indexOf("\n") + 1).replace(/\nsis> $/, "");
+    const out = await interruptAfter(m, `llmctl infer "And God said" --temperature 0 --max-tokens ${n}`, /LORD/);
     expect(out).toMatch(/\^C\n\(stopped by Ctrl-C; the output so far is kept\)\n\[\d+ tokens?/);
     const g = parseGeneration(out);
     expect(g.tokens).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SisMachine } from "../support/qemu-serial.mjs";
 import { Oracle, PINNED_MISSING } from "../support/llamacpp.mjs";
-import { parseGeneration, regionsInUse } from "../support/llm-e2e.mjs";
+import { interruptAfter, parseGeneration, regionsInUse } from "../support/llm-e2e.mjs";
 import { SHARED, HAVE_SHARED } from "../support/gguf_fixture.mjs";
 import { mkdisk, findMke2fs } from "../../tools/mkdisk.mjs";
 import { ROOT } from "../../tools/lib/asbuild.mjs";
@@ -116,12 +116,7 @@ describe.skipIf(!haveMke2fs)("inference on every core (-smp 4)", () => {
 
   it("Ctrl-C stops a generation on all cores at once", async () => {
     expect(await m.run(`llmctl load /models/scribe-q4_0.gguf`, { timeout: 120_000 })).toMatch(/^loaded /m);
-    const from = m.output.length;
-    m.send(`llmctl infer "And God said" --temperature 0 --max-tokens 200\r`);
-    await m.waitFor(/LORD/, { from, timeout: 60_000 });
-    m.send("\x03");
-    const { text } = await m.waitFor("\nsis> ", { from, timeout: 10_000 });
-    const out = text.slice(text.indexOf("\n") + 1).replace(/\nsis> $/, "");
+    const out = await interruptAfter(m, `llmctl infer "And God said" --temperature 0 --max-tokens 200`, /LORD/);
     expect(out).toMatch(/\^C\n\(stopped by Ctrl-C; the output so far is kept\)\n\[\d+ tokens?/);
     const g = parseGeneration(out);
     expect(g.tokens).toBeGreaterThan(0);

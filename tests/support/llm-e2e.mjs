@@ -214,6 +214,19 @@ export function parseGeneration(out) {
   };
 }
 
+/**
+ * Types `line` (a generation), presses Ctrl-C once `seen` has been printed and returns what the
+ * command printed up to the next prompt (the echoed line and the prompt left out).
+ */
+export async function interruptAfter(m, line, seen, { timeout = 60_000 } = {}) {
+  const from = m.output.length;
+  m.send(line + "\r");
+  await m.waitFor(seen, { from, timeout });
+  m.send("\x03");
+  const { text } = await m.waitFor("\nsis> ", { from, timeout });
+  return text.slice(text.indexOf("\n") + 1).replace(/\nsis> $/, "");
+}
+
 /** "regions: N B in use" from llmctl info / stats. */
 export function regionsInUse(out) {
   const m = /^regions: (\d+) B in use/m.exec(out);
