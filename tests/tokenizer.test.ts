@@ -3,11 +3,14 @@ import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { compile } from "../tools/lib/asbuild.mjs";
 import { instantiate } from "../tools/lib/wasmhost.mjs";
-import { SHARED, HAVE_SHARED, SHARED_MISSING, loadBytes, str, buildGGUF, T } from "./support/gguf_fixture.mjs";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { SHARED, HAVE_SHARED, SHARED_MISSING, loadBytes, str, buildGGUF, T, withStringKey } from "./support/gguf_fixture.mjs";
 import { oracleModel, disposeOracle } from "./support/llamacpp_oracle.mjs";
 import { FIXED, randomStrings } from "./support/tokenizer_strings.mjs";
 
-const VOCABS = ["ggml-vocab-llama-spm.gguf", "ggml-vocab-phi-3.gguf", "ggml-vocab-gpt-2.gguf"];
+const VOCABS = ["ggml-vocab-llama-spm.gguf", "ggml-vocab-phi-3.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf",
+  "ggml-vocab-qwen2.gguf", "ggml-vocab-qwen35.gguf"];
 const SCRIBE = join(SHARED, "models", "sis-scribe-15m-q4_0.gguf");
 const GPT2 = join(SHARED, "vocab", "ggml-vocab-gpt-2.gguf");
 const PHI3 = join(SHARED, "vocab", "ggml-vocab-phi-3.gguf");
@@ -121,6 +124,18 @@ async function compareWithLlamaCpp(path: string, vocabOnly: boolean, texts: stri
 }
 
 const TEXTS = [...FIXED, ...randomStrings(300, 7)];
+/** Digit runs and contractions in both cases, where the pre-tokenizers differ most. */
+const DIGITS = ["1234567 89", "x12345y", " 3.14159 ", "2024-12-06\r\n\r\n  ok", "I'M HERE, YOU'LL SEE", "it'S 'Re", "٣٤٥ ໑໒ ¹²³",
+  "a\u0301b\u0308 c\u20dd", "  \n\n  x", "tab\t\tend\t"];
+
+let tmp = "";
+/** GPT-2's vocabulary file with another tokenizer.ggml.pre. */
+function renamedPre(path: string, pre: string): string {
+  tmp ||= mkdtempSync(join(tmpdir(), "sis-tok-"));
+  const out = join(tmp, `vocab-${pre}.gguf`);
+  writeFileSync(out, withStringKey(readFileSync(path), "tokenizer.ggml.pre", pre));
+  return out;
+}
 
 describe("tokenizer vs llama.cpp (node-llama-cpp), live", () => {
   it.skipIf(!HAVE_SHARED)(`sis-scribe-15m (llama SentencePiece): ${TEXTS.length} strings encode and decode the same` + (HAVE_SHARED ? "" : ` (${SHARED_MISSING})`), async () => {
@@ -142,6 +157,25 @@ describe("tokenizer vs llama.cpp (node-llama-cpp), live", () => {
     expect(r.encodeDiffs).toEqual([]);
     expect(r.decodeDiffs).toEqual([]);
   });
+
+  // Llama 3's, Qwen2's and Qwen3.5's vocabularies (pre-tokenizers llama-bpe, qwen2, qwen35), and
+  // GPT-2's under the names whose rules split digits first (smollm: no space clean-up;
+  // starcoder: with it).
+  const bpeVocabs: [string, () => string][] = [
+    ["llama-bpe", () => join(SHARED, "vocab", "ggml-vocab-llama-bpe.gguf")],
+    ["qwen2", () => join(SHARED, "vocab", "ggml-vocab-qwen2.gguf")],
+    ["qwen35", () => join(SHARED, "vocab", "ggml-vocab-qwen35.gguf")],
+    ["smollm", () => renamedPre(GPT2, "smollm")],
+    ["starcoder", () => renamedPre(GPT2, "starcoder")],
+  ];
+  for (const [pre, path] of bpeVocabs) {
+    it.skipIf(!HAVE_SHARED)(`pre-tokenizer ${pre}: ${TEXTS.length} strings encode and decode the same` + (HAVE_SHARED ? "" : ` (${SHARED_MISSING})`), async () => {
+      const r = await compareWithLlamaCpp(path(), true, [...TEXTS, ...DIGITS]);
+      expect(r.encodeDiffs).toEqual([]);
+      expect(r.decodeDiffs).toEqual([]);
+      expect(r.tokens).toBeGreaterThan(5000);
+    });
+  }
 
   it.skipIf(!HAVE_SHARED)("decodes random token sequences (byte tokens, control tokens, BOS) like llama.cpp" + (HAVE_SHARED ? "" : ` (${SHARED_MISSING})`), async () => {
     for (const [path, vocabOnly] of [[SCRIBE, false], [GPT2, true]] as const) {
@@ -175,6 +209,12 @@ describe("tokenizer vs llama.cpp (node-llama-cpp), live", () => {
     expect(scribe.encode("", true)).toEqual([1]);
     expect(scribe.encode("", false)).toEqual([]);
     expect(gpt2.encode("Hello", true)).toEqual(gpt2.encode("Hello", false));
+    // llama.cpp adds BOS for Llama 3's pre-tokenizer (llama-bpe) unless the file says otherwise; Qwen2's file says not
+    const llama3 = await Tok.fromFile(join(SHARED, "vocab", "ggml-vocab-llama-bpe.gguf"));
+    expect(llama3.info()).toMatchObject({ model: "gpt2", n: 128256, bos: 128000, addBos: true });
+    expect(llama3.encode("Hello", true)).toEqual([128000, ...llama3.encode("Hello", false)]);
+    const qwen2 = await Tok.fromFile(join(SHARED, "vocab", "ggml-vocab-qwen2.gguf"));
+    expect(qwen2.encode("Hello", true)).toEqual(qwen2.encode("Hello", false));
     // removeSpecial drops the BOS that encode added; the text round-trips
     const ids = scribe.encode("And God said", true);
     expect(scribe.detokenize(ids, true).toString()).toBe(" And God said");
@@ -321,7 +361,7 @@ describe("tokenizer: bad and unusual input", () => {
   it("errors: scores of the wrong type", () => expectLoadError([...base(), ["tokenizer.ggml.scores", T.ARR, { elem: T.STR, items: ["0", "0", "0", "0"] }]], /scores must be an array of f32 or i32/));
   it("errors: too few token types", () => expectLoadError([...base(), ["tokenizer.ggml.token_type", T.ARR, { elem: T.I32, items: [1] }]], /token_type has 1 entries for 4 tokens/));
   it("errors: gpt2 without merges", () => expectLoadError([["tokenizer.ggml.model", T.STR, "gpt2"], ["tokenizer.ggml.pre", T.STR, "gpt-2"], ["tokenizer.ggml.tokens", T.ARR, { elem: T.STR, items: ["a"] }]], /merges is missing/));
-  it("errors: gpt2 with another pre-tokenizer", () => expectLoadError([["tokenizer.ggml.model", T.STR, "gpt2"], ["tokenizer.ggml.pre", T.STR, "llama3"], ["tokenizer.ggml.tokens", T.ARR, { elem: T.STR, items: ["a"] }]], /pre-tokenizer 'llama3' is not supported/));
+  it("errors: gpt2 with another pre-tokenizer", () => expectLoadError([["tokenizer.ggml.model", T.STR, "gpt2"], ["tokenizer.ggml.pre", T.STR, "deepseek-llm"], ["tokenizer.ggml.tokens", T.ARR, { elem: T.STR, items: ["a"] }]], /pre-tokenizer 'deepseek-llm' is not supported .*supported: gpt-2, .*llama-bpe, .*qwen2, .*smollm/));
   it("errors: a broken GGUF reports the GGUF error", async () => {
     const { tok, error } = await Tok.fromBytes(Buffer.from("GGUF\x01\x00\x00\x00", "latin1"));
     expect(tok).toBe(null);

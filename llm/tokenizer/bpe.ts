@@ -1,7 +1,9 @@
 // Byte-level BPE as in GPT-2 (`tokenizer.ggml.model = gpt2`): the pre-tokenizer cuts the
-// text into words; each word's UTF-8 bytes are spelled with GPT-2's printable stand-in
-// characters; then the adjacent pair with the lowest merge rank is merged until no ranked
-// pair is left. Each final symbol is looked up as a piece (or, failing that, byte by byte).
+// text into words (pre_split.ts); each word's UTF-8 bytes are spelled with GPT-2's printable
+// stand-in characters; a word that is itself a piece is taken whole when the pre-tokenizer
+// says so (llama.cpp's ignore_merges, Llama 3); otherwise the adjacent pair with the lowest
+// merge rank is merged until no ranked pair is left. Each final symbol is looked up as a
+// piece (or, failing that, byte by byte).
 
 import { Vocab } from "./vocab";
 import { PieceMap } from "./piece_map";
@@ -9,7 +11,7 @@ import { BigramQueue } from "./bigram_queue";
 import { I32List, U8List } from "./buffers";
 import { Symbols } from "./symbols";
 import { decodeCodepoints, encodeUtf8, byteToCp } from "./unicode";
-import { gpt2Split } from "./gpt2_split";
+import { preSplit } from "./pre_split";
 
 export class BpeSession {
   private cps: I32List = new I32List(256);
@@ -20,7 +22,7 @@ export class BpeSession {
   private queue: BigramQueue = new BigramQueue();
 
   /** merges: (left, right) pair keys -> rank. */
-  constructor(private vocab: Vocab, private merges: PieceMap) {}
+  constructor(private vocab: Vocab, private merges: PieceMap, private pre: i32, private ignoreMerges: bool) {}
 
   private addBigram(w: usize, left: i32, right: i32): void {
     if (left < 0 || right < 0) return;
@@ -34,7 +36,7 @@ export class BpeSession {
   tokenize(text: usize, n: i32, out: I32List): void {
     const cps = this.cps, ends = this.ends;
     decodeCodepoints(text, n, cps);
-    gpt2Split(cps, ends);
+    preSplit(this.pre, cps, ends);
     let from = 0;
     for (let e = 0; e < ends.length; e++) {
       const to = ends.at(e);
@@ -43,7 +45,9 @@ export class BpeSession {
       raw.clear(); word.clear();
       for (let i = from; i < to; i++) encodeUtf8(<u32>cps.at(i), raw);
       for (let i = 0; i < raw.length; i++) encodeUtf8(byteToCp(raw.at(i)), word);
-      this.mergeWord(out);
+      const whole = this.ignoreMerges ? this.vocab.find(word.ptr, word.length) : -1;
+      if (whole >= 0) out.push(whole);
+      else this.mergeWord(out);
       from = to;
     }
   }

@@ -6,7 +6,8 @@
 //   const text = r.tokenizer!.detokenize(ids, false, false);
 //
 // Two models: "llama" (SentencePiece BPE with scores and byte fallback, spm.ts) and "gpt2"
-// (byte-level BPE with merge ranks and the GPT-2 pre-tokenizer, bpe.ts).
+// (byte-level BPE with merge ranks after one of llama.cpp's pre-tokenizers, bpe.ts and
+// pre_split.ts).
 
 import { GGUFFile, GGUFValue, GGUF_TYPE_STRING } from "../gguf";
 import { Vocab, loadVocab, ATTR_UNKNOWN, ATTR_CONTROL, ATTR_USER_DEFINED, ATTR_NORMAL, ATTR_BYTE, ATTR_LSTRIP, ATTR_RSTRIP } from "./vocab";
@@ -17,15 +18,40 @@ import { SpmSession } from "./spm";
 import { BpeSession } from "./bpe";
 import { I32List, U8List } from "./buffers";
 import { decodeCodepoints, encodeUtf8, cpToByte } from "./unicode";
+import { PRE_GPT2, PRE_LLAMA3, PRE_QWEN2, PRE_QWEN35, PRE_SMOLLM } from "./pre_split";
 
 export const TOKENIZER_LLAMA: i32 = 1;
 export const TOKENIZER_GPT2: i32 = 2;
 
-// Pre-tokenizer names that llama.cpp maps to the plain GPT-2 split rules.
-const GPT2_PRE_NAMES: string[] = [
-  "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum",
-  "modern-bert", "mpt", "olmo", "jais", "trillion", "granite-docling",
+// The pre-tokenizers of gpt2 models, by the `tokenizer.ggml.pre` names llama.cpp gives them
+// (llama-vocab.cpp), with what else each name sets there: whole words found in the vocabulary
+// skip merging (ignoreMerges), BOS is added unless the file says otherwise (addBos), and
+// " ." " 's" lose their space in decoded text (cleanSpaces).
+class PreTokenizer {
+  constructor(public names: string[], public split: i32, public ignoreMerges: bool, public addBos: bool, public cleanSpaces: bool) {}
+}
+const PRE_TOKENIZERS: PreTokenizer[] = [
+  new PreTokenizer(["gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de", "a.x-4.0", "mellum",
+    "modern-bert", "mpt", "olmo", "jais", "trillion", "granite-docling", "exaone4"], PRE_GPT2, false, false, true),
+  new PreTokenizer(["llama-bpe", "llama3", "llama-v3", "falcon3", "pixtral"], PRE_LLAMA3, true, true, true),
+  new PreTokenizer(["qwen2", "deepseek-r1-qwen"], PRE_QWEN2, false, false, false),
+  new PreTokenizer(["stablelm2", "megrez"], PRE_QWEN2, false, false, true),
+  new PreTokenizer(["qwen35"], PRE_QWEN35, false, false, false),
+  new PreTokenizer(["smollm"], PRE_SMOLLM, false, false, false),
+  new PreTokenizer(["starcoder", "refact", "codeshell"], PRE_SMOLLM, false, false, true),
 ];
+
+function findPreTokenizer(name: string): PreTokenizer | null {
+  for (let i = 0; i < PRE_TOKENIZERS.length; i++) if (PRE_TOKENIZERS[i].names.includes(name)) return PRE_TOKENIZERS[i];
+  return null;
+}
+
+/** Every pre-tokenizer name this tokenizer supports, for error messages. */
+export function preTokenizerNames(): string[] {
+  const all: string[] = [];
+  for (let i = 0; i < PRE_TOKENIZERS.length; i++) for (let k = 0; k < PRE_TOKENIZERS[i].names.length; k++) all.push(PRE_TOKENIZERS[i].names[k]);
+  return all;
+}
 
 export class TokenizerResult {
   tokenizer: Tokenizer | null = null;
@@ -95,9 +121,10 @@ export class Tokenizer {
     else if (model == "gpt2") kind = TOKENIZER_GPT2;
     else return fail("tokenizer model '" + model + "' is not supported (only 'llama' and 'gpt2' are)");
     const pre = f.getString("tokenizer.ggml.pre", "");
-    if (kind == TOKENIZER_GPT2 && !GPT2_PRE_NAMES.includes(pre)) {
-      return fail("pre-tokenizer '" + (pre.length > 0 ? pre : "(missing)") + "' is not supported for gpt2 models (the GPT-2 family is: " +
-        GPT2_PRE_NAMES.join(", ") + ")");
+    const preTok = kind == TOKENIZER_GPT2 ? findPreTokenizer(pre) : null;
+    if (kind == TOKENIZER_GPT2 && preTok === null) {
+      return fail("pre-tokenizer '" + (pre.length > 0 ? pre : "(missing)") + "' is not supported for gpt2 models (supported: " +
+        preTokenizerNames().join(", ") + ")");
     }
 
     const vr = loadVocab(f);
@@ -114,7 +141,8 @@ export class Tokenizer {
       t.addBos = true; t.addSpacePrefix = true;
     } else {
       t.bos = 11; t.eos = 11;
-      t.cleanSpaces = true;
+      t.cleanSpaces = preTok!.cleanSpaces;
+      t.addBos = preTok!.addBos;
       const m = f.getArray("tokenizer.ggml.merges");
       if (m === null) return fail("tokenizer.ggml.merges is missing (gpt2 models need their merges)");
       if (m.elemType != GGUF_TYPE_STRING) return fail("tokenizer.ggml.merges is not an array of strings");
@@ -146,7 +174,7 @@ export class Tokenizer {
       t.byteTokens[b] = id >= 0 ? id : t.unk;
     }
     if (kind == TOKENIZER_LLAMA) t.spm = new SpmSession(v, t.byteTokens);
-    else t.bpe = new BpeSession(v, merges!);
+    else t.bpe = new BpeSession(v, merges!, preTok!.split, preTok!.ignoreMerges);
 
     const r = new TokenizerResult();
     r.tokenizer = t;

@@ -3,7 +3,7 @@
 // - a lead byte's sequence length comes from its high nibble alone (continuation bytes
 //   and stray bytes count as 1);
 // - decoding to code points turns each byte of an invalid sequence into U+FFFD;
-// - classes for the GPT-2 pre-tokenizer: letter, number, white space (unicode_tables.ts).
+// - classes for the pre-tokenizers: letter, number, white space, mark (unicode_tables.ts).
 
 import { CLASS_RUNS } from "./unicode_tables";
 import { U8List, I32List } from "./buffers";
@@ -11,6 +11,7 @@ import { U8List, I32List } from "./buffers";
 export const CP_LETTER: u32 = 1;
 export const CP_NUMBER: u32 = 2;
 export const CP_SPACE: u32 = 4;
+export const CP_MARK: u32 = 8;
 export const REPLACEMENT_CHAR: u32 = 0xfffd;
 
 /** Bytes in the UTF-8 sequence that starts with byte b (1 for continuation bytes). */
@@ -79,9 +80,9 @@ export function cpClass(cp: u32): u32 {
   let lo = 0, hi = CLASS_RUNS.length - 1;
   while (lo < hi) { // last run whose start <= cp
     const mid = (lo + hi + 1) >> 1;
-    if ((unchecked(CLASS_RUNS[mid]) >> 3) <= cp) lo = mid; else hi = mid - 1;
+    if ((unchecked(CLASS_RUNS[mid]) >> 4) <= cp) lo = mid; else hi = mid - 1;
   }
-  return unchecked(CLASS_RUNS[lo]) & 7;
+  return unchecked(CLASS_RUNS[lo]) & 15;
 }
 
 // GPT-2's reversible byte <-> printable character mapping: printable Latin-1 bytes stand
