@@ -26,7 +26,8 @@ import { parseGGUF, GGUFFile } from "./gguf";
 import { typeName } from "./tensor_types";
 import { Model, bindModel } from "./model";
 import { KVCache } from "./kv_cache";
-import { Scratch, ForwardTimings, forward, headRows, headAll, HEAD_NONE, HEAD_EXACT, HEAD_BOUNDED } from "./transformer";
+import { Scratch } from "./scratch";
+import { ForwardTimings, forward, headRows, headAll, HEAD_NONE, HEAD_EXACT, HEAD_BOUNDED } from "./forward";
 import { Sampler, SamplerSettings, ExactLogits } from "./sampler";
 import { Tokenizer } from "./tokenizer/tokenizer";
 import { U8List } from "./tokenizer/buffers";
@@ -117,7 +118,7 @@ export class Engine {
   timings: Timings = new Timings(0);
   nCtx: i32 = 0;
   /**
-   * How a step computes the output head (llm/transformer.ts HEAD_*), the same tokens either
+   * How a step computes the output head (llm/forward.ts HEAD_*), the same tokens either
    * way. HEAD_BOUNDED (approximations, then exact values of the rows the sampler can still
    * choose) pays where vector float work is dear: in the kernel under emulation each such op
    * is a library call per lane, and the head takes half the time. V8 runs the exact head

@@ -5,7 +5,7 @@
 import { simulateCores as simulateCoresOn } from "../kernel/parallel";
 import { allocRegion, freeRegion, regionBytesInUse, regionBytesPeak, linearMemoryBytes } from "../kernel/memory/regions";
 import { Engine, endReasonName } from "./engine";
-import { HEAD_BOUNDED, HEAD_EXACT } from "./transformer";
+import { HEAD_BOUNDED, HEAD_EXACT } from "./forward";
 import { InferSettings, SETTING_OK, applySetting } from "./settings";
 import { jsonString } from "./gguf_dump";
 

@@ -180,7 +180,7 @@ export class Sampler {
 
   /**
    * The same choice as sample() would make from the exact logits, given logits that are each
-   * within `err` of exact (llm/transformer.ts HEAD_BOUNDED) and `exact`, which makes rows
+   * within `err` of exact (llm/forward.ts HEAD_BOUNDED) and `exact`, which makes rows
    * exact on request. Only rows that can still make the cut are asked for: the penalised ones
    * (the penalty needs the exact value), then every row whose upper bound reaches the k-th
    * largest lower bound, k being 1 when greedy and top-k otherwise. Any other row is below k

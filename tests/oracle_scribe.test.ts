@@ -3,7 +3,7 @@
 // prompt tokens, the same first-step distribution, and the same 64 greedy tokens for every
 // prompt. Expectations come from llama.cpp at run time.
 //
-// With attention, RoPE and activation quantization as llama.cpp computes them (llm/transformer.ts,
+// With attention, RoPE and activation quantization as llama.cpp computes them (llm/attention.ts, llm/rope.ts,
 // llm/quant/q8_act.ts) and the products (llm/quant) in the order of llama.cpp's x86 kernels,
 // the engine's logits are llama.cpp's bit for bit at every step, so no divergence is tolerated:
 // a run that parts from llama.cpp is a numerics bug, reported with llama.cpp's own margin at

@@ -104,7 +104,7 @@ describe("sampler", () => {
 
 describe("sampleBounded (logits known within a bound, made exact on request)", () => {
   // The engine's output head gives approximations within a proven bound and makes rows exact
-  // when the sampler asks (llm/transformer.ts HEAD_BOUNDED). The choice must be sample()'s on
+  // when the sampler asks (llm/forward.ts HEAD_BOUNDED). The choice must be sample()'s on
   // the exact row, token for token and draw for draw, while asking for few rows.
   const rnd = (seed: number) => { let s = seed >>> 0; return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32); };
 

@@ -14,7 +14,7 @@
 import { parseGGUF, GGUFFile, GGUF_MAGIC, TensorInfo, GGUF_MAX_DIMS } from "../gguf";
 import { blockElements, rowBytes, typeName } from "../tensor_types";
 import { bindModel, Config } from "../model";
-import { Scratch } from "../transformer";
+import { Scratch } from "../scratch";
 import { PREFILL_BATCH } from "../engine";
 
 /** Outcome of planModel. `needMore` asks for a longer prefix of the file (at least `wantBytes`). */

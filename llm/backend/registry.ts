@@ -4,7 +4,7 @@
 // once and kept, so switching back and forth keeps a loaded model.
 import { Backend, InferSettings } from "./backend";
 import { StubBackend } from "./stub";
-import { TransformerBackend } from "./transformer";
+import { TransformerBackend } from "./real";
 
 export const BACKEND_NAMES = "stub, real";
 

@@ -9,7 +9,7 @@
 // The context uses node-llama-cpp's defaults, which are what "the same settings" means for
 // the engine: flash attention "auto" (on for the CPU), F16 K/V cache, batch = ubatch =
 // min(context, 512) tokens (a prompt up to that long is one batch). The engine reproduces
-// that arithmetic (llm/transformer.ts, flashAttention).
+// that arithmetic (llm/attention.ts, flashAttention).
 //
 // One exception: threads default to 1 here instead of node-llama-cpp's max(4, math cores).
 // llama.cpp's threads spin while they wait, and 4 of them on a 2-core test machine make it

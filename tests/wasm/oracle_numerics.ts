@@ -4,7 +4,7 @@
 import { allocRegion, freeRegion } from "../../kernel/memory/regions";
 import { Config } from "../../llm/model";
 import { KVCache } from "../../llm/kv_cache";
-import { flashAttention, attentionWorkBytes } from "../../llm/transformer";
+import { flashAttention, attentionWorkBytes } from "../../llm/attention";
 import { fma32 } from "../../llm/math/fma";
 import { expAvx2 } from "../../llm/math/exp";
 import { sincosGlibc } from "../../llm/math/sincos";
