@@ -59,6 +59,8 @@ export const LLAMA_BATCH: i32 = 512;
 export class ModelInfo {
   name: string = "";
   arch: string = "";
+  /** The family's name for people (llm/arch), e.g. "Qwen2". */
+  family: string = "";
   layers: i32 = 0;
   dim: i32 = 0;
   heads: i32 = 0;
@@ -281,7 +283,7 @@ export class Engine {
     if (this.model === null) return null;
     const m = this.model!, c = m.config, f = this.file!;
     const r = new ModelInfo();
-    r.name = c.name; r.arch = c.arch; r.layers = c.nLayer; r.dim = c.nEmbd; r.heads = c.nHead;
+    r.name = c.name; r.arch = c.arch; r.family = c.family.title; r.layers = c.nLayer; r.dim = c.nEmbd; r.heads = c.nHead;
     r.kvHeads = c.nHeadKv; r.headDim = c.headDim; r.ffDim = c.nFF; r.vocab = c.nVocab;
     r.contextTrain = c.nCtxTrain; r.context = this.nCtx; r.ropeBase = c.ropeBase; r.normEps = c.normEps;
     r.tiedOutput = m.tiedOutput;

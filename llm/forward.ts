@@ -1,10 +1,14 @@
-// One forward pass of a llama model, readable top to bottom (after llama2.c's run.c), with
-// the numerics of llama.cpp's CPU graph under its default settings (flash attention on):
+// One forward pass of a model, readable top to bottom (after llama2.c's run.c), with the
+// numerics of llama.cpp's CPU graph under its default settings (flash attention on). This is
+// llama's; the other families (llm/arch) switch on the steps marked [family]:
 //   x = embedding rows of the tokens
 //   for each layer:
 //     xb = rmsnorm(x) * attn_norm
 //     q, k, v = Wq xb, Wk xb, Wv xb         (activations quantized for each weight type)
-//     rope(q), rope(k)                      (adjacent pairs, theta = pos * base^(-2i/n_rot))
+//     q, k, v += biases                     [when the file has them: qwen2]
+//     q, k = rmsnorm(head) * q/k_norm       [qkNorm: qwen3]
+//     rope(q), rope(k)                      (theta = pos * base^(-2i/n_rot); adjacent pairs,
+//                                           or the halves' pairs [rope: qwen2, qwen3])
 //     cache k, v (F16); att = softmax(q·K / sqrt(hd)) · V per head (grouped-query),
 //                                           as llama.cpp's flash attention computes it
 //     x += Wo att
@@ -25,9 +29,9 @@ import { parallelFor } from "../kernel/parallel";
 import { Model } from "./model";
 import { KVCache } from "./kv_cache";
 import { Scratch } from "./scratch";
-import { normRows, swigluRows, quantizeRows } from "./row_ops";
+import { normRows, swigluRows, quantizeRows, addBias } from "./row_ops";
 import { project, projectApprox } from "./products";
-import { ropeTable, rope } from "./rope";
+import { ropeTable, ropeHeads } from "./rope";
 import { attentionAllHeads } from "./attention";
 import { matvec, dequantizeRow, approxBound } from "./kernels/matmul";
 import { rmsnormMul, add } from "./kernels/vector";
@@ -78,10 +82,17 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
     // attention block
     normRows(s, s.xb, s.x, L.attnNorm, n, dim, c.normEps);
     project(s, s.xb, n, batched, s.q, L.wq, s.k, L.wk, s.v, L.wv);
+    if (L.bq != 0) addBias(s.q, L.bq, n, qDim);
+    if (L.bk != 0) addBias(s.k, L.bk, n, kvDim);
+    if (L.bv != 0) addBias(s.v, L.bv, n, kvDim);
+    if (L.qNorm != 0) { // each head on its own (qwen3)
+      normRows(s, s.q, s.q, L.qNorm, n * c.nHead, hd, c.normEps);
+      normRows(s, s.k, s.k, L.kNorm, n * c.nHeadKv, hd, c.normEps);
+    }
     for (let t = 0; t < n; t++) {
       const table = s.rope + <usize>(t * hd) * 4;
-      rope(s.q + <usize>(t * qDim) * 4, c.nHead, hd, table);
-      rope(s.k + <usize>(t * kvDim) * 4, c.nHeadKv, hd, table);
+      ropeHeads(s.q + <usize>(t * qDim) * 4, c.nHead, hd, table, c.family.rope);
+      ropeHeads(s.k + <usize>(t * kvDim) * 4, c.nHeadKv, hd, table, c.family.rope);
       kv.store(l, pos0 + t, s.k + <usize>(t * kvDim) * 4, s.v + <usize>(t * kvDim) * 4);
     }
     attentionAllHeads(s.job, s.att, s.q, kv, l, pos0, n, c, ubatch, s.attn, s.attnBytes, s.cores);

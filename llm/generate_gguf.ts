@@ -1,5 +1,6 @@
-// Generates GGUF files for the tools: llama models of any shape with seeded random weights
-// (`sis-llm mkmodel`) and quantized copies of F32/F16/BF16 models (`sis-llm quantize`).
+// Generates GGUF files for the tools: models of any family the engine runs (llm/arch) and
+// any shape, with seeded random weights (`sis-llm mkmodel`), and quantized copies of
+// F32/F16/BF16 models (`sis-llm quantize`).
 // Both build the image with llm/gguf_writer.ts in a region; the host writes it to disk and
 // calls releaseWritten().
 //
@@ -18,6 +19,8 @@ import {
 } from "./tensor_types";
 import { quantizeRow, dequantizeRow } from "./kernels/matmul";
 import { Pcg32 } from "./sampler";
+import { findFamily, familyNames } from "./arch/families";
+import { QWEN2 } from "./arch/qwen2";
 
 let written = new GGUFWriteResult();
 
@@ -32,7 +35,7 @@ export function releaseWritten(): void {
 /** Types the tools can write (the engine computes with all of them). */
 function writable(t: u32): bool {
   return t == GGML_F32 || t == GGML_F16 || t == GGML_BF16 || t == GGML_Q8_0 || t == GGML_Q4_0 ||
-    t == GGML_Q4_1 || t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;
+    t == GGML_Q4_1 || t == GGML_Q5_0 || t == GGML_Q5_1 || t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;
 }
 
 /** llama.cpp's general.file_type for a file made of type t. */
@@ -43,6 +46,8 @@ function fileType(t: u32): u32 {
     case GGML_Q4_0: return 2;
     case GGML_Q4_1: return 3;
     case GGML_Q8_0: return 7;
+    case GGML_Q5_0: return 8;
+    case GGML_Q5_1: return 9;
     case GGML_Q4_K: return 14; // Q4_K_S
     case GGML_Q5_K: return 16; // Q5_K_S
     case GGML_Q6_K: return 18;
@@ -54,14 +59,24 @@ function fileType(t: u32): u32 {
 // ---------------------------------------------------------------------------------------
 // mkmodel
 
-/** The tensors of a model to generate: name, rows, row length, weight spread (0: a norm). */
+/** What a generated tensor is: a matrix (of the model's type), a norm's weights (F32 around
+ *  1) or a bias (F32 around 0). */
+const MATRIX: i32 = 0;
+const NORM: i32 = 1;
+const BIAS: i32 = 2;
+
+/** The tensors of a model to generate: name, rows, row length, kind, weight spread. */
 class Plan {
   names: Array<string> = new Array<string>();
   rows: Array<i32> = new Array<i32>();
   cols: Array<i32> = new Array<i32>();
+  kinds: Array<i32> = new Array<i32>();
   sds: Array<f32> = new Array<f32>();
-  add(name: string, rows: i32, cols: i32, sd: f32): void {
-    this.names.push(name); this.rows.push(rows); this.cols.push(cols); this.sds.push(sd);
+  add(name: string, rows: i32, cols: i32, sd: f32): void { this.push(name, rows, cols, MATRIX, sd); }
+  norm(name: string, n: i32): void { this.push(name, 1, n, NORM, <f32>0.1); }
+  bias(name: string, n: i32): void { this.push(name, 1, n, BIAS, <f32>0.5); }
+  private push(name: string, rows: i32, cols: i32, kind: i32, sd: f32): void {
+    this.names.push(name); this.rows.push(rows); this.cols.push(cols); this.kinds.push(kind); this.sds.push(sd);
   }
 }
 
@@ -75,15 +90,19 @@ function fillUniform(rng: Pcg32, dst: usize, n: usize, mean: f32, sd: f32): void
 }
 
 /**
- * Writes a llama model of the given shape with seeded random weights: every matrix of type
- * `type`, norms F32. The tokenizer metadata is copied from the GGUF at [vocabPtr, +vocabSize).
+ * Writes a model of family `arch` (general.architecture) and the given shape with seeded
+ * random weights: every matrix of type `type`, norms and biases F32, and the family's own
+ * tensors (qwen2: q/k/v biases; qwen3: q/k norms). headDim 0: dim / heads. The tokenizer
+ * metadata is copied from the GGUF at [vocabPtr, +vocabSize).
  * Every matrix has spread 1/sqrt(fan-in): each layer contributes to the residual stream and
  * the logits spread about 1, so the distribution is neither flat nor one-hot.
  * Returns "" (image at writtenPtr()) or an error.
  */
-export function mkmodel(vocabPtr: usize, vocabSize: u64, dim: i32, layers: i32, heads: i32, kvHeads: i32, ff: i32,
-  type: u32, ctx: i32, seed: u64, untied: bool): string {
+export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32, layers: i32, heads: i32, kvHeads: i32,
+  headDim: i32, ff: i32, type: u32, ctx: i32, seed: u64, untied: bool): string {
   releaseWritten();
+  const family = findFamily(arch);
+  if (family === null) return "unknown architecture '" + arch + "' (mkmodel writes: " + familyNames() + ")";
   const vr = parseGGUF(vocabPtr, vocabSize);
   if (!vr.ok) return "vocab file: " + vr.error;
   const vf = vr.file!;
@@ -91,58 +110,72 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, dim: i32, layers: i32, 
   if (toks === null) return "vocab file has no tokenizer.ggml.tokens";
   const nVocab = toks.length;
   if (!writable(type)) return "mkmodel cannot write type " + typeName(type);
-  if (dim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || ff <= 0 || ctx <= 0) return "every dimension must be positive";
-  if (dim % heads != 0) return "dim " + dim.toString() + " is not a multiple of heads " + heads.toString();
+  if (dim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || ff <= 0 || ctx <= 0 || headDim < 0) return "every dimension must be positive";
+  if (headDim == 0 && dim % heads != 0) return "dim " + dim.toString() + " is not a multiple of heads " + heads.toString() + " (give --head-dim)";
   if (heads % kvHeads != 0) return "heads " + heads.toString() + " is not a multiple of kv-heads " + kvHeads.toString();
-  if (((dim / heads) & 1) != 0) return "head size " + (dim / heads).toString() + " must be even";
+  const hd = headDim > 0 ? headDim : dim / heads;
+  if ((hd & 1) != 0) return "head size " + hd.toString() + " must be even";
   const be = <i32>blockElements(type);
-  if (dim % be != 0 || ff % be != 0) {
-    return "dim and ff must be multiples of " + be.toString() + " for " + typeName(type);
+  const qDim = hd * heads, kvDim = hd * kvHeads;
+  if (dim % be != 0 || ff % be != 0 || qDim % be != 0) {
+    return "dim, ff and heads x head size must be multiples of " + be.toString() + " for " + typeName(type);
   }
-  const kvDim = dim / heads * kvHeads;
 
   const w = new GGUFWriter();
-  w.setString("general.architecture", "llama");
-  w.setString("general.name", "sis-mkmodel d" + dim.toString() + " l" + layers.toString() + " h" + heads.toString() +
-    "/" + kvHeads.toString() + " ff" + ff.toString() + " " + typeName(type) + " seed " + seed.toString());
+  const k = arch + ".";
+  w.setString("general.architecture", arch);
+  w.setString("general.name", "sis-mkmodel " + arch + " d" + dim.toString() + " l" + layers.toString() + " h" + heads.toString() +
+    "/" + kvHeads.toString() + (headDim > 0 ? " hd" + hd.toString() : "") + " ff" + ff.toString() + " " + typeName(type) +
+    " seed " + seed.toString());
   w.setU32("general.file_type", fileType(type));
-  w.setU32("llama.context_length", <u32>ctx);
-  w.setU32("llama.embedding_length", <u32>dim);
-  w.setU32("llama.block_count", <u32>layers);
-  w.setU32("llama.feed_forward_length", <u32>ff);
-  w.setU32("llama.rope.dimension_count", <u32>(dim / heads));
-  w.setU32("llama.attention.head_count", <u32>heads);
-  w.setU32("llama.attention.head_count_kv", <u32>kvHeads);
-  w.setF32("llama.attention.layer_norm_rms_epsilon", <f32>1e-5);
-  w.setF32("llama.rope.freq_base", <f32>10000);
+  w.setU32(k + "context_length", <u32>ctx);
+  w.setU32(k + "embedding_length", <u32>dim);
+  w.setU32(k + "block_count", <u32>layers);
+  w.setU32(k + "feed_forward_length", <u32>ff);
+  w.setU32(k + "rope.dimension_count", <u32>hd);
+  w.setU32(k + "attention.head_count", <u32>heads);
+  w.setU32(k + "attention.head_count_kv", <u32>kvHeads);
+  if (headDim > 0) { w.setU32(k + "attention.key_length", <u32>hd); w.setU32(k + "attention.value_length", <u32>hd); }
+  w.setF32(k + "attention.layer_norm_rms_epsilon", family!.arch == "llama" ? <f32>1e-5 : <f32>1e-6);
+  w.setF32(k + "rope.freq_base", family!.arch == "llama" ? <f32>10000 : <f32>1000000);
   w.setU32("general.quantization_version", 2);
   for (let i = 0; i < vf.kvCount; i++) if (vf.keys[i].startsWith("tokenizer.")) w.copyValue(vf.keys[i], vf.values[i]);
 
   const plan = new Plan();
   const sdIn = <f32>1 / Mathf.sqrt(<f32>dim), sdFF = <f32>1 / Mathf.sqrt(<f32>ff);
+  const sdQ = <f32>1 / Mathf.sqrt(<f32>qDim);
   plan.add("token_embd.weight", nVocab, dim, sdIn); // tied heads then give logits of spread ~1 too
   for (let l = 0; l < layers; l++) {
     const p = "blk." + l.toString() + ".";
-    plan.add(p + "attn_norm.weight", 1, dim, 0);
-    plan.add(p + "attn_q.weight", dim, dim, sdIn);
+    plan.norm(p + "attn_norm.weight", dim);
+    plan.add(p + "attn_q.weight", qDim, dim, sdIn);
     plan.add(p + "attn_k.weight", kvDim, dim, sdIn);
     plan.add(p + "attn_v.weight", kvDim, dim, sdIn);
-    plan.add(p + "attn_output.weight", dim, dim, sdIn);
-    plan.add(p + "ffn_norm.weight", 1, dim, 0);
+    if (family === QWEN2) {
+      plan.bias(p + "attn_q.bias", qDim);
+      plan.bias(p + "attn_k.bias", kvDim);
+      plan.bias(p + "attn_v.bias", kvDim);
+    }
+    if (family!.qkNorm) {
+      plan.norm(p + "attn_q_norm.weight", hd);
+      plan.norm(p + "attn_k_norm.weight", hd);
+    }
+    plan.add(p + "attn_output.weight", dim, qDim, sdQ);
+    plan.norm(p + "ffn_norm.weight", dim);
     plan.add(p + "ffn_gate.weight", ff, dim, sdIn);
     plan.add(p + "ffn_up.weight", ff, dim, sdIn);
     plan.add(p + "ffn_down.weight", dim, ff, sdFF);
   }
-  plan.add("output_norm.weight", 1, dim, 0);
+  plan.norm("output_norm.weight", dim);
   if (untied) plan.add("output.weight", nVocab, dim, sdIn);
-  const names = plan.names, rows = plan.rows, cols = plan.cols, sds = plan.sds;
+  const names = plan.names, rows = plan.rows, cols = plan.cols, kinds = plan.kinds, sds = plan.sds;
 
   for (let i = 0; i < names.length; i++) {
-    const isNorm = sds[i] == 0;
+    const isVector = kinds[i] != MATRIX;
     const dims = new Array<u64>();
     dims.push(<u64>cols[i]);
-    if (!isNorm) dims.push(<u64>rows[i]);
-    w.addTensor(names[i], isNorm ? GGML_F32 : type, dims, 0);
+    if (!isVector) dims.push(<u64>rows[i]);
+    w.addTensor(names[i], isVector ? GGML_F32 : type, dims, 0);
   }
   const r = w.finish();
   if (!r.ok) return r.error;
@@ -155,12 +188,10 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, dim: i32, layers: i32, 
   const rng = new Pcg32();
   for (let i = 0; i < names.length; i++) {
     rng.seed(seed * 1000003 + <u64>i);
-    const isNorm = sds[i] == 0;
-    const t = isNorm ? GGML_F32 : type;
+    const t = kinds[i] != MATRIX ? GGML_F32 : type;
     const rb = <usize>rowBytes(t, <u64>cols[i]);
     for (let j = 0; j < rows[i]; j++) {
-      if (isNorm) fillUniform(rng, row.dataStart, <usize>cols[i], 1, <f32>0.1);
-      else fillUniform(rng, row.dataStart, <usize>cols[i], 0, sds[i]);
+      fillUniform(rng, row.dataStart, <usize>cols[i], kinds[i] == NORM ? <f32>1 : <f32>0, sds[i]);
       quantizeRow(row.dataStart, t, r.tensorData[i] + <usize>j * rb, cols[i]);
     }
   }
@@ -208,7 +239,7 @@ export function quantize(ptr: usize, size: u64, type: u32, pure: bool, outputTyp
   const pr = parseGGUF(ptr, size);
   if (!pr.ok) return pr.error;
   const f = pr.file!;
-  if (!writable(type)) return "cannot quantize to " + typeName(type) + " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)";
+  if (!writable(type)) return "cannot quantize to " + typeName(type) + " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)";
   if (outputType >= 0 && !writable(<u32>outputType)) return "cannot write the output head as " + typeName(<u32>outputType);
 
   const w = new GGUFWriter();

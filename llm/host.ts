@@ -10,7 +10,8 @@ import { InferSettings, SETTING_OK, applySetting } from "./settings";
 import { jsonString } from "./gguf_dump";
 
 export { regionBytesInUse, regionBytesPeak, linearMemoryBytes };
-export { mkmodel, quantize, writtenPtr, writtenSize, releaseWritten } from "./generate_gguf";
+export { quantize, writtenPtr, writtenSize, releaseWritten } from "./generate_gguf";
+import { mkmodel as mkmodelOf } from "./generate_gguf";
 
 const engine = new Engine();
 let tokens = new Int32Array(0);
@@ -18,6 +19,13 @@ let tokens = new Int32Array(0);
 /** A zeroed buffer of `bytes` from the region allocator (0 when memory is exhausted). */
 export function alloc(bytes: u64): usize { return allocRegion(bytes); }
 export function free(ptr: usize): bool { return freeRegion(ptr); }
+
+/** generate_gguf's mkmodel, the architecture name as UTF-8 bytes at [archPtr, +archLen). */
+export function mkmodel(vocabPtr: usize, vocabSize: u64, archPtr: usize, archLen: i32, dim: i32, layers: i32, heads: i32,
+  kvHeads: i32, headDim: i32, ff: i32, type: u32, ctx: i32, seed: u64, untied: bool): string {
+  return mkmodelOf(vocabPtr, vocabSize, String.UTF8.decodeUnsafe(archPtr, <usize>archLen), dim, layers, heads, kvHeads,
+    headDim, ff, type, ctx, seed, untied);
+}
 
 /** Loads the GGUF image at [ptr, ptr+size); nCtx 0 = the model's context. "" or an error. */
 export function load(ptr: usize, size: u64, nCtx: i32): string { return engine.load(ptr, size, nCtx); }
@@ -27,7 +35,7 @@ export function unload(): void { engine.unload(); }
 export function infoJSON(): string {
   const i = engine.info();
   if (i === null) return "null";
-  return "{" + kv("name", jsonString(i.name)) + "," + kv("arch", jsonString(i.arch)) + "," +
+  return "{" + kv("name", jsonString(i.name)) + "," + kv("arch", jsonString(i.arch)) + "," + kv("family", jsonString(i.family)) + "," +
     kv("layers", i.layers.toString()) + "," + kv("dim", i.dim.toString()) + "," + kv("heads", i.heads.toString()) + "," +
     kv("kvHeads", i.kvHeads.toString()) + "," + kv("headDim", i.headDim.toString()) + "," + kv("ffDim", i.ffDim.toString()) + "," +
     kv("vocab", i.vocab.toString()) + "," + kv("contextTrain", i.contextTrain.toString()) + "," +

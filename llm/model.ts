@@ -1,7 +1,8 @@
-// Binds a parsed GGUF file to a llama-architecture model: reads every hyper-parameter
-// from the metadata, finds every tensor, checks its shape and type, and keeps pointers
-// into the file image. No weight is copied or dequantized here: the compute kernels read
-// the quantized rows in place.
+// Binds a parsed GGUF file to a model of one of the families the engine runs (llm/arch):
+// reads every hyper-parameter from the metadata, finds every tensor, checks its shape and
+// type, and keeps pointers into the file image. No weight is copied or dequantized here:
+// the compute kernels read the quantized rows in place. As in llama.cpp, a file holding a
+// tensor the family's graph does not use is refused rather than run without it.
 //
 // Names and shapes follow llama.cpp (ne0 = row length first):
 //   token_embd.weight      {n_embd, n_vocab}
@@ -11,10 +12,16 @@
 //   blk.N.ffn_gate.weight  {n_embd, n_ff}           blk.N.ffn_up.weight      {n_embd, n_ff}
 //   blk.N.ffn_down.weight  {n_ff, n_embd}
 //   output_norm.weight     {n_embd}                 output.weight {n_embd, n_vocab} (optional: tied)
+//   blk.N.attn_q.bias {n_head*hd}, attn_k.bias / attn_v.bias {n_head_kv*hd}   (optional, F32)
+//   blk.N.attn_q_norm.weight, attn_k_norm.weight {hd}   (families with qkNorm)
+//   rope_freqs.weight {n_rot/2}                    (optional: llama3-style RoPE divisors)
 
 import { GGUFFile, TensorInfo } from "./gguf";
 import { GGML_F32, typeName } from "./tensor_types";
 import { activationType, ACT_NONE, weightScaleMax } from "./kernels/matmul";
+import { Family } from "./arch/family";
+import { LLAMA } from "./arch/llama";
+import { findFamily, familyNames } from "./arch/families";
 
 /** Whether the kernels can multiply with (and dequantize rows of) weights of type t. */
 function canMultiply(t: u32): bool { return activationType(t) != ACT_NONE; }
@@ -41,6 +48,11 @@ export class Layer {
   wq: Matrix = new Matrix();
   wk: Matrix = new Matrix();
   wv: Matrix = new Matrix();
+  bq: usize = 0;       // f32[n_head*hd] or 0: biases added to q, k, v after their products
+  bk: usize = 0;       // f32[n_head_kv*hd] or 0
+  bv: usize = 0;       // f32[n_head_kv*hd] or 0
+  qNorm: usize = 0;    // f32[hd] or 0: each head of q RMS-normed with these weights (qkNorm)
+  kNorm: usize = 0;    // f32[hd] or 0
   wo: Matrix = new Matrix();
   ffnNorm: usize = 0;  // f32[n_embd]
   wGate: Matrix = new Matrix();
@@ -51,6 +63,7 @@ export class Layer {
 /** Hyper-parameters, named as in llama.cpp's hparams. */
 export class Config {
   arch: string = "";
+  family: Family = LLAMA;
   name: string = "";
   nLayer: i32 = 0;
   nEmbd: i32 = 0;
@@ -167,12 +180,15 @@ class Meta {
 /** Finds a tensor, checks its shape {ne0, ne1} (ne1 = 0 for a vector) and type. */
 class Binder {
   err: string = "";
+  /** Names of the tensors bound so far (each once, however often it is used). */
+  bound: Set<string> = new Set<string>();
   constructor(public f: GGUFFile) {}
 
   private tensor(name: string, ne0: i32, ne1: i32): TensorInfo | null {
     if (this.err.length > 0) return null;
     const t = this.f.findTensor(name);
     if (t === null) { this.err = "missing tensor '" + name + "'"; return null; }
+    this.bound.add(name);
     const want = ne1 == 0 ? "{" + ne0.toString() + "}" : "{" + ne0.toString() + ", " + ne1.toString() + "}";
     const ok = t.dims[0] == <u64>ne0 && (ne1 == 0 ? t.nDims == 1 || t.nelements == <u64>ne0 : t.dims[1] == <u64>ne1 &&
       t.dims[2] == 1 && t.dims[3] == 1);
@@ -196,6 +212,18 @@ class Binder {
     return t.data;
   }
 
+  /** vector() when the file has the tensor, else 0. */
+  optionalVector(name: string, n: i32): usize {
+    return this.f.findTensor(name) !== null ? this.vector(name, n) : 0;
+  }
+
+  /** The first tensor of the file nothing bound, or "". */
+  unbound(): string {
+    const ts = this.f.tensors;
+    for (let i = 0; i < ts.length; i++) if (!this.bound.has(ts[i].name)) return ts[i].name;
+    return "";
+  }
+
   matrix(name: string, cols: i32, rows: i32, m: Matrix): void {
     const t = this.tensor(name, cols, rows);
     if (t === null) return;
@@ -213,11 +241,13 @@ class Binder {
 export function bindModel(f: GGUFFile): ModelResult {
   const arch = f.getString("general.architecture", "");
   if (arch.length == 0) return fail("missing metadata key 'general.architecture'");
-  if (arch != "llama") return fail("unsupported architecture '" + arch + "' (this engine runs 'llama' models)");
+  const family = findFamily(arch);
+  if (family === null) return fail("unsupported architecture '" + arch + "' (this engine runs: " + familyNames() + ")");
   const meta = new Meta(f, arch);
   const m = new Model(f);
   const c = m.config;
   c.arch = arch;
+  c.family = family!;
   c.name = f.getString("general.name", "");
   c.nLayer = meta.int("block_count");
   c.nEmbd = meta.int("embedding_length");
@@ -228,7 +258,7 @@ export function bindModel(f: GGUFFile): ModelResult {
   c.normEps = meta.float("attention.layer_norm_rms_epsilon", 0, true);
   c.ropeBase = meta.float("rope.freq_base", 10000, false);
   if (meta.err.length > 0) return fail(meta.err);
-  if (meta.intOr("expert_count", 0) > 0) return fail("mixture-of-experts llama models (llama.expert_count) are not supported");
+  if (meta.intOr("expert_count", 0) > 0) return fail("mixture-of-experts models (" + arch + ".expert_count) are not supported");
   if (c.nEmbd % c.nHead != 0 && !f.has(arch + ".attention.key_length")) {
     return fail("embedding_length " + c.nEmbd.toString() + " is not a multiple of head_count " + c.nHead.toString());
   }
@@ -237,7 +267,7 @@ export function bindModel(f: GGUFFile): ModelResult {
   c.nRot = meta.intOr("rope.dimension_count", c.headDim);
   if (meta.err.length > 0) return fail(meta.err);
   if (vDim != c.headDim) return fail("attention.value_length " + vDim.toString() + " differs from key_length " + c.headDim.toString());
-  if (c.nRot != c.headDim) return fail("rope.dimension_count " + c.nRot.toString() + " must equal the head size " + c.headDim.toString() + " for llama");
+  if (c.nRot != c.headDim) return fail("rope.dimension_count " + c.nRot.toString() + " must equal the head size " + c.headDim.toString() + " for " + arch);
   if ((c.headDim & 1) != 0) return fail("head size " + c.headDim.toString() + " is odd; RoPE needs pairs");
   if (c.nHeadKv > c.nHead || c.nHead % c.nHeadKv != 0) {
     return fail("head_count " + c.nHead.toString() + " is not a multiple of head_count_kv " + c.nHeadKv.toString());
@@ -267,6 +297,13 @@ export function bindModel(f: GGUFFile): ModelResult {
     b.matrix(p + "attn_q.weight", c.nEmbd, c.qDim, l.wq);
     b.matrix(p + "attn_k.weight", c.nEmbd, c.kvDim, l.wk);
     b.matrix(p + "attn_v.weight", c.nEmbd, c.kvDim, l.wv);
+    l.bq = b.optionalVector(p + "attn_q.bias", c.qDim);
+    l.bk = b.optionalVector(p + "attn_k.bias", c.kvDim);
+    l.bv = b.optionalVector(p + "attn_v.bias", c.kvDim);
+    if (family!.qkNorm) {
+      l.qNorm = b.vector(p + "attn_q_norm.weight", c.headDim);
+      l.kNorm = b.vector(p + "attn_k_norm.weight", c.headDim);
+    }
     b.matrix(p + "attn_output.weight", c.qDim, c.nEmbd, l.wo);
     l.ffnNorm = b.vector(p + "ffn_norm.weight", c.nEmbd);
     b.matrix(p + "ffn_gate.weight", c.nEmbd, c.nFF, l.wGate);
@@ -281,8 +318,10 @@ export function bindModel(f: GGUFFile): ModelResult {
     m.output = m.tokenEmbd; // tied, as llama.cpp does when output.weight is absent
     m.tiedOutput = true;
   }
-  if (f.findTensor("rope_freqs.weight") !== null) m.ropeFreqs = b.vector("rope_freqs.weight", c.nRot / 2);
+  m.ropeFreqs = b.optionalVector("rope_freqs.weight", c.nRot / 2);
   if (b.err.length > 0) return fail(b.err);
+  const extra = b.unbound();
+  if (extra.length > 0) return fail("tensor '" + extra + "' is not part of the " + arch + " graph the engine runs");
 
   const toks = f.getArray("tokenizer.ggml.tokens");
   if (toks !== null && toks.length != c.nVocab) {

@@ -1,7 +1,9 @@
 // Rotary position embedding as ggml computes it on the CPU: a table of cos/sin per position
-// (ggml's rope cache), then each head's pairs rotated.
+// (ggml's rope cache), then each head's pairs rotated: adjacent pairs (2i, 2i+1) for llama,
+// the two halves' pairs (i, i + hd/2) for the NEOX families (llm/arch/family.ts).
 
 import { Config } from "./model";
+import { ROPE_HALVES } from "./arch/family";
 import { fma32, fma32x4 } from "./math/fma";
 import { sincosGlibc } from "./math/sincos";
 
@@ -22,10 +24,42 @@ export function ropeTable(out: usize, pos: i32, c: Config, freqs: usize): void {
  *  every use inside a loop). */
 const FLIP: usize = memory.data<u32>([0x80000000, 0, 0x80000000, 0], 16);
 
+/** Rotates each of nHeads heads of x (hd values each) in the family's layout (ROPE_*). */
+export function ropeHeads(x: usize, nHeads: i32, hd: i32, table: usize, style: i32): void {
+  if (style == ROPE_HALVES) ropeHalves(x, nHeads, hd, table);
+  else rope(x, nHeads, hd, table);
+}
+
+/** Rotates the pairs (i, i + hd/2) of each of nHeads heads of x (ggml's NEOX layout) with the
+ *  arithmetic of rope(), four pairs at a time. */
+function ropeHalves(x: usize, nHeads: i32, hd: i32, table: usize): void {
+  const half = hd / 2;
+  const hb = <usize>half << 2;
+  for (let h = 0; h < nHeads; h++) {
+    const p = x + <usize>(h * hd) * 4;
+    let i = 0;
+    for (; i + 4 <= half; i += 4) {
+      const t0 = v128.load(table + (<usize>i << 3)), t1 = v128.load(table + (<usize>i << 3), 16);
+      const cs = i32x4.shuffle(t0, t1, 0, 2, 4, 6), sn = i32x4.shuffle(t0, t1, 1, 3, 5, 7);
+      const a = p + (<usize>i << 2);
+      const x0 = v128.load(a), x1 = v128.load(a + hb);
+      v128.store(a, fma32x4(x0, cs, f32x4.neg(f32x4.mul(x1, sn))));
+      v128.store(a + hb, fma32x4(x0, sn, f32x4.mul(x1, cs)));
+    }
+    for (; i < half; i++) {
+      const cs = load<f32>(table + (<usize>i << 3)), sn = load<f32>(table + (<usize>i << 3), 4);
+      const a = p + (<usize>i << 2);
+      const x0 = load<f32>(a), x1 = load<f32>(a + hb);
+      store<f32>(a, fma32(x0, cs, -(x1 * sn)));
+      store<f32>(a + hb, fma32(x0, sn, x1 * cs));
+    }
+  }
+}
+
 /** Rotates the adjacent pairs (2i, 2i+1) of each of nHeads heads of x (llama's RoPE layout),
  *  with ggml's rotate_pairs arithmetic: (fma(x0, cos, -x1*sin), fma(x0, sin, x1*cos)), two
  *  pairs at a time. */
-export function rope(x: usize, nHeads: i32, hd: i32, table: usize): void {
+function rope(x: usize, nHeads: i32, hd: i32, table: usize): void {
   const flip = v128.load(FLIP), half = hd / 2;
   for (let h = 0; h < nHeads; h++) {
     const p = x + <usize>(h * hd) * 4;

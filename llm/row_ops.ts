@@ -1,10 +1,11 @@
 // Row-wise steps of the forward pass over the tokens of a batch (activation conversion,
-// RMS norms, SwiGLU), split across the cores by tokens when there are several.
+// RMS norms, SwiGLU), split across the cores by tokens when there are several; bias
+// additions, too small to split, on the calling core.
 
 import { parallelFor } from "../kernel/parallel";
 import { Scratch } from "./scratch";
 import { activationBytes, quantizeActivations } from "./kernels/matmul";
-import { rmsnormMul, swiglu } from "./kernels/vector";
+import { rmsnormMul, swiglu, add } from "./kernels/vector";
 
 /** A row-wise step over the tokens of a batch (activations, norms, SwiGLU), split across the
  *  cores by tokens when there are several. */
@@ -49,4 +50,9 @@ function swigluUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
     const row = <usize>(t * j.k) * 4;
     swiglu(j.out + row, j.out + row, j.x + row, j.k);
   }
+}
+
+/** x[t] += b for the n rows of x (dim each): ggml_add of a bias broadcast over the rows. */
+export function addBias(x: usize, b: usize, n: i32, dim: i32): void {
+  for (let t = 0; t < n; t++) add(x + <usize>(t * dim) * 4, x + <usize>(t * dim) * 4, b, dim);
 }

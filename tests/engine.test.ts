@@ -51,6 +51,13 @@ function rename(buf: Buffer, from: string, to: string): Buffer {
   b.copy(out, at + 8);
   return out;
 }
+/** Another architecture of the same name length: general.architecture and every "<arch>." key. */
+function renameArch(buf: Buffer, from: string, to: string): Buffer {
+  const out = rename(buf, from, to);
+  const a = Buffer.from(from + "."), b = Buffer.from(to + ".");
+  for (let at = out.indexOf(a); at >= 0; at = out.indexOf(a, at + 1)) b.copy(out, at);
+  return out;
+}
 function setU32(buf: Buffer, key: string, v: number): Buffer {
   const out = Buffer.from(buf);
   out.writeUInt32LE(v, valueOffset(out, key));
@@ -82,18 +89,29 @@ describe("engine API", () => {
       expect(loadError(f16Model)).toBe("");
     });
     it("unknown architecture", () => {
-      expect(loadError(rename(f16Model, "llama", "mamba"))).toBe("model: unsupported architecture 'mamba' (this engine runs 'llama' models)");
+      expect(loadError(rename(f16Model, "llama", "mamba"))).toBe("model: unsupported architecture 'mamba' (this engine runs: llama, qwen2, qwen3)");
     });
     it("unsupported tensor type", () => {
       // I16 has F16's size, so the file stays consistent and only the type is wrong
       expect(loadError(setTensorType(f16Model, "blk.1.ffn_up.weight", 25)))
-        .toMatch(/^model: tensor 'blk\.1\.ffn_up\.weight' has type I16, which the engine cannot compute with \(supported: F32, F16, Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K, BF16\)$/);
+        .toMatch(/^model: tensor 'blk\.1\.ffn_up\.weight' has type I16, which the engine cannot compute with \(supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, BF16\)$/);
       expect(loadError(setTensorType(f16Model, "blk.0.attn_norm.weight", 1).subarray(0) /* F16 norm: wrong size */))
         .toMatch(/GGUF: |norm weights must be F32/);
     });
     it("missing tensor", () => {
       expect(loadError(rename(f16Model, "blk.1.attn_k.weight", "blk.1.attn_x.weight"))).toBe("model: missing tensor 'blk.1.attn_k.weight'");
       expect(loadError(rename(f16Model, "output_norm.weight", "output_xorm.weight"))).toBe("model: missing tensor 'output_norm.weight'");
+    });
+    it("a tensor the family's graph does not use, or misses one it needs", () => {
+      const shape = { vocab: tinyVocab(), dim: 64, layers: 1, heads: 4, kvHeads: 2, headDim: 32, ff: 128, type: "F16", ctx: 64, seed: 3 };
+      const qwen3 = llm.mkmodel({ ...shape, arch: "qwen3" });
+      expect(loadError(qwen3)).toBe("");
+      // qwen2 has no q/k norms: llama.cpp refuses such a file too (wrong number of tensors)
+      expect(loadError(renameArch(qwen3, "qwen3", "qwen2"))).toBe("model: tensor 'blk.0.attn_q_norm.weight' is not part of the qwen2 graph the engine runs");
+      const qwen2 = llm.mkmodel({ ...shape, arch: "qwen2" });
+      expect(loadError(qwen2)).toBe("");
+      expect(loadError(renameArch(qwen2, "qwen2", "qwen3"))).toBe("model: missing tensor 'blk.0.attn_q_norm.weight'");
+      expect(() => llm.mkmodel({ ...shape, arch: "gemma9" })).toThrow("unknown architecture 'gemma9' (mkmodel writes: llama, qwen2, qwen3)");
     });
     it("missing metadata", () => {
       expect(loadError(rename(f16Model, "llama.block_count", "llama.block_cxunt"))).toBe("model: missing metadata key 'llama.block_count'");

@@ -12,7 +12,7 @@ const model = (q: string) => resolve(SHARED, "models", `sis-scribe-15m-${q}.gguf
 const have = HAVE_SHARED && ["f16", "q8_0", "q4_0", "q4_0-pure"].every((q) => existsSync(model(q)));
 
 // A small independent GGUF reader: metadata values we need and each tensor's type and bytes.
-const TYPE_SIZE: Record<number, [number, number]> = { 0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 8: [32, 34], 12: [256, 144], 13: [256, 176], 14: [256, 210], 30: [1, 2] };
+const TYPE_SIZE: Record<number, [number, number]> = { 0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 12: [256, 144], 13: [256, 176], 14: [256, 210], 30: [1, 2] };
 function readGGUF(buf: Buffer) {
   let o = 8;
   const nT = Number(buf.readBigUInt64LE(o)); o += 8;
@@ -84,10 +84,17 @@ describe.skipIf(!have)("sis-llm quantize reproduces llama.cpp's quantized files"
 
   it("refuses quantized input, unknown types and rows the type cannot hold", () => {
     expect(() => llm.quantize(readFileSync(model("q4_0")), "Q8_0")).toThrow(/quantize takes F32, F16 or BF16 models/);
-    expect(() => llm.quantize(f16, "Q5_0")).toThrow(/unknown type 'Q5_0'/);
-    // 288-element rows are not a whole number of 256-element K-quant blocks: llama.cpp would
-    // fall back to Q5_0, which this engine does not compute with
-    expect(() => llm.quantize(f16, "Q4_K")).toThrow(/would need Q5_0/);
+    expect(() => llm.quantize(f16, "IQ4_NL")).toThrow(/unknown type 'IQ4_NL'/);
+    // 288-element rows are not a whole number of 256-element K-quant blocks: llama.cpp falls
+    // back to Q5_0 (Q4_K) and Q5_1 (Q5_K), and so does quantize; ffn_down's 768 stay K-quants
+    for (const [type, id, fallback] of [["Q4_K", 12, 6], ["Q5_K", 13, 7]] as const) {
+      const q = readGGUF(llm.quantize(f16, type));
+      for (const [name, t] of q.tensors) {
+        if (name.endsWith("_norm.weight")) expect(t.type, name).toBe(0);
+        else if (name === "token_embd.weight") expect(t.type, name).toBe(8); // the tied head: Q6_K -> Q8_0
+        else expect(t.type, `${type}: ${name}`).toBe(name.includes("ffn_down") ? id : fallback);
+      }
+    }
     expect(() => llm.quantize(Buffer.from("not a gguf file at all"), "Q8_0")).toThrow(/not a GGUF file/);
   });
 });

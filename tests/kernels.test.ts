@@ -56,15 +56,15 @@ describe("activation formats", () => {
 
   it("refuses unsupported types and row lengths instead of computing garbage", () => {
     const ACT_NONE = m.x.ACT_NONE.value >>> 0;
-    for (const t of [6, 7, 10, 11, 15, 24, 99]) expect(m.x.activationType(t) >>> 0, `type ${t}`).toBe(ACT_NONE);
-    expect(m.x.activationBytes(6, 256)).toBe(0);
+    for (const t of [10, 11, 15, 20, 24, 99]) expect(m.x.activationType(t) >>> 0, `type ${t}`).toBe(ACT_NONE); // Q2_K, Q3_K, Q8_K, IQ4_NL
+    expect(m.x.activationBytes(10, 256)).toBe(0);
     expect(m.x.activationBytes(T.Q4_K, 288)).toBe(0); // not a whole number of super-blocks
     expect(m.x.activationBytes(T.Q8_0, 40)).toBe(0);
     const out = m.alloc(64);
     m.f32(out, 4).fill(7);
     expect(m.x.matvec(out, out, T.Q4_K, out, 288, 2, 0, 2)).toBe(0);
-    expect(m.x.matmul(out, out, 6, out, 1, 256, 2, 0, 2)).toBe(0);
-    expect(m.x.dequantizeRow(out, 6, out, 32)).toBe(0);
+    expect(m.x.matmul(out, out, 10, out, 1, 256, 2, 0, 2)).toBe(0);
+    expect(m.x.dequantizeRow(out, 10, out, 256)).toBe(0);
     expect(Array.from(m.f32(out, 4))).toEqual([7, 7, 7, 7]);
     m.free(out);
   });
@@ -74,7 +74,7 @@ describe("activation formats", () => {
 // variant, haswell, pinned by tools/ref/pinned.mjs whatever this host would pick): they are compared with that variant, weights repacked
 // where it repacks them (as llama.cpp loads them: Q4_0 and Q4_K with a row count that is a
 // multiple of 8). The other types keep ggml's portable reference order.
-const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16, T.Q4_K, T.Q5_K, T.Q6_K]);
+const X86 = new Set<number>([T.Q4_0, T.Q5_0, T.Q5_1, T.Q8_0, T.F16, T.Q4_K, T.Q5_K, T.Q6_K]);
 const refPinned = (args: (string | number)[], inputs: Uint8Array[] = []) =>
   new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "pinned", repack: true }));
 

@@ -194,7 +194,7 @@ describe("dequantization", () => {
 // that variant (weights repacked where it repacks them, as llama.cpp loads them: Q4_0 and Q4_K
 // with a row count that is a multiple of 8). The other types keep the portable reference's
 // (generic) order.
-const X86 = new Set<number>([T.Q4_0, T.Q8_0, T.F16, T.Q4_K, T.Q5_K, T.Q6_K]);
+const X86 = new Set<number>([T.Q4_0, T.Q5_0, T.Q5_1, T.Q8_0, T.F16, T.Q4_K, T.Q5_K, T.Q6_K]);
 const KQ = new Set<number>([T.Q4_K, T.Q5_K, T.Q6_K]);
 const refPinned = (args: (string | number)[], inputs: Uint8Array[] = []) =>
   new Uint8Array(ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), { cpu: "pinned", repack: true }));
@@ -378,7 +378,7 @@ describe("dot products", () => {
   }
 
   for (const [type, k] of cases) {
-    const what = type === T.Q8_0 || type === T.F16 || KQ.has(type)
+    const what = type === T.Q8_0 || type === T.Q5_0 || type === T.Q5_1 || type === T.F16 || KQ.has(type)
       ? "the SIMD kernels follow llama.cpp's x86 order and the scalar loop ggml's generic one, exactly; all near"
       : "SIMD equals the scalar reference loop and";
     it(`${NAME[type]} k=${k}: ${what} the f64 product of dequantized values`, () => {
@@ -425,16 +425,20 @@ describe("dot products", () => {
                 others.push(rp);
               }
             }
+          } else if (type === T.Q5_0 || type === T.Q5_1) {
+            // the x86 order is checked against llama.cpp itself below (mul_mat)
+            others.push(scalar);
           } else if (type === T.F32 || type === T.BF16) expect(Math.abs(simd - scalar)).toBeLessThanOrEqual(Math.abs(scalar) * 2 ** -23);
           else expect(Object.is(simd, scalar), `${at}: SIMD ${simd} scalar ${scalar}`).toBe(true);
           let exact = 0, mag = 0;
           for (let i = 0; i < k; i++) { exact += wv[i] * xv[i]; mag += Math.abs(wv[i] * xv[i]); }
-          if (type === T.Q4_1) {
+          if (type === T.Q4_1 || type === T.Q5_1) {
             // Q8_1 carries s = fp16(d*sum(q)) per block, and ggml's product uses m*s for the
             // offset term instead of the sum of m*x: swap that term in.
             const wb = m.bytes(wr, s.rb), xb = m.bytes(xr, s.ab);
+            const bb = type === T.Q4_1 ? 20 : 24;
             for (let b = 0; b < k / 32; b++) {
-              const mb = m.x.f16ToF32(wb[b * 20 + 2] | (wb[b * 20 + 3] << 8));
+              const mb = m.x.f16ToF32(wb[b * bb + 2] | (wb[b * bb + 3] << 8));
               const sb = m.x.f16ToF32(xb[b * 36 + 2] | (xb[b * 36 + 3] << 8));
               let sx = 0;
               for (let i = 0; i < 32; i++) sx += xv[b * 32 + i];
@@ -445,7 +449,7 @@ describe("dot products", () => {
           // size 2^-24 (the longest accumulator chain, k/8 for tinyBLAS's eight lanes and fewer
           // for the others, plus the reductions, dx*dy and the rounding of each dequantized
           // factor), so |error| <= (k/8 + 6)*2^-24*(1 + tiny) * sum|w*x|.
-          const tol = type === T.Q8_0 || type === T.F16 ? mag * (k / 8 + 8) * 2 ** -24 : mag * 1e-5;
+          const tol = type === T.Q8_0 || type === T.Q5_0 || type === T.F16 ? mag * (k / 8 + 8) * 2 ** -24 : mag * 1e-5;
           for (const v of [simd, ...others]) expect(Math.abs(v - exact), `${at}: ${v} vs ${exact}`).toBeLessThanOrEqual(tol + 1e-30);
         }
       }

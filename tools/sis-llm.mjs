@@ -5,8 +5,9 @@
 //               [--min-p M] [--repeat-penalty R] [--repeat-last-n N] [-s|--seed S] [-c|--ctx N] [--json]
 //   sis-llm tokenize -m FILE -p TEXT
 //   sis-llm info -m FILE
-//   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] --ff F --vocab-from FILE
-//               [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q4_K|Q5_K|Q6_K] [--ctx N] [--seed S] [--untied]
+//   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] [--head-dim HD] --ff F --vocab-from FILE
+//               [--arch llama|qwen2|qwen3] [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q4_K|Q5_K|Q6_K] [--ctx N]
+//               [--seed S] [--untied]
 //   sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]
 //
 // `run` writes only the generated text to stdout, as it is generated; diagnostics and the
@@ -19,8 +20,8 @@ const USAGE = `usage:
               [--min-p M] [--repeat-penalty R] [--repeat-last-n N] [-s|--seed S] [-c|--ctx N] [--json]
   sis-llm tokenize -m FILE -p TEXT
   sis-llm info -m FILE
-  sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] --ff F --vocab-from FILE
-              [--type TYPE] [--ctx N] [--seed S] [--untied]
+  sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] [--head-dim HD] --ff F --vocab-from FILE
+              [--arch llama|qwen2|qwen3] [--type TYPE] [--ctx N] [--seed S] [--untied]
   sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]`;
 
 const SETTINGS_HELP = `run's settings (the kernel's llmctl checks the same ones; defaults as llama.cpp's, but -n):
@@ -48,6 +49,7 @@ const OPTIONS = {
   "-f": ["promptFile", "string"], "--file": ["promptFile", "string"],
   "--json": ["json", "flag"],
   "--dim": ["dim", "int"], "--layers": ["layers", "int"], "--heads": ["heads", "int"], "--kv-heads": ["kvHeads", "int"],
+  "--head-dim": ["headDim", "int"], "--arch": ["arch", "string"],
   "--ff": ["ff", "int"], "--vocab-from": ["vocab", "string"], "--type": ["type", "string"], "--untied": ["untied", "flag"],
   "--pure": ["pure", "flag"], "--output-type": ["outputType", "string"],
 };
@@ -178,7 +180,8 @@ async function mkmodel(opts, positional) {
   const llm = await LLM.create();
   const bytes = llm.mkmodel({
     vocab: need(opts, "vocab", "--vocab-from FILE"), dim: need(opts, "dim", "--dim D"), layers: need(opts, "layers", "--layers L"),
-    heads: need(opts, "heads", "--heads H"), kvHeads: opts.kvHeads, ff: need(opts, "ff", "--ff F"), type: opts.type ?? "F32",
+    heads: need(opts, "heads", "--heads H"), kvHeads: opts.kvHeads, headDim: opts.headDim ?? 0, arch: opts.arch ?? "llama",
+    ff: need(opts, "ff", "--ff F"), type: opts.type ?? "F32",
     ctx: opts.ctx ?? 256, seed: opts.seed ?? 1n, untied: !!opts.untied,
   });
   writeFile(out, bytes);

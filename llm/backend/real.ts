@@ -1,4 +1,4 @@
-// The real backend: llama-architecture transformer inference with the engine (llm/engine.ts)
+// The real backend: transformer inference of the families in llm/arch with the engine (llm/engine.ts)
 // on a GGUF model read from a ModelSource (the shell's VFS file).
 //
 // Loading, in this order, so that a file that cannot work is refused before it is read:
@@ -19,6 +19,7 @@ import { bytes, count, fixed, lpad, ms, pad, percent, rate } from "./format";
 import { Engine, END_CONTEXT_FULL, END_EOS, END_MAX_TOKENS } from "../engine";
 import { allocRegion, freeRegion, linearMemoryBytes, regionBytesFree, regionBytesInUse, regionBytesPeak, regionSize } from "../../kernel/memory/regions";
 import { mem_limit } from "../../kernel/platform";
+import { familyNames } from "../arch/families";
 
 /** The first read of a model file: enough for the header of most models. */
 const HEADER_FIRST: u64 = 1 << 20;
@@ -59,7 +60,7 @@ export class TransformerBackend extends Backend {
 
   name(): string { return "real"; }
   title(): string { return "TransformerBackend"; }
-  describe(): string { return "llama-architecture transformer inference on GGUF models, on the CPU"; }
+  describe(): string { return "transformer inference on GGUF models (" + familyNames() + "), on every core"; }
 
   isLoaded(): bool { return this.engine.loaded; }
 
@@ -178,7 +179,7 @@ export class TransformerBackend extends Backend {
     const i = this.engine.info();
     if (i === null) return lines;
     lines.push("model:        " + (i.name.length != 0 ? i.name : "(no general.name)") + " (" + this.path + ")");
-    lines.push("architecture: " + i.arch);
+    lines.push("architecture: " + i.arch + " (the " + i.family + " family)");
     lines.push("layers:       " + i.layers.toString());
     lines.push("embedding:    " + i.dim.toString() + " (feed-forward " + i.ffDim.toString() + ")");
     lines.push("heads:        " + i.heads.toString() + " (KV heads " + i.kvHeads.toString() + ", head size " + i.headDim.toString() + ")");

@@ -230,3 +230,30 @@ export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
 @inline export function halfRaised(p: usize): f32 {
   return reinterpret<f32>((<i32>load<i16>(p) << 13) & 0x8fffe000) * <f32>5.192296858534828e33 * <f32>5.192296858534828e33;
 }
+
+// The reference quantizers' block statistics (ggml's quantize_row_*_ref loops).
+
+/** The value of largest magnitude among the n floats at x, the first of equals (Q4_0, Q5_0:
+ *  the scale is that value over the most negative level). */
+export function largestMagnitude(x: usize, n: i32): f32 {
+  let amax: f32 = 0, max: f32 = 0;
+  for (let j = 0; j < n; j++) {
+    const v = load<f32>(x + (<usize>j << 2));
+    if (amax < Mathf.abs(v)) { amax = Mathf.abs(v); max = v; }
+  }
+  return max;
+}
+
+/** The smallest of the n floats at x (Q4_1, Q5_1: the block's offset m). */
+export function blockMin(x: usize, n: i32): f32 {
+  let mn = F32.MAX_VALUE;
+  for (let j = 0; j < n; j++) { const v = load<f32>(x + (<usize>j << 2)); if (v < mn) mn = v; }
+  return mn;
+}
+
+/** The largest of the n floats at x. */
+export function blockMax(x: usize, n: i32): f32 {
+  let mx = -F32.MAX_VALUE;
+  for (let j = 0; j < n; j++) { const v = load<f32>(x + (<usize>j << 2)); if (v > mx) mx = v; }
+  return mx;
+}

@@ -2,7 +2,7 @@
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
 import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite, nonFiniteLanes, nonFinite8,
-  gather4Halves, halvesRawOf, specialHalves, halfRaised, tiledGemm, orderingStore, prefetchRead } from "./common";
+  gather4Halves, halvesRawOf, specialHalves, halfRaised, tiledGemm, orderingStore, prefetchRead, largestMagnitude } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows, dot as dotQ8 } from "./q8_0";
 import { fma32, fma32x4 } from "../math/fma";
 
@@ -15,11 +15,7 @@ export function quantizeRow(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < nb; i++) {
     const x = src + <usize>(i * QK * 4);
     const y = dst + <usize>(i * BLOCK_BYTES);
-    let amax: f32 = 0, max: f32 = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = load<f32>(x + (<usize>j << 2));
-      if (amax < Mathf.abs(v)) { amax = Mathf.abs(v); max = v; }
-    }
+    const max = largestMagnitude(x, QK);
     const d = max / <f32>-8.0;
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<u16>(y, <u16>f32ToF16(d));

@@ -2,7 +2,7 @@
 // (nibble order as Q4_0). ggml pairs it with Q8_1 activations, whose block sum s = d*sum(q)
 // turns the offset term into one product per block: m*s.
 import { f16ToF32, f32ToF16, f16x4ToF32x4 } from "./f16";
-import { hsum4, hsum, dot32x4 } from "./common";
+import { hsum4, hsum, dot32x4, blockMin, blockMax } from "./common";
 import { BLOCK_BYTES as Q8_1_BYTES } from "./q8_1";
 import { storeRows } from "./q8_0";
 
@@ -15,12 +15,7 @@ export function quantizeRow(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < nb; i++) {
     const x = src + <usize>(i * QK * 4);
     const y = dst + <usize>(i * BLOCK_BYTES);
-    let mn = F32.MAX_VALUE, mx = -F32.MAX_VALUE;
-    for (let j = 0; j < QK; j++) {
-      const v = load<f32>(x + (<usize>j << 2));
-      if (v < mn) mn = v;
-      if (v > mx) mx = v;
-    }
+    const mn = blockMin(x, QK), mx = blockMax(x, QK);
     const d = (mx - mn) / <f32>15.0;
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<u16>(y, <u16>f32ToF16(d));

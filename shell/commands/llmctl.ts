@@ -16,6 +16,7 @@ import { llmctlChat } from "./llmctl_chat";
 import { CONFIG_KEYS, llmctlConfig } from "./llmctl_config";
 import { llmctlInfer, llmctlProfile, llmctlStats } from "./llmctl_infer";
 import { llmctlBackend, llmctlInfo, llmctlLoad, llmctlUnload } from "./llmctl_model";
+import { familyNames } from "../../llm/arch/families";
 import { llmctlModels } from "./llmctl_models";
 
 const OPTIONS = "[--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R] [--seed S]";
@@ -34,7 +35,7 @@ sub("backend", "llmctl backend [stub [--delay-ms N] | real]",
   "  testing backend without a model (--delay-ms: wait before each word). Without a name: show the selected one.", llmctlBackend);
 sub("models", "llmctl models", "list every .gguf file under /models with its size", llmctlModels);
 sub("load", "llmctl load PATH",
-  "load a GGUF model (llama architecture): the header is checked first (format, architecture, tensor types)\n" +
+  "load a GGUF model (architectures: " + familyNames() + "): the header is checked first (format, architecture, tensor types)\n" +
   "  and the model must fit in free memory with its KV cache and scratch before the file is read; then it is\n" +
   "  read with a progress bar and its details are printed. Replaces a model loaded before. Ctrl-C stops it.", llmctlLoad);
 sub("unload", "llmctl unload", "free the model, its KV cache and scratch (all of its memory)", llmctlUnload);

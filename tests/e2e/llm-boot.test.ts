@@ -81,8 +81,8 @@ describe.skipIf(!haveMke2fs)("loading with I/O errors and on a 512 MiB machine",
     copyFileSync(MODEL_FILE, join(src, "bad-header.gguf"));
     copyFileSync(MODEL_FILE, join(src, "bad-middle.gguf"));
     copyFileSync(MODEL_FILE, join(src, "good.gguf"));
-    // 600 MiB (sparse): more than a 512 MiB machine can hold
-    const big = tinyModel({ extra: [{ name: "padding.weight", dims: [1024, 150 * 1024], type: GGML.F32, bytes: 600 * 2 ** 20 }] });
+    // 600 MiB (sparse: wide F32 matrices of one layer): more than a 512 MiB machine can hold
+    const big = tinyModel({ dim: 6244, sparse: true });
     writeSparse(join(src, "big.gguf"), big.bytes, big.size);
     const image = join(tmp, "io.img");
     mkdisk(src, image, { label: "sis-io-test" });
@@ -135,7 +135,7 @@ describe.skipIf(!haveMke2fs)("loading with I/O errors and on a 512 MiB machine",
 
   it("a 600 MiB model is too large for a 512 MiB machine, and the message says so", async () => {
     const out = await m.run("llmctl load /models/big.gguf");
-    const r = /^error: model too large for memory: \/models\/big\.gguf needs ([\d.]+) MiB \(file 600\.0 MiB \+ .*\) but only ([\d.]+) MiB of ([\d.]+) MiB is free$/m.exec(out);
+    const r = /^error: model too large for memory: \/models\/big\.gguf needs ([\d.]+) MiB \(file 600\.3 MiB \+ .*\) but only ([\d.]+) MiB of ([\d.]+) MiB is free$/m.exec(out);
     expect(r, out).not.toBeNull();
     const limit = Number(r![3]);
     expect(limit).toBeLessThan(512);

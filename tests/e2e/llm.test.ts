@@ -52,7 +52,7 @@ function setupDisk() {
   // the default model with a chat template added to its metadata
   writeFileSync(join(src, "chatml.gguf"), withMetadata(model, [["tokenizer.chat_template", T.STR, CHATML]]));
   // a 6 GiB model (sparse on the host and on the disk): its header is fine, its size is not
-  const huge = tinyModel({ extra: [{ name: "padding.weight", dims: [1024, 1536 * 1024], type: GGML.F32, bytes: 6 * 2 ** 30 }] });
+  const huge = tinyModel({ dim: 20064, sparse: true }); // wide F32 matrices of one layer
   writeSparse(join(src, "bad", "huge-file.gguf"), huge.bytes, huge.size);
   bad["huge-file.gguf"] = "/models/bad/huge-file.gguf";
   image = join(tmp, "models.img");
@@ -101,11 +101,11 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
       ["/models/missing.gguf", /^error: \/models\/missing\.gguf: no such file or directory$/m],
       ["/models/bad", /^error: cannot load \/models\/bad: it is a directory$/m],
       [bad["notes.gguf"], /^error: \/models\/bad\/notes\.gguf: GGUF: bad magic 54 68 65 73 \(expected 47 47 55 46, "GGUF"\): not a GGUF file$/m],
-      [bad["gpt2-arch.gguf"], /^error: \/models\/bad\/gpt2-arch\.gguf: model: unsupported architecture 'gpt2' \(this engine runs 'llama' models\)$/m],
+      [bad["gpt2-arch.gguf"], /^error: \/models\/bad\/gpt2-arch\.gguf: model: unsupported architecture 'gpt2' \(this engine runs: llama, qwen2, qwen3\)$/m],
       [bad["i32-matrix.gguf"], /^error: \/models\/bad\/i32-matrix\.gguf: model: tensor 'blk\.0\.attn_q\.weight' has type I32, which the engine cannot compute with \(supported: [^)]*Q4_0[^)]*\)$/m],
       [bad["truncated.gguf"], /^error: \/models\/bad\/truncated\.gguf: GGUF: tensor '[^']+' data \(offset \d+, \d+ bytes\) lies past the end of the file/m],
       [bad["huge-context.gguf"], /^error: model too large for memory: \/models\/bad\/huge-context\.gguf needs [\d.]+ GiB \(file [\d.]+ KiB \+ KV cache 8\.0 GiB for 67108864 tokens \+ scratch [\d.]+ MiB \+ working memory [\d.]+ MiB\) but only [\d.]+ [GM]iB of [\d.]+ GiB is free; a smaller context needs less \(llmctl config context N\)$/m],
-      [bad["huge-file.gguf"], /^error: model too large for memory: \/models\/bad\/huge-file\.gguf needs 6\.0 GiB \(file 6\.0 GiB \+ KV cache [\d.]+ KiB for 64 tokens/m],
+      [bad["huge-file.gguf"], /^error: model too large for memory: \/models\/bad\/huge-file\.gguf needs [\d.]+ GiB \(file 6\.0 GiB \+ KV cache [\d.]+ MiB for 64 tokens/m],
     ];
     for (const [path, msg] of cases) {
       const out = await m.run(`llmctl load ${path}`);
@@ -130,7 +130,7 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
     expect(bar).toMatch(new RegExp(`^loading ${MODEL} \\[#{30}\\] 100% 12\\.9 MiB of 12\\.9 MiB, [\\d.]+ MB/s$`));
     const line = (k: string) => new RegExp(`^${k}:\\s+(.*)$`, "m").exec(out)?.[1];
     expect(line("model")).toBe(`${want.name} (${MODEL})`);
-    expect(line("architecture")).toBe(want.arch);
+    expect(line("architecture")).toBe(`${want.arch} (the Llama family)`);
     expect(line("layers")).toBe(String(want.layers));
     expect(line("embedding")).toBe(`${want.dim} (feed-forward ${want.ff})`);
     expect(line("heads")).toBe(`${want.heads} (KV heads ${want.kvHeads}, head size ${want.headDim})`);

@@ -63,7 +63,7 @@ class Out {
 
 /**
  * buildGGUF({ version=3, kvs: [[key, type, value]], tensors: [{name, dims, type, data: Buffer, offset?}],
- *             alignment (sets general.alignment when given), tensorCount?, kvCount?, magic? })
+ *             alignment (sets general.alignment when given), tensorCount?, kvCount?, magic?, headerOnly? })
  * Tensor data is laid out in order, each aligned, unless `offset` is given explicitly.
  * Returns { bytes, marks } where marks records byte offsets of interesting fields.
  */
@@ -98,7 +98,8 @@ export function buildGGUF(spec) {
   const dataStart = Math.ceil(headerEnd / align) * align;
   marks.dataStart = dataStart;
   o.push(Buffer.alloc(dataStart - headerEnd));
-  const data = Buffer.alloc(tensors.length ? Math.max(...tensors.map((t, i) => offsets[i] + t.data.length)) : 0);
+  // headerOnly: the tensors' data is left out (the caller extends the file, see writeSparse)
+  const data = Buffer.alloc(tensors.length && !spec.headerOnly ? Math.max(...tensors.map((t, i) => offsets[i] + t.data.length)) : 0);
   tensors.forEach((t, i) => t.data.copy(data, offsets[i]));
   o.push(data);
   return { bytes: o.bytes(), marks };

@@ -142,8 +142,8 @@ export const pageRound = (n) => Math.ceil(n / 65536) * 65536;
  * element size), ctx (context_length), extra: [{ name, dims, type, bytes }] tensors whose
  * data lies beyond the written file (the caller makes the file that long, sparse).
  */
-export function tinyModel({ arch = "llama", types = {}, ctx = 64, extra = [] } = {}) {
-  const dim = 32, ff = 64, vocab = 32;
+export function tinyModel({ arch = "llama", types = {}, ctx = 64, dim = 32, sparse = false } = {}) {
+  const ff = 64, vocab = 32;
   const kvs = [
     ["general.architecture", T.STR, arch],
     ["general.name", T.STR, "tiny-test"],
@@ -156,30 +156,29 @@ export function tinyModel({ arch = "llama", types = {}, ctx = 64, extra = [] } =
     ["tokenizer.ggml.model", T.STR, "llama"],
     ["tokenizer.ggml.tokens", T.ARR, { elem: T.STR, items: Array.from({ length: vocab }, (_, i) => `t${i}`) }],
   ];
+  // sparse: the tensors are laid out (aligned, in order) but their data is not written, so a
+  // model of any size costs only its header (see writeSparse)
   const tensors = [];
-  const mat = (name, cols, rows) => tensors.push({ name, dims: [cols, rows], type: types[name] ?? GGML.F32, data: f32Data(cols * rows, 1e-3) });
-  const vec = (name, n) => tensors.push({ name, dims: [n], type: types[name] ?? GGML.F32, data: f32Data(n, 1e-3) });
-  mat("token_embd.weight", dim, vocab);
-  vec("blk.0.attn_norm.weight", dim);
-  mat("blk.0.attn_q.weight", dim, dim);
-  mat("blk.0.attn_k.weight", dim, dim);
-  mat("blk.0.attn_v.weight", dim, dim);
-  mat("blk.0.attn_output.weight", dim, dim);
-  vec("blk.0.ffn_norm.weight", dim);
-  mat("blk.0.ffn_gate.weight", dim, ff);
-  mat("blk.0.ffn_up.weight", dim, ff);
-  mat("blk.0.ffn_down.weight", ff, dim);
-  vec("output_norm.weight", dim);
-  let end = 0;
-  const spec = { kvs, tensors };
-  const built = buildGGUF(spec);
-  end = built.bytes.length - built.marks.dataStart;
-  if (!extra.length) return { bytes: built.bytes, size: built.bytes.length };
-  // extra tensors after the others, aligned; their data is not written
-  let off = Math.ceil(end / 32) * 32;
-  for (const x of extra) { tensors.push({ name: x.name, dims: x.dims, type: x.type, data: Buffer.alloc(0), offset: off }); x.offset = off; off = Math.ceil((off + x.bytes) / 32) * 32; }
-  const b2 = buildGGUF(spec);
-  return { bytes: b2.bytes, size: b2.marks.dataStart + off };
+  let off = 0;
+  const add = (name, dims) => {
+    const n = dims.reduce((a, b) => a * b, 1), type = types[name] ?? GGML.F32;
+    if (!sparse) { tensors.push({ name, dims, type, data: f32Data(n, 1e-3) }); return; }
+    tensors.push({ name, dims, type, data: Buffer.alloc(0), offset: off });
+    off = Math.ceil((off + n * 4) / 32) * 32;
+  };
+  add("token_embd.weight", [dim, vocab]);
+  add("blk.0.attn_norm.weight", [dim]);
+  add("blk.0.attn_q.weight", [dim, dim]);
+  add("blk.0.attn_k.weight", [dim, dim]);
+  add("blk.0.attn_v.weight", [dim, dim]);
+  add("blk.0.attn_output.weight", [dim, dim]);
+  add("blk.0.ffn_norm.weight", [dim]);
+  add("blk.0.ffn_gate.weight", [dim, ff]);
+  add("blk.0.ffn_up.weight", [dim, ff]);
+  add("blk.0.ffn_down.weight", [ff, dim]);
+  add("output_norm.weight", [dim]);
+  const built = buildGGUF({ kvs, tensors, headerOnly: sparse });
+  return { bytes: built.bytes, size: sparse ? built.marks.dataStart + off : built.bytes.length };
 }
 
 /** Writes bytes to path and extends the file to `size` (sparse: no data is written past the bytes). */

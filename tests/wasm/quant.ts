@@ -8,6 +8,8 @@ import * as f16q from "../../llm/quant/f16";
 import * as bf16q from "../../llm/quant/bf16";
 import * as q4_0 from "../../llm/quant/q4_0";
 import * as q4_1 from "../../llm/quant/q4_1";
+import * as q5_0 from "../../llm/quant/q5_0";
+import * as q5_1 from "../../llm/quant/q5_1";
 import * as q8_0 from "../../llm/quant/q8_0";
 import * as q8_1 from "../../llm/quant/q8_1";
 import * as q4_k from "../../llm/quant/q4_k";
@@ -16,7 +18,7 @@ import * as q6_k from "../../llm/quant/q6_k";
 import { splitDotWorkBytes } from "../../llm/quant/q8_k";
 import * as q8_k from "../../llm/quant/q8_k";
 import { f16x4ToF32x4 } from "../../llm/quant/f16";
-import { GGML_F32, GGML_F16, GGML_BF16, GGML_Q4_0, GGML_Q4_1, GGML_Q8_0, GGML_Q8_1, GGML_Q4_K, GGML_Q5_K, GGML_Q6_K, GGML_Q8_K } from "../../llm/tensor_types";
+import { GGML_F32, GGML_F16, GGML_BF16, GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1, GGML_Q8_0, GGML_Q8_1, GGML_Q4_K, GGML_Q5_K, GGML_Q6_K, GGML_Q8_K } from "../../llm/tensor_types";
 
 /** f16x4ToF32x4 over n halves (u16 at src) -> f32 at dst, to check the vector path exhaustively. */
 export function f16ToF32Vec(src: usize, dst: usize, n: i32): void {
@@ -35,6 +37,8 @@ export function quantize(type: u32, src: usize, dst: usize, n: i32): bool {
     case GGML_BF16: bf16q.quantizeRow(src, dst, n); return true;
     case GGML_Q4_0: q4_0.quantizeRow(src, dst, n); return true;
     case GGML_Q4_1: q4_1.quantizeRow(src, dst, n); return true;
+    case GGML_Q5_0: q5_0.quantizeRow(src, dst, n); return true;
+    case GGML_Q5_1: q5_1.quantizeRow(src, dst, n); return true;
     case GGML_Q8_0: q8_0.quantizeRow(src, dst, n); return true;
     case GGML_Q8_1: q8_1.quantizeRow(src, dst, n); return true;
     case GGML_Q4_K: q4_k.quantizeRow(src, dst, n); return true;
@@ -52,6 +56,8 @@ export function dequantize(type: u32, src: usize, dst: usize, n: i32): bool {
     case GGML_BF16: bf16q.dequantizeRow(src, dst, n); return true;
     case GGML_Q4_0: q4_0.dequantizeRow(src, dst, n); return true;
     case GGML_Q4_1: q4_1.dequantizeRow(src, dst, n); return true;
+    case GGML_Q5_0: q5_0.dequantizeRow(src, dst, n); return true;
+    case GGML_Q5_1: q5_1.dequantizeRow(src, dst, n); return true;
     case GGML_Q8_0: q8_0.dequantizeRow(src, dst, n); return true;
     case GGML_Q8_1: q8_1.dequantizeRow(src, dst, n); return true;
     case GGML_Q4_K: q4_k.dequantizeRow(src, dst, n); return true;
@@ -70,6 +76,8 @@ export function dotScalar(type: u32, w: usize, x: usize, k: i32): f32 {
     case GGML_BF16: return bf16q.dotScalar(w, x, k);
     case GGML_Q4_0: return q4_0.dotScalar(w, x, k);
     case GGML_Q4_1: return q4_1.dotScalar(w, x, k);
+    case GGML_Q5_0: return q5_0.dotScalar(w, x, k);
+    case GGML_Q5_1: return q5_1.dotScalar(w, x, k);
     case GGML_Q8_0: return q8_0.dotScalar(w, x, k);
     case GGML_Q4_K: return q4_k.dotScalar(w, x, k);
     case GGML_Q5_K: return q5_k.dotScalar(w, x, k);
@@ -86,6 +94,13 @@ export function dotSimd(type: u32, w: usize, x: usize, k: i32): f32 {
     case GGML_BF16: return bf16q.dot(w, x, k);
     case GGML_Q4_0: return q4_0.dot(w, x, k);
     case GGML_Q4_1: return q4_1.dot(w, x, k);
+    case GGML_Q5_0: {
+      const work = heap.alloc(<usize>(k / 32) * 34); // the test's own; the engine plans its work buffer
+      const r = q5_0.dot(w, x, k, work);
+      heap.free(work);
+      return r;
+    }
+    case GGML_Q5_1: return q5_1.dot(w, x, k);
     case GGML_Q8_0: return q8_0.dot(w, x, k);
     case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: {
       const work = heap.alloc(splitDotWorkBytes(k)); // the test's own; the engine plans its work buffer

@@ -10,7 +10,7 @@ const addr = (v) => v >>> 0;
 export const END = { EOS: -1, MAX_TOKENS: -2, CONTEXT_FULL: -3, NOT_STARTED: -4 };
 
 /** ggml type ids by name, for --type options. */
-export const TYPES = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
+export const TYPES = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
 
 export function typeId(name) {
   const id = TYPES[String(name).toUpperCase()];
@@ -206,11 +206,11 @@ export class LLM {
   }
 
   /** A llama GGUF with seeded random weights (see llm/generate_gguf.ts). Returns the bytes. */
-  mkmodel({ vocab, dim, layers, heads, kvHeads, ff, type = "F32", ctx = 256, seed = 1, untied = false }) {
+  mkmodel({ vocab, arch = "llama", dim, layers, heads, kvHeads, headDim = 0, ff, type = "F32", ctx = 256, seed = 1, untied = false }) {
     const { ptr: p, size } = this.putAny(vocab);
     try {
-      const err = this.str(this.x.mkmodel(p, BigInt(size), dim, layers, heads, kvHeads ?? heads, ff, typeId(type), ctx,
-        BigInt(seed), untied ? 1 : 0));
+      const err = this.str(this.withBytes(arch, (ap, an) => this.x.mkmodel(p, BigInt(size), ap, an, dim, layers, heads,
+        kvHeads ?? heads, headDim ?? 0, ff, typeId(type), ctx, BigInt(seed), untied ? 1 : 0)));
       if (err) throw new Error(err);
     } finally { this.x.free(p); }
     return this.takeWritten();

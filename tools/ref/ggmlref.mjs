@@ -97,20 +97,29 @@ export function ensureGgmlRef() {
   return BIN;
 }
 
-const RUN_SRC = join(ROOT, "tools/ref/llama-run.c");
-const RUN_BIN = join(OUT_DIR, "llama-run");
-
-/** Builds build/ref/llama-run if its inputs changed; returns its path. Throws on failure. */
-export function ensureLlamaRun() {
+/** Builds build/ref/NAME from tools/ref/NAME.c against libllama if its inputs changed;
+ *  returns its path. Throws on failure. */
+function ensureLlamaTool(name) {
   const why = ggmlRefUnavailable();
   if (why) throw new Error(why);
-  const key = createHash("sha256").update(readFileSync(RUN_SRC)).update(LIBS).update(String(readFileSync(PKG).length)).digest("hex");
-  const stamp = RUN_BIN + ".hash";
-  if (existsSync(RUN_BIN) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return RUN_BIN;
+  const src = join(ROOT, "tools/ref", name + ".c"), bin = join(OUT_DIR, name);
+  const key = createHash("sha256").update(readFileSync(src)).update(LIBS).update(String(readFileSync(PKG).length)).digest("hex");
+  const stamp = bin + ".hash";
+  if (existsSync(bin) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return bin;
   mkdirSync(OUT_DIR, { recursive: true });
-  buildTool(RUN_SRC, RUN_BIN, [`-l:${libName("libllama")}`, "-l:libggml-base.so", `-l:${libggmlName()}`]);
+  buildTool(src, bin, [`-l:${libName("libllama")}`, "-l:libggml-base.so", `-l:${libggmlName()}`]);
   writeFileSync(stamp, key);
-  return RUN_BIN;
+  return bin;
+}
+
+/** Builds build/ref/llama-run if its inputs changed; returns its path. Throws on failure. */
+export function ensureLlamaRun() { return ensureLlamaTool("llama-run"); }
+
+/** llama.cpp's own quantizer (tools/ref/llama-quantize.c): `input` (F32/F16/BF16 GGUF) to
+ *  `output` as llama.cpp makes a file of `ftype` ("Q4_0", "Q4_K_M", ...). Throws on failure. */
+export function llamaQuantize(input, output, ftype) {
+  const bin = ensureLlamaTool("llama-quantize");
+  execFileSync(bin, [input, output, ftype], { env: { ...process.env, GGML_BACKEND_DIR: pinnedBinsDir() }, stdio: ["ignore", "ignore", "pipe"] });
 }
 
 /**

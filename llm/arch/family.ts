@@ -1,0 +1,23 @@
+// A model family (GGUF `general.architecture`): what its forward pass does beyond llama's,
+// as data the one forward pass (llm/forward.ts) reads at its hooks. Each family is one file
+// beside this one saying what differs, after llama.cpp's graph for it (src/models/*.cpp in
+// the source node-llama-cpp ships); families.ts lists them.
+
+/** RoPE rotates adjacent pairs (2i, 2i+1) of each head (llama.cpp's LLAMA_ROPE_TYPE_NORM). */
+export const ROPE_PAIRS: i32 = 0;
+/** RoPE rotates pairs (i, i + n_rot/2): the head's two halves (LLAMA_ROPE_TYPE_NEOX). */
+export const ROPE_HALVES: i32 = 1;
+
+export class Family {
+  constructor(
+    /** general.architecture, the prefix of the family's metadata keys. */
+    public arch: string,
+    /** The family's name for people (llmctl info, models). */
+    public title: string,
+    /** ROPE_PAIRS or ROPE_HALVES. */
+    public rope: i32,
+    /** Each head of q and k is RMS-normed with its own weights (attn_q_norm, attn_k_norm)
+     *  before RoPE. */
+    public qkNorm: bool,
+  ) {}
+}
