@@ -42,7 +42,7 @@
 
 import { GGUFFile, GGUF_TYPE_STRING } from "./gguf";
 import {
-  TemplateInfo, detectTemplate, familyName, FAMILY_PLAIN, FAMILY_CHATML, FAMILY_ZEPHYR, FAMILY_LLAMA2, FAMILY_LLAMA3, FAMILY_PHI3,
+  TemplateInfo, detectTemplate, familyName, FAMILY_PLAIN, FAMILY_CHATML, FAMILY_ZEPHYR, FAMILY_LLAMA2, FAMILY_LLAMA3, FAMILY_PHI3, FAMILY_GEMMA,
 } from "./chat/detect";
 import { strip, findPiece } from "./chat/text";
 
@@ -54,7 +54,7 @@ const ROLE_ASSISTANT: i32 = 3;
 function llama3Header(role: string): string { return "<|start_header_id|>" + role + "<|end_header_id|>\n\n"; }
 
 export class ChatFormat {
-  /** Family: "chatml", "zephyr", "llama2", "llama3", "phi3" or "plain". */
+  /** Family: "chatml", "zephyr", "llama2", "llama3", "phi3", "gemma" or "plain". */
   name: string = "plain";
   /** Why this family (and which variant), or why the plain fallback. */
   reason: string = "";
@@ -73,6 +73,9 @@ export class ChatFormat {
   error: string = "";
   /** The piece last returned is the first of the conversation (tokenize it with addSpecial = true). */
   firstPiece: bool = false;
+  /** Today's date as Llama 3.1+ templates write it ("%d %b %Y"); the template's own fallback
+   *  until the caller sets it (llama.cpp renders the date it runs on). */
+  today: string = "26 Jul 2024";
 
   private info: TemplateInfo;
   private started: bool = false;
@@ -102,6 +105,7 @@ export class ChatFormat {
       case FAMILY_LLAMA2: stop = eosText; break;
       case FAMILY_LLAMA3: stop = "<|eot_id|>"; break;
       case FAMILY_PHI3: stop = "<|end|>"; break;
+      case FAMILY_GEMMA: stop = "<end_of_turn>"; break;
       default: stop = "\nUser:";
     }
     if (stop.length > 0) c.stopStrings.push(stop);
@@ -229,6 +233,7 @@ export class ChatFormat {
       case FAMILY_LLAMA2: return this.eosText;
       case FAMILY_LLAMA3: return "<|eot_id|>";
       case FAMILY_PHI3: return "<|end|>\n";
+      case FAMILY_GEMMA: return "<end_of_turn>\n";
     }
     return "\n";
   }
@@ -240,6 +245,7 @@ export class ChatFormat {
       case FAMILY_ZEPHYR: case FAMILY_PHI3: return "<|assistant|>\n";
       case FAMILY_LLAMA3: return llama3Header("assistant");
       case FAMILY_LLAMA2: return "";
+      case FAMILY_GEMMA: return "<start_of_turn>model\n";
     }
     return "Assistant:";
   }
@@ -250,7 +256,13 @@ export class ChatFormat {
       case FAMILY_CHATML: return "<|im_start|>" + role + "\n" + content + "<|im_end|>\n";
       case FAMILY_ZEPHYR: return "<|" + role + "|>\n" + content + this.zephyrEnd() + "\n";
       case FAMILY_PHI3: return "<|" + role + "|>\n" + content + "<|end|>\n";
-      case FAMILY_LLAMA3: return llama3Header(role) + strip(content) + "<|eot_id|>";
+      case FAMILY_LLAMA3:
+        // Llama 3.1+: the system turn opens with the knowledge cutoff and today's date
+        if (role == "system" && this.info.dateHeader) {
+          return llama3Header(role) + "Cutting Knowledge Date: December 2023\nToday Date: " + this.today + "\n\n" + strip(content) + "<|eot_id|>";
+        }
+        return llama3Header(role) + strip(content) + "<|eot_id|>";
+      case FAMILY_GEMMA: return "<start_of_turn>" + role + "\n" + strip(content) + "<end_of_turn>\n";
     }
     // plain
     return (role == "system" ? "System: " : "User: ") + content + "\n";
@@ -294,21 +306,30 @@ export class ChatFormat {
     }
     const llama2 = this.info.family == FAMILY_LLAMA2;
     if (llama2 && this.lastRole == ROLE_USER) return this.fail("user and assistant messages must alternate");
-    let content = u;
+    let content = u, head = "";
     if (this.hasPendingSystem) {
       const sys = this.pendingSystem;
       if (llama2 && this.info.sysBlock) content = "<<SYS>>\n" + sys + "\n<</SYS>>\n\n" + u;
+      else if (this.info.family == FAMILY_GEMMA && this.info.systemJoin != "\n") head = sys + this.info.systemJoin; // Gemma 3
       else content = u.length > 0 ? sys + "\n" + u : sys;
       this.hasPendingSystem = false;
       this.pendingSystem = "";
+    } else if (this.lastRole == ROLE_NONE) {
+      // a conversation without a system prompt: the turn some templates write anyway
+      if (this.info.dateHeader) head = this.turn("system", "");
+      else if (this.info.defaultSystem.length > 0) head = this.turn("system", this.info.defaultSystem);
     }
     let piece: string;
     if (llama2) {
       const bos = this.userTurns > 0 && this.info.bosInHistory ? this.bosText : "";
       piece = bos + "[INST] " + (this.info.strip ? strip(content) : content) + " [/INST]";
       this.replyOpen = true; // the reply follows "[/INST]" directly
+    } else if (this.info.family == FAMILY_GEMMA && head.length > 0 && this.info.systemJoin != "\n") {
+      piece = "<start_of_turn>user\n" + head + strip(content) + "<end_of_turn>\n";
+      if (addAssistantPrompt) piece += this.replyStart();
+      this.replyOpen = addAssistantPrompt;
     } else {
-      piece = this.turn("user", content);
+      piece = head + this.turn("user", content);
       if (addAssistantPrompt) piece += this.replyStart();
       this.replyOpen = addAssistantPrompt;
     }
@@ -325,7 +346,7 @@ export class ChatFormat {
     if (f == FAMILY_LLAMA2) {
       const s = this.info.strip ? strip(a) : a;
       body = this.info.spacedReply ? " " + s + " " : s;
-    } else if (f == FAMILY_LLAMA3) {
+    } else if (f == FAMILY_LLAMA3 || f == FAMILY_GEMMA) {
       body = strip(a);
     } else if (f == FAMILY_PLAIN) {
       body = " " + a;

@@ -64,6 +64,8 @@ function fileType(t: u32): u32 {
 const MATRIX: i32 = 0;
 const NORM: i32 = 1;
 const BIAS: i32 = 2;
+/** Llama 3's RoPE frequency divisors (computed, not random). */
+const ROPE_FREQS: i32 = 3;
 
 /** The tensors of a model to generate: name, rows, row length, kind, weight spread. */
 class Plan {
@@ -74,6 +76,7 @@ class Plan {
   sds: Array<f32> = new Array<f32>();
   add(name: string, rows: i32, cols: i32, sd: f32): void { this.push(name, rows, cols, MATRIX, sd); }
   norm(name: string, n: i32): void { this.push(name, 1, n, NORM, <f32>0.1); }
+  ropeFreqs(name: string, n: i32): void { this.push(name, 1, n, ROPE_FREQS, 0); }
   bias(name: string, n: i32): void { this.push(name, 1, n, BIAS, <f32>0.5); }
   private push(name: string, rows: i32, cols: i32, kind: i32, sd: f32): void {
     this.names.push(name); this.rows.push(rows); this.cols.push(cols); this.kinds.push(kind); this.sds.push(sd);
@@ -92,14 +95,18 @@ function fillUniform(rng: Pcg32, dst: usize, n: usize, mean: f32, sd: f32): void
 /**
  * Writes a model of family `arch` (general.architecture) and the given shape with seeded
  * random weights: every matrix of type `type`, norms and biases F32, and the family's own
- * tensors (qwen2: q/k/v biases; qwen3: q/k norms). headDim 0: dim / heads. The tokenizer
- * metadata is copied from the GGUF at [vocabPtr, +vocabSize).
+ * tensors (qwen2: q/k/v biases; qwen3: q/k norms). headDim 0: dim / heads; ropeBase and normEps
+ * 0: the family's usual (llama 10000 and 1e-5, the others 1e6 and 1e-6). llama3Rope: a
+ * rope_freqs tensor with Llama 3.1/3.2's frequency divisors (scaling factor 32 over an original
+ * 8192-token context), as llama.cpp's converter writes it. The tokenizer metadata is copied
+ * from the GGUF at [vocabPtr, +vocabSize).
  * Every matrix has spread 1/sqrt(fan-in): each layer contributes to the residual stream and
  * the logits spread about 1, so the distribution is neither flat nor one-hot.
  * Returns "" (image at writtenPtr()) or an error.
  */
 export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32, layers: i32, heads: i32, kvHeads: i32,
-  headDim: i32, ff: i32, type: u32, ctx: i32, seed: u64, untied: bool): string {
+  headDim: i32, ff: i32, type: u32, ctx: i32, seed: u64, untied: bool, ropeBase: f32 = 0, normEps: f32 = 0,
+  llama3Rope: bool = false): string {
   releaseWritten();
   const family = findFamily(arch);
   if (family === null) return "unknown architecture '" + arch + "' (mkmodel writes: " + familyNames() + ")";
@@ -136,8 +143,10 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
   w.setU32(k + "attention.head_count", <u32>heads);
   w.setU32(k + "attention.head_count_kv", <u32>kvHeads);
   if (headDim > 0) { w.setU32(k + "attention.key_length", <u32>hd); w.setU32(k + "attention.value_length", <u32>hd); }
-  w.setF32(k + "attention.layer_norm_rms_epsilon", family!.arch == "llama" ? <f32>1e-5 : <f32>1e-6);
-  w.setF32(k + "rope.freq_base", family!.arch == "llama" ? <f32>10000 : <f32>1000000);
+  const isLlama = family!.arch == "llama";
+  const base: f32 = ropeBase > 0 ? ropeBase : isLlama ? <f32>10000 : <f32>1000000;
+  w.setF32(k + "attention.layer_norm_rms_epsilon", normEps > 0 ? normEps : isLlama ? <f32>1e-5 : <f32>1e-6);
+  w.setF32(k + "rope.freq_base", base);
   w.setU32("general.quantization_version", 2);
   for (let i = 0; i < vf.kvCount; i++) if (vf.keys[i].startsWith("tokenizer.")) w.copyValue(vf.keys[i], vf.values[i]);
 
@@ -168,6 +177,7 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
   }
   plan.norm("output_norm.weight", dim);
   if (untied) plan.add("output.weight", nVocab, dim, sdIn);
+  if (llama3Rope) plan.ropeFreqs("rope_freqs.weight", hd / 2);
   const names = plan.names, rows = plan.rows, cols = plan.cols, kinds = plan.kinds, sds = plan.sds;
 
   for (let i = 0; i < names.length; i++) {
@@ -191,11 +201,31 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
     const t = kinds[i] != MATRIX ? GGML_F32 : type;
     const rb = <usize>rowBytes(t, <u64>cols[i]);
     for (let j = 0; j < rows[i]; j++) {
-      fillUniform(rng, row.dataStart, <usize>cols[i], kinds[i] == NORM ? <f32>1 : <f32>0, sds[i]);
+      if (kinds[i] == ROPE_FREQS) llama3RopeFactors(row.dataStart, hd, base);
+      else fillUniform(rng, row.dataStart, <usize>cols[i], kinds[i] == NORM ? <f32>1 : <f32>0, sds[i]);
       quantizeRow(row.dataStart, t, r.tensorData[i] + <usize>j * rb, cols[i]);
     }
   }
   return "";
+}
+
+/** Llama 3.1's RoPE scaling as divisors of each frequency (hd/2 f32 at dst), the way llama.cpp's
+ *  converter writes rope_freqs: wavelengths shorter than 8192/4 keep theirs, longer than 8192
+ *  are divided by 32, and those between blend smoothly. */
+function llama3RopeFactors(dst: usize, hd: i32, base: f32): void {
+  const factor = 32.0, low = 1.0, high = 4.0, original = 8192.0;
+  for (let i = 0; i < hd / 2; i++) {
+    const freq = 1.0 / Math.pow(<f64>base, <f64>(2 * i) / <f64>hd);
+    const wavelen = 2 * Math.PI / freq;
+    let f: f64;
+    if (wavelen < original / high) f = 1;
+    else if (wavelen > original / low) f = factor;
+    else {
+      const smooth = (original / wavelen - low) / (high - low);
+      f = 1 / ((1 - smooth) / factor + smooth);
+    }
+    store<f32>(dst + (<usize>i << 2), <f32>f);
+  }
 }
 
 // ---------------------------------------------------------------------------------------

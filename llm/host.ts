@@ -22,9 +22,9 @@ export function free(ptr: usize): bool { return freeRegion(ptr); }
 
 /** generate_gguf's mkmodel, the architecture name as UTF-8 bytes at [archPtr, +archLen). */
 export function mkmodel(vocabPtr: usize, vocabSize: u64, archPtr: usize, archLen: i32, dim: i32, layers: i32, heads: i32,
-  kvHeads: i32, headDim: i32, ff: i32, type: u32, ctx: i32, seed: u64, untied: bool): string {
+  kvHeads: i32, headDim: i32, ff: i32, type: u32, ctx: i32, seed: u64, untied: bool, ropeBase: f32, normEps: f32, llama3Rope: bool): string {
   return mkmodelOf(vocabPtr, vocabSize, String.UTF8.decodeUnsafe(archPtr, <usize>archLen), dim, layers, heads, kvHeads,
-    headDim, ff, type, ctx, seed, untied);
+    headDim, ff, type, ctx, seed, untied, ropeBase, normEps, llama3Rope);
 }
 
 /** Loads the GGUF image at [ptr, ptr+size); nCtx 0 = the model's context. "" or an error. */

@@ -247,7 +247,7 @@ export function bindModel(f: GGUFFile): ModelResult {
   const m = new Model(f);
   const c = m.config;
   c.arch = arch;
-  c.family = family!;
+  c.family = family;
   c.name = f.getString("general.name", "");
   c.nLayer = meta.int("block_count");
   c.nEmbd = meta.int("embedding_length");

@@ -60,7 +60,7 @@ const T_FUSIONNET = "{%- for idx in range(0, messages|length) -%}\n{%- if messag
   "{{- bos_token + '[INST] ' + messages[idx]['content'] + ' [/INST]' -}}\n{%- else -%}\n{{- messages[idx]['content'] + ' [/INST]' -}}\n{%- endif -%}\n" +
   "{% elif messages[idx]['role'] == 'system' %}\n{{- '[INST] <<SYS>>\\n' + messages[idx]['content'] + '\\n<</SYS>>\\n\\n' -}}\n" +
   "{%- elif messages[idx]['role'] == 'assistant' -%}\n{{- ' '  + messages[idx]['content'] + ' ' + eos_token -}}\n{% endif %}\n{% endfor %}";
-// google/gemma-7b-it (a family this formatter does not implement)
+// google/gemma-7b-it (no system turn: llama.cpp merges a system prompt into the first message)
 const T_GEMMA = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}" +
   "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}" +
   "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}" +
@@ -111,8 +111,16 @@ const turn = (role: string, content: string, prompt: boolean) => JSON.parse(str(
 const endReply = () => JSON.parse(str(inst, "endReply"));
 const userTurn = (content: string) => JSON.parse(str(inst, "userTurn", ...args(content)));
 
+/** Today as llama.cpp's Jinja renderer writes strftime_now("%d %b %Y"). */
+function today(): string {
+  const d = new Date();
+  const mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getMonth()];
+  return `${String(d.getDate()).padStart(2, "0")} ${mon} ${d.getFullYear()}`;
+}
+
 function openTemplate(template: string, bos = "<s>", eos = "</s>", addBos = true) {
   x.openTemplate(...args(template, bos, eos), addBos ? 1 : 0);
+  x.setToday(...args(today()));
   return info();
 }
 
@@ -234,10 +242,23 @@ const STRING_CASES: Case[] = [
   { name: "Meta-Llama-3-8B-Instruct, BOS not added by the tokenizer", template: T_LLAMA3, family: "llama3", bos: "<|begin_of_text|>", eos: "<|eot_id|>", addBos: false },
   { name: "Phi-3-small", template: T_PHI3_SMALL, family: "phi3", bos: "<s>", eos: "<|endoftext|>" },
   { name: "Phi-3-vision", template: T_PHI3_VISION, family: "phi3", eos: "<|endoftext|>" },
+  { name: "Gemma-7b-it", template: T_GEMMA, family: "gemma", bos: "<bos>", eos: "<eos>" },
+];
+
+/** A template from ../shared/vocab/templates (llama.cpp's collection; read, never copied). */
+const shared = (file: string) => { try { return readFileSync(join(SHARED, "vocab", "templates", file), "utf8"); } catch { return ""; } };
+// The families issue 13 adds: Qwen2.5/Qwen3 (ChatML with their own defaults), Llama 3.x (the
+// date header), Phi-3.5, Gemma.
+const SHARED_CASES: Case[] = [
+  { name: "Qwen2.5-7B-Instruct", template: shared("Qwen-Qwen2.5-7B-Instruct.jinja"), family: "chatml", bos: "", eos: "<|im_end|>", addBos: false },
+  { name: "Qwen3-0.6B", template: shared("Qwen-Qwen3-0.6B.jinja"), family: "chatml", bos: "", eos: "<|im_end|>", addBos: false },
+  { name: "Llama-3.2-3B-Instruct", template: shared("meta-llama-Llama-3.2-3B-Instruct.jinja"), family: "llama3", bos: "<|begin_of_text|>", eos: "<|eot_id|>" },
+  { name: "Phi-3.5-mini-instruct", template: shared("microsoft-Phi-3.5-mini-instruct.jinja"), family: "phi3", bos: "<s>", eos: "<|endoftext|>" },
+  { name: "Gemma-2-2b-it", template: shared("google-gemma-2-2b-it.jinja"), family: "gemma", bos: "<bos>", eos: "<eos>" },
 ];
 
 describe("chat formats of real templates, turn by turn, equal llama.cpp's prompt", () => {
-  for (const c of STRING_CASES) {
+  for (const c of [...STRING_CASES, ...(HAVE_SHARED ? SHARED_CASES : [])]) {
     it(c.name, () => {
       const bos = c.bos ?? "<s>", eos = c.eos ?? "</s>", addBos = c.addBos ?? true;
       const fi = openTemplate(c.template, bos, eos, addBos);
@@ -298,7 +319,6 @@ describe("chat formats of real templates, turn by turn, equal llama.cpp's prompt
 describe("templates that are not implemented fall back to plain turns and say why", () => {
   const cases: [string, string, RegExp][] = [
     ["none", "", /has no tokenizer.chat_template/],
-    ["gemma", T_GEMMA, /looks like gemma/],
     ["mistral-v7", T_MISTRAL_V7, /looks like mistral-v7/],
     ["phi-4", "{% for m in messages %}{{'<|im_start|>' + m['role'] + '<|im_sep|>' + m['content'] + '<|im_end|>'}}{% endfor %}", /looks like phi4/],
     ["glm-edge", "{% for item in messages %}<|{{ item['role'] }}|>\n{{ item['content'] }}{% endfor %}<|user|><|assistant|>", /looks like glmedge/],

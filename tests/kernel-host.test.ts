@@ -12,7 +12,7 @@ const boot = (opts: any = {}) => KernelHost.start({ wasm, ...opts });
 // Every command the shell registers today, with a word its one-line help must contain.
 const COMMANDS: [string, RegExp][] = [
   ["debug", /trap/], ["echo", /print/], ["help", /commands/], ["llmctl", /LLM/], ["log", /log/],
-  ["mem", /memory/], ["poweroff", /off/], ["reboot", /restart/], ["uptime", /since boot/], ["version", /version/],
+  ["mem", /memory/], ["poweroff", /off/], ["reboot", /restart/], ["uptime", /since boot/], ["date", /real-time clock/], ["version", /version/],
 ];
 
 function countPrompts(s: string) {

@@ -27,6 +27,8 @@ async function load() {
     fixed: (v: number, d: number) => { x.fixedOf(v, d); return result(); },
     bytes: (n: number | bigint) => { x.bytesOf(BigInt(n)); return result(); },
     hms: (s: number | bigint) => { x.hmsOf(BigInt(s)); return result(); },
+    date: (secs: number) => { x.dateOf(BigInt(secs)); return result(); },
+    dateTime: (secs: number) => { x.dateTimeOf(BigInt(secs)); return result(); },
     printable: (s: string) => { x.printableOf(put(s)); return result(); },
     replaceDecode: (b: Uint8Array) => { const bad = x.replaceDecode(put(b)); return { text: resultBytes(), bad }; },
     firstInvalid: (b: Uint8Array) => x.firstInvalid(put(b)),
@@ -122,6 +124,23 @@ describe("shell/args numbers", () => {
     for (const [s, v] of good) expect(u.number(s), s).toBe(v);
     for (const bad of ["", "-", ".", "abc", "1.2.3", "1e", "1e+", "e5", "inf", "NaN", "1e400", "0x1", " 1", "1 ", "1,5"]) {
       expect(Number.isNaN(u.number(bad)), bad).toBe(true);
+    }
+  });
+});
+
+describe("kernel/lib/date", () => {
+  it("writes Unix time as strftime's %d %b %Y (UTC), leap days and centuries included", () => {
+    const MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const js = (s: number) => { const d = new Date(s * 1000); return `${String(d.getUTCDate()).padStart(2, "0")} ${MON[d.getUTCMonth()]} ${d.getUTCFullYear()}`; };
+    expect(u.date(0)).toBe("01 Jan 1970");
+    expect(u.date(1721952000)).toBe("26 Jul 2024");
+    for (const s of [951782400, 951868799, 4107542400, 2147483647, 4294967295, -86400, -1]) expect(u.date(s), String(s)).toBe(js(s));
+    let seed = 11;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const s = seed * 3;
+      expect(u.date(s)).toBe(js(s));
+      expect(u.dateTime(s)).toBe(new Date(s * 1000).toISOString().replace("T", " ").replace(/\.000Z$/, " UTC"));
     }
   });
 });

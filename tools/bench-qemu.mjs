@@ -11,7 +11,7 @@
 //              with tools/peer/setup.sh). SIS is compared with its best thread count.
 // Both prompts are the same text (Genesis 1:1-3) cut or repeated to P tokens.
 //
-//   node tools/bench-qemu.mjs [--only scribe|tinyllama] [--prompt-tokens P] [--gen N]
+//   node tools/bench-qemu.mjs [--only scribe|tinyllama|qwen2.5|llama3.2] [--prompt-tokens P] [--gen N]
 //        [--cpu neoverse-n1] [--smp 2] [--more-smp 4] [--mem 4G] [--runs R]
 //        [--peer-threads 1,2] [--no-peer] [--no-scaling]
 //
@@ -19,7 +19,9 @@
 // (22 layers, dim 2048, 32/4 heads, ff 5632, vocab 32000, Q4_0 with a Q6_K output head,
 // seeded random weights) with P=16, N=8 by default (it runs at well under 1 tok/s under
 // TCG). The TinyLlama-shaped file is made once with `sis-llm mkmodel` + `sis-llm quantize`
-// and cached in build/bench/ (the same file tools/bench.mjs uses).
+// and cached in build/bench/ (the same file tools/bench.mjs uses). The Qwen2.5-0.5B and
+// Llama-3.2-1B shapes (tools/lib/shapes.mjs, their real vocabularies) in Q4_0 as llama.cpp's
+// own quantizer writes it, P=16, N=8, made once into build/bench/ too.
 import { spawnSync } from "node:child_process";
 import { existsSync, linkSync, mkdirSync, copyFileSync, rmSync, renameSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -29,6 +31,7 @@ import { ROOT } from "./lib/asbuild.mjs";
 import { mkdisk } from "./mkdisk.mjs";
 import { SisMachine } from "../tests/support/qemu-serial.mjs";
 import { runPeer, checkPeerSetup, DEFAULT_PROMPT } from "./peer/run.mjs";
+import { ensureShapedModel } from "./lib/shapes.mjs";
 
 const BENCH_DIR = resolve(ROOT, "build", "bench");
 const SHARED = resolve(ROOT, "../shared");
@@ -40,6 +43,8 @@ const MODELS = {
     prompt: 16, gen: 8,
     make: { dim: 2048, layers: 22, heads: 32, kvHeads: 4, ff: 5632, ctx: 2048, seed: 1, untied: true },
   },
+  "qwen2.5": { label: "Qwen2.5-0.5B shape Q4_0 (random weights)", shape: "qwen2.5-0.5b", ftype: "Q4_0", prompt: 16, gen: 8 },
+  "llama3.2": { label: "Llama-3.2-1B shape Q4_0 (random weights)", shape: "llama-3.2-1b", ftype: "Q4_0", prompt: 16, gen: 8, ctx: 4096 },
 };
 
 function parseArgs(argv) {
@@ -100,11 +105,12 @@ export function diskFor(model) {
 }
 
 /** SIS in QEMU: load the model, `llmctl bench --pg P,N`. Returns tok/s and what SIS reported. */
-async function benchSis(model, o, P, N, smp = o.smp) {
+async function benchSis(model, o, P, N, smp = o.smp, ctx = 0) {
   const disk = diskFor(model);
   const m = await SisMachine.boot({ disk, cpu: o.cpu, smp, mem: o.mem });
   try {
     await m.run("llmctl backend real");
+    if (ctx) await m.run(`llmctl config context ${ctx}`); // a model whose own context does not fit in memory
     const name = `/models/${basename(model)}`;
     const load = await m.run(`llmctl load ${name}`, { timeout: 600_000 });
     if (!/^loaded /m.test(load)) throw new Error(`SIS could not load ${name}:\n${load}`);
@@ -143,10 +149,11 @@ async function main() {
   for (const [key, m] of Object.entries(MODELS)) {
     if (o.only && key !== o.only) continue;
     if (m.make) await ensureTinyLlama(m);
+    if (m.shape) m.path = await ensureShapedModel(m.shape, m.ftype);
     const P = o.prompt ?? m.prompt, N = o.gen ?? m.gen;
     const sisRow = async (smp) => {
       process.stderr.write(`bench-qemu: ${m.label}: SIS -smp ${smp} (P=${P}, N=${N})...\n`);
-      const r = await benchSis(m.path, o, P, N, smp);
+      const r = await benchSis(m.path, o, P, N, smp, m.ctx ?? 0);
       console.log(`| ${m.label} | SIS, -smp ${smp} (${r.cores} cores) | ${P} / ${N} | ${fmt(r.prefill.tokS)} | ${fmt(r.decode.tokS)} | ${r.mem.replace(/\|/g, "/")} |`);
       return r;
     };

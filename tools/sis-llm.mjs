@@ -6,14 +6,17 @@
 //   sis-llm tokenize -m FILE -p TEXT
 //   sis-llm info -m FILE
 //   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] [--head-dim HD] --ff F --vocab-from FILE
-//               [--arch llama|qwen2|qwen3] [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q4_K|Q5_K|Q6_K] [--ctx N]
-//               [--seed S] [--untied]
+//               [--arch llama|qwen2|qwen3] [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K]
+//               [--ctx N] [--seed S] [--untied]
+//   sis-llm mkmodel OUT --shape qwen2.5-0.5b|qwen3-0.6b|llama-3.2-1b|smollm2-135m [--type T] [--seed S]
+//               (a real model's shape, tools/lib/shapes.mjs; the vocabulary from ../shared/vocab)
 //   sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]
 //
 // `run` writes only the generated text to stdout, as it is generated; diagnostics and the
 // summary go to stderr. Ctrl-C stops generation between two tokens.
 import { openSync, writeSync, closeSync, readFileSync } from "node:fs";
 import { LLM } from "./lib/llm.mjs";
+import { SHAPES, shapeOptions, shapeVocab } from "./lib/shapes.mjs";
 
 const USAGE = `usage:
   sis-llm run -m FILE (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]
@@ -22,6 +25,8 @@ const USAGE = `usage:
   sis-llm info -m FILE
   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] [--head-dim HD] --ff F --vocab-from FILE
               [--arch llama|qwen2|qwen3] [--type TYPE] [--ctx N] [--seed S] [--untied]
+  sis-llm mkmodel OUT --shape NAME [--vocab-from FILE] [--type TYPE] [--seed S]
+              NAME: ${Object.keys(SHAPES).join(", ")}
   sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]`;
 
 const SETTINGS_HELP = `run's settings (the kernel's llmctl checks the same ones; defaults as llama.cpp's, but -n):
@@ -49,7 +54,7 @@ const OPTIONS = {
   "-f": ["promptFile", "string"], "--file": ["promptFile", "string"],
   "--json": ["json", "flag"],
   "--dim": ["dim", "int"], "--layers": ["layers", "int"], "--heads": ["heads", "int"], "--kv-heads": ["kvHeads", "int"],
-  "--head-dim": ["headDim", "int"], "--arch": ["arch", "string"],
+  "--head-dim": ["headDim", "int"], "--arch": ["arch", "string"], "--shape": ["shape", "string"],
   "--ff": ["ff", "int"], "--vocab-from": ["vocab", "string"], "--type": ["type", "string"], "--untied": ["untied", "flag"],
   "--pure": ["pure", "flag"], "--output-type": ["outputType", "string"],
 };
@@ -178,6 +183,12 @@ async function mkmodel(opts, positional) {
   const out = positional[0];
   if (!out) throw new UsageError("mkmodel needs an output file");
   const llm = await LLM.create();
+  if (opts.shape) {
+    if (!SHAPES[opts.shape]) throw new UsageError(`unknown shape '${opts.shape}' (known: ${Object.keys(SHAPES).join(", ")})`);
+    const n = llm.mkmodel({ vocab: opts.vocab ?? shapeVocab(opts.shape), ...shapeOptions(opts.shape, opts.type ?? "F16", opts.seed ?? 1n), toFile: out });
+    process.stderr.write(`sis-llm: wrote ${out} (${SHAPES[opts.shape].title} shape, ${n} bytes)\n`);
+    return;
+  }
   const bytes = llm.mkmodel({
     vocab: need(opts, "vocab", "--vocab-from FILE"), dim: need(opts, "dim", "--dim D"), layers: need(opts, "layers", "--layers L"),
     heads: need(opts, "heads", "--heads H"), kvHeads: opts.kvHeads, headDim: opts.headDim ?? 0, arch: opts.arch ?? "llama",

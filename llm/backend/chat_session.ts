@@ -29,9 +29,10 @@ export class ChatSession {
   private reply: Array<u8> = new Array<u8>();
   private tokStart: Array<i32> = new Array<i32>();
 
-  constructor(private engine: Engine, system: string) {
+  constructor(private engine: Engine, system: string, today: string = "") {
     this.fmt = ChatFormat.fromGGUF(engine.file!);
     this.system = system;
+    if (today.length > 0) this.fmt.today = today;
     for (let i = 0; i < this.fmt.stopStrings.length; i++) {
       this.stops.push(Uint8Array.wrap(String.UTF8.encode(this.fmt.stopStrings[i])));
     }

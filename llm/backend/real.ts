@@ -264,10 +264,11 @@ export class TransformerBackend extends Backend {
 
   // ---- chat ----
 
-  /** Starts a conversation (an empty cache); returns "" or an error. */
-  chatStart(system: string): string {
+  /** Starts a conversation (an empty cache); `today` is the date templates that write one
+   *  use ("06 Dec 2026"; "" for their own fallback). Returns "" or an error. */
+  chatStart(system: string, today: string = ""): string {
     if (!this.isLoaded()) return "no model is loaded (llmctl load /models/NAME.gguf first)";
-    this.chat = new ChatSession(this.engine, system);
+    this.chat = new ChatSession(this.engine, system, today);
     return "";
   }
 

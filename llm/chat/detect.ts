@@ -16,6 +16,7 @@ export const FAMILY_ZEPHYR: i32 = 2;
 export const FAMILY_LLAMA2: i32 = 3;
 export const FAMILY_LLAMA3: i32 = 4;
 export const FAMILY_PHI3: i32 = 5;
+export const FAMILY_GEMMA: i32 = 6;
 
 export function familyName(f: i32): string {
   switch (f) {
@@ -24,6 +25,7 @@ export function familyName(f: i32): string {
     case FAMILY_LLAMA2: return "llama2";
     case FAMILY_LLAMA3: return "llama3";
     case FAMILY_PHI3: return "phi3";
+    case FAMILY_GEMMA: return "gemma";
   }
   return "plain";
 }
@@ -51,6 +53,31 @@ export class TemplateInfo {
   bosInHistory: bool = false;
   /** Llama-2: replies are written " text " before EOS (else "text"). */
   spacedReply: bool = false;
+  /** ChatML: the system turn the template writes when the conversation has none (Qwen2.5's
+   *  "You are Qwen, ...", SmolLM2's), "" for none. */
+  defaultSystem: string = "";
+  /** Llama 3.1+: a system turn always comes first, opening with the knowledge cutoff and
+   *  today's date ("Cutting Knowledge Date: December 2023\nToday Date: 06 Dec 2026\n\n"). */
+  dateHeader: bool = false;
+  /** Gemma: how a system prompt joins the first user message ("\n\n" for Gemma 3's
+   *  first_user_prefix; "\n", llama.cpp's way, for templates with no place for it). */
+  systemJoin: string = "\n";
+}
+
+/** The text of the literal '<|im_start|>system\n...<|im_end|>' a ChatML template writes on its
+ *  own (its default system prompt), or "". */
+function literalSystem(t: string): string {
+  const open = "<|im_start|>system\\n";
+  let at = t.indexOf(open);
+  while (at >= 0) {
+    const from = at + open.length, end = t.indexOf("<|im_end|>", from);
+    if (end > from) {
+      const text = t.substring(from, end);
+      if (!text.includes("'") && !text.includes("\"") && !text.includes("{")) return text;
+    }
+    at = t.indexOf(open, from);
+  }
+  return "";
 }
 
 // Ways a template writes a message's role verbatim (so any role, system included, gets a turn).
@@ -85,7 +112,8 @@ export function detectTemplate(t: string): TemplateInfo {
     if (t.includes("<|im_sep|>")) return unsupported("phi4 (<|im_sep|>)");
     if (t.includes("<end_of_utterance>")) return unsupported("smolvlm (<end_of_utterance>)");
     r.family = FAMILY_CHATML;
-    r.reason = "<|im_start|>role ... <|im_end|> turns";
+    r.defaultSystem = literalSystem(t);
+    r.reason = "<|im_start|>role ... <|im_end|> turns" + (r.defaultSystem.length > 0 ? ", a default system prompt" : "");
   } else if (t.startsWith("mistral") || t.includes("[INST]")) {
     if (t.includes("[SYSTEM_PROMPT]")) return unsupported("mistral-v7 ([SYSTEM_PROMPT])");
     if (t.includes("' [INST] ' + system_message") || t.includes("[AVAILABLE_TOOLS]")) return unsupported("mistral-v1/v3 (official Mistral template)");
@@ -117,13 +145,19 @@ export function detectTemplate(t: string): TemplateInfo {
     r.family = FAMILY_ZEPHYR;
     r.reason = "<|role|> turns ended by <|endoftext|>";
   } else if (t.includes("<start_of_turn>")) {
-    return unsupported("gemma (<start_of_turn>)");
+    r.family = FAMILY_GEMMA;
+    const prefix = t.includes("first_user_prefix");
+    r.systemTurn = false; // no system turn: it joins the first user message
+    r.systemJoin = prefix ? "\n\n" : "\n";
+    r.reason = "<start_of_turn>user/model ... <end_of_turn> turns, system prompt " +
+      (prefix ? "before the first message" : "merged into the first message");
   } else if (t.includes("<|start_header_id|>") && t.includes("<|end_header_id|>")) {
     r.family = FAMILY_LLAMA3;
-    r.reason = "<|start_header_id|>role<|end_header_id|> ... <|eot_id|> turns";
+    r.dateHeader = t.includes("Cutting Knowledge Date");
+    r.reason = "<|start_header_id|>role<|end_header_id|> ... <|eot_id|> turns" + (r.dateHeader ? ", a system turn with today's date" : "");
   } else {
     const p = new TemplateInfo();
-    p.reason = "tokenizer.chat_template is not one of the known families (chatml, zephyr, llama2, llama3, phi3)";
+    p.reason = "tokenizer.chat_template is not one of the known families (chatml, zephyr, llama2, llama3, phi3, gemma)";
     return p;
   }
   return r;

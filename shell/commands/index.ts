@@ -1,5 +1,6 @@
 // Every shell command, one import each. To add a command: write shell/commands/NAME.ts
 // (it calls registerCommand at its top level) and add its import here.
+import "./date";
 import "./debug";
 import "./echo";
 import "./fs";

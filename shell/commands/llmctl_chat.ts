@@ -15,6 +15,8 @@ import { FAIL, OK, USAGE } from "../registry";
 import { LineConsumer, takeInput } from "../shell";
 import { parseOptions } from "./llmctl_config";
 import { ConsoleSink, NO_BACKEND, finishGeneration } from "./llmctl_infer";
+import { wallClockSeconds } from "../../kernel/drivers/rtc_pl031";
+import { formatDayMonthYear } from "../../kernel/lib/date";
 
 export const CHAT_PROMPT = "you> ";
 
@@ -70,7 +72,9 @@ export function llmctlChat(args: Array<string>): i32 {
   if (b == null) { println("error: " + NO_BACKEND); return FAIL; }
   if (!realSelected()) { println("error: chat needs the transformer backend: llmctl backend real"); return FAIL; }
   const r = realBackend();
-  const err = r.chatStart(system);
+  // the date some templates write into the system turn (Llama 3.1+), from the wall clock
+  const now = wallClockSeconds();
+  const err = r.chatStart(system, now >= 0 ? formatDayMonthYear(now) : "");
   if (err.length != 0) { println("error: " + err); return FAIL; }
   const c = r.chat!;
   const name = r.engine.model!.config.name;

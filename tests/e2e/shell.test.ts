@@ -32,7 +32,7 @@ describe("SIS in QEMU: boot and shell", () => {
 
   it("help lists every command", async () => {
     const out = await m.run("help");
-    for (const c of ["help", "version", "uptime", "mem", "echo", "log", "poweroff", "reboot", "llmctl", "debug"]) {
+    for (const c of ["help", "version", "uptime", "date", "mem", "echo", "log", "poweroff", "reboot", "llmctl", "debug"]) {
       expect(out).toMatch(new RegExp(`^  ${c}\\s+\\S`, "m"));
     }
   });
@@ -43,6 +43,11 @@ describe("SIS in QEMU: boot and shell", () => {
     await new Promise((r) => setTimeout(r, 20)); // it prints milliseconds: two commands can fall within one
     const up2 = Number(/\(([\d.]+) s since boot\)/.exec(await m.run("uptime"))![1]);
     expect(up2).toBeGreaterThan(up1);
+    // date: QEMU's PL031 holds the host's time (UTC)
+    const d = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) UTC$/m.exec(await m.run("date"));
+    expect(d).not.toBeNull();
+    const guest = Date.UTC(+d![1], +d![2] - 1, +d![3], +d![4], +d![5], +d![6]);
+    expect(Math.abs(guest - Date.now())).toBeLessThan(5000);
     const mem = await m.run("mem");
     expect(mem).toMatch(/gc heap:/);
     expect(mem).toMatch(/linear:\s+[\d.]+ MiB/);

@@ -104,6 +104,8 @@ export function info(): string {
 }
 
 export function reset(): void { fmt!.reset(); }
+/** The date Llama 3.1+ templates write ("06 Dec 2026"). */
+export function setToday(p: usize, n: usize): void { fmt!.today = s(p, n); }
 
 /** formatTurn(role, content, addAssistantPrompt) as JSON {piece, error, first, pending}. */
 export function turn(rp: usize, rn: usize, cp: usize, cn: usize, addAssistantPrompt: bool): string {

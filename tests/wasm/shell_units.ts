@@ -4,6 +4,7 @@
 import { parseArgs, parseNumber, parseUint } from "../../shell/args";
 import { utf8FirstInvalid, utf8Unit } from "../../shell/utf8";
 import { bytes, fixed, hms, printable } from "../../shell/format";
+import { formatDayMonthYear, formatDateTime } from "../../kernel/lib/date";
 
 let input = new ArrayBuffer(0);
 let result = new ArrayBuffer(0);
@@ -36,6 +37,8 @@ export function numberOf(len: i32): f64 { return parseNumber(inputString(len)); 
 export function fixedOf(v: f64, decimals: i32): void { setResult(fixed(v, decimals)); }
 export function bytesOf(n: u64): void { setResult(bytes(n)); }
 export function hmsOf(s: u64): void { setResult(hms(s)); }
+export function dateOf(secs: i64): void { setResult(formatDayMonthYear(secs)); }
+export function dateTimeOf(secs: i64): void { setResult(formatDateTime(secs)); }
 export function printableOf(len: i32): void { setResult(printable(inputString(len))); }
 
 /** Decodes the input bytes unit by unit, each ill-formed unit as U+FFFD; returns how many were ill-formed. */

@@ -1,7 +1,7 @@
 // Host-side wrapper around the engine's WebAssembly interface (llm/host.ts): compiles it
 // with asbuild, instantiates it with wasmhost, and turns its pointer/length exports into
 // JavaScript values. Used by tools/sis-llm.mjs, tools/bench.mjs and the tests.
-import { openSync, readSync, closeSync, fstatSync } from "node:fs";
+import { openSync, readSync, writeSync, closeSync, fstatSync } from "node:fs";
 import { instantiate, readAsString } from "./wasmhost.mjs";
 
 /** Addresses cross as i32: above 2 GiB they come out negative. */
@@ -198,22 +198,32 @@ export class LLM {
   }
 
   /** Takes the image the generator wrote (a copy) and frees it in WebAssembly memory. */
-  takeWritten() {
+  takeWritten(toFile = null) {
     const p = addr(this.x.writtenPtr()), n = Number(this.x.writtenSize());
+    if (toFile) { // straight from linear memory, in pieces: a file may exceed a Buffer's 2 GiB
+      const fd = openSync(toFile, "w");
+      try {
+        for (let at = 0; at < n; at += 1 << 28) writeSync(fd, new Uint8Array(this.memory.buffer, p + at, Math.min(1 << 28, n - at)));
+      } finally { closeSync(fd); }
+      this.x.releaseWritten();
+      return n;
+    }
     const out = Buffer.from(new Uint8Array(this.memory.buffer, p, n));
     this.x.releaseWritten();
     return out;
   }
 
-  /** A llama GGUF with seeded random weights (see llm/generate_gguf.ts). Returns the bytes. */
-  mkmodel({ vocab, arch = "llama", dim, layers, heads, kvHeads, headDim = 0, ff, type = "F32", ctx = 256, seed = 1, untied = false }) {
+  /** A GGUF with seeded random weights (see llm/generate_gguf.ts). Returns the bytes, or with
+   *  `toFile` writes them there and returns their count. */
+  mkmodel({ vocab, arch = "llama", dim, layers, heads, kvHeads, headDim = 0, ff, type = "F32", ctx = 256, seed = 1, untied = false,
+    ropeBase = 0, normEps = 0, llama3Rope = false, toFile = null }) {
     const { ptr: p, size } = this.putAny(vocab);
     try {
       const err = this.str(this.withBytes(arch, (ap, an) => this.x.mkmodel(p, BigInt(size), ap, an, dim, layers, heads,
-        kvHeads ?? heads, headDim ?? 0, ff, typeId(type), ctx, BigInt(seed), untied ? 1 : 0)));
+        kvHeads ?? heads, headDim ?? 0, ff, typeId(type), ctx, BigInt(seed), untied ? 1 : 0, ropeBase, normEps, llama3Rope ? 1 : 0)));
       if (err) throw new Error(err);
     } finally { this.x.free(p); }
-    return this.takeWritten();
+    return this.takeWritten(toFile);
   }
 
   /** A quantized copy of an F32/F16/BF16 GGUF (path or bytes). */
