@@ -223,7 +223,7 @@ export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, po
   work: usize, h0: i32, h1: i32, batch: i32 = 0, threads: i32 = LLAMA_THREADS): void {
   const hd = c.headDim, qDim = c.qDim;
   const group = c.nHead / c.nHeadKv;
-  const scale = <f32>1.0 / Mathf.sqrt(<f32>hd);
+  const scale = c.attnScale;
   const nb = max(batch, n);
   const tiled = nb >= FA_TILE_Q && hd % 8 == 0;
   const split = nb == 1 && cellsInView(pos0 + 1, kv.nCtx) >= FA_SPLIT_KV;

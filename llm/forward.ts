@@ -8,7 +8,8 @@
 //     q, k, v += biases                     [when the file has them: qwen2]
 //     q, k = rmsnorm(head) * q/k_norm       [qkNorm: qwen3]
 //     rope(q), rope(k)                      (theta = pos * base^(-2i/n_rot); adjacent pairs,
-//                                           or the halves' pairs [rope: qwen2, qwen3])
+//                                           or the halves' pairs [rope: qwen2, qwen3, phi3])
+//     q *= 1/sqrt(hd)                       [qPrescale: phi3; attention then scales by 1]
 //     cache k, v (F16); att = softmax(q·K / sqrt(hd)) · V per head (grouped-query),
 //                                           as llama.cpp's flash attention computes it
 //     x += Wo att
@@ -34,7 +35,7 @@ import { project, projectApprox } from "./products";
 import { ropeTable, ropeHeads } from "./rope";
 import { attentionAllHeads } from "./attention";
 import { matvec, dequantizeRow, approxBound } from "./kernels/matmul";
-import { rmsnormMul, add } from "./kernels/vector";
+import { rmsnormMul, add, scale } from "./kernels/vector";
 
 /** Nanoseconds spent per stage of the forward pass (accumulated over calls). */
 export class ForwardTimings {
@@ -63,6 +64,7 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   const dim = c.nEmbd, qDim = c.qDim, kvDim = c.kvDim, ff = c.nFF, hd = c.headDim;
   const pos0 = kv.used;
   const batched = max(ubatch, n) >= 2;
+  const freqs = m.ropeFreqsFor(kv.nCtx);
   let t0 = time_ns();
 
   // token embeddings (dequantized rows) and the RoPE table of each position
@@ -70,7 +72,7 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
     const id = load<i32>(tokens + (<usize>t << 2));
     const e = m.tokenEmbd;
     dequantizeRow(e.data + <usize>id * e.rowBytes, e.type, s.x + <usize>(t * dim) * 4, dim);
-    ropeTable(s.rope + <usize>(t * hd) * 4, pos0 + t, c, m.ropeFreqs);
+    ropeTable(s.rope + <usize>(t * hd) * 4, pos0 + t, c, freqs);
   }
   let t1 = time_ns();
   tm.embedNs += t1 - t0;
@@ -93,6 +95,8 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
       const table = s.rope + <usize>(t * hd) * 4;
       ropeHeads(s.q + <usize>(t * qDim) * 4, c.nHead, hd, table, c.family.rope);
       ropeHeads(s.k + <usize>(t * kvDim) * 4, c.nHeadKv, hd, table, c.family.rope);
+      // phi3: q scaled before attention (which then scales by 1)
+      if (c.family.qPrescale) scale(s.q + <usize>(t * qDim) * 4, s.q + <usize>(t * qDim) * 4, <f32>1.0 / Mathf.sqrt(<f32>hd), qDim);
       kv.store(l, pos0 + t, s.k + <usize>(t * kvDim) * 4, s.v + <usize>(t * kvDim) * 4);
     }
     attentionAllHeads(s.job, s.att, s.q, kv, l, pos0, n, c, ubatch, s.attn, s.attnBytes, s.cores);

@@ -21,6 +21,7 @@ import { quantizeRow, dequantizeRow } from "./kernels/matmul";
 import { Pcg32 } from "./sampler";
 import { findFamily, familyNames } from "./arch/families";
 import { QWEN2 } from "./arch/qwen2";
+import { PHI3 } from "./arch/phi3";
 
 let written = new GGUFWriteResult();
 
@@ -66,6 +67,9 @@ const NORM: i32 = 1;
 const BIAS: i32 = 2;
 /** Llama 3's RoPE frequency divisors (computed, not random). */
 const ROPE_FREQS: i32 = 3;
+/** LongRoPE's divisors, short and long (computed: 1 rising to 1.3, and 1 rising to 40). */
+const ROPE_SHORT: i32 = 4;
+const ROPE_LONG: i32 = 5;
 
 /** The tensors of a model to generate: name, rows, row length, kind, weight spread. */
 class Plan {
@@ -76,7 +80,7 @@ class Plan {
   sds: Array<f32> = new Array<f32>();
   add(name: string, rows: i32, cols: i32, sd: f32): void { this.push(name, rows, cols, MATRIX, sd); }
   norm(name: string, n: i32): void { this.push(name, 1, n, NORM, <f32>0.1); }
-  ropeFreqs(name: string, n: i32): void { this.push(name, 1, n, ROPE_FREQS, 0); }
+  ropeFreqs(name: string, n: i32, kind: i32 = ROPE_FREQS): void { this.push(name, 1, n, kind, 0); }
   bias(name: string, n: i32): void { this.push(name, 1, n, BIAS, <f32>0.5); }
   private push(name: string, rows: i32, cols: i32, kind: i32, sd: f32): void {
     this.names.push(name); this.rows.push(rows); this.cols.push(cols); this.kinds.push(kind); this.sds.push(sd);
@@ -95,7 +99,9 @@ function fillUniform(rng: Pcg32, dst: usize, n: usize, mean: f32, sd: f32): void
 /**
  * Writes a model of family `arch` (general.architecture) and the given shape with seeded
  * random weights: every matrix of type `type`, norms and biases F32, and the family's own
- * tensors (qwen2: q/k/v biases; qwen3: q/k norms). headDim 0: dim / heads; ropeBase and normEps
+ * tensors (qwen2: q/k/v biases; qwen3: q/k norms; phi3: fused attn_qkv and gate/up, LongRoPE
+ * factors with attention factor 1.19 and an original context of ctx/2, at most Phi-3's 4096).
+ * headDim 0: dim / heads; ropeBase and normEps
  * 0: the family's usual (llama 10000 and 1e-5, the others 1e6 and 1e-6). llama3Rope: a
  * rope_freqs tensor with Llama 3.1/3.2's frequency divisors (scaling factor 32 over an original
  * 8192-token context), as llama.cpp's converter writes it. The tokenizer metadata is copied
@@ -147,6 +153,10 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
   const base: f32 = ropeBase > 0 ? ropeBase : isLlama ? <f32>10000 : <f32>1000000;
   w.setF32(k + "attention.layer_norm_rms_epsilon", normEps > 0 ? normEps : isLlama ? <f32>1e-5 : <f32>1e-6);
   w.setF32(k + "rope.freq_base", base);
+  if (family === PHI3) {
+    w.setF32(k + "rope.scaling.attn_factor", <f32>1.1902380714238083); // sqrt(1 + ln(32)/ln(4096)), Phi-3.5-mini's
+    w.setU32(k + "rope.scaling.original_context_length", <u32>max(1, min(4096, ctx / 2)));
+  }
   w.setU32("general.quantization_version", 2);
   for (let i = 0; i < vf.kvCount; i++) if (vf.keys[i].startsWith("tokenizer.")) w.copyValue(vf.keys[i], vf.values[i]);
 
@@ -157,9 +167,12 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
   for (let l = 0; l < layers; l++) {
     const p = "blk." + l.toString() + ".";
     plan.norm(p + "attn_norm.weight", dim);
-    plan.add(p + "attn_q.weight", qDim, dim, sdIn);
-    plan.add(p + "attn_k.weight", kvDim, dim, sdIn);
-    plan.add(p + "attn_v.weight", kvDim, dim, sdIn);
+    if (family === PHI3) plan.add(p + "attn_qkv.weight", qDim + 2 * kvDim, dim, sdIn);
+    else {
+      plan.add(p + "attn_q.weight", qDim, dim, sdIn);
+      plan.add(p + "attn_k.weight", kvDim, dim, sdIn);
+      plan.add(p + "attn_v.weight", kvDim, dim, sdIn);
+    }
     if (family === QWEN2) {
       plan.bias(p + "attn_q.bias", qDim);
       plan.bias(p + "attn_k.bias", kvDim);
@@ -171,13 +184,20 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
     }
     plan.add(p + "attn_output.weight", dim, qDim, sdQ);
     plan.norm(p + "ffn_norm.weight", dim);
-    plan.add(p + "ffn_gate.weight", ff, dim, sdIn);
-    plan.add(p + "ffn_up.weight", ff, dim, sdIn);
+    if (family!.fusedGateUp) plan.add(p + "ffn_up.weight", 2 * ff, dim, sdIn);
+    else {
+      plan.add(p + "ffn_gate.weight", ff, dim, sdIn);
+      plan.add(p + "ffn_up.weight", ff, dim, sdIn);
+    }
     plan.add(p + "ffn_down.weight", dim, ff, sdFF);
   }
   plan.norm("output_norm.weight", dim);
   if (untied) plan.add("output.weight", nVocab, dim, sdIn);
   if (llama3Rope) plan.ropeFreqs("rope_freqs.weight", hd / 2);
+  if (family === PHI3) {
+    plan.ropeFreqs("rope_factors_long.weight", hd / 2, ROPE_LONG);
+    plan.ropeFreqs("rope_factors_short.weight", hd / 2, ROPE_SHORT);
+  }
   const names = plan.names, rows = plan.rows, cols = plan.cols, kinds = plan.kinds, sds = plan.sds;
 
   for (let i = 0; i < names.length; i++) {
@@ -202,6 +222,13 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
     const rb = <usize>rowBytes(t, <u64>cols[i]);
     for (let j = 0; j < rows[i]; j++) {
       if (kinds[i] == ROPE_FREQS) llama3RopeFactors(row.dataStart, hd, base);
+      else if (kinds[i] == ROPE_SHORT || kinds[i] == ROPE_LONG) {
+        const top: f64 = kinds[i] == ROPE_SHORT ? 1.3 : 40;
+        for (let q = 0; q < hd / 2; q++) {
+          const x = <f64>q / <f64>max(1, hd / 2 - 1);
+          store<f32>(row.dataStart + (<usize>q << 2), <f32>(1 + (top - 1) * x * x));
+        }
+      }
       else fillUniform(rng, row.dataStart, <usize>cols[i], kinds[i] == NORM ? <f32>1 : <f32>0, sds[i]);
       quantizeRow(row.dataStart, t, r.tensorData[i] + <usize>j * rb, cols[i]);
     }

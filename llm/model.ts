@@ -15,6 +15,9 @@
 //   blk.N.attn_q.bias {n_head*hd}, attn_k.bias / attn_v.bias {n_head_kv*hd}   (optional, F32)
 //   blk.N.attn_q_norm.weight, attn_k_norm.weight {hd}   (families with qkNorm)
 //   rope_freqs.weight {n_rot/2}                    (optional: llama3-style RoPE divisors)
+//   rope_factors_short/_long.weight {n_rot/2}      (optional: LongRoPE divisors, phi3)
+//   blk.N.attn_qkv.weight {n_embd, q+k+v rows}     (instead of attn_q/k/v: phi3)
+//   blk.N.ffn_up.weight {n_embd, 2*n_ff}           (gate's rows then up's, no ffn_gate: phi3)
 
 import { GGUFFile, TensorInfo } from "./gguf";
 import { GGML_F32, typeName } from "./tensor_types";
@@ -41,6 +44,14 @@ export class Matrix {
   cols: i32 = 0;
   rows: i32 = 0;
   rowBytes: usize = 0;
+
+  /** Rows [first, first + count) of this matrix as a matrix of their own (q, k and v in a fused
+   *  attn_qkv; gate and up in a fused ffn_up): each row's product is the same either way. */
+  rowsOf(first: i32, count: i32, into: Matrix): void {
+    into.name = this.name + "[" + first.toString() + ".." + (first + count).toString() + "]";
+    into.type = this.type; into.data = this.data + <usize>first * this.rowBytes;
+    into.cols = this.cols; into.rows = count; into.rowBytes = this.rowBytes;
+  }
 }
 
 export class Layer {
@@ -78,6 +89,13 @@ export class Config {
   ropeBase: f32 = 10000;
   /** 1/scaling factor for linear RoPE scaling, 1 without scaling. */
   ropeFreqScale: f32 = 1;
+  /** rope.scaling.attn_factor: RoPE's cos and sin are multiplied by it (LongRoPE), 1 without. */
+  ropeAttnFactor: f32 = 1;
+  /** rope.scaling.original_context_length: LongRoPE's long factors apply beyond it. */
+  nCtxOrig: i32 = 0;
+
+  /** The scale of attention scores: 1/sqrt(head size), or 1 when q was scaled before (phi3). */
+  get attnScale(): f32 { return this.family.qPrescale ? <f32>1 : <f32>1.0 / Mathf.sqrt(<f32>this.headDim); }
 
   get qDim(): i32 { return this.nHead * this.headDim; }
   get kvDim(): i32 { return this.nHeadKv * this.headDim; }
@@ -106,6 +124,16 @@ export class Model {
   }
   /** llama3-style per-frequency RoPE divisors (rope_freqs.weight, f32[nRot/2]) or 0. */
   ropeFreqs: usize = 0;
+  /** LongRoPE's divisors (rope_factors_short/_long.weight, f32[nRot/2]) or 0: the long ones
+   *  for a context beyond config.nCtxOrig (ropeFreqsFor). */
+  ropeShort: usize = 0;
+  ropeLong: usize = 0;
+
+  /** The RoPE divisors a context of nCtx tokens uses (0: none), as llama.cpp picks them. */
+  ropeFreqsFor(nCtx: i32): usize {
+    if (this.ropeFreqs != 0) return this.ropeFreqs;
+    return nCtx > this.config.nCtxOrig ? this.ropeLong : this.ropeShort;
+  }
 
   constructor(file: GGUFFile) { this.file = file; }
 
@@ -274,13 +302,17 @@ export function bindModel(f: GGUFFile): ModelResult {
   }
   if (!(c.normEps > 0) || !(c.ropeBase > 0)) return fail("layer_norm_rms_epsilon and rope.freq_base must be positive");
   const scaling = f.getString(arch + ".rope.scaling.type", "none");
-  if (scaling == "linear") {
+  if (scaling == "linear" || scaling == "longrope") {
     const factor = meta.float("rope.scaling.factor", 1, false);
     if (!(factor > 0)) return fail("rope.scaling.factor must be positive");
     c.ropeFreqScale = <f32>1 / factor;
   } else if (scaling != "none") {
-    return fail("RoPE scaling '" + scaling + "' is not supported (only none and linear)");
+    return fail("RoPE scaling '" + scaling + "' is not supported (only none, linear and longrope)");
   }
+  c.ropeAttnFactor = meta.float("rope.scaling.attn_factor", 1, false);
+  c.nCtxOrig = meta.intOr("rope.scaling.original_context_length", c.nCtxTrain);
+  if (meta.err.length > 0) return fail(meta.err);
+  if (!(c.ropeAttnFactor > 0)) return fail("rope.scaling.attn_factor must be positive");
 
   // The vocabulary size is the embedding's row count; the tokenizer must agree.
   const emb = f.findTensor("token_embd.weight");
@@ -294,20 +326,35 @@ export function bindModel(f: GGUFFile): ModelResult {
     const l = new Layer();
     const p = "blk." + i.toString() + ".";
     l.attnNorm = b.vector(p + "attn_norm.weight", c.nEmbd);
-    b.matrix(p + "attn_q.weight", c.nEmbd, c.qDim, l.wq);
-    b.matrix(p + "attn_k.weight", c.nEmbd, c.kvDim, l.wk);
-    b.matrix(p + "attn_v.weight", c.nEmbd, c.kvDim, l.wv);
+    if (f.findTensor(p + "attn_qkv.weight") !== null) { // q, k and v in one matrix (phi3)
+      const qkv = new Matrix();
+      b.matrix(p + "attn_qkv.weight", c.nEmbd, c.qDim + 2 * c.kvDim, qkv);
+      qkv.rowsOf(0, c.qDim, l.wq);
+      qkv.rowsOf(c.qDim, c.kvDim, l.wk);
+      qkv.rowsOf(c.qDim + c.kvDim, c.kvDim, l.wv);
+    } else {
+      b.matrix(p + "attn_q.weight", c.nEmbd, c.qDim, l.wq);
+      b.matrix(p + "attn_k.weight", c.nEmbd, c.kvDim, l.wk);
+      b.matrix(p + "attn_v.weight", c.nEmbd, c.kvDim, l.wv);
+    }
     l.bq = b.optionalVector(p + "attn_q.bias", c.qDim);
     l.bk = b.optionalVector(p + "attn_k.bias", c.kvDim);
     l.bv = b.optionalVector(p + "attn_v.bias", c.kvDim);
-    if (family!.qkNorm) {
+    if (family.qkNorm) {
       l.qNorm = b.vector(p + "attn_q_norm.weight", c.headDim);
       l.kNorm = b.vector(p + "attn_k_norm.weight", c.headDim);
     }
     b.matrix(p + "attn_output.weight", c.qDim, c.nEmbd, l.wo);
     l.ffnNorm = b.vector(p + "ffn_norm.weight", c.nEmbd);
-    b.matrix(p + "ffn_gate.weight", c.nEmbd, c.nFF, l.wGate);
-    b.matrix(p + "ffn_up.weight", c.nEmbd, c.nFF, l.wUp);
+    if (family.fusedGateUp) { // gate's rows, then up's
+      const gateUp = new Matrix();
+      b.matrix(p + "ffn_up.weight", c.nEmbd, 2 * c.nFF, gateUp);
+      gateUp.rowsOf(0, c.nFF, l.wGate);
+      gateUp.rowsOf(c.nFF, c.nFF, l.wUp);
+    } else {
+      b.matrix(p + "ffn_gate.weight", c.nEmbd, c.nFF, l.wGate);
+      b.matrix(p + "ffn_up.weight", c.nEmbd, c.nFF, l.wUp);
+    }
     b.matrix(p + "ffn_down.weight", c.nFF, c.nEmbd, l.wDown);
     m.layers.push(l);
   }
@@ -319,6 +366,9 @@ export function bindModel(f: GGUFFile): ModelResult {
     m.tiedOutput = true;
   }
   m.ropeFreqs = b.optionalVector("rope_freqs.weight", c.nRot / 2);
+  m.ropeShort = b.optionalVector("rope_factors_short.weight", c.nRot / 2);
+  m.ropeLong = b.optionalVector("rope_factors_long.weight", c.nRot / 2);
+  if ((m.ropeShort != 0) != (m.ropeLong != 0)) return fail("LongRoPE needs both rope_factors_short.weight and rope_factors_long.weight");
   if (b.err.length > 0) return fail(b.err);
   const extra = b.unbound();
   if (extra.length > 0) return fail("tensor '" + extra + "' is not part of the " + arch + " graph the engine runs");

@@ -29,8 +29,10 @@ function smollmVocab(): string {
 }
 
 // name: what it stands for. headDim: set when the heads are not dim / heads wide (Qwen3).
+// ctx: the context the model is made with and run at (phi3: its LongRoPE original context is
+// half the model's, so a run at 128 takes the short factors and one at 512 the long ones).
 const FAMILIES: { name: string; arch: string; vocab: () => string; types: string[]; heads: number; kvHeads: number;
-  headDim?: number; untied?: boolean; family: string }[] = [
+  headDim?: number; untied?: boolean; family: string; ctx?: [number, number] }[] = [
   { name: "llama3", arch: "llama", family: "Llama", vocab: () => join(SHARED, "vocab", "ggml-vocab-llama-bpe.gguf"),
     types: ["Q8_0", "Q4_0", "Q4_K_M"], heads: 4, kvHeads: 1, untied: true },
   { name: "smollm2", arch: "llama", family: "Llama", vocab: smollmVocab, types: ["Q8_0"], heads: 4, kvHeads: 4 },
@@ -38,6 +40,10 @@ const FAMILIES: { name: string; arch: string; vocab: () => string; types: string
     types: ["Q8_0", "Q4_0", "F16", "Q4_K_M"], heads: 4, kvHeads: 2 },
   { name: "qwen3", arch: "qwen3", family: "Qwen3", vocab: () => join(SHARED, "vocab", "ggml-vocab-qwen2.gguf"),
     types: ["Q8_0", "Q4_0", "F16", "Q4_K_M"], heads: 4, kvHeads: 2, headDim: 64 },
+  { name: "phi3 (LongRoPE short factors)", arch: "phi3", family: "Phi-3", vocab: () => join(SHARED, "vocab", "ggml-vocab-phi-3.gguf"),
+    types: ["Q8_0", "Q4_0", "Q4_K_M"], heads: 4, kvHeads: 4, untied: true, ctx: [512, 128] },
+  { name: "phi3 (LongRoPE long factors)", arch: "phi3", family: "Phi-3", vocab: () => join(SHARED, "vocab", "ggml-vocab-phi-3.gguf"),
+    types: ["Q4_0"], heads: 4, kvHeads: 4, untied: true, ctx: [512, 512] },
 ];
 
 const why = ggmlRefUnavailable() || (HAVE_SHARED ? "" : SHARED_MISSING);
@@ -52,14 +58,15 @@ describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""),
   for (const f of FAMILIES) {
     for (const type of f.types) {
       describe(`${f.name} ${type}`, () => {
-        const path = resolve(DIR, `family-${f.name}-${type}.gguf`);
+        const path = resolve(DIR, `family-${f.name.replace(/\W+/g, "-")}-${type}.gguf`);
+        const [made, run] = f.ctx ?? [CTX, CTX];
         beforeAll(() => {
           const mix = type.endsWith("_M"); // a llama.cpp mix: made from F16 by its quantizer
-          const made = mix ? path.replace(".gguf", "-f16.gguf") : path;
-          writeFileSync(made, llm.mkmodel({ vocab: f.vocab(), arch: f.arch, dim: 128, layers: 2, heads: f.heads,
-            kvHeads: f.kvHeads, headDim: f.headDim ?? 0, ff: 256, type: mix ? "F16" : type, ctx: CTX, seed: 7, untied: !!f.untied }));
-          if (mix) llamaQuantize(made, path, type);
-          expect(llm.load(path, CTX)).toBe("");
+          const source = mix ? path.replace(".gguf", "-f16.gguf") : path;
+          writeFileSync(source, llm.mkmodel({ vocab: f.vocab(), arch: f.arch, dim: 128, layers: 2, heads: f.heads,
+            kvHeads: f.kvHeads, headDim: f.headDim ?? 0, ff: 256, type: mix ? "F16" : type, ctx: made, seed: 7, untied: !!f.untied }));
+          if (mix) llamaQuantize(source, path, type);
+          expect(llm.load(path, run)).toBe("");
         });
 
         it("loads as its family, with its shape", () => {
@@ -74,7 +81,7 @@ describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""),
             const pt = llm.tokenize(p, true);
             // one thread: with fewer than 512 cells in view llama.cpp's thread count changes no
             // result (llm/attention.ts), and four threads spinning on two cores take 20x longer
-            const ref = llamaRun(path, pt, { gen: N, ctx: CTX, threads: 1 });
+            const ref = llamaRun(path, pt, { gen: N, ctx: run, threads: 1 });
             expect(llm.begin(p, { temperature: 0, maxTokens: N + 1 })).toBe("");
             const ours: number[] = [];
             for (let s = 0; s <= N; s++) {

@@ -21,11 +21,23 @@ describe("kernel/memory/regions", () => {
     // freed runs merged and are reused without growing memory
     const grown = x.linearMemoryBytes();
     const c = x.allocRegion(150000n);
-    expect(c).toBe(a - 65536); // the merged run starts at the first call's page
+    expect(c).toBe(a); // the merged run (a took the first call's free page, then grew by one)
     expect(x.linearMemoryBytes()).toBe(grown);
     expect(grown - before).toBe(131072n); // one page was already free from the first call
 
     x.freeRegion(c);
+  });
+
+  it("a region larger than every free run extends the free run at the end of memory", () => {
+    const a = x.allocRegion(3n * 65536n), b = x.allocRegion(2n * 65536n);
+    new Uint8Array(x.memory.buffer, b, 65536).fill(7);
+    expect(x.freeRegion(b)).toBe(1); // the last run, ending where memory ends
+    const grown = x.linearMemoryBytes();
+    const c = x.allocRegion(5n * 65536n); // needs 3 more pages than are free there
+    expect(c).toBe(b);
+    expect(x.linearMemoryBytes() - grown).toBe(3n * 65536n);
+    expect(new Uint8Array(x.memory.buffer, c, 5 * 65536).every((v: number) => v === 0)).toBe(true); // zero-filled
+    x.freeRegion(a); x.freeRegion(c);
   });
 
   it("reports exhaustion with 0 instead of trapping", () => {

@@ -170,7 +170,10 @@ describe("tokenizer vs llama.cpp (node-llama-cpp), live", () => {
   ];
   for (const [pre, path] of bpeVocabs) {
     it.skipIf(!HAVE_SHARED)(`pre-tokenizer ${pre}: ${TEXTS.length} strings encode and decode the same` + (HAVE_SHARED ? "" : ` (${SHARED_MISSING})`), async () => {
-      const r = await compareWithLlamaCpp(path(), true, [...TEXTS, ...DIGITS]);
+      // and every string of llama.cpp's test vectors for the vocabulary: encoded, then decoded
+      // back (the round trip) exactly as llama.cpp does both
+      const own = pre === "smollm" || pre === "starcoder" ? [] : vectors(`ggml-vocab-${pre}.gguf`).map(([t]) => t);
+      const r = await compareWithLlamaCpp(path(), true, [...TEXTS, ...DIGITS, ...own]);
       expect(r.encodeDiffs).toEqual([]);
       expect(r.decodeDiffs).toEqual([]);
       expect(r.tokens).toBeGreaterThan(5000);

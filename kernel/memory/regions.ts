@@ -59,9 +59,19 @@ export function allocRegion(bytes: u64): usize {
     }
   }
   if (!found) {
-    const before = memory.grow(<i32>n);
-    if (before < 0) return 0;
-    start = <u32>before; // fresh pages are zero already
+    // a free run that ends where memory ends is extended by growing: one contiguous block
+    const last = freeStart.length - 1, end = <u32>memory.size();
+    if (last >= 0 && freeStart[last] + freePages[last] == end) {
+      const have = freePages[last];
+      if (memory.grow(<i32>(n - have)) < 0) return 0;
+      start = freeStart[last];
+      removeAt(freeStart, freePages, last);
+      memory.fill(<usize>start * PAGE, 0, <usize>have * PAGE); // the grown pages are zero already
+    } else {
+      const before = memory.grow(<i32>n);
+      if (before < 0) return 0;
+      start = <u32>before; // fresh pages are zero already
+    }
   }
   insertSorted(usedStart, usedPages, start, n);
   pagesInUse += n;

@@ -19,5 +19,10 @@ export class Family {
     /** Each head of q and k is RMS-normed with its own weights (attn_q_norm, attn_k_norm)
      *  before RoPE. */
     public qkNorm: bool,
+    /** q is multiplied by 1/sqrt(head size) before attention, which then scales by 1 (the
+     *  same product, rounded at another place). */
+    public qPrescale: bool = false,
+    /** gate and up are one matrix, ffn_up with 2 x n_ff rows: gate's first. */
+    public fusedGateUp: bool = false,
   ) {}
 }

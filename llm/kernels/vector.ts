@@ -36,6 +36,14 @@ export function rmsScale(x: usize, n: i32, eps: f32): f32 {
   return <f32>1.0 / Mathf.sqrt(mean + eps);
 }
 
+/** out = x*s (ggml_scale: one f32 multiply per value). */
+export function scale(out: usize, x: usize, s: f32, n: i32): void {
+  const vs = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) { const o = <usize>i << 2; v128.store(out + o, f32x4.mul(v128.load(x + o), vs)); }
+  for (; i < n; i++) store<f32>(out + (<usize>i << 2), f(x, i) * s);
+}
+
 /** out = a*b elementwise (ggml_mul). */
 export function mul(out: usize, a: usize, b: usize, n: i32): void {
   let i = 0;

@@ -1,8 +1,9 @@
 // End to end, SLOW (minutes: the models are made once, then run under QEMU's TCG), so not part
 // of the default run: SIS_E2E_SLOW=1 npx vitest run tests/e2e/llm-families.test.ts
 // The shapes of the small models people run (tools/lib/shapes.mjs: Qwen2.5-0.5B, Qwen3-0.6B,
-// Llama-3.2-1B, SmolLM2-135M; seeded random weights with the real vocabularies), quantized
-// by llama.cpp's own quantizer as a download is, load in QEMU with 4 GiB and a 2048-token
+// Llama-3.2-1B, SmolLM2-135M, Phi-3.5-mini; seeded random weights with the real vocabularies),
+// quantized by llama.cpp's own quantizer as a download is (Phi-3.5-mini, whose F16 is too large
+// to make, written as Q4_0 directly), load in QEMU with 4 GiB and a 2048-token
 // context; `llmctl info` names the family and accounts for the memory, and the first greedy
 // tokens are llama.cpp's.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
@@ -24,6 +25,7 @@ const MODELS: [string, string, string][] = [
   ["qwen2.5-0.5b", "Q4_K_M", "qwen2 (the Qwen2 family)"],
   ["qwen3-0.6b", "Q4_0", "qwen3 (the Qwen3 family)"],
   ["llama-3.2-1b", "Q4_0", "llama (the Llama family)"],
+  ["phi-3.5-mini", "Q4_0", "phi3 (the Phi-3 family)"],
 ];
 
 const why = !SLOW ? "slow; SIS_E2E_SLOW=1" : !findMke2fs() ? "no mke2fs" : ggmlRefUnavailable();

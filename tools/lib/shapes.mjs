@@ -23,6 +23,10 @@ export const SHAPES = {
     ctx: 40960, ropeBase: 1000000, normEps: 1e-6, vocab: vocab("qwen2") },
   "llama-3.2-1b": { title: "Llama-3.2-1B", arch: "llama", dim: 2048, layers: 16, heads: 32, kvHeads: 8, ff: 8192, ctx: 131072,
     ropeBase: 500000, normEps: 1e-5, llama3Rope: true, vocab: vocab("llama-bpe") },
+  // 3.8 B parameters: its F16 (7.6 GB) does not fit in the host engine's 4 GiB, so the preset is
+  // written as Q4_0 by mkmodel itself (`direct`), every matrix Q4_0
+  "phi-3.5-mini": { title: "Phi-3.5-mini", arch: "phi3", dim: 3072, layers: 32, heads: 32, kvHeads: 32, ff: 8192, ctx: 131072,
+    ropeBase: 10000, normEps: 1e-5, untied: true, vocab: vocab("phi-3"), direct: "Q4_0" },
   // SmolLM2's own 49152-token vocabulary is not in ../shared: GPT-2's under its pre-tokenizer
   "smollm2-135m": { title: "SmolLM2-135M", arch: "llama", dim: 576, layers: 30, heads: 9, kvHeads: 3, ff: 1536, ctx: 8192,
     ropeBase: 100000, normEps: 1e-5, vocab: vocab("gpt-2"), pre: "smollm" },
@@ -32,8 +36,8 @@ export const SHAPES = {
 export function shapeOptions(name, type = "F16", seed = 1) {
   const s = SHAPES[name];
   if (!s) throw new Error(`unknown shape '${name}' (known: ${Object.keys(SHAPES).join(", ")})`);
-  const { title: _t, vocab: _v, pre: _p, ...dims } = s;
-  return { ...dims, type, seed, untied: false };
+  const { title: _t, vocab: _v, pre: _p, direct: _d, untied = false, ...dims } = s;
+  return { ...dims, type, seed, untied };
 }
 
 /** The preset's vocabulary file (GPT-2's is renamed to the preset's pre-tokenizer in build/). */
@@ -49,9 +53,12 @@ export function shapeVocab(name) {
 
 /**
  * build/bench/NAME-FTYPE.gguf: the preset with seeded random weights, made as F16 and then
- * quantized to `ftype` ("Q4_0", "Q4_K_M", ...) by llama.cpp's own quantizer. Made once.
+ * quantized to `ftype` ("Q4_0", "Q4_K_M", ...) by llama.cpp's own quantizer (a preset too large
+ * for that is written in its `direct` type by mkmodel, which must be `ftype`). Made once.
  */
 export async function ensureShapedModel(name, ftype) {
+  const direct = SHAPES[name]?.direct;
+  if (direct && direct !== ftype) throw new Error(`${name} is made only as ${direct}`);
   const path = join(BENCH_DIR, `${name}-${ftype.toLowerCase()}.gguf`);
   if (existsSync(path)) return path;
   const { LLM } = await import("./llm.mjs");
@@ -60,6 +67,11 @@ export async function ensureShapedModel(name, ftype) {
   process.stderr.write(`making ${path} (once)\n`);
   const f16 = path + ".f16.tmp";
   const llm = await LLM.create();
+  if (direct) {
+    llm.mkmodel({ vocab: shapeVocab(name), ...shapeOptions(name, direct), toFile: path + ".tmp" });
+    renameSync(path + ".tmp", path);
+    return path;
+  }
   llm.mkmodel({ vocab: shapeVocab(name), ...shapeOptions(name, "F16"), toFile: f16 });
   try {
     llamaQuantize(f16, path + ".tmp", ftype);
