@@ -15,6 +15,7 @@ export const GGML_Q4_K: u32 = 12;
 export const GGML_Q5_K: u32 = 13;
 export const GGML_Q6_K: u32 = 14;
 export const GGML_Q8_K: u32 = 15;
+export const GGML_IQ4_NL: u32 = 20;
 export const GGML_I8: u32 = 24;
 export const GGML_I16: u32 = 25;
 export const GGML_I32: u32 = 26;
@@ -27,7 +28,7 @@ export function blockElements(t: u32): u32 {
   switch (t) {
     case GGML_F32: case GGML_F16: case GGML_BF16: case GGML_I8: case GGML_I16:
     case GGML_I32: case GGML_I64: case GGML_F64: return 1;
-    case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1: case GGML_Q8_0: case GGML_Q8_1: return 32;
+    case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1: case GGML_Q8_0: case GGML_Q8_1: case GGML_IQ4_NL: return 32;
     case GGML_Q2_K: case GGML_Q3_K: case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: case GGML_Q8_K: return 256;
   }
   return 0;
@@ -47,6 +48,7 @@ export function blockBytes(t: u32): u32 {
     case GGML_Q4_0: return 18;   // f16 scale + 16 bytes of nibbles
     case GGML_Q4_1: return 20;   // f16 scale, f16 min + 16 bytes
     case GGML_Q5_0: return 22;
+    case GGML_IQ4_NL: return 18;  // f16 scale + 16 bytes of nibbles (indices into 16 levels)
     case GGML_Q5_1: return 24;
     case GGML_Q8_0: return 34;   // f16 scale + 32 int8
     case GGML_Q8_1: return 36;
@@ -77,6 +79,7 @@ export function typeName(t: u32): string {
     case GGML_Q5_K: return "Q5_K";
     case GGML_Q6_K: return "Q6_K";
     case GGML_Q8_K: return "Q8_K";
+    case GGML_IQ4_NL: return "IQ4_NL";
     case GGML_I8: return "I8";
     case GGML_I16: return "I16";
     case GGML_I32: return "I32";
@@ -84,12 +87,6 @@ export function typeName(t: u32): string {
     case GGML_F64: return "F64";
   }
   return "type " + t.toString();
-}
-
-/** Whether the engine can compute with weights of this type (matrix-vector products). */
-export function isSupportedWeightType(t: u32): bool {
-  return t == GGML_F32 || t == GGML_F16 || t == GGML_BF16 || t == GGML_Q4_0 || t == GGML_Q4_1 ||
-    t == GGML_Q8_0 || t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;
 }
 
 /** Bytes of one row of `n` elements, or 0 when n is not a whole number of blocks. */

@@ -94,7 +94,7 @@ describe("engine API", () => {
     it("unsupported tensor type", () => {
       // I16 has F16's size, so the file stays consistent and only the type is wrong
       expect(loadError(setTensorType(f16Model, "blk.1.ffn_up.weight", 25)))
-        .toMatch(/^model: tensor 'blk\.1\.ffn_up\.weight' has type I16, which the engine cannot compute with \(supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, BF16\)$/);
+        .toMatch(/^model: tensor 'blk\.1\.ffn_up\.weight' has type I16, which the engine cannot compute with \(supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, BF16\)$/);
       expect(loadError(setTensorType(f16Model, "blk.0.attn_norm.weight", 1).subarray(0) /* F16 norm: wrong size */))
         .toMatch(/GGUF: |norm weights must be F32/);
     });

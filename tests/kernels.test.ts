@@ -56,7 +56,7 @@ describe("activation formats", () => {
 
   it("refuses unsupported types and row lengths instead of computing garbage", () => {
     const ACT_NONE = m.x.ACT_NONE.value >>> 0;
-    for (const t of [10, 11, 15, 20, 24, 99]) expect(m.x.activationType(t) >>> 0, `type ${t}`).toBe(ACT_NONE); // Q2_K, Q3_K, Q8_K, IQ4_NL
+    for (const t of [10, 11, 15, 21, 24, 99]) expect(m.x.activationType(t) >>> 0, `type ${t}`).toBe(ACT_NONE); // Q2_K, Q3_K, Q8_K, IQ3_S
     expect(m.x.activationBytes(10, 256)).toBe(0);
     expect(m.x.activationBytes(T.Q4_K, 288)).toBe(0); // not a whole number of super-blocks
     expect(m.x.activationBytes(T.Q8_0, 40)).toBe(0);
@@ -203,6 +203,41 @@ describe("matvec and matmul", () => {
         }
         m.free(wp); m.free(xq); m.free(out);
       }
+    });
+  }
+});
+
+describe.skipIf(!!REF_MISSING)(withRef("IQ4_NL (no quantizer here: random blocks) equals llama.cpp's x86 mul_mat"), () => {
+  // llama.cpp's three orders: 16 rows are repacked (iq4_nl_8x8: per block fma); 13 rows are not:
+  // ggml_vec_dot_iq4_nl_q8_0 for one activation row (two accumulators), tinyBLAS for a batch.
+  // k = 32 * 33 blocks: an odd count, so the single-row kernel's last block takes its tail.
+  for (const rows of [16, 13]) {
+    it(`${rows} rows: 6 activation rows as one batch, and each alone`, () => {
+      const k = 32 * 33, n = 6, type = T.IQ4_NL, rb = rowBytes(type, k);
+      const w = new Uint8Array(rb * rows);
+      for (let i = 0; i < rows; i++) w.set(randomWeights(type, k, 2000 + i), i * rb);
+      const wp = m.load(w);
+      const { x, xq, ab } = activations(type, k, n, 2100 + rows);
+      const out = m.alloc(rows * n * 4), o1 = m.alloc(rows * 4);
+      expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
+      const theirs = asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
+      const ours = m.floats(out, rows * n);
+      const d = firstBitDiff(ours, theirs);
+      expect(d, `batch: output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
+      for (let t = 0; t < n; t++) {
+        expect(m.x.matvec(o1, wp, type, xq + t * ab, k, rows, 0, rows)).toBe(1);
+        const xt = x.subarray(t * k, (t + 1) * k);
+        const ref1 = asF32(refPinned(["mulmat", type, k, rows, 1, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(xt.buffer, xt.byteOffset, xt.byteLength)]));
+        const mine = m.floats(o1, rows);
+        const d1 = firstBitDiff(mine, ref1);
+        expect(d1, `token ${t} row ${d1}: ours ${mine[d1]} ggml ${ref1[d1]}`).toBe(-1);
+      }
+      // dequantizeRow: each value level*d, as ggml's to_float
+      const deq = m.alloc(k * 4);
+      expect(m.x.dequantizeRow(wp, type, deq, k)).toBe(1);
+      const want = asF32(new Uint8Array(ref(["dequantize", type, k, "@in", "@out"], [w.subarray(0, rb)])));
+      expect(firstBitDiff(m.floats(deq, k), want)).toBe(-1);
+      m.free(wp); m.free(xq); m.free(out); m.free(o1); m.free(deq);
     });
   }
 });

@@ -4,7 +4,8 @@
 // (Llama 3's, Qwen2's, GPT-2's under SmolLM's pre-tokenizer), in the types whose products the
 // engine computes in llama.cpp's x86 order, and in the Q4_K_M mix of llama.cpp's own quantizer
 // (tools/ref/llama-quantize: Q4_K and Q6_K where rows are a multiple of 256, its Q5_0 and Q8_0
-// fallbacks where they are not, as in the real models' 896-wide and 1536-wide layers). For each: the prompt's tokens, the logits of every
+// fallbacks where they are not, as in the real models' 896-wide and 1536-wide layers), and
+// IQ4_NL as its quantizer writes it. For each: the prompt's tokens, the logits of every
 // step bit for bit, and 32 greedy tokens, for three prompts. Every expectation comes from
 // llama.cpp at run time.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
@@ -37,7 +38,7 @@ const FAMILIES: { name: string; arch: string; vocab: () => string; types: string
     types: ["Q8_0", "Q4_0", "Q4_K_M"], heads: 4, kvHeads: 1, untied: true },
   { name: "smollm2", arch: "llama", family: "Llama", vocab: smollmVocab, types: ["Q8_0"], heads: 4, kvHeads: 4 },
   { name: "qwen2", arch: "qwen2", family: "Qwen2", vocab: () => join(SHARED, "vocab", "ggml-vocab-qwen2.gguf"),
-    types: ["Q8_0", "Q4_0", "F16", "Q4_K_M"], heads: 4, kvHeads: 2 },
+    types: ["Q8_0", "Q4_0", "F16", "Q4_K_M", "IQ4_NL"], heads: 4, kvHeads: 2 },
   { name: "qwen3", arch: "qwen3", family: "Qwen3", vocab: () => join(SHARED, "vocab", "ggml-vocab-qwen2.gguf"),
     types: ["Q8_0", "Q4_0", "F16", "Q4_K_M"], heads: 4, kvHeads: 2, headDim: 64 },
   { name: "phi3 (LongRoPE short factors)", arch: "phi3", family: "Phi-3", vocab: () => join(SHARED, "vocab", "ggml-vocab-phi-3.gguf"),
@@ -61,7 +62,7 @@ describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""),
         const path = resolve(DIR, `family-${f.name.replace(/\W+/g, "-")}-${type}.gguf`);
         const [made, run] = f.ctx ?? [CTX, CTX];
         beforeAll(() => {
-          const mix = type.endsWith("_M"); // a llama.cpp mix: made from F16 by its quantizer
+          const mix = type.endsWith("_M") || type.startsWith("IQ"); // made from F16 by llama.cpp's quantizer
           const source = mix ? path.replace(".gguf", "-f16.gguf") : path;
           writeFileSync(source, llm.mkmodel({ vocab: f.vocab(), arch: f.arch, dim: 128, layers: 2, heads: f.heads,
             kvHeads: f.kvHeads, headDim: f.headDim ?? 0, ff: 256, type: mix ? "F16" : type, ctx: made, seed: 7, untied: !!f.untied }));
@@ -74,6 +75,7 @@ describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""),
           expect([i.arch, i.family, i.dim, i.layers, i.heads, i.kvHeads, i.headDim, i.tiedOutput])
             .toEqual([f.arch, f.family, 128, 2, f.heads, f.kvHeads, f.headDim ?? 128 / f.heads, !f.untied]);
           if (type === "Q4_K_M") expect(i.types).toMatch(/Q5_0 x\d+.*Q4_K x\d+|Q4_K x\d+.*Q5_0 x\d+/);
+          if (type === "IQ4_NL") expect(i.types).toMatch(/IQ4_NL x\d+/);
         });
 
         for (const p of PROMPTS) {

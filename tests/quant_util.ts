@@ -2,10 +2,10 @@
 // and the ggml oracle (tools/ref), which is optional: tests that need it skip with a reason.
 import { ggmlRef, ggmlRefUnavailable } from "../tools/ref/ggmlref.mjs";
 
-export const T = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q8_1: 9, Q4_K: 12, Q5_K: 13, Q6_K: 14, Q8_K: 15, BF16: 30 } as const;
+export const T = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q8_1: 9, Q4_K: 12, Q5_K: 13, Q6_K: 14, Q8_K: 15, IQ4_NL: 20, BF16: 30 } as const;
 export const NAME: Record<number, string> = Object.fromEntries(Object.entries(T).map(([k, v]) => [v, k]));
 const BLOCK: Record<number, [number, number]> = {
-  0: [1, 4], 1: [1, 2], 30: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 9: [32, 36],
+  0: [1, 4], 1: [1, 2], 30: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34], 9: [32, 36], 20: [32, 18],
   12: [256, 144], 13: [256, 176], 14: [256, 210], 15: [256, 292],
 };
 export const blockElems = (t: number) => BLOCK[t][0];
@@ -129,8 +129,8 @@ export function bf16Bits(x: number): number {
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
-const HALF_FIELDS: Record<number, number[]> = { 2: [0], 3: [0, 2], 6: [0], 7: [0, 2], 8: [0], 12: [0, 2], 13: [0, 2], 14: [208] };
-const BLOCK_BYTES: Record<number, number> = { 2: 18, 3: 20, 6: 22, 7: 24, 8: 34, 12: 144, 13: 176, 14: 210 };
+const HALF_FIELDS: Record<number, number[]> = { 2: [0], 3: [0, 2], 6: [0], 7: [0, 2], 8: [0], 12: [0, 2], 13: [0, 2], 14: [208], 20: [0] };
+const BLOCK_BYTES: Record<number, number> = { 2: 18, 3: 20, 6: 22, 7: 24, 8: 34, 12: 144, 13: 176, 14: 210, 20: 18 };
 
 /** One weight row of n elements: random f32/f16/bf16 values, or for quantized types random
  *  bytes with sane (finite, moderate) f16 scale fields, so that every quant bit pattern occurs

@@ -10,14 +10,14 @@
 //   F32            F32                              f32[k]
 //   F16            F16                              f32[k] holding F16-rounded values
 //   BF16           BF16                             f32[k] holding BF16-rounded values
-//   Q4_0, Q5_0, Q8_0  Q8_0                          k/32 blocks of 34 bytes
+//   Q4_0, Q5_0, Q8_0, IQ4_NL  Q8_0                  k/32 blocks of 34 bytes
 //   Q4_1, Q5_1     Q8_1                             k/32 blocks of 36 bytes
 //   Q4_K/Q5_K/Q6_K Q8_K                             k/256 blocks of 292 bytes
 //
 // Integer parts of the quantized products are exact. The float parts follow the order of the
 // kernel llama.cpp's x86 build (node-llama-cpp, AVX2 + FMA) runs for the type, fused
 // multiply-adds included (llm/math/fma.ts), for Q4_0 (repacked when the rows are a multiple
-// of 8, vec_dot otherwise), Q5_0, Q5_1, Q8_0, F16 and the K-quants; Q4_1, BF16 and F32 keep ggml's reference (generic)
+// of 8, vec_dot otherwise), Q5_0, Q5_1, Q8_0, IQ4_NL, F16 and the K-quants; Q4_1, BF16 and F32 keep ggml's reference (generic)
 // order for now
 // (see llm/quant/f16.ts). These functions take pointers and a row range and touch no global
 // state, and allocate nothing: what a product needs besides its inputs and output (a weight
@@ -26,7 +26,7 @@
 // ranges on one shared memory, each with a work buffer of its own.
 import {
   GGML_F32, GGML_F16, GGML_BF16, GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1, GGML_Q8_0, GGML_Q8_1,
-  GGML_Q4_K, GGML_Q5_K, GGML_Q6_K, GGML_Q8_K, rowBytes,
+  GGML_Q4_K, GGML_Q5_K, GGML_Q6_K, GGML_Q8_K, GGML_IQ4_NL, rowBytes,
 } from "../tensor_types";
 import * as f32q from "../quant/f32";
 import * as f16q from "../quant/f16";
@@ -35,6 +35,7 @@ import * as q4_0 from "../quant/q4_0";
 import * as q4_1 from "../quant/q4_1";
 import * as q5_0 from "../quant/q5_0";
 import * as q5_1 from "../quant/q5_1";
+import * as iq4_nl from "../quant/iq4_nl";
 import * as q8_0 from "../quant/q8_0";
 import * as q8_1 from "../quant/q8_1";
 import * as q4_k from "../quant/q4_k";
@@ -56,7 +57,7 @@ export function activationType(wType: u32): u32 {
     case GGML_F32: return GGML_F32;
     case GGML_F16: return GGML_F16;
     case GGML_BF16: return GGML_BF16;
-    case GGML_Q4_0: case GGML_Q5_0: case GGML_Q8_0: return GGML_Q8_0;
+    case GGML_Q4_0: case GGML_Q5_0: case GGML_Q8_0: case GGML_IQ4_NL: return GGML_Q8_0;
     case GGML_Q4_1: case GGML_Q5_1: return GGML_Q8_1;
     case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: return GGML_Q8_K;
   }
@@ -96,6 +97,7 @@ function gemmWorkBytes(wType: u32, k: i32, nt: i32): usize {
   switch (wType) {
     case GGML_Q4_0: return q4_0.gemmWorkBytes(k);
     case GGML_Q5_0: return q5_0.gemmWorkBytes(k);
+    case GGML_IQ4_NL: return iq4_nl.gemmWorkBytes(k);
     case GGML_Q4_K: return q4_k.gemmWorkBytes(k, nt);
     case GGML_Q5_K: return q5_k.gemmWorkBytes(k, nt);
     case GGML_Q6_K: return q6_k.gemmWorkBytes(k, nt);
@@ -123,6 +125,7 @@ function gemm(wType: u32, out: usize, outStride: i32, w: usize, wStride: usize, 
     case GGML_Q4_1: q4_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q5_0: q5_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work); break;
     case GGML_Q5_1: q5_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
+    case GGML_IQ4_NL: iq4_nl.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work, matrixRows, batched); break;
     case GGML_Q8_0: q8_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q4_K: q4_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work, matrixRows); break;
     case GGML_Q5_K: q5_k.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work); break;
@@ -173,6 +176,7 @@ export function dequantizeRow(src: usize, wType: u32, dst: usize, k: i32): bool 
     case GGML_Q4_1: q4_1.dequantizeRow(src, dst, k); break;
     case GGML_Q5_0: q5_0.dequantizeRow(src, dst, k); break;
     case GGML_Q5_1: q5_1.dequantizeRow(src, dst, k); break;
+    case GGML_IQ4_NL: iq4_nl.dequantizeRow(src, dst, k); break;
     case GGML_Q8_0: q8_0.dequantizeRow(src, dst, k); break;
     case GGML_Q8_1: q8_1.dequantizeRow(src, dst, k); break;
     case GGML_Q4_K: q4_k.dequantizeRow(src, dst, k); break;
