@@ -13,6 +13,7 @@
 //   - otherwise, a batch: llamafile's tinyBLAS, the Q8_0 kernels' order (q8_0.ts gemm).
 import { f16ToF32 } from "./f16";
 import { evens, odds, hsum, hsumFloat8 } from "./common";
+import { dequantizeNibbleBlocks } from "./q4_0";
 import { BLOCK_BYTES as Q8_BYTES, gemm as gemmQ8_0 } from "./q8_0";
 import { fma32, fma32x4 } from "../math/fma";
 
@@ -25,19 +26,7 @@ const ROWS: i32 = 4;
 const LEVELS = memory.data<i8>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], 16);
 
 /** dequantize_row_iq4_nl: x = level*d. */
-export function dequantizeRow(src: usize, dst: usize, n: i32): void {
-  const nb = n / QK;
-  for (let i = 0; i < nb; i++) {
-    const b = src + <usize>(i * BLOCK_BYTES);
-    const d = f16ToF32(load<u16>(b));
-    const y = dst + <usize>(i * QK * 4);
-    for (let j = 0; j < 16; j++) {
-      const q = <u32>load<u8>(b + 2 + <usize>j);
-      store<f32>(y + (<usize>j << 2), <f32>load<i8>(LEVELS + <usize>(q & 15)) * d);
-      store<f32>(y + (<usize>(j + 16) << 2), <f32>load<i8>(LEVELS + <usize>(q >> 4)) * d);
-    }
-  }
-}
+export function dequantizeRow(src: usize, dst: usize, n: i32): void { dequantizeNibbleBlocks(src, dst, n, LEVELS); }
 
 /** One IQ4_NL row of k values rewritten as a Q8_0 row at dst (exact: the same values). */
 function toQ8Row(w: usize, dst: usize, k: i32): void {

@@ -28,20 +28,26 @@ export function quantizeRow(src: usize, dst: usize, n: i32): void {
   }
 }
 
-/** dequantize_row_q4_0: x = (q - 8)*d. */
-export function dequantizeRow(src: usize, dst: usize, n: i32): void {
-  const nb = n / QK;
-  for (let i = 0; i < nb; i++) {
-    const b = src + <usize>(i * BLOCK_BYTES);
+/** Blocks of 32 values as { f16 d; u8 qs[16] }, element j the low nibble of qs[j] and j+16 its
+ *  high nibble: x = levels[nibble]*d (levels: 16 int8 at `levels`; Q4_0's are -8..7). */
+export function dequantizeNibbleBlocks(src: usize, dst: usize, n: i32, levels: usize): void {
+  for (let i = 0; i < n / 32; i++) {
+    const b = src + <usize>(i * 18);
     const d = f16ToF32(load<u16>(b));
-    const y = dst + <usize>(i * QK * 4);
+    const y = dst + <usize>(i * 32 * 4);
     for (let j = 0; j < 16; j++) {
-      const q = <i32>load<u8>(b + 2 + <usize>j);
-      store<f32>(y + (<usize>j << 2), <f32>((q & 15) - 8) * d);
-      store<f32>(y + (<usize>(j + 16) << 2), <f32>((q >> 4) - 8) * d);
+      const q = <u32>load<u8>(b + 2 + <usize>j);
+      store<f32>(y + (<usize>j << 2), <f32>load<i8>(levels + <usize>(q & 15)) * d);
+      store<f32>(y + (<usize>(j + 16) << 2), <f32>load<i8>(levels + <usize>(q >> 4)) * d);
     }
   }
 }
+
+/** Q4_0's levels: nibble - 8. */
+const LEVELS = memory.data<i8>([-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7], 16);
+
+/** dequantize_row_q4_0: x = (q - 8)*d. */
+export function dequantizeRow(src: usize, dst: usize, n: i32): void { dequantizeNibbleBlocks(src, dst, n, LEVELS); }
 
 /** Per block sumf = fma(sumi, dx*dy, sumf): the order of llama.cpp's repacked Q4_0 kernels on
  *  x86 (ggml_gemv/gemm_q4_0_8x8_q8_0, AVX2), which run every Q4_0 matrix whose row count is a
