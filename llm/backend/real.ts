@@ -40,6 +40,12 @@ function profileRow(total: u64, name: string, ns: u64, extra: string): string {
 
 function pages(n: u64): u64 { return (n + PAGE - 1) / PAGE * PAGE; }
 
+function failedPlan(msg: string): ModelPlan {
+  const p = new ModelPlan();
+  p.error = msg;
+  return p;
+}
+
 /** Bytes linear memory can still take: growth left below mem_limit(), plus freed regions. */
 export function memoryLeft(): u64 {
   const limit = mem_limit(), lin = linearMemoryBytes();
@@ -64,31 +70,43 @@ export class TransformerBackend extends Backend {
 
   isLoaded(): bool { return this.engine.loaded; }
 
-  load(path: string, src: ModelSource, nCtx: i32): string {
-    const t0 = src.nowNs();
+  /**
+   * What loading `path` would take, from its header alone (read in growing pieces, up to
+   * HEADER_MAX): the model's family, shapes and the memory it needs for nCtx tokens (0: its
+   * own context). `error` holds the whole message when the file cannot be loaded.
+   */
+  inspect(path: string, src: ModelSource, nCtx: i32): ModelPlan {
     const size = src.size();
-    if (size == 0) return path + ": the file is empty, not a GGUF model";
-
-    // 1. the header
+    if (size == 0) return failedPlan(path + ": the file is empty, not a GGUF model");
     let len = size < HEADER_FIRST ? size : HEADER_FIRST;
     let plan: ModelPlan;
     while (true) {
       const buf = allocRegion(len);
-      if (buf == 0) return "out of memory for the first " + bytes(len) + " of " + path;
+      if (buf == 0) return failedPlan("out of memory for the first " + bytes(len) + " of " + path);
       const err = src.read(0, buf, <usize>len);
-      if (err.length != 0) { freeRegion(buf); return "reading the header of " + path + " failed: " + err; }
+      if (err.length != 0) { freeRegion(buf); return failedPlan("reading the header of " + path + " failed: " + err); }
       plan = planModel(buf, len, size, nCtx);
       freeRegion(buf);
       if (!plan.needMore) break;
       if (len >= size || len >= HEADER_MAX) {
-        return path + ": " + plan.why + (len >= HEADER_MAX ? " (a header longer than " + bytes(HEADER_MAX) + " is not read)" : "");
+        return failedPlan(path + ": " + plan.why + (len >= HEADER_MAX ? " (a header longer than " + bytes(HEADER_MAX) + " is not read)" : ""));
       }
       let want = max(plan.wantBytes, len * 2);
       if (want > size) want = size;
       if (want > HEADER_MAX) want = HEADER_MAX;
       len = want;
     }
-    if (plan.error.length != 0) return path + ": " + plan.error;
+    if (plan.error.length != 0) plan.error = path + ": " + plan.error;
+    return plan;
+  }
+
+  load(path: string, src: ModelSource, nCtx: i32): string {
+    const t0 = src.nowNs();
+    const size = src.size();
+
+    // 1. the header
+    const plan = this.inspect(path, src, nCtx);
+    if (plan.error.length != 0) return plan.error;
 
     // 2. does it fit? (the model loaded now, if any, gives its memory back first)
     const margin = heapMargin(plan.vocab, plan.headerBytes);

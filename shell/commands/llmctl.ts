@@ -33,7 +33,7 @@ function sub(name: string, synopsis: string, help: string, run: (args: Array<str
 sub("backend", "llmctl backend [stub [--delay-ms N] | real]",
   "select the backend: 'real' is the transformer (TransformerBackend, runs GGUF models), 'stub' a synthetic\n" +
   "  testing backend without a model (--delay-ms: wait before each word). Without a name: show the selected one.", llmctlBackend);
-sub("models", "llmctl models", "list every .gguf file under /models with its size", llmctlModels);
+sub("models", "llmctl models", "list every .gguf file under /models with its size and its family and name (or why it would not load)", llmctlModels);
 sub("load", "llmctl load PATH",
   "load a GGUF model (architectures: " + familyNames() + "): the header is checked first (format, architecture, tensor types)\n" +
   "  and the model must fit in free memory with its KV cache and scratch before the file is read; then it is\n" +

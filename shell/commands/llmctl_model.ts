@@ -21,7 +21,7 @@ import { coresLine } from "../../kernel/parallel";
 const PROGRESS_EVERY_NS: u64 = 100_000_000;
 
 /** An open file as the backend's ModelSource; draws the progress line. */
-class VfsSource extends ModelSource {
+export class VfsSource extends ModelSource {
   private lastDraw: u64 = 0;
   private drawn: bool = false;
   constructor(private fd: i32, private bytesTotal: u64, private label: string) { super(); }

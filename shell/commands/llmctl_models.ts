@@ -1,6 +1,8 @@
 // `llmctl models`: every .gguf file under /models (the models disk), found recursively,
-// with its size. Directories are walked without following symbolic links (a link to a
-// .gguf file is listed; a link to a directory is not entered), so a loop cannot hang it.
+// with its size and what its header says: the family and name, or why it would not load
+// (read as `llmctl load` reads it first, without the tensor data). Directories are walked
+// without following symbolic links (a link to a .gguf file is listed; a link to a directory
+// is not entered), so a loop cannot hang it.
 import { println } from "../../kernel/console";
 import { Stat, FT_DIR, FT_REG, FT_LNK, FT_UNKNOWN } from "../../kernel/fs/fs";
 import { vfs } from "../../kernel/fs/vfs";
@@ -8,6 +10,22 @@ import { MODELS_PATH } from "../../kernel/storage";
 import { bytes, printable } from "../format";
 import { fsError, joinPath } from "./fs";
 import { FAIL, OK, USAGE } from "../registry";
+import { realBackend } from "../../llm/backend/registry";
+import { VfsSource } from "./llmctl_model";
+
+/** What the header of the model at `path` says: "qwen2 (Qwen2): NAME", or why it cannot load. */
+function describeModel(path: string, size: u64): string {
+  const o = vfs.open(path);
+  if (o.error.length != 0) return "cannot read: " + o.error;
+  const plan = realBackend().inspect(path, new VfsSource(o.fd, size, path), 0);
+  vfs.close(o.fd);
+  if (plan.error.length != 0) {
+    const prefix = path + ": ";
+    return "cannot load: " + (plan.error.startsWith(prefix) ? plan.error.substring(prefix.length) : plan.error);
+  }
+  const c = plan.config!;
+  return c.arch + " (" + c.family.title + ")" + (plan.name.length != 0 ? ": " + plan.name : "");
+}
 
 const MAX_DEPTH: i32 = 32;
 const MAX_ENTRIES: i32 = 100000;
@@ -77,7 +95,8 @@ export function llmctlModels(args: Array<string>): i32 {
   for (let k = 0; k < order.length; k++) {
     const i = order[k];
     total += f.sizes[i];
-    println(printable(f.paths[i]) + "  " + f.sizes[i].toString() + " bytes" + (f.sizes[i] >= 1024 ? " (" + bytes(f.sizes[i]) + ")" : ""));
+    println(printable(f.paths[i]) + "  " + f.sizes[i].toString() + " bytes" + (f.sizes[i] >= 1024 ? " (" + bytes(f.sizes[i]) + ")" : "") +
+      "  " + printable(describeModel(f.paths[i], f.sizes[i])));
   }
   for (let i = 0; i < f.errors.length; i++) println("error: " + printable(f.errors[i]));
   const n = order.length;

@@ -48,6 +48,14 @@ describe.skipIf(!!why)("today's small models in QEMU with 4 GiB" + (why ? ` (${w
   }, 3600_000);
   afterAll(() => m?.kill());
 
+  it("llmctl models names each file's family", async () => {
+    const out = await m.run("llmctl models");
+    for (const [shape, , family] of MODELS) {
+      const line = out.split("\n").find((l) => l.startsWith(`/models/${basename(paths[shape])}  `));
+      expect(line, shape).toMatch(new RegExp(`  ${family.replace(/ \(the (\S+) family\)/, " \\($1\\)")}: `));
+    }
+  });
+
   for (const [shape, ftype, family] of MODELS) {
     it(`${SHAPES[shape].title} ${ftype}: loads, names its family, accounts for its memory, and gives llama.cpp's greedy tokens`, async () => {
       const path = paths[shape], want = expectedModel(path);
