@@ -25,6 +25,8 @@ import { familyNames } from "../arch/families";
 const HEADER_FIRST: u64 = 1 << 20;
 /** A header (metadata + tensor infos) longer than this is refused. */
 export const HEADER_MAX: u64 = 64 << 20;
+/** The smallest context chosen for a model whose own does not fit in memory. */
+const CONTEXT_MIN: i32 = 256;
 /** Bytes per read while loading (the device DMAs straight into the image region). */
 const LOAD_CHUNK: u64 = 8 << 20;
 const PAGE: u64 = 65536;
@@ -63,6 +65,8 @@ export class TransformerBackend extends Backend {
   chat: ChatSession | null = null;
   /** The image region while a load reads into it (freed by recover() if a trap cuts the load short). */
   private loading: usize = 0;
+  /** After a load: why the context is not the one asked for ("" when it is). */
+  contextNote: string = "";
 
   name(): string { return "real"; }
   title(): string { return "TransformerBackend"; }
@@ -100,19 +104,43 @@ export class TransformerBackend extends Backend {
     return plan;
   }
 
+  /** Memory a load of `plan` needs: the file, KV cache, scratch and working memory. */
+  private needed(plan: ModelPlan, size: u64): u64 {
+    return pages(size) + pages(plan.kvBytes) + pages(plan.scratchBytes) + heapMargin(plan.vocab, plan.headerBytes);
+  }
+
   load(path: string, src: ModelSource, nCtx: i32): string {
     const t0 = src.nowNs();
     const size = src.size();
+    this.contextNote = "";
 
     // 1. the header
-    const plan = this.inspect(path, src, nCtx);
+    let plan = this.inspect(path, src, nCtx);
     if (plan.error.length != 0) return plan.error;
 
     // 2. does it fit? (the model loaded now, if any, gives its memory back first)
-    const margin = heapMargin(plan.vocab, plan.headerBytes);
-    const need = pages(size) + pages(plan.kvBytes) + pages(plan.scratchBytes) + margin;
     const held = this.modelRegionBytes() + this.kvRegionBytes() + this.scratchRegionBytes();
     const left = memoryLeft() + held;
+    if (nCtx == 0 && this.needed(plan, size) > left && plan.context > CONTEXT_MIN) {
+      // the model's own context does not fit (Llama 3.x: 131072 tokens): the largest power of
+      // two below it that does, so that some memory is left for what comes next
+      const own = plan.context;
+      let c = CONTEXT_MIN;
+      while (c * 2 < own) c *= 2;
+      let best: ModelPlan | null = null;
+      for (; c >= CONTEXT_MIN && best === null; c /= 2) {
+        const p = this.inspect(path, src, c);
+        if (p.error.length != 0) return p.error;
+        if (this.needed(p, size) <= left) best = p;
+      }
+      if (best !== null) {
+        plan = best!;
+        this.contextNote = "context " + plan.context.toString() + " tokens: the model's own " + own.toString() +
+          " do not fit in memory (llmctl config context N sets another)";
+      }
+    }
+    const margin = heapMargin(plan.vocab, plan.headerBytes);
+    const need = this.needed(plan, size);
     if (need > left) {
       return "model too large for memory: " + path + " needs " + bytes(need) + " (file " + bytes(size) + " + KV cache " +
         bytes(plan.kvBytes) + " for " + plan.context.toString() + " tokens + scratch " + bytes(plan.scratchBytes) +

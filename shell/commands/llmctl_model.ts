@@ -134,6 +134,7 @@ export function llmctlLoad(args: Array<string>): i32 {
   const ctx = contextSetting();
   const train = r.engine.model!.config.nCtxTrain;
   if (ctx > train) println("note: context " + ctx.toString() + " is beyond the model's " + train.toString() + " tokens; using " + train.toString());
+  if (r.contextNote.length != 0) println("note: " + r.contextNote);
   println(r.loadReport());
   return OK;
 }

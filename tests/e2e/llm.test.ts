@@ -104,7 +104,6 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
       [bad["gpt2-arch.gguf"], /^error: \/models\/bad\/gpt2-arch\.gguf: model: unsupported architecture 'gpt2' \(this engine runs: llama, qwen2, qwen3, phi3\)$/m],
       [bad["i32-matrix.gguf"], /^error: \/models\/bad\/i32-matrix\.gguf: model: tensor 'blk\.0\.attn_q\.weight' has type I32, which the engine cannot compute with \(supported: [^)]*Q4_0[^)]*\)$/m],
       [bad["truncated.gguf"], /^error: \/models\/bad\/truncated\.gguf: GGUF: tensor '[^']+' data \(offset \d+, \d+ bytes\) lies past the end of the file/m],
-      [bad["huge-context.gguf"], /^error: model too large for memory: \/models\/bad\/huge-context\.gguf needs [\d.]+ GiB \(file [\d.]+ KiB \+ KV cache 8\.0 GiB for 67108864 tokens \+ scratch [\d.]+ MiB \+ working memory [\d.]+ MiB\) but only [\d.]+ [GM]iB of [\d.]+ GiB is free; a smaller context needs less \(llmctl config context N\)$/m],
       [bad["huge-file.gguf"], /^error: model too large for memory: \/models\/bad\/huge-file\.gguf needs [\d.]+ GiB \(file 6\.0 GiB \+ KV cache [\d.]+ MiB for 64 tokens/m],
     ];
     for (const [path, msg] of cases) {
@@ -114,6 +113,15 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
       expect(out, path).not.toMatch(/loading .*%/);
       expect(regionsInUse(await info()), path).toBe(startRegions);
     }
+    // the model's own context that does not fit: the largest power of two below it that does
+    const fit = await m.run(`llmctl load ${bad["huge-context.gguf"]}`);
+    const note = /^note: context (\d+) tokens: the model's own 67108864 do not fit in memory \(llmctl config context N sets another\)$/m.exec(fit);
+    expect(note, fit).not.toBeNull();
+    expect(Math.log2(Number(note![1])) % 1).toBe(0);
+    expect(Number(note![1])).toBeGreaterThan(1 << 20);
+    expect(fit).toMatch(new RegExp(`^context:\\s+${note![1]} tokens \\(trained 67108864\\)$`, "m"));
+    await m.run("llmctl unload");
+    expect(regionsInUse(await info())).toBe(startRegions);
     // the huge file's size is what SIS says it is (the disk holds it sparse)
     expect(readGGUFMeta(join(tmp, "src", "bad", "huge-file.gguf")).fileSize).toBeGreaterThan(6 * 2 ** 30);
   });
@@ -376,7 +384,7 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
       expect(Number(r![3])).toBeGreaterThan(0);
       expect(Number(r![3])).toBeCloseTo(Number(r![1]) * 1000 / Number(r![2]), 0);
     }
-    expect(out).toMatch(/^memory: model 12\.9 MiB, KV cache 576\.0 KiB \(256 tokens\), scratch peak [\d.]+ MiB \(allocated once at load\); total [\d.]+ MiB, regions peak [\d.]+ MiB$/m);
+    expect(out).toMatch(/^memory: model 12\.9 MiB, KV cache 576\.0 KiB \(256 tokens\), scratch peak [\d.]+ MiB \(allocated once at load\); total [\d.]+ MiB, regions peak [\d.]+ [MG]iB$/m);
    }, 300_000);
 
   it("a bad file leaves the loaded model in place", async () => {

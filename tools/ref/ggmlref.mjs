@@ -6,7 +6,7 @@
 // tools/ref/llama-run.c is built the same way (ensureLlamaRun) against libllama: llama.cpp's own
 // forward pass with node-llama-cpp's default context settings, for logits and graph tensors.
 //
-//   node tools/ref/ggmlref.mjs build        build (or reuse) build/ref/ggml-ref and llama-run, print their paths
+//   node tools/ref/ggmlref.mjs build        build (or reuse) build/ref/ggml-ref, llama-run and llama-quantize, print their paths
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -115,10 +115,13 @@ function ensureLlamaTool(name) {
 /** Builds build/ref/llama-run if its inputs changed; returns its path. Throws on failure. */
 export function ensureLlamaRun() { return ensureLlamaTool("llama-run"); }
 
+/** Builds build/ref/llama-quantize if its inputs changed; returns its path. Throws on failure. */
+export function ensureLlamaQuantize() { return ensureLlamaTool("llama-quantize"); }
+
 /** llama.cpp's own quantizer (tools/ref/llama-quantize.c): `input` (F32/F16/BF16 GGUF) to
  *  `output` as llama.cpp makes a file of `ftype` ("Q4_0", "Q4_K_M", ...). Throws on failure. */
 export function llamaQuantize(input, output, ftype) {
-  const bin = ensureLlamaTool("llama-quantize");
+  const bin = ensureLlamaQuantize();
   execFileSync(bin, [input, output, ftype], { env: { ...process.env, GGML_BACKEND_DIR: pinnedBinsDir() }, stdio: ["ignore", "ignore", "pipe"] });
 }
 
@@ -197,7 +200,7 @@ export function ggmlRef(args, inputs = [], { cpu = CPU_LIB, repack = false } = {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === "build") {
-    try { console.log(ensureGgmlRef()); console.log(ensureLlamaRun()); } catch (e) { console.error(e.message); process.exit(1); }
+    try { console.log(ensureGgmlRef()); console.log(ensureLlamaRun()); console.log(ensureLlamaQuantize()); } catch (e) { console.error(e.message); process.exit(1); }
   } else {
     console.error("usage: node tools/ref/ggmlref.mjs build");
     process.exit(2);
