@@ -160,7 +160,7 @@ async function info(opts) {
   const size = (b) => (b < 1048576 ? `${(b / 1024).toFixed(1)} KiB` : mib(b));
   const model = pages(i.fileBytes), kv = pages(i.kvBytes), scratch = pages(i.scratchBytes);
   const lines = [
-    ["name", i.name || "(none)"], ["architecture", i.arch], ["layers", i.layers], ["embedding", i.dim],
+    ["name", i.name || "(none)"], ["architecture", `${i.arch} (the ${i.family} family)`], ["layers", i.layers], ["embedding", i.dim],
     ["heads", `${i.heads} (kv ${i.kvHeads}, head size ${i.headDim})`], ["feed-forward", i.ffDim], ["vocabulary", `${i.vocab} (${i.tokenizer}, bos ${i.bos}, eos ${i.eos})`],
     ["context", `${i.context} (trained ${i.contextTrain})`], ["rope base", i.ropeBase], ["rms eps", Number(i.normEps.toPrecision(7))],
     ["output head", i.tiedOutput ? "tied to token_embd" : "output.weight"], ["quantization", `${i.quantization} (${i.types})`],
