@@ -19,6 +19,7 @@
 //
 // The file image stays the caller's: the engine reads weights in place and never frees it.
 
+import { STOP_END_OF_TEXT, STOP_MAX_TOKENS, STOP_CONTEXT_FULL, STOP_NOT_STARTED } from "./stop";
 import { jobStats } from "../kernel/parallel";
 import { fusedMaddProbe } from "./math/fma";
 import { time_ns } from "../kernel/platform";
@@ -34,19 +35,14 @@ import { U8List } from "./tokenizer/buffers";
 import { StreamDecoder } from "./tokenizer/stream_decoder";
 import { InferSettings, MAX_TOKENS_UNLIMITED } from "./settings";
 
-/** Reasons next() stops, as negative return values. */
-export const END_EOS: i32 = -1;         // the model produced an end-of-generation token
-export const END_MAX_TOKENS: i32 = -2;  // settings.maxTokens tokens were generated
-export const END_CONTEXT_FULL: i32 = -3; // no room left in the context for another token
-export const END_NOT_STARTED: i32 = -4; // no model, or begin() failed / was not called
+/** Reasons next() stops, as negative return values: the stop codes of llm/stop.ts, negated. */
+export const END_EOS: i32 = -STOP_END_OF_TEXT;
+export const END_MAX_TOKENS: i32 = -STOP_MAX_TOKENS;
+export const END_CONTEXT_FULL: i32 = -STOP_CONTEXT_FULL;
+export const END_NOT_STARTED: i32 = -STOP_NOT_STARTED;
 
-export function endReasonName(r: i32): string {
-  if (r == END_EOS) return "end of text";
-  if (r == END_MAX_TOKENS) return "max tokens";
-  if (r == END_CONTEXT_FULL) return "context full";
-  if (r == END_NOT_STARTED) return "not started";
-  return "";
-}
+/** The stop code of a negative next() result. */
+export function stopOf(end: i32): i32 { return -end; }
 
 /** Prompt tokens per forward pass during prefill (bounds the scratch memory). */
 export const PREFILL_BATCH: i32 = 128;

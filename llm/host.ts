@@ -4,7 +4,8 @@
 
 import { simulateCores as simulateCoresOn } from "../kernel/parallel";
 import { allocRegion, freeRegion, regionBytesInUse, regionBytesPeak, linearMemoryBytes } from "../kernel/memory/regions";
-import { Engine, endReasonName } from "./engine";
+import { Engine, stopOf } from "./engine";
+import { stopName } from "./stop";
 import { HEAD_BOUNDED, HEAD_EXACT } from "./forward";
 import { InferSettings, SETTING_OK, applySetting } from "./settings";
 import { jsonString } from "./gguf_dump";
@@ -83,7 +84,7 @@ export function begin(p: usize, n: i32): string {
 export function next(): i32 { return engine.next(); }
 export function piecePtr(): usize { return engine.piecePtr; }
 export function pieceLen(): i32 { return engine.pieceLen; }
-export function endReason(code: i32): string { return endReasonName(code); }
+export function endReason(code: i32): string { return stopName(stopOf(code)); }
 
 /** Prompt token ids of the current run (count; ids at tokensPtr()). */
 export function promptTokens(): i32 {

@@ -5,10 +5,7 @@
 // itself: the sink provides output, interruption and the clock, and a ModelSource the
 // bytes of a model file (the shell implements both over the console and the VFS).
 
-export const STOP_END_OF_TEXT = "end of text";
-export const STOP_MAX_TOKENS = "max tokens";
-export const STOP_INTERRUPTED = "interrupted";
-export const STOP_ERROR = "error";
+export { STOP_END_OF_TEXT, STOP_MAX_TOKENS, STOP_CONTEXT_FULL, STOP_INTERRUPTED, STOP_ERROR, stopName } from "../stop";
 
 /** Generation settings; a backend documents which of them it honours. */
 // What a generation takes: one definition with its validation, in llm/settings.ts.
@@ -18,8 +15,8 @@ export { InferSettings };
 export class InferResult {
   /** Empty on success; otherwise a clear, specific message. */
   error: string = "";
-  /** One of the STOP_* strings. */
-  stopReason: string = "";
+  /** Why it stopped: a STOP_* code of llm/stop.ts (stopName() for people), 0 until set. */
+  stopReason: i32 = 0;
   /** Something the user should know about this run ("" when nothing), printed before the summary. */
   note: string = "";
   promptTokens: i32 = 0;

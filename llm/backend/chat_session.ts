@@ -12,10 +12,8 @@
 // Output is held back while the reply ends in something that may become a stop string.
 
 import { ChatFormat } from "../chat_template";
-import { Engine, END_CONTEXT_FULL, END_EOS, END_MAX_TOKENS } from "../engine";
-import { InferResult, InferSettings, STOP_END_OF_TEXT, STOP_ERROR, STOP_INTERRUPTED, STOP_MAX_TOKENS, TokenSink } from "./backend";
-
-export const STOP_CONTEXT_FULL = "context full";
+import { Engine, stopOf } from "../engine";
+import { InferResult, InferSettings, STOP_END_OF_TEXT, STOP_ERROR, STOP_INTERRUPTED, TokenSink } from "./backend";
 
 export class ChatSession {
   fmt: ChatFormat;
@@ -93,21 +91,21 @@ export class ChatSession {
     return err;
   }
 
-  // Streams the reply; returns the stop reason.
-  private generate(sink: TokenSink): string {
+  // Streams the reply; returns the stop code (llm/stop.ts).
+  private generate(sink: TokenSink): i32 {
     const e = this.engine;
     const reply = this.reply, starts = this.tokStart;
     reply.length = 0;
     starts.length = 0;
     let shown = 0;      // bytes of reply handed to the sink
     let skipping = true; // leading spaces of a reply are not shown
-    let reason = "";
+    let reason = 0;
     while (true) {
       if (sink.interrupted()) { reason = STOP_INTERRUPTED; break; }
       const t = e.next();
       if (t < 0) {
         this.take(e);
-        reason = t == END_EOS ? STOP_END_OF_TEXT : t == END_MAX_TOKENS ? STOP_MAX_TOKENS : t == END_CONTEXT_FULL ? STOP_CONTEXT_FULL : "stopped";
+        reason = stopOf(t);
         break;
       }
       if (this.fmt.isStopToken(t)) {

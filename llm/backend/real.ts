@@ -13,10 +13,10 @@
 
 import { jobStats, jobWidth, threads } from "../../kernel/parallel";
 import { Backend, InferResult, InferSettings, ModelSource, STOP_END_OF_TEXT, STOP_ERROR, STOP_INTERRUPTED, STOP_MAX_TOKENS, TokenSink } from "./backend";
-import { ChatSession, STOP_CONTEXT_FULL } from "./chat_session";
+import { ChatSession } from "./chat_session";
 import { planModel, ModelPlan, kvBytes64 } from "./model_plan";
 import { bytes, count, fixed, lpad, ms, pad, percent, rate } from "./format";
-import { Engine, END_CONTEXT_FULL, END_EOS, END_MAX_TOKENS } from "../engine";
+import { Engine, stopOf } from "../engine";
 import { allocRegion, freeRegion, linearMemoryBytes, regionBytesFree, regionBytesInUse, regionBytesPeak, regionSize } from "../../kernel/memory/regions";
 import { mem_limit } from "../../kernel/platform";
 import { familyNames } from "../arch/families";
@@ -298,7 +298,7 @@ export class TransformerBackend extends Backend {
       const t = e.next();
       if (e.pieceLen > 0) sink.emit(e.piecePtr, e.pieceLen);
       if (t < 0) {
-        r.stopReason = t == END_EOS ? STOP_END_OF_TEXT : t == END_MAX_TOKENS ? STOP_MAX_TOKENS : t == END_CONTEXT_FULL ? STOP_CONTEXT_FULL : "stopped";
+        r.stopReason = stopOf(t);
         break;
       }
     }

@@ -69,7 +69,7 @@ export class StubBackend extends Backend {
       sink.emit(piece.dataStart, len + 1);
       r.generatedTokens++;
     }
-    if (r.stopReason.length == 0) r.stopReason = STOP_END_OF_TEXT;
+    if (r.stopReason == 0) r.stopReason = STOP_END_OF_TEXT;
     r.generateNs = sink.nowNs() - t1;
     this.lastPromptNs = r.promptNs;
     this.lastGenerateNs = r.generateNs;

@@ -7,7 +7,7 @@
 //   [N tokens, prompt P tok at X tok/s, generation Y tok/s]
 import { interruptRequested, print, printBytes, println } from "../../kernel/console";
 import { time_ns } from "../../kernel/platform";
-import { Backend, InferResult, STOP_ERROR, STOP_INTERRUPTED, STOP_MAX_TOKENS, TokenSink } from "../../llm/backend/backend";
+import { Backend, InferResult, STOP_ERROR, STOP_INTERRUPTED, STOP_MAX_TOKENS, TokenSink, stopName } from "../../llm/backend/backend";
 import { currentBackend, realSelected } from "../../llm/backend/registry";
 import { fixed, ms, printable } from "../format";
 import { FAIL, OK, USAGE } from "../registry";
@@ -61,7 +61,7 @@ export function finishGeneration(b: Backend, r: InferResult, context: bool): voi
   if (r.note.length != 0) println("(" + r.note + ")");
   if (r.stopReason != STOP_MAX_TOKENS) {
     if (r.stopReason == STOP_INTERRUPTED) println("(stopped by Ctrl-C; the output so far is kept)");
-    else println("(stopped: " + r.stopReason + ")");
+    else println("(stopped: " + stopName(r.stopReason) + ")");
   }
   let line = "[" + r.generatedTokens.toString() + (r.generatedTokens == 1 ? " token" : " tokens") + ", prompt " + r.promptTokens.toString() + " tok at " +
     tokPerS(<u64>r.promptTokens, r.promptNs) + " tok/s, generation " + tokPerS(<u64>r.generatedTokens, r.generateNs) + " tok/s]";

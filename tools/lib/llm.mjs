@@ -7,7 +7,7 @@ import { instantiate, readAsString } from "./wasmhost.mjs";
 /** Addresses cross as i32: above 2 GiB they come out negative. */
 const addr = (v) => v >>> 0;
 
-export const END = { EOS: -1, MAX_TOKENS: -2, CONTEXT_FULL: -3, NOT_STARTED: -4 };
+export const END = { EOS: -1, MAX_TOKENS: -2, CONTEXT_FULL: -3, NOT_STARTED: -6 };
 
 /** ggml type ids by name, for --type options. */
 export const TYPES = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 };
