@@ -531,6 +531,26 @@ describe("vector helpers", () => {
       const u = Float32Array.from({ length: n }, () => r.gauss());
       same(run("swiglu", [mixed, u]), asF32(refPinned(["swiglu", n, "@in", "@in", "@out"], [mixed, u].map((a) => new Uint8Array(a.buffer)))), "swiglu");
     });
+    it("geglu: every half below 10 in magnitude, and beyond (as llama.cpp's pinned x86 build)", () => {
+      m.x.prepareGelu();
+      // every finite half in (-10, 10) once, plus the edges and values beyond
+      const xs: number[] = [];
+      const dv = new DataView(new ArrayBuffer(2));
+      for (let h = 0; h < 65536; h++) {
+        const e = (h >> 10) & 31;
+        if (e === 31) continue;
+        dv.setUint16(0, h);
+        const s = h >> 15, mm = h & 1023, v = (s ? -1 : 1) * (e ? (1 + mm / 1024) * 2 ** (e - 15) : mm * 2 ** -24);
+        if (Math.abs(v) < 10) xs.push(v);
+      }
+      xs.push(-10, 10, -12.5, 11, 1e6, -1e6, 9.999, -9.999);
+      for (let i = 0; i < 5000; i++) xs.push(r.gauss() * 4);
+      const g = Float32Array.from(xs), u = Float32Array.from(xs, () => r.gauss());
+      const gp = m.load(g), up = m.load(u), o = m.alloc(g.length * 4);
+      m.x.geglu(o, gp, up, g.length);
+      same(m.floats(o, g.length), asF32(refPinned(["geglu", g.length, "@in", "@in", "@out"], [g, u].map((a) => new Uint8Array(a.buffer)))), "geglu");
+      m.free(gp); m.free(up); m.free(o);
+    });
     it("rms_norm", () => {
       for (const d of datasets(1024, 3).slice(0, 4)) {
         const x = d.data.subarray(0, 1021); // odd length: exercises the scalar tail

@@ -3,6 +3,8 @@
 // exactly), and for SwiGLU the AVX2 kernel of llama.cpp's x86 build.
 // All functions take pointers and a length and touch no global state; out may alias an input.
 import { expAvx2x4 } from "../math/exp";
+import { f16ToF32, f32ToF16 } from "../quant/f16";
+import { fma32 } from "../math/fma";
 
 // @ts-ignore: decorator
 @inline function f(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
@@ -86,4 +88,40 @@ export function swiglu(out: usize, g: usize, u: usize, n: i32): void {
     v128.store(out + o, f32x4.mul(f32x4.div(x, f32x4.add(one, e)), v128.load(u + o)));
   }
   for (; i < n; i++) store<f32>(out + (<usize>i << 2), silu1(f(g, i)) * f(u, i));
+}
+
+// GELU as ggml's CPU backend computes it (GGML_GELU_FP16): through a table of every half x,
+// f16(0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2)))) in f32 arithmetic with the inner
+// 1 + A*x*x fused (as GCC compiles ggml_gelu_f32) and tanh correctly rounded (glibc's tanhf
+// gives the same table, 2.36 and 2.41 alike). Built once by prepareGelu() on the boot core,
+// before any product that uses it (a model binding a GELU family calls it).
+const GELU_A: f32 = 0.044715;
+const SQRT_2_OVER_PI: f32 = 0.79788456080286535587989211986876;
+let geluTable: StaticArray<u16> | null = null; // every half's GELU, kept for the kernel's lifetime
+
+/** Builds the GELU table if it is not there yet. */
+export function prepareGelu(): void {
+  if (geluTable !== null) return;
+  const t = new StaticArray<u16>(65536);
+  for (let i = 0; i < 65536; i++) {
+    const x = f16ToF32(<u16>i);
+    const inner = fma32(GELU_A * x, x, 1);
+    const th = <f32>Math.tanh(<f64>(SQRT_2_OVER_PI * x * inner));
+    t[i] = <u16>f32ToF16(<f32>0.5 * x * (<f32>1 + th));
+  }
+  geluTable = t;
+}
+
+/** ggml_vec_geglu_f32: out = gelu(g)*u, GELU from the table (prepareGelu first): x <= -10
+ *  gives 0, x >= 10 gives x*u. */
+export function geglu(out: usize, g: usize, u: usize, n: i32): void {
+  const t = changetype<usize>(geluTable!);
+  for (let i = 0; i < n; i++) {
+    const x = f(g, i), y = f(u, i);
+    let v: f32;
+    if (x <= -10) v = 0;
+    else if (x >= 10) v = x * y;
+    else v = f16ToF32(load<u16>(t + (<usize>f32ToF16(x) << 1))) * y;
+    store<f32>(out + (<usize>i << 2), v);
+  }
 }

@@ -16,7 +16,7 @@ export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i
   heap.free(work);
   return ok;
 }
-export { rmsnorm, rmsnormMul, mul, add, argmax, swiglu } from "../../llm/kernels/vector";
+export { rmsnorm, rmsnormMul, mul, add, argmax, swiglu, geglu, prepareGelu } from "../../llm/kernels/vector";
 /** F16 weights: the single-row order (ggml_vec_dot_f16, AVX2) and the batched one (tinyBLAS). */
 export { dotBatched as f16DotBatched, dot as f16Dot } from "../../llm/quant/f16";
 /** Q4_K in llama.cpp's repacked kernels' orders (gemm's when the flag is set, else gemv's), scalar. */

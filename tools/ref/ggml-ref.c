@@ -22,6 +22,7 @@
 //        CPU build in GGML_REF_ACT_CPU (the activation conversion of that build)
 //   ggml-ref silu      N IN.f32 OUT.f32
 //   ggml-ref swiglu    N G.f32 U.f32 OUT.f32
+//   ggml-ref geglu     N G.f32 U.f32 OUT.f32             ggml_geglu_split (GELU from ggml's f16 table)
 //   ggml-ref rmsnorm   N EPS IN.f32 OUT.f32
 //   ggml-ref softmax   N SCALE IN.f32 OUT.f32              ggml_soft_max_ext without mask
 //   ggml-ref flashattn HD NHEAD NHEADKV NQ NCELLS POS0 THREADS Q.f32 K.f16 V.f16 OUT.f32
@@ -255,7 +256,7 @@ int main(int argc, char **argv) {
     write_file(argv[9], out, ggml_nbytes(y));
     return 0;
   }
-  if ((!strcmp(cmd, "silu") && argc == 5) || (!strcmp(cmd, "swiglu") && argc == 6) ||
+  if ((!strcmp(cmd, "silu") && argc == 5) || ((!strcmp(cmd, "swiglu") || !strcmp(cmd, "geglu")) && argc == 6) ||
       ((!strcmp(cmd, "rmsnorm") || !strcmp(cmd, "softmax")) && argc == 6)) {
     int64_t n = atoll(argv[2]);
     ggml_backend_t be = cpu_backend();
@@ -264,6 +265,7 @@ int main(int argc, char **argv) {
     const char *in = argv[3], *outp = argv[argc - 1];
     if (!strcmp(cmd, "silu")) y = ggml_silu(ctx, a);
     else if (!strcmp(cmd, "swiglu")) { b = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, n); y = ggml_swiglu_split(ctx, a, b); }
+    else if (!strcmp(cmd, "geglu")) { b = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, n); y = ggml_geglu_split(ctx, a, b); }
     else if (!strcmp(cmd, "rmsnorm")) { y = ggml_rms_norm(ctx, a, (float)atof(argv[3])); in = argv[4]; }
     else { y = ggml_soft_max_ext(ctx, a, NULL, (float)atof(argv[3]), 0.0f); in = argv[4]; }
     if (!ggml_backend_alloc_ctx_tensors(ctx, be)) die("alloc failed");
