@@ -114,7 +114,7 @@ function attendChunkF16(work: usize, acc: usize, keys: usize, values: usize, hd:
  * Tiles of 64 cells go outermost so that each is converted from F16 once for all the rows.
  */
 function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, pos0: i32, keys: usize, values: usize,
-  hd: i32, scale: f32): void {
+  hd: i32, scale: f32, window: i32): void {
   const rowBytes = <usize>hd << 1;
   const w = work + 8;                                        // f32[64] the row's weights
   const kt = (work + 8 + (FA_TILE_KV << 2) + 15) & ~15;      // f32[hd][64] the tile's keys, transposed
@@ -140,6 +140,9 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
     }
     for (let t = max(0, ic - pos0); t < n; t++) {            // the rows that see this tile
       const end = min(tileEnd, pos0 + t + 1) - ic;           // cells of the tile the row sees
+      // a sliding window hides the row's cells before `begin` (weight 0, as under ggml's -inf mask)
+      const begin = window > 0 ? max(0, pos0 + t + 1 - window - ic) : 0;
+      if (begin >= end) continue;
       const qr = q + <usize>t * stride, acc = out + <usize>t * stride;
       // scores: f32 fused multiply-add chains over the head dimension, 16 cells at a time (the
       // last group may run past the row's cells, never past the tile; those scores go unused)
@@ -159,8 +162,9 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
         v128.store(wp, f32x4.mul(a2, vscale), 32);
         v128.store(wp, f32x4.mul(a3, vscale), 48);
       }
+      for (let j = 0; j < begin; j++) store<f32>(w + (<usize>j << 2), -Infinity);
       let tileMax = -Infinity as f32;
-      for (let j = 0; j < end; j++) {
+      for (let j = begin; j < end; j++) {
         const a = load<f32>(w + (<usize>j << 2));
         if (a > tileMax) tileMax = a;
       }
@@ -220,7 +224,7 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
  * head h reads KV head h / (n_head / n_head_kv). work: attentionWorkBytes(hd, n).
  */
 export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, pos0: i32, n: i32, c: Config,
-  work: usize, h0: i32, h1: i32, batch: i32 = 0, threads: i32 = LLAMA_THREADS): void {
+  work: usize, h0: i32, h1: i32, batch: i32 = 0, threads: i32 = LLAMA_THREADS, window: i32 = 0): void {
   const hd = c.headDim, qDim = c.qDim;
   const group = c.nHead / c.nHeadKv;
   const scale = c.attnScale;
@@ -232,19 +236,22 @@ export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, po
     for (let h = h0; h < h1; h++) {
       const g = h / group;
       const off = <usize>(h * hd) << 2;
-      attendTiled(work, out + off, q + off, <usize>qDim << 2, n, pos0, kv.keys(layer, g), kv.values(layer, g), hd, scale);
+      attendTiled(work, out + off, q + off, <usize>qDim << 2, n, pos0, kv.keys(layer, g), kv.values(layer, g), hd, scale, window);
     }
     return;
   }
   for (let t = 0; t < n; t++) {
     const nVisible = pos0 + t + 1;
+    // a sliding window hides the cells more than `window` positions back, as llama.cpp's mask
+    // does (its masked cells are skipped, so starting later is the same)
+    const first = window > 0 ? max(0, nVisible - window) : 0;
     for (let h = h0; h < h1; h++) {
       const g = h / group;
       const keys = kv.keys(layer, g), values = kv.values(layer, g);
       const qh = q + <usize>(t * qDim + h * hd) * 4, o = out + <usize>(t * qDim + h * hd) * 4;
       roundToF16(qh, q16, hd);
       if (!split) {
-        attendChunkF16(work, o, keys, values, hd, 0, nVisible, scale);
+        attendChunkF16(work, o, keys, values, hd, first, nVisible, scale);
         const S = load<f32>(work, 4);
         const inv: f32 = S == 0 ? 0 : <f32>1.0 / S;
         for (let d = 0; d < hd; d++) store<f32>(o + (<usize>d << 2), load<f32>(o + (<usize>d << 2)) * inv);
@@ -255,7 +262,7 @@ export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, po
       let Mf = -Infinity as f32, Sf: f32 = 0;
       memory.fill(o, 0, <usize>hd << 2);
       for (let th = 0; th < threads; th++) {
-        const c0 = th * chunk, c1 = min(c0 + chunk, nVisible);
+        const c0 = max(th * chunk, first), c1 = min(th * chunk + chunk, nVisible);
         if (c1 <= c0) continue;                // no visible cell: S = 0, skipped
         attendChunkF16(work, part, keys, values, hd, c0, c1, scale);
         const Mc = load<f32>(work), Sc = load<f32>(work, 4);
@@ -280,21 +287,21 @@ export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, po
 /** flashAttention's arguments as its units (query heads) read them. */
 @unmanaged class AttentionJob {
   out: usize; q: usize; kv: usize; c: usize; layer: i32; pos0: i32; n: i32; batch: i32;
-  work: usize; workBytes: usize;
+  work: usize; workBytes: usize; window: i32;
 }
 
 /** flashAttention for all query heads, split across `cores` by heads: `job` is the argument
  *  block, each core's working memory workBytes at work + core * workBytes. */
 export function attentionAllHeads(job: usize, out: usize, q: usize, kv: KVCache, layer: i32, pos0: i32, n: i32, c: Config,
-  batch: i32, work: usize, workBytes: usize, cores: i32): void {
+  batch: i32, work: usize, workBytes: usize, cores: i32, window: i32 = 0): void {
   const j = changetype<AttentionJob>(job);
   j.out = out; j.q = q; j.kv = changetype<usize>(kv); j.c = changetype<usize>(c);
-  j.layer = layer; j.pos0 = pos0; j.n = n; j.batch = batch; j.work = work; j.workBytes = workBytes;
+  j.layer = layer; j.pos0 = pos0; j.n = n; j.batch = batch; j.work = work; j.workBytes = workBytes; j.window = window;
   parallelFor(c.nHead, attentionUnits, job, cores);
 }
 
 function attentionUnits(arg: usize, core: i32, h0: i32, h1: i32): void {
   const j = changetype<AttentionJob>(arg);
   flashAttention(j.out, j.q, changetype<KVCache>(j.kv), j.layer, j.pos0, j.n, changetype<Config>(j.c),
-    j.work + <usize>core * j.workBytes, h0, h1, j.batch);
+    j.work + <usize>core * j.workBytes, h0, h1, j.batch, LLAMA_THREADS, j.window);
 }

@@ -9,7 +9,10 @@
 //     q, k = rmsnorm(head) * q/k_norm       [qkNorm: qwen3]
 //     rope(q), rope(k)                      (theta = pos * base^(-2i/n_rot); adjacent pairs,
 //                                           or the halves' pairs [rope: qwen2, qwen3, phi3])
-//     q *= 1/sqrt(hd)                       [qPrescale: phi3; attention then scales by 1]
+//     q *= 1/sqrt(hd)                       [qPrescale: phi3, gemma3; attention then scales by 1]
+//                                           (sliding-window layers see the last nSwa positions
+//                                           and rotate with their own base [gemma3])
+//     x += Wo att                           (Wo att RMS-normed first [postNorms: gemma3])
 //     cache k, v (F16); att = softmax(q·K / sqrt(hd)) · V per head (grouped-query),
 //                                           as llama.cpp's flash attention computes it
 //     x += Wo att
@@ -30,7 +33,7 @@ import { parallelFor } from "../kernel/parallel";
 import { Model } from "./model";
 import { KVCache } from "./kv_cache";
 import { Scratch } from "./scratch";
-import { normRows, swigluRows, quantizeRows, addBias } from "./row_ops";
+import { normRows, swigluRows, gegluRows, quantizeRows, addBias } from "./row_ops";
 import { project, projectApprox } from "./products";
 import { ropeTable, ropeHeads } from "./rope";
 import { attentionAllHeads } from "./attention";
@@ -71,14 +74,18 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   for (let t = 0; t < n; t++) {
     const id = load<i32>(tokens + (<usize>t << 2));
     const e = m.tokenEmbd;
-    dequantizeRow(e.data + <usize>id * e.rowBytes, e.type, s.x + <usize>(t * dim) * 4, dim);
-    ropeTable(s.rope + <usize>(t * hd) * 4, pos0 + t, c, freqs);
+    const xt = s.x + <usize>(t * dim) * 4;
+    dequantizeRow(e.data + <usize>id * e.rowBytes, e.type, xt, dim);
+    if (c.family.embedScale) scale(xt, xt, Mathf.sqrt(<f32>dim), dim); // gemma
+    ropeTable(s.rope + <usize>(t * hd) * 4, pos0 + t, c, freqs, c.ropeBase, c.ropeFreqScale);
+    if (c.nSwa > 0) ropeTable(s.ropeSwa + <usize>(t * hd) * 4, pos0 + t, c, freqs, c.ropeBaseSwa, 1);
   }
   let t1 = time_ns();
   tm.embedNs += t1 - t0;
 
   for (let l = 0; l < c.nLayer; l++) {
     const L = m.layers[l];
+    const swa = c.isSwa(l);
     t0 = t1;
 
     // attention block
@@ -92,15 +99,16 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
       normRows(s, s.k, s.k, L.kNorm, n * c.nHeadKv, hd, c.normEps);
     }
     for (let t = 0; t < n; t++) {
-      const table = s.rope + <usize>(t * hd) * 4;
+      const table = (swa ? s.ropeSwa : s.rope) + <usize>(t * hd) * 4;
       ropeHeads(s.q + <usize>(t * qDim) * 4, c.nHead, hd, table, c.family.rope);
       ropeHeads(s.k + <usize>(t * kvDim) * 4, c.nHeadKv, hd, table, c.family.rope);
-      // phi3: q scaled before attention (which then scales by 1)
+      // phi3, gemma3: q scaled before attention (which then scales by 1)
       if (c.family.qPrescale) scale(s.q + <usize>(t * qDim) * 4, s.q + <usize>(t * qDim) * 4, <f32>1.0 / Mathf.sqrt(<f32>hd), qDim);
       kv.store(l, pos0 + t, s.k + <usize>(t * kvDim) * 4, s.v + <usize>(t * kvDim) * 4);
     }
-    attentionAllHeads(s.job, s.att, s.q, kv, l, pos0, n, c, ubatch, s.attn, s.attnBytes, s.cores);
+    attentionAllHeads(s.job, s.att, s.q, kv, l, pos0, n, c, ubatch, s.attn, s.attnBytes, s.cores, swa ? c.nSwa : 0);
     project(s, s.att, n, batched, s.proj, L.wo);
+    if (L.attnPostNorm != 0) normRows(s, s.proj, s.proj, L.attnPostNorm, n, dim, c.normEps); // gemma
     add(s.x, s.x, s.proj, n * dim);
 
     // feed-forward block (SwiGLU). In the last layer only the last token goes on, as in
@@ -110,8 +118,10 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
     const xf = s.x + <usize>(f0 * dim) * 4, xbf = s.xb + <usize>(f0 * dim) * 4;
     normRows(s, xbf, xf, L.ffnNorm, nf, dim, c.normEps);
     project(s, xbf, nf, batchedF, s.gate, L.wGate, s.up, L.wUp);
-    swigluRows(s, s.gate, s.up, nf, ff);
+    if (c.family.gelu) gegluRows(s, s.gate, s.up, nf, ff); // gemma
+    else swigluRows(s, s.gate, s.up, nf, ff);
     project(s, s.gate, nf, batchedF, s.proj, L.wDown);
+    if (L.ffnPostNorm != 0) normRows(s, s.proj, s.proj, L.ffnPostNorm, nf, dim, c.normEps); // gemma
     add(xf, xf, s.proj, nf * dim);
 
     t1 = time_ns();

@@ -22,6 +22,7 @@ import { Pcg32 } from "./sampler";
 import { findFamily, familyNames } from "./arch/families";
 import { QWEN2 } from "./arch/qwen2";
 import { PHI3 } from "./arch/phi3";
+import { GEMMA3 } from "./arch/gemma3";
 
 let written = new GGUFWriteResult();
 
@@ -99,7 +100,8 @@ function fillUniform(rng: Pcg32, dst: usize, n: usize, mean: f32, sd: f32): void
 /**
  * Writes a model of family `arch` (general.architecture) and the given shape with seeded
  * random weights: every matrix of type `type`, norms and biases F32, and the family's own
- * tensors (qwen2: q/k/v biases; qwen3: q/k norms; phi3: fused attn_qkv and gate/up, LongRoPE
+ * tensors (qwen2: q/k/v biases; qwen3: q/k norms; gemma3: q/k norms, post norms and a sliding
+ * window of ctx/8 tokens, at most 512; phi3: fused attn_qkv and gate/up, LongRoPE
  * factors with attention factor 1.19 and an original context of ctx/2, at most Phi-3's 4096).
  * headDim 0: dim / heads; ropeBase and normEps
  * 0: the family's usual (llama 10000 and 1e-5, the others 1e6 and 1e-6). llama3Rope: a
@@ -153,6 +155,11 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
   const base: f32 = ropeBase > 0 ? ropeBase : isLlama ? <f32>10000 : <f32>1000000;
   w.setF32(k + "attention.layer_norm_rms_epsilon", normEps > 0 ? normEps : isLlama ? <f32>1e-5 : <f32>1e-6);
   w.setF32(k + "rope.freq_base", base);
+  if (family === GEMMA3) { // a window of ctx/8 (at most Gemma 3's 512) on 5 of every 6 layers
+    w.setU32(k + "attention.sliding_window", <u32>min(512, max(4, ctx / 8)));
+    w.setU32(k + "attention.sliding_window_pattern", 6);
+    w.setF32(k + "rope.freq_base_swa", <f32>10000);
+  }
   if (family === PHI3) {
     w.setF32(k + "rope.scaling.attn_factor", <f32>1.1902380714238083); // sqrt(1 + ln(32)/ln(4096)), Phi-3.5-mini's
     w.setU32(k + "rope.scaling.original_context_length", <u32>max(1, min(4096, ctx / 2)));
@@ -183,6 +190,7 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
       plan.norm(p + "attn_k_norm.weight", hd);
     }
     plan.add(p + "attn_output.weight", dim, qDim, sdQ);
+    if (family!.postNorms) plan.norm(p + "post_attention_norm.weight", dim);
     plan.norm(p + "ffn_norm.weight", dim);
     if (family!.fusedGateUp) plan.add(p + "ffn_up.weight", 2 * ff, dim, sdIn);
     else {
@@ -190,6 +198,7 @@ export function mkmodel(vocabPtr: usize, vocabSize: u64, arch: string, dim: i32,
       plan.add(p + "ffn_up.weight", ff, dim, sdIn);
     }
     plan.add(p + "ffn_down.weight", dim, ff, sdFF);
+    if (family!.postNorms) plan.norm(p + "post_ffw_norm.weight", dim);
   }
   plan.norm("output_norm.weight", dim);
   if (untied) plan.add("output.weight", nVocab, dim, sdIn);

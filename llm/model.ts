@@ -22,6 +22,7 @@
 import { GGUFFile, TensorInfo } from "./gguf";
 import { GGML_F32, typeName } from "./tensor_types";
 import { activationType, ACT_NONE, weightScaleMax } from "./kernels/matmul";
+import { prepareGelu } from "./kernels/vector";
 import { Family } from "./arch/family";
 import { LLAMA } from "./arch/llama";
 import { findFamily, familyNames } from "./arch/families";
@@ -64,6 +65,8 @@ export class Layer {
   bv: usize = 0;       // f32[n_head_kv*hd] or 0
   qNorm: usize = 0;    // f32[hd] or 0: each head of q RMS-normed with these weights (qkNorm)
   kNorm: usize = 0;    // f32[hd] or 0
+  attnPostNorm: usize = 0; // f32[n_embd] or 0: the attention's output RMS-normed (postNorms)
+  ffnPostNorm: usize = 0;  // f32[n_embd] or 0
   wo: Matrix = new Matrix();
   ffnNorm: usize = 0;  // f32[n_embd]
   wGate: Matrix = new Matrix();
@@ -93,6 +96,14 @@ export class Config {
   ropeAttnFactor: f32 = 1;
   /** rope.scaling.original_context_length: LongRoPE's long factors apply beyond it. */
   nCtxOrig: i32 = 0;
+  /** Sliding-window attention: a token sees the last nSwa positions on the layers isSwa()
+   *  says (0: none), which rotate with base ropeBaseSwa. */
+  nSwa: i32 = 0;
+  swaPattern: i32 = 0;
+  ropeBaseSwa: f32 = 10000;
+
+  /** Whether layer il attends through the sliding window: all but each swaPattern-th. */
+  isSwa(il: i32): bool { return this.nSwa > 0 && (this.swaPattern == 0 || il % this.swaPattern < this.swaPattern - 1); }
 
   /** The scale of attention scores: 1/sqrt(head size), or 1 when q was scaled before (phi3). */
   get attnScale(): f32 { return this.family.qPrescale ? <f32>1 : <f32>1.0 / Mathf.sqrt(<f32>this.headDim); }
@@ -309,6 +320,14 @@ export function bindModel(f: GGUFFile): ModelResult {
   } else if (scaling != "none") {
     return fail("RoPE scaling '" + scaling + "' is not supported (only none, linear and longrope)");
   }
+  if (family.slidingWindow) {
+    c.nSwa = meta.intOr("attention.sliding_window", 0);
+    if (c.nSwa > 0) {
+      c.swaPattern = meta.intOr("attention.sliding_window_pattern", 6);
+      c.ropeBaseSwa = meta.float("rope.freq_base_swa", 10000, false);
+    }
+  }
+  if (meta.float("final_logit_softcapping", 0, false) != 0) return fail("final logit softcapping (" + arch + ".final_logit_softcapping) is not supported");
   c.ropeAttnFactor = meta.float("rope.scaling.attn_factor", 1, false);
   c.nCtxOrig = meta.intOr("rope.scaling.original_context_length", c.nCtxTrain);
   if (meta.err.length > 0) return fail(meta.err);
@@ -345,6 +364,10 @@ export function bindModel(f: GGUFFile): ModelResult {
       l.kNorm = b.vector(p + "attn_k_norm.weight", c.headDim);
     }
     b.matrix(p + "attn_output.weight", c.qDim, c.nEmbd, l.wo);
+    if (family.postNorms) {
+      l.attnPostNorm = b.vector(p + "post_attention_norm.weight", c.nEmbd);
+      l.ffnPostNorm = b.vector(p + "post_ffw_norm.weight", c.nEmbd);
+    }
     l.ffnNorm = b.vector(p + "ffn_norm.weight", c.nEmbd);
     if (family.fusedGateUp) { // gate's rows, then up's
       const gateUp = new Matrix();
@@ -377,6 +400,7 @@ export function bindModel(f: GGUFFile): ModelResult {
   if (toks !== null && toks.length != c.nVocab) {
     return fail("tokenizer has " + toks.length.toString() + " tokens but token_embd.weight has " + c.nVocab.toString() + " rows");
   }
+  if (family.gelu) prepareGelu(); // its table, built once here on the boot core
   const r = new ModelResult();
   r.model = m;
   return r;

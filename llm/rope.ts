@@ -11,14 +11,14 @@ import { sincosGlibc } from "./math/sincos";
  *  repeated multiplication in f32, divided by the model's per-frequency divisors when it has
  *  them (`freqs`: rope_freqs, or LongRoPE's), glibc's sincosf of each, times the attention
  *  factor (LongRoPE's mscale) when it is not 1. */
-export function ropeTable(out: usize, pos: i32, c: Config, freqs: usize): void {
-  const thetaScale = Mathf.pow(c.ropeBase, <f32>-2.0 / <f32>c.nRot);
+export function ropeTable(out: usize, pos: i32, c: Config, freqs: usize, base: f32, freqScale: f32): void {
+  const thetaScale = Mathf.pow(base, <f32>-2.0 / <f32>c.nRot);
   const mscale = c.ropeAttnFactor;
   let theta = <f32>pos;
   for (let i = 0; i < c.nRot / 2; i++) {
     const ff: f32 = freqs != 0 ? load<f32>(freqs + (<usize>i << 2)) : 1;
     const p = out + (<usize>i << 3);
-    sincosGlibc(c.ropeFreqScale * (theta / ff), p);
+    sincosGlibc(freqScale * (theta / ff), p);
     if (mscale != 1) { store<f32>(p, load<f32>(p) * mscale); store<f32>(p, load<f32>(p, 4) * mscale, 4); }
     theta *= thetaScale;
   }

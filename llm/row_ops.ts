@@ -5,7 +5,7 @@
 import { parallelFor } from "../kernel/parallel";
 import { Scratch } from "./scratch";
 import { activationBytes, quantizeActivations } from "./kernels/matmul";
-import { rmsnormMul, swiglu, add } from "./kernels/vector";
+import { rmsnormMul, swiglu, geglu, add } from "./kernels/vector";
 
 /** A row-wise step over the tokens of a batch (activations, norms, SwiGLU), split across the
  *  cores by tokens when there are several. */
@@ -55,4 +55,19 @@ function swigluUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
 /** x[t] += b for the n rows of x (dim each): ggml_add of a bias broadcast over the rows. */
 export function addBias(x: usize, b: usize, n: i32, dim: i32): void {
   for (let t = 0; t < n; t++) add(x + <usize>(t * dim) * 4, x + <usize>(t * dim) * 4, b, dim);
+}
+
+/** gate[t] = gelu(gate[t]) * up[t] for the n rows of ff (ggml's GELU table: gemma). */
+export function gegluRows(s: Scratch, gate: usize, up: usize, n: i32, ff: i32): void {
+  const j = changetype<RowsJob>(s.rowJob);
+  j.out = gate; j.x = up; j.k = ff;
+  parallelFor(n, gegluUnits, s.rowJob, s.cores);
+}
+
+function gegluUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
+  const j = changetype<RowsJob>(arg);
+  for (let t = t0; t < t1; t++) {
+    const row = <usize>(t * j.k) * 4;
+    geglu(j.out + row, j.out + row, j.x + row, j.k);
+  }
 }

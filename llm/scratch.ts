@@ -29,6 +29,7 @@ export class Scratch {
                      // the output head's input (headRows reads it)
   work: usize = 0;   // [cores] productWorkBytes: each core's work buffer for matvec, matmul
   rope: usize = 0;   // f32[nBatch][hd]       cos, sin of each rotated pair, per token
+  ropeSwa: usize = 0; // f32[nBatch][hd]      the same for the sliding-window layers (their own base)
   attn: usize = 0;   // [cores] attentionWorkBytes(): each core's for flashAttention
   job: usize = 0;    // JOB_BYTES: the argument block of the product or attention job
   rowJob: usize = 0; // JOB_BYTES: the argument block of a row-wise step's job (RowsJob)
@@ -88,6 +89,7 @@ export class Scratch {
     this.xq = this.take(nb * this.xqRow);
     this.work = this.take(this.workBytes * <usize>this.cores);
     this.rope = this.take(nb * <usize>c.headDim * 4);
+    this.ropeSwa = this.take(c.nSwa > 0 ? nb * <usize>c.headDim * 4 : 0);
     this.attn = this.take(this.attnBytes * <usize>this.cores);
     this.job = this.take(JOB_BYTES);
     this.rowJob = this.take(JOB_BYTES);

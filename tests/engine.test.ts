@@ -89,7 +89,7 @@ describe("engine API", () => {
       expect(loadError(f16Model)).toBe("");
     });
     it("unknown architecture", () => {
-      expect(loadError(rename(f16Model, "llama", "mamba"))).toBe("model: unsupported architecture 'mamba' (this engine runs: llama, qwen2, qwen3, phi3)");
+      expect(loadError(rename(f16Model, "llama", "mamba"))).toBe("model: unsupported architecture 'mamba' (this engine runs: llama, qwen2, qwen3, phi3, gemma3)");
     });
     it("unsupported tensor type", () => {
       // I16 has F16's size, so the file stays consistent and only the type is wrong
@@ -111,7 +111,7 @@ describe("engine API", () => {
       const qwen2 = llm.mkmodel({ ...shape, arch: "qwen2" });
       expect(loadError(qwen2)).toBe("");
       expect(loadError(renameArch(qwen2, "qwen2", "qwen3"))).toBe("model: missing tensor 'blk.0.attn_q_norm.weight'");
-      expect(() => llm.mkmodel({ ...shape, arch: "gemma9" })).toThrow("unknown architecture 'gemma9' (mkmodel writes: llama, qwen2, qwen3, phi3)");
+      expect(() => llm.mkmodel({ ...shape, arch: "gemma9" })).toThrow("unknown architecture 'gemma9' (mkmodel writes: llama, qwen2, qwen3, phi3, gemma3)");
     });
     it("missing metadata", () => {
       expect(loadError(rename(f16Model, "llama.block_count", "llama.block_cxunt"))).toBe("model: missing metadata key 'llama.block_count'");

@@ -41,6 +41,9 @@ const FAMILIES: { name: string; arch: string; vocab: () => string; types: string
     types: ["Q8_0", "Q4_0", "F16", "Q4_K_M", "IQ4_NL"], heads: 4, kvHeads: 2 },
   { name: "qwen3", arch: "qwen3", family: "Qwen3", vocab: () => join(SHARED, "vocab", "ggml-vocab-qwen2.gguf"),
     types: ["Q8_0", "Q4_0", "F16", "Q4_K_M"], heads: 4, kvHeads: 2, headDim: 64 },
+  // gemma3 with a 16-token window (mkmodel: ctx/8): 32 greedy tokens run well past it
+  { name: "gemma3", arch: "gemma3", family: "Gemma 3", vocab: () => join(SHARED, "vocab", "ggml-vocab-llama-spm.gguf"),
+    types: ["Q8_0", "Q4_0", "F16", "Q4_K_M"], heads: 4, kvHeads: 1, headDim: 64 },
   { name: "phi3 (LongRoPE short factors)", arch: "phi3", family: "Phi-3", vocab: () => join(SHARED, "vocab", "ggml-vocab-phi-3.gguf"),
     types: ["Q8_0", "Q4_0", "Q4_K_M"], heads: 4, kvHeads: 4, untied: true, ctx: [512, 128] },
   { name: "phi3 (LongRoPE long factors)", arch: "phi3", family: "Phi-3", vocab: () => join(SHARED, "vocab", "ggml-vocab-phi-3.gguf"),

@@ -6,9 +6,9 @@
 //   sis-llm tokenize -m FILE -p TEXT
 //   sis-llm info -m FILE
 //   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] [--head-dim HD] --ff F --vocab-from FILE
-//               [--arch llama|qwen2|qwen3|phi3] [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K]
+//               [--arch llama|qwen2|qwen3|phi3|gemma3] [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K]
 //               [--ctx N] [--seed S] [--untied]
-//   sis-llm mkmodel OUT --shape qwen2.5-0.5b|qwen3-0.6b|llama-3.2-1b|smollm2-135m|phi-3.5-mini [--type T] [--seed S]
+//   sis-llm mkmodel OUT --shape qwen2.5-0.5b|qwen3-0.6b|llama-3.2-1b|smollm2-135m|phi-3.5-mini|gemma-3-270m [--type T] [--seed S]
 //               (a real model's shape, tools/lib/shapes.mjs; the vocabulary from ../shared/vocab)
 //   sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]
 //
@@ -24,7 +24,7 @@ const USAGE = `usage:
   sis-llm tokenize -m FILE -p TEXT
   sis-llm info -m FILE
   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] [--head-dim HD] --ff F --vocab-from FILE
-              [--arch llama|qwen2|qwen3|phi3] [--type TYPE] [--ctx N] [--seed S] [--untied]
+              [--arch llama|qwen2|qwen3|phi3|gemma3] [--type TYPE] [--ctx N] [--seed S] [--untied]
   sis-llm mkmodel OUT --shape NAME [--vocab-from FILE] [--type TYPE] [--seed S]
               NAME: ${Object.keys(SHAPES).join(", ")}
   sis-llm quantize IN OUT TYPE [--pure] [--output-type TYPE]`;

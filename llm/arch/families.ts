@@ -4,8 +4,9 @@ import { LLAMA } from "./llama";
 import { QWEN2 } from "./qwen2";
 import { QWEN3 } from "./qwen3";
 import { PHI3 } from "./phi3";
+import { GEMMA3 } from "./gemma3";
 
-const FAMILIES: Family[] = [LLAMA, QWEN2, QWEN3, PHI3];
+const FAMILIES: Family[] = [LLAMA, QWEN2, QWEN3, PHI3, GEMMA3];
 
 /** The family of `arch`, or null when the engine does not run it. */
 export function findFamily(arch: string): Family | null {

@@ -24,5 +24,16 @@ export class Family {
     public qPrescale: bool = false,
     /** gate and up are one matrix, ffn_up with 2 x n_ff rows: gate's first. */
     public fusedGateUp: bool = false,
+    /** Token embeddings are multiplied by sqrt(n_embd). */
+    public embedScale: bool = false,
+    /** The attention's and the feed-forward's outputs are RMS-normed (post_attention_norm,
+     *  post_ffw_norm) before their residual additions. */
+    public postNorms: bool = false,
+    /** The feed-forward's gate goes through GELU (ggml's table, kernels/vector.ts geglu), not SiLU. */
+    public gelu: bool = false,
+    /** Sliding-window attention where the file says so (attention.sliding_window, on every
+     *  layer but each sliding_window_pattern-th), those layers with RoPE base
+     *  rope.freq_base_swa. */
+    public slidingWindow: bool = false,
   ) {}
 }

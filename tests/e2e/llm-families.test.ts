@@ -26,6 +26,7 @@ const MODELS: [string, string, string][] = [
   ["qwen3-0.6b", "Q4_0", "qwen3 (the Qwen3 family)"],
   ["llama-3.2-1b", "Q4_0", "llama (the Llama family)"],
   ["phi-3.5-mini", "Q4_0", "phi3 (the Phi-3 family)"],
+  ["gemma-3-270m", "Q8_0", "gemma3 (the Gemma 3 family)"],
 ];
 
 const why = !SLOW ? "slow; SIS_E2E_SLOW=1" : !findMke2fs() ? "no mke2fs" : ggmlRefUnavailable();

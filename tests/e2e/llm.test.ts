@@ -101,7 +101,7 @@ describe.skipIf(!haveMke2fs)("LLM inference in QEMU (TransformerBackend, sis-scr
       ["/models/missing.gguf", /^error: \/models\/missing\.gguf: no such file or directory$/m],
       ["/models/bad", /^error: cannot load \/models\/bad: it is a directory$/m],
       [bad["notes.gguf"], /^error: \/models\/bad\/notes\.gguf: GGUF: bad magic 54 68 65 73 \(expected 47 47 55 46, "GGUF"\): not a GGUF file$/m],
-      [bad["gpt2-arch.gguf"], /^error: \/models\/bad\/gpt2-arch\.gguf: model: unsupported architecture 'gpt2' \(this engine runs: llama, qwen2, qwen3, phi3\)$/m],
+      [bad["gpt2-arch.gguf"], /^error: \/models\/bad\/gpt2-arch\.gguf: model: unsupported architecture 'gpt2' \(this engine runs: llama, qwen2, qwen3, phi3, gemma3\)$/m],
       [bad["i32-matrix.gguf"], /^error: \/models\/bad\/i32-matrix\.gguf: model: tensor 'blk\.0\.attn_q\.weight' has type I32, which the engine cannot compute with \(supported: [^)]*Q4_0[^)]*\)$/m],
       [bad["truncated.gguf"], /^error: \/models\/bad\/truncated\.gguf: GGUF: tensor '[^']+' data \(offset \d+, \d+ bytes\) lies past the end of the file/m],
       [bad["huge-file.gguf"], /^error: model too large for memory: \/models\/bad\/huge-file\.gguf needs [\d.]+ GiB \(file 6\.0 GiB \+ KV cache [\d.]+ MiB for 64 tokens/m],

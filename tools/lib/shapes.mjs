@@ -27,6 +27,10 @@ export const SHAPES = {
   // written as Q4_0 by mkmodel itself (`direct`), every matrix Q4_0
   "phi-3.5-mini": { title: "Phi-3.5-mini", arch: "phi3", dim: 3072, layers: 32, heads: 32, kvHeads: 32, ff: 8192, ctx: 131072,
     ropeBase: 10000, normEps: 1e-5, untied: true, vocab: vocab("phi-3"), direct: "Q4_0" },
+  // Gemma 3's own 262144-token vocabulary is not in ../shared: Llama 2's stands in (so the
+  // embedding is 20 M parameters, not 168 M); window 512 on 5 of every 6 layers
+  "gemma-3-270m": { title: "Gemma-3-270M", arch: "gemma3", dim: 640, layers: 18, heads: 4, kvHeads: 1, headDim: 256, ff: 2048,
+    ctx: 32768, ropeBase: 1000000, normEps: 1e-6, vocab: vocab("llama-spm") },
   // SmolLM2's own 49152-token vocabulary is not in ../shared: GPT-2's under its pre-tokenizer
   "smollm2-135m": { title: "SmolLM2-135M", arch: "llama", dim: 576, layers: 30, heads: 9, kvHeads: 3, ff: 1536, ctx: 8192,
     ropeBase: 100000, normEps: 1e-5, vocab: vocab("gpt-2"), pre: "smollm" },
