@@ -33,7 +33,7 @@ import { parallelFor } from "../kernel/parallel";
 import { Model } from "./model";
 import { KVCache } from "./kv_cache";
 import { Scratch } from "./scratch";
-import { normRows, swigluRows, gegluRows, quantizeRows, addBias } from "./row_ops";
+import { normRows, gluRows, quantizeRows, addBias } from "./row_ops";
 import { project, projectApprox } from "./products";
 import { ropeTable, ropeHeads } from "./rope";
 import { attentionAllHeads } from "./attention";
@@ -118,8 +118,7 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
     const xf = s.x + <usize>(f0 * dim) * 4, xbf = s.xb + <usize>(f0 * dim) * 4;
     normRows(s, xbf, xf, L.ffnNorm, nf, dim, c.normEps);
     project(s, xbf, nf, batchedF, s.gate, L.wGate, s.up, L.wUp);
-    if (c.family.gelu) gegluRows(s, s.gate, s.up, nf, ff); // gemma
-    else swigluRows(s, s.gate, s.up, nf, ff);
+    gluRows(s, s.gate, s.up, nf, ff, c.family.gelu); // SwiGLU, or GEGLU [gelu: gemma3]
     project(s, s.gate, nf, batchedF, s.proj, L.wDown);
     if (L.ffnPostNorm != 0) normRows(s, s.proj, s.proj, L.ffnPostNorm, nf, dim, c.normEps); // gemma
     add(xf, xf, s.proj, nf * dim);

@@ -5,7 +5,7 @@
 import { parallelFor } from "../kernel/parallel";
 import { Scratch } from "./scratch";
 import { activationBytes, quantizeActivations } from "./kernels/matmul";
-import { rmsnormMul, swiglu, geglu, add } from "./kernels/vector";
+import { rmsnormMul, swiglu, geglu, prepareGelu, add } from "./kernels/vector";
 
 /** A row-wise step over the tokens of a batch (activations, norms, SwiGLU), split across the
  *  cores by tokens when there are several. */
@@ -36,19 +36,21 @@ function normUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
   for (let t = t0; t < t1; t++) rmsnormMul(j.out + <usize>(t * j.k) * 4, j.x + <usize>(t * j.k) * 4, j.w, j.k, j.eps);
 }
 
-/** gate[t] = silu(gate[t]) * up[t] for the n rows of ff, row by row as ggml does (a row's last
- *  ff % 8 values take its scalar path). */
-export function swigluRows(s: Scratch, gate: usize, up: usize, n: i32, ff: i32): void {
+/** gate[t] = act(gate[t]) * up[t] for the n rows of ff, row by row as ggml does: act is SiLU
+ *  (swiglu: a row's last ff % 8 values take its scalar path), or with `gelu` GELU from ggml's
+ *  table (geglu: gemma). */
+export function gluRows(s: Scratch, gate: usize, up: usize, n: i32, ff: i32, gelu: bool): void {
   const j = changetype<RowsJob>(s.rowJob);
-  j.out = gate; j.x = up; j.k = ff;
-  parallelFor(n, swigluUnits, s.rowJob, s.cores);
+  j.out = gate; j.x = up; j.k = ff; j.w = gelu ? prepareGelu() : 0; // GELU's table, or 0 for SiLU
+  parallelFor(n, gluUnits, s.rowJob, s.cores);
 }
 
-function swigluUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
+function gluUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
   const j = changetype<RowsJob>(arg);
   for (let t = t0; t < t1; t++) {
     const row = <usize>(t * j.k) * 4;
-    swiglu(j.out + row, j.out + row, j.x + row, j.k);
+    if (j.w != 0) geglu(j.out + row, j.out + row, j.x + row, j.k, j.w);
+    else swiglu(j.out + row, j.out + row, j.x + row, j.k);
   }
 }
 
@@ -57,17 +59,3 @@ export function addBias(x: usize, b: usize, n: i32, dim: i32): void {
   for (let t = 0; t < n; t++) add(x + <usize>(t * dim) * 4, x + <usize>(t * dim) * 4, b, dim);
 }
 
-/** gate[t] = gelu(gate[t]) * up[t] for the n rows of ff (ggml's GELU table: gemma). */
-export function gegluRows(s: Scratch, gate: usize, up: usize, n: i32, ff: i32): void {
-  const j = changetype<RowsJob>(s.rowJob);
-  j.out = gate; j.x = up; j.k = ff;
-  parallelFor(n, gegluUnits, s.rowJob, s.cores);
-}
-
-function gegluUnits(arg: usize, core: i32, t0: i32, t1: i32): void {
-  const j = changetype<RowsJob>(arg);
-  for (let t = t0; t < t1; t++) {
-    const row = <usize>(t * j.k) * 4;
-    geglu(j.out + row, j.out + row, j.x + row, j.k);
-  }
-}

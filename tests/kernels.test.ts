@@ -532,7 +532,7 @@ describe("vector helpers", () => {
       same(run("swiglu", [mixed, u]), asF32(refPinned(["swiglu", n, "@in", "@in", "@out"], [mixed, u].map((a) => new Uint8Array(a.buffer)))), "swiglu");
     });
     it("geglu: every half below 10 in magnitude, and beyond (as llama.cpp's pinned x86 build)", () => {
-      m.x.prepareGelu();
+      const table = m.x.prepareGelu();
       // every finite half in (-10, 10) once, plus the edges and values beyond
       const xs: number[] = [];
       const dv = new DataView(new ArrayBuffer(2));
@@ -547,7 +547,7 @@ describe("vector helpers", () => {
       for (let i = 0; i < 5000; i++) xs.push(r.gauss() * 4);
       const g = Float32Array.from(xs), u = Float32Array.from(xs, () => r.gauss());
       const gp = m.load(g), up = m.load(u), o = m.alloc(g.length * 4);
-      m.x.geglu(o, gp, up, g.length);
+      m.x.geglu(o, gp, up, g.length, table);
       same(m.floats(o, g.length), asF32(refPinned(["geglu", g.length, "@in", "@in", "@out"], [g, u].map((a) => new Uint8Array(a.buffer)))), "geglu");
       m.free(gp); m.free(up); m.free(o);
     });

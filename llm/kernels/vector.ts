@@ -93,15 +93,16 @@ export function swiglu(out: usize, g: usize, u: usize, n: i32): void {
 // GELU as ggml's CPU backend computes it (GGML_GELU_FP16): through a table of every half x,
 // f16(0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2)))) in f32 arithmetic with the inner
 // 1 + A*x*x fused (as GCC compiles ggml_gelu_f32) and tanh correctly rounded (glibc's tanhf
-// gives the same table, 2.36 and 2.41 alike). Built once by prepareGelu() on the boot core,
-// before any product that uses it (a model binding a GELU family calls it).
+// gives the same table, 2.36 and 2.41 alike). Built once by prepareGelu() on the boot core
+// (a model binding a GELU family calls it); geglu takes its address as an argument, since
+// each core's WebAssembly instance has globals of its own and the workers' were copied before.
 const GELU_A: f32 = 0.044715;
 const SQRT_2_OVER_PI: f32 = 0.79788456080286535587989211986876;
 let geluTable: StaticArray<u16> | null = null; // every half's GELU, kept for the kernel's lifetime
 
-/** Builds the GELU table if it is not there yet. */
-export function prepareGelu(): void {
-  if (geluTable !== null) return;
+/** Builds the GELU table if it is not there yet; returns its address (u16[65536]), for geglu. */
+export function prepareGelu(): usize {
+  if (geluTable !== null) return changetype<usize>(geluTable!);
   const t = new StaticArray<u16>(65536);
   for (let i = 0; i < 65536; i++) {
     const x = f16ToF32(<u16>i);
@@ -110,12 +111,12 @@ export function prepareGelu(): void {
     t[i] = <u16>f32ToF16(<f32>0.5 * x * (<f32>1 + th));
   }
   geluTable = t;
+  return changetype<usize>(t);
 }
 
-/** ggml_vec_geglu_f32: out = gelu(g)*u, GELU from the table (prepareGelu first): x <= -10
+/** ggml_vec_geglu_f32: out = gelu(g)*u, GELU from the table at t (prepareGelu's): x <= -10
  *  gives 0, x >= 10 gives x*u. */
-export function geglu(out: usize, g: usize, u: usize, n: i32): void {
-  const t = changetype<usize>(geluTable!);
+export function geglu(out: usize, g: usize, u: usize, n: i32, t: usize): void {
   for (let i = 0; i < n; i++) {
     const x = f(g, i), y = f(u, i);
     let v: f32;

@@ -20,12 +20,14 @@ import { ROOT } from "../../tools/lib/asbuild.mjs";
 const SLOW = !!process.env.SIS_E2E_SLOW;
 const CTX = 2048;
 // shape, llama.cpp file type, family as llmctl info names it
+// (the largest first: after smaller ones have come and gone, memory can be fragmented enough
+// that its 768 MiB KV cache finds no block; see the issue notes)
 const MODELS: [string, string, string][] = [
+  ["phi-3.5-mini", "Q4_0", "phi3 (the Phi-3 family)"],
   ["smollm2-135m", "Q8_0", "llama (the Llama family)"],
   ["qwen2.5-0.5b", "Q4_K_M", "qwen2 (the Qwen2 family)"],
   ["qwen3-0.6b", "Q4_0", "qwen3 (the Qwen3 family)"],
   ["llama-3.2-1b", "Q4_0", "llama (the Llama family)"],
-  ["phi-3.5-mini", "Q4_0", "phi3 (the Phi-3 family)"],
   ["gemma-3-270m", "Q8_0", "gemma3 (the Gemma 3 family)"],
 ];
 
@@ -48,14 +50,6 @@ describe.skipIf(!!why)("today's small models in QEMU with 4 GiB" + (why ? ` (${w
     await m.run(`llmctl config context ${CTX}`);
   }, 3600_000);
   afterAll(() => m?.kill());
-
-  it("llmctl models names each file's family", async () => {
-    const out = await m.run("llmctl models");
-    for (const [shape, , family] of MODELS) {
-      const line = out.split("\n").find((l) => l.startsWith(`/models/${basename(paths[shape])}  `));
-      expect(line, shape).toMatch(new RegExp(`  ${family.replace(/ \(the (\S+) family\)/, " \\($1\\)")}: `));
-    }
-  });
 
   for (const [shape, ftype, family] of MODELS) {
     it(`${SHAPES[shape].title} ${ftype}: loads, names its family, accounts for its memory, and gives llama.cpp's greedy tokens`, async () => {
@@ -84,4 +78,12 @@ describe.skipIf(!!why)("today's small models in QEMU with 4 GiB" + (why ? ` (${w
       expect(regionsInUse(await m.run("llmctl info"))).toBe(before);
     }, 3600_000);
   }
+  it("llmctl models names each file's family", async () => {
+    const out = await m.run("llmctl models");
+    for (const [shape, , family] of MODELS) {
+      const line = out.split("\n").find((l) => l.startsWith(`/models/${basename(paths[shape])}  `));
+      const short = family.replace(/ \(the (.+) family\)$/, " ($1)").replace(/[()]/g, "\\$&");
+      expect(line, shape).toMatch(new RegExp(`  ${short}: `));
+    }
+  });
 });
