@@ -1,0 +1,159 @@
+// llm/grammar: GBNF parsed as llama.cpp parses it, and text matched as its matcher matches
+// it. The cases are llama.cpp's own (tests/test-grammar-parser.cpp and
+// tests/test-grammar-integration.cpp), read from its source bundle at test time.
+import { describe, it, expect, beforeAll } from "vitest";
+import { compile } from "../tools/lib/asbuild.mjs";
+import { instantiate } from "../tools/lib/wasmhost.mjs";
+import { llamaSourceFile, llamaSourceUnavailable } from "../tools/ref/llama_source.mjs";
+import { cppCalls } from "./support/cpp_cases.mjs";
+import { readAsString } from "../tools/lib/wasmhost.mjs";
+
+const TYPES: Record<string, number> = {
+  LLAMA_GRETYPE_END: 0, LLAMA_GRETYPE_ALT: 1, LLAMA_GRETYPE_RULE_REF: 2, LLAMA_GRETYPE_CHAR: 3, LLAMA_GRETYPE_CHAR_NOT: 4,
+  LLAMA_GRETYPE_CHAR_RNG_UPPER: 5, LLAMA_GRETYPE_CHAR_ALT: 6, LLAMA_GRETYPE_CHAR_ANY: 7, LLAMA_GRETYPE_TOKEN: 8, LLAMA_GRETYPE_TOKEN_NOT: 9,
+};
+
+const why = llamaSourceUnavailable();
+const parserSrc = why ? "" : llamaSourceFile("tests/test-grammar-parser.cpp")!;
+const integrationSrc = why ? "" : llamaSourceFile("tests/test-grammar-integration.cpp")!;
+
+let inst: any, x: any, scratch = 0;
+const SCRATCH = 1 << 20;
+beforeAll(async () => {
+  inst = await instantiate(await compile("tests/wasm/grammar.ts"));
+  x = inst.exports;
+  scratch = Number(x.allocRegion(BigInt(SCRATCH)));
+});
+
+function put(b: Buffer, at = 0): [number, number] {
+  if (b.length + at > SCRATCH) throw new Error("text too long for the scratch buffer");
+  new Uint8Array(inst.memory.buffer, scratch + at, b.length).set(b);
+  return [scratch + at, b.length];
+}
+const bytes = (s: string | Buffer) => (typeof s === "string" ? Buffer.from(s, "utf8") : s);
+const text = (ptr: number) => readAsString(inst.memory, ptr);
+
+/** "error: ..." or { symbols: [name, id][] sorted by name, elements: [type, value][] } as the C++ test sees them. */
+function parse(g: string | Buffer) {
+  const out: string = text(x.parseDump(...put(bytes(g))));
+  if (out.startsWith("error: ")) return out;
+  const [syms, rules] = out.split("--\n");
+  const symbols = syms.split("\n").filter(Boolean).map((l) => { const [n, id] = l.split(" "); return [n, Number(id)]; })
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const elements = rules.split("\n").filter(Boolean).map((l) => l.split(" ").map(Number));
+  return { symbols, elements };
+}
+
+function build(g: string | Buffer, root = "root"): string {
+  const gb = bytes(g), rb = Buffer.from(root);
+  const [gp, gn] = put(gb);
+  const [rp, rn] = put(rb, gb.length);
+  return text(x.build(gp, gn, rp, rn));
+}
+
+/** llama.cpp's match_string: each marked token by id, each other code point as its own "token" 0. */
+function matches(input: Buffer): boolean {
+  for (let i = 0; i < input.length;) {
+    let id = 0, piece: Buffer;
+    if (input[i] === 0xff) {
+      id = input.readUInt32BE(i + 1);
+      piece = Buffer.from(`<[${id}]>`);
+      i += 5;
+    } else {
+      const lead = input[i];
+      const len = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+      piece = input.subarray(i, i + len);
+      i += len;
+    }
+    if (!x.acceptToken(id, ...put(piece))) return false;
+  }
+  return x.canEnd() === 1;
+}
+
+describe.skipIf(!!why)("GBNF parser: llama.cpp's tests/test-grammar-parser.cpp", () => {
+  const parsing = cppCalls(parserSrc, "verify_parsing");
+  const failing = cppCalls(parserSrc, "verify_failure");
+
+  it("found llama.cpp's cases", () => {
+    expect(parsing.length).toBeGreaterThan(15);
+    expect(failing.length).toBeGreaterThan(5);
+  });
+
+  it.each(parsing.map((c, i) => [i, c[0].toString("utf8").trim().slice(0, 60), c]))("parses case %i: %s", (_i, _name, c: any) => {
+    const [grammar, symbols, elements] = c;
+    const r = parse(grammar);
+    expect(typeof r === "string" ? r : "").toBe("");
+    const got = r as { symbols: any[]; elements: number[][] };
+    expect(got.symbols).toEqual(symbols.map((s: any[]) => [s[0].toString("utf8"), s[1]]));
+    expect(got.elements).toEqual(elements.map((e: any[]) => [TYPES[e[0].id], e[1]]));
+  });
+
+  it.each(failing.map((c, i) => [i, c[0].toString("utf8").trim().slice(0, 60), c]))("refuses case %i: %s", (_i, _name, c: any) => {
+    expect(parse(c[0])).toMatch(/^error: line \d+, column \d+ /);
+  });
+});
+
+describe.skipIf(!!why)("GBNF matcher: llama.cpp's tests/test-grammar-integration.cpp", () => {
+  const grammars = cppCalls(integrationSrc, "test_grammar");
+
+  it("found llama.cpp's cases", () => expect(grammars.length).toBeGreaterThanOrEqual(12));
+
+  it.each(grammars.map((c) => [c[0].toString("utf8"), c]))("%s", (_name, c: any) => {
+    const [, grammar, passing, failing] = c;
+    for (const s of passing) {
+      expect(build(grammar)).toBe("");
+      expect([s.toString("utf8"), matches(s)]).toEqual([s.toString("utf8"), true]);
+    }
+    for (const s of failing) {
+      expect(build(grammar)).toBe("");
+      expect([s.toString("utf8"), matches(s)]).toEqual([s.toString("utf8"), false]);
+    }
+  });
+
+  // test_failure_*: grammars llama.cpp refuses to build
+  it("refuses a grammar without root, with an undefined rule, or left-recursive", () => {
+    expect(build(`rot ::= expr\nexpr ::= term ("+" term)*\nterm ::= number\nnumber ::= [0-9]+`)).toBe("the grammar has no 'root' rule");
+    expect(build(`root ::= expr\nexpr ::= term ("+" term)*\nterm ::= numero\nnumber ::= [0-9]+`)).toMatch(/rule 'numero' is used but not defined/);
+    expect(build(`root ::= "a" | root "a"`)).toMatch(/left recursion: rule 'root'/);
+    expect(build(`root ::= asdf\nasdf ::= "a" | asdf "a"`)).toMatch(/left recursion: rule 'asdf'/);
+    expect(build(`root ::= asdf\nasdf ::= "a" | foo "b"\nfoo ::= "c" | asdf "d" | "e"`)).toMatch(/left recursion/);
+    expect(build(`root ::= asdf\nasdf ::= "a" | foo "b"\nfoo ::= "c" | bar "d" | "e"\nbar ::= "f" | baz "g" | ""\nbaz ::= asdf`))
+      .toMatch(/left recursion/);
+    // a custom start rule
+    expect(build(`first ::= "a" "b"`, "first")).toBe("");
+    expect(matches(Buffer.from("ab"))).toBe(true);
+    expect(build(`first ::= "a"`, "root")).toBe("the grammar has no 'root' rule");
+  });
+});
+
+describe("GBNF errors: line, column and what was expected, never a trap", () => {
+  it("names the place", () => {
+    expect(build(`root ::= "a"\nfoo ::= [a-`)).toBe("line 2, column 12 (at the end): unexpected end of input in a character class");
+    expect(build(`root ::= "a" )`)).toBe("line 1, column 14 (at ')'): expecting a newline or the end");
+    expect(build(`root ::= "\\q"`)).toBe("line 1, column 11 (at '\\q\"'): unknown escape '\\q'");
+    expect(build(`root = "a"`)).toBe("line 1, column 6 (at '= \"a\"'): expecting ::=");
+    expect(build(`root ::= "a"{3,1}`)).toMatch(/maximum repetition count is below the minimum/);
+    expect(build(`root ::= "a"{99999999999999999999999}`)).toMatch(/number too large/);
+    expect(build(`root ::= <foo>`)).toMatch(/needs a model's vocabulary/);
+    expect(build(``)).toBe("the grammar has no rules");
+  });
+
+  it("refuses deep nesting instead of overflowing the stack", () => {
+    expect(build(`root ::= ${"(".repeat(5000)}"a"${")".repeat(5000)}`)).toMatch(/groups nested more than 256 deep/);
+    const chain = Array.from({ length: 3000 }, (_, i) => `r${i} ::= r${i + 1} "x"`).join("\n");
+    expect(build(`root ::= r0\n${chain}\nr3000 ::= "y"`)).toMatch(/more than 1000 deep/);
+  });
+
+  it("random bytes give an error or a grammar, never a trap", () => {
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) / 65536;
+    const alphabet = Buffer.from('root::=|"[]^-(){},*+?.<>!#\\xuU0129az \n\t\r');
+    for (let i = 0; i < 3000; i++) {
+      const n = Math.floor(rnd() * 40);
+      const b = Buffer.alloc(n);
+      for (let j = 0; j < n; j++) b[j] = rnd() < 0.9 ? alphabet[Math.floor(rnd() * alphabet.length)] : Math.floor(rnd() * 256);
+      const r = build(Buffer.concat([Buffer.from("root ::= "), b]));
+      expect(typeof r).toBe("string");
+    }
+  });
+});
