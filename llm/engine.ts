@@ -19,7 +19,7 @@
 //
 // The file image stays the caller's: the engine reads weights in place and never frees it.
 
-import { STOP_END_OF_TEXT, STOP_MAX_TOKENS, STOP_CONTEXT_FULL, STOP_NOT_STARTED } from "./stop";
+import { STOP_END_OF_TEXT, STOP_MAX_TOKENS, STOP_CONTEXT_FULL, STOP_NOT_STARTED, STOP_GRAMMAR } from "./stop";
 import { jobStats } from "../kernel/parallel";
 import { fusedMaddProbe } from "./math/fma";
 import { time_ns } from "../kernel/platform";
@@ -34,12 +34,15 @@ import { Tokenizer } from "./tokenizer/tokenizer";
 import { U8List } from "./tokenizer/buffers";
 import { StreamDecoder } from "./tokenizer/stream_decoder";
 import { InferSettings, MAX_TOKENS_UNLIMITED } from "./settings";
+import { parseGrammar } from "./grammar/gbnf";
+import { GrammarMatcher, GrammarVocab } from "./grammar/matcher";
 
 /** Reasons next() stops, as negative return values: the stop codes of llm/stop.ts, negated. */
 export const END_EOS: i32 = -STOP_END_OF_TEXT;
 export const END_MAX_TOKENS: i32 = -STOP_MAX_TOKENS;
 export const END_CONTEXT_FULL: i32 = -STOP_CONTEXT_FULL;
 export const END_NOT_STARTED: i32 = -STOP_NOT_STARTED;
+export const END_GRAMMAR: i32 = -STOP_GRAMMAR;
 
 /** The stop code of a negative next() result. */
 export function stopOf(end: i32): i32 { return -end; }
@@ -89,6 +92,10 @@ export class Timings {
   prefillNs: u64 = 0;
   decodeNs: u64 = 0;     // forward passes of generated tokens
   samplingNs: u64 = 0;
+  /** The grammar's part of sampling: which tokens it allows, and taking the chosen one. */
+  grammarNs: u64 = 0;
+  /** Tokens the sampler chose that the grammar refused (each then costs a pass over the vocabulary). */
+  grammarRefusals: i32 = 0;
   detokenizeNs: u64 = 0;
   promptTokens: i32 = 0;
   generatedTokens: i32 = 0;
@@ -144,6 +151,11 @@ export class Engine {
   /** Output bytes of the last token (complete UTF-8 characters only). */
   private out: U8List = new U8List(64);
   private decoder: StreamDecoder | null = null;
+  // the run's grammar (null: none), the vocabulary as it sees it (per model, made on first
+  // use), and its verdict per token when the sampler's first choice was refused
+  private matcher: GrammarMatcher | null = null;
+  private grammarVocab: GrammarVocab | null = null;
+  private allowed: Uint8Array = new Uint8Array(0);
 
   get loaded(): bool { return this.model !== null; }
   get piecePtr(): usize { return this.out.ptr; }
@@ -200,6 +212,8 @@ export class Engine {
     this.kv = kv;
     this.scratch = s;
     this.sampler = new Sampler(c.nVocab);
+    this.grammarVocab = null;
+    this.matcher = null;
     this.timings = new Timings(c.nLayer);
     this.nCtx = ctx;
     this.fileBytes = size;
@@ -215,6 +229,8 @@ export class Engine {
     this.kv = null;
     this.scratch = null;
     this.sampler = null;
+    this.grammarVocab = null;
+    this.matcher = null;
     this.model = null;
     this.tokenizer = null;
     this.file = null;
@@ -363,6 +379,7 @@ export class Engine {
   private resetTimings(): void {
     const tm = this.timings;
     tm.tokenizeNs = 0; tm.prefillNs = 0; tm.decodeNs = 0; tm.samplingNs = 0; tm.detokenizeNs = 0;
+    tm.grammarNs = 0; tm.grammarRefusals = 0;
     tm.promptTokens = 0;
     tm.generatedTokens = 0;
     tm.decodeTokens = 0;
@@ -405,6 +422,8 @@ export class Engine {
       return "context full: " + start.toString() + " tokens in use + " + toks.length.toString() + " new ones exceed the context of " +
         this.nCtx.toString() + " tokens";
     }
+    const grammarError = this.startGrammar(st.grammar);
+    if (grammarError.length != 0) return grammarError;
     const t1 = time_ns();
 
     // sampler: settings, seed, and the new tokens as history for the repetition penalty
@@ -438,6 +457,20 @@ export class Engine {
     this.maxTokens = st.maxTokens;
     this.ignoreEos = st.ignoreEos;
     this.running = true;
+    return "";
+  }
+
+  /** Parses the run's grammar ("" for none): "" or why it cannot be used. */
+  private startGrammar(text: string): string {
+    this.matcher = null;
+    if (text.length == 0) return "";
+    const t0 = time_ns();
+    const r = parseGrammar(Uint8Array.wrap(String.UTF8.encode(text)), "root", this.tokenizer);
+    if (r.grammar === null) return "grammar: " + r.error;
+    if (this.grammarVocab === null) this.grammarVocab = new GrammarVocab(this.tokenizer!);
+    if (this.allowed.length != this.grammarVocab!.size) this.allowed = new Uint8Array(this.grammarVocab!.size);
+    this.matcher = new GrammarMatcher(r.grammar!);
+    this.timings.grammarNs += time_ns() - t0;
     return "";
   }
 
@@ -478,11 +511,31 @@ export class Engine {
     let t0 = time_ns();
     const smp = this.sampler!, s = this.scratch!, head = this.head;
     head.bind(this.model!, s);
-    const tok = smp.sampleBounded(s.logits, s.logitsError, head);
+    let tok = smp.sampleBounded(s.logits, s.logitsError, head);
+    let grammarNs: u64 = 0;
+    if (this.matcher !== null) {
+      // llama.cpp's order: the chain's choice is checked first; only when the grammar refuses
+      // it is every token checked and the chain run again over the allowed ones
+      const g = this.matcher!, gv = this.grammarVocab!;
+      let tg = time_ns();
+      if (!g.allows(gv, tok)) {
+        tm.grammarRefusals++;
+        const n = g.allowedTokens(gv, this.allowed);
+        grammarNs += time_ns() - tg;
+        tm.grammarNs += grammarNs;
+        if (n == 0) return this.finish(END_GRAMMAR);
+        tok = smp.sampleBounded(s.logits, s.logitsError, head, this.allowed, n);
+        tg = time_ns();
+      }
+      if (!gv.isEog(tok)) g.acceptToken(tok, gv.piecePtr(tok), gv.pieceLen(tok), false);
+      const ng = time_ns() - tg;
+      grammarNs += ng;
+      tm.grammarNs += ng;
+    }
     smp.accept(tok);
     let t1 = time_ns();
     // the head's rows computed for the sampler belong to the forward pass they complete
-    tm.samplingNs += t1 - t0 - head.ns;
+    tm.samplingNs += t1 - t0 - head.ns - grammarNs;
     tm.forward.outputNs += head.ns;
     if (head.bounded) { tm.boundedHeads++; tm.exactHeadRows += head.rowCount; }
     if (decoding) tm.decodeNs += head.ns; else tm.prefillNs += head.ns;

@@ -75,6 +75,9 @@ export function settingSet(kp: usize, kn: i32, vp: usize, vn: i32): i32 {
 }
 export function settingMessage(): string { return settingError; }
 
+/** The GBNF grammar (UTF-8 [p, p+n); n 0: none) the next begin() constrains its output by. */
+export function setGrammar(p: usize, n: i32): void { settings.grammar = String.UTF8.decodeUnsafe(p, <usize>n); }
+
 /** Starts a generation on the UTF-8 prompt [p, p+n) with the settings above. "" or an error. */
 export function begin(p: usize, n: i32): string {
   return engine.begin(p, n, settings);
@@ -113,5 +116,6 @@ export function timingsJSON(): string {
     kv("detokenizeNs", t.detokenizeNs.toString()) + "," + kv("embedNs", t.forward.embedNs.toString()) + "," +
     kv("layerNs", "[" + layers + "]") + "," + kv("outputNs", t.forward.outputNs.toString()) + "," +
     kv("promptTokens", t.promptTokens.toString()) + "," + kv("generatedTokens", t.generatedTokens.toString()) + "," +
-    kv("boundedHeads", t.boundedHeads.toString()) + "," + kv("exactHeadRows", t.exactHeadRows.toString()) + "}";
+    kv("boundedHeads", t.boundedHeads.toString()) + "," + kv("exactHeadRows", t.exactHeadRows.toString()) + "," +
+    kv("grammarNs", t.grammarNs.toString()) + "," + kv("grammarRefusals", t.grammarRefusals.toString()) + "}";
 }

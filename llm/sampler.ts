@@ -152,14 +152,18 @@ export class Sampler {
     if (this.histLen < n) this.histLen++;
   }
 
-  /** Chooses a token from logits f32[nVocab] (the row is not modified). */
-  sample(logits: usize): i32 {
+  /**
+   * Chooses a token from logits f32[nVocab] (the row is not modified). With `allowed` (a
+   * grammar's verdict per token), the others count as -infinity, as llama.cpp's grammar
+   * sampler makes them before the chain.
+   */
+  sample(logits: usize, allowed: Uint8Array | null = null): i32 {
     const s = this.settings;
     const n = this.nVocab;
-    if (s.temperature <= 0 && (s.repeatPenalty == 1 || this.histLen == 0)) return argmax(logits, n);
+    if (s.temperature <= 0 && (s.repeatPenalty == 1 || this.histLen == 0) && allowed === null) return argmax(logits, n);
     for (let i = 0; i < n; i++) {
       unchecked(this.ids[i] = i);
-      unchecked(this.vals[i] = load<f32>(logits + (<usize>i << 2)));
+      unchecked(this.vals[i] = allowed !== null && unchecked(allowed[i]) == 0 ? -Infinity : load<f32>(logits + (<usize>i << 2)));
     }
     this.size = n;
     this.sorted = false;
@@ -188,13 +192,17 @@ export class Sampler {
    * Settings that see every logit (temperature > 0 without top-k), non-finite values, or too
    * many rows within reach take every row exact. The passes over the vocabulary compare the
    * floats' bits as integers (orderKey): under emulation each float compare is a library call.
+   * With `allowed` (allowedCount of its entries 1), only those rows take part, as in sample():
+   * the others are -infinity, below every allowed row, so top-k needs at most allowedCount.
    */
-  sampleBounded(logits: usize, err: f64, exact: ExactLogits): i32 {
+  sampleBounded(logits: usize, err: f64, exact: ExactLogits, allowed: Uint8Array | null = null, allowedCount: i32 = 0): i32 {
     const s = this.settings;
     const n = this.nVocab;
-    const k = s.temperature <= 0 ? 1 : s.topK;
-    if (err == 0) return this.sample(logits);
-    if (!(err < Infinity) || k <= 0 || k >= n) { exact.all(); return this.sample(logits); }
+    let k = s.temperature <= 0 ? 1 : s.topK;
+    if (allowed !== null && k > allowedCount) k = allowedCount;
+    if (err == 0) return this.sample(logits, allowed);
+    if (!(err < Infinity) || k <= 0 || k >= n) { exact.all(); return this.sample(logits, allowed); }
+    const allow = allowed !== null ? allowed.dataStart : 0;
     const flag = this.exactFlag.dataStart, vals = this.vals.dataStart, ids = this.ids.dataStart;
     // 1. the penalised rows exact and penalised (vals[t] for those rows only)
     const penalise = s.repeatPenalty != 1 && this.histLen > 0;
@@ -207,12 +215,19 @@ export class Sampler {
         store<f32>(vals + (<usize>t << 2), load<f32>(logits + (<usize>t << 2)));
       }
       this.applyPenalty(s.repeatPenalty);
+      if (allow != 0) {
+        for (let i = 0; i < this.histLen; i++) {
+          const t = unchecked(this.history[i]);
+          if (t >= 0 && t < n && load<u8>(allow + <usize>t) == 0) store<f32>(vals + (<usize>t << 2), -Infinity);
+        }
+      }
     }
     // 2. the k largest of the other rows (a min-heap of their order keys)
     if (this.keys.length < k) this.keys = new Int32Array(k);
     const heap = this.keys.dataStart;
     let hn = 0, special = 0;
     for (let i = 0; i < n; i++) {
+      if (allow != 0 && load<u8>(allow + <usize>i) == 0) continue;
       const bits = load<i32>(logits + (<usize>i << 2));
       special |= ~bits & 0x7f800000 ? 0 : 1; // infinite or NaN
       if (penalise && load<u8>(flag + <usize>i) != 0) continue;
@@ -240,6 +255,7 @@ export class Sampler {
     const reach = orderKey(reinterpret<i32>(floatBelow(lowerBound(cut, err))));
     let m = 0;
     for (let i = 0; i < n; i++) {
+      if (allow != 0 && load<u8>(allow + <usize>i) == 0) continue;
       const inReach = penalise && load<u8>(flag + <usize>i) != 0
         ? <f64>load<f32>(vals + (<usize>i << 2)) >= cut
         : orderKey(load<i32>(logits + (<usize>i << 2))) >= reach;
@@ -248,7 +264,7 @@ export class Sampler {
     if (special != 0 || m < k || m > n >> 3) { // (m >= k always: a guard)
       if (penalise) this.clearFlags();
       exact.all();
-      return this.sample(logits);
+      return this.sample(logits, allowed);
     }
     // the rows not exact yet (the penalised ones are), listed after the candidates: m <= n/8
     let fresh = m;

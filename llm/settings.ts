@@ -30,6 +30,8 @@ export class InferSettings {
   seedSet: bool = false;
   /** Keep generating past end-of-text tokens (benchmarks that need an exact token count). */
   ignoreEos: bool = false;
+  /** A GBNF grammar (llm/grammar) the output must match from its rule "root"; "" for none. */
+  grammar: string = "";
 
   clone(): InferSettings {
     const s = new InferSettings();
@@ -43,6 +45,7 @@ export class InferSettings {
     s.seed = this.seed;
     s.seedSet = this.seedSet;
     s.ignoreEos = this.ignoreEos;
+    s.grammar = this.grammar;
     return s;
   }
 }

@@ -7,6 +7,7 @@ export const STOP_CONTEXT_FULL: i32 = 3; // no room left in the context for anot
 export const STOP_INTERRUPTED: i32 = 4;  // Ctrl-C (the sink said so) between two tokens
 export const STOP_ERROR: i32 = 5;        // the run failed; InferResult.error says why
 export const STOP_NOT_STARTED: i32 = 6;  // no model, or begin() failed or was not called
+export const STOP_GRAMMAR: i32 = 7;      // the grammar allows no token here (and cannot end)
 
 /** The name of a stop code ("" for none). */
 export function stopName(code: i32): string {
@@ -17,6 +18,7 @@ export function stopName(code: i32): string {
     case STOP_INTERRUPTED: return "interrupted";
     case STOP_ERROR: return "error";
     case STOP_NOT_STARTED: return "not started";
+    case STOP_GRAMMAR: return "no token fits the grammar";
   }
   return "";
 }

@@ -77,14 +77,14 @@ class Decoded {
 /** The vocabulary as the grammar sees it: each token's text (control tokens written out). */
 export class GrammarVocab {
   readonly size: i32;
-  private pieceStart: Int32Array;   // token t's bytes are pieces[pieceStart[t] .. pieceStart[t+1])
-  private pieces: Uint8Array;
-  private eog: Uint8Array;
+  private pieceStart: Int32Array = new Int32Array(0); // token t's bytes: pieces[pieceStart[t] .. pieceStart[t+1])
+  private pieces: Uint8Array = new Uint8Array(0);
+  private eog: Uint8Array = new Uint8Array(0);
   // each token decoded from a fresh start: code points (0-terminated) and the partial end
-  cpStart: Int32Array;
-  cps: Uint32Array;
-  endValue: Uint32Array;
-  endRemain: Int8Array;
+  cpStart: Int32Array = new Int32Array(0);
+  cps: Uint32Array = new Uint32Array(0);
+  endValue: Uint32Array = new Uint32Array(0);
+  endRemain: Int8Array = new Int8Array(0);
 
   constructor(tok: Tokenizer) {
     const n = tok.nVocab;

@@ -137,17 +137,24 @@ export class LLM {
     return this.withBytes(prompt, (p, n) => this.str(this.x.begin(p, n)));
   }
 
-  /** Starts a generation with the defaults changed by `settings` (names as SETTING_KEYS; seed
-   *  undefined/null: from the clock); returns "" or an error. */
+  /** The GBNF grammar the next start() constrains its output by ("" or null: none). */
+  setGrammar(text) {
+    this.withBytes(text ?? "", (p, n) => this.x.setGrammar(p, n));
+  }
+
+  /** Starts a generation with the defaults changed by `settings` (names as SETTING_KEYS, and
+   *  `grammar`: GBNF text; seed undefined/null: from the clock); returns "" or an error. */
   begin(prompt, settings = {}) {
     const pairs = [];
     for (const [name, v] of Object.entries(settings)) {
-      if (v === undefined || v === null) continue;
+      if (v === undefined || v === null || name === "grammar") continue;
       if (!SETTING_KEYS[name]) return `unknown setting '${name}'`;
       pairs.push([SETTING_KEYS[name], String(v)]);
     }
     const bad = this.applySettings(pairs);
-    return bad ? bad.message : this.start(prompt);
+    if (bad) return bad.message;
+    if (settings.grammar) this.setGrammar(settings.grammar);
+    return this.start(prompt);
   }
 
   /** { token, bytes } for the next token, or { end, bytes } when generation ended. */

@@ -133,19 +133,21 @@ export function llamaQuantize(input, output, ftype) {
  * tensors are the graph tensors whose names start with one of `dump` ("*": all), in graph order.
  * The pinned CPU build (tools/ref/pinned.mjs) runs it; `hostBuild` lets ggml pick this host's own.
  */
-export function llamaRun(model, tokens, { gen = 0, ctx = 256, batch, threads = 4, fa = "auto", dump = [], hostBuild = false } = {}) {
+export function llamaRun(model, tokens, { gen = 0, ctx = 256, batch, threads = 4, fa = "auto", dump = [], hostBuild = false, grammar } = {}) {
   const bin = ensureLlamaRun();
   const dir = mkdtempSync(join(tmpdir(), "llama-run-"));
   try {
     const args = [model, dir, "--tokens", tokens.join(","), "--gen", gen, "--ctx", ctx, "--threads", threads, "--fa", fa];
     if (batch) args.push("--batch", batch);
     if (dump.length) args.push("--dump", dump.join(","));
+    if (grammar !== undefined) { writeFileSync(join(dir, "grammar.gbnf"), grammar); args.push("--grammar", join(dir, "grammar.gbnf")); }
     const out = execFileSync(bin, args.map(String), { env: { ...process.env, GGML_BACKEND_DIR: hostBuild ? LIBS : pinnedBinsDir() }, encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] });
     const all = readFileSync(join(dir, "logits.f32"));
     const lf = new Float32Array(all.buffer, all.byteOffset, all.byteLength / 4);
-    const steps = gen + 1, nv = lf.length / steps;
-    const logits = Array.from({ length: steps }, (_, i) => lf.slice(i * nv, (i + 1) * nv));
     const greedy = readFileSync(join(dir, "tokens.txt"), "utf8").split("\n").filter(Boolean).map(Number);
+    const steps = Number(/^steps (\d+)$/m.exec(out)[1]); // a grammar's run may end early
+    const nv = lf.length / steps;
+    const logits = Array.from({ length: steps }, (_, i) => lf.slice(i * nv, (i + 1) * nv));
     const tensors = [];
     for (const line of out.split("\n")) {
       const m = /^tensor (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (.+)$/.exec(line);

@@ -13,6 +13,10 @@
 //     --threads N      threads (default 4: node-llama-cpp's default on machines with <= 4 cores)
 //     --fa auto|on|off flash attention (default auto, llama.cpp's and node-llama-cpp's default)
 //     --dump a,b       dump graph tensors whose names start with any of these prefixes (* = all)
+//     --grammar FILE   constrain the greedy tokens by this GBNF grammar (rule root), as
+//                      node-llama-cpp's sampler does: the argmax is checked alone first, and
+//                      only when the grammar refuses it are all tokens filtered; generation
+//                      ends at an end-of-generation token (written to tokens.txt)
 //
 //   OUT_DIR/logits.f32   f32[steps][n_vocab]: step 0 after the prompt, step i after i generated tokens
 //   OUT_DIR/tokens.txt   the greedy tokens (first maximum of each step's logits)
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include "llama.h"
 #include "ggml.h"
 #include "ggml-backend.h"
@@ -87,6 +92,7 @@ int main(int argc, char **argv) {
   g_out = argv[2];
   int ctx = 256, batch = -1, threads = 4, gen = 0, fa = -1;
   int ntok = 0, tokens[4096];
+  const char *grammar_path = NULL;
   for (int i = 3; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--tokens")) {
@@ -100,6 +106,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--threads")) threads = atoi(v);
     else if (!strcmp(k, "--fa")) fa = !strcmp(v, "on") ? 1 : !strcmp(v, "off") ? 0 : -1;
     else if (!strcmp(k, "--dump")) { strncpy(g_prefixes, v, sizeof g_prefixes - 1); }
+    else if (!strcmp(k, "--grammar")) grammar_path = v;
     else die("unknown option");
   }
   if (ntok == 0) die("no --tokens");
@@ -115,7 +122,21 @@ int main(int argc, char **argv) {
   mp.n_gpu_layers = 0;
   struct llama_model *model = llama_model_load_from_file(model_path, mp);
   if (!model) die("cannot load the model");
-  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+  const struct llama_vocab *vocab = llama_model_get_vocab(model);
+  const int n_vocab = llama_vocab_n_tokens(vocab);
+  struct llama_sampler *grammar = NULL;
+  llama_token_data *cand = NULL;
+  if (grammar_path) {
+    FILE *gf = fopen(grammar_path, "rb");
+    if (!gf) die("cannot read the grammar file");
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, gf);
+    fclose(gf);
+    text[n] = 0;
+    grammar = llama_sampler_init_grammar(vocab, text, "root");
+    if (!grammar) die("llama.cpp refused the grammar");
+    cand = malloc(sizeof *cand * (size_t)n_vocab);
+  }
 
   // node-llama-cpp's AddonContext: n_batch = n_ubatch = batchSize, threads for both phases
   struct llama_context_params cp = llama_context_default_params();
@@ -155,12 +176,31 @@ int main(int argc, char **argv) {
     if (llama_decode(lc, b) != 0) die("llama_decode failed on the prompt");
     pos += nb;
   }
+  int rows = 0;
   for (int s = 0; s <= gen; s++) {
     const float *lg = llama_get_logits_ith(lc, -1);
     if (fwrite(lg, 4, (size_t)n_vocab, lf) != (size_t)n_vocab) die("write failed");
+    rows++;
     if (s == gen) break;
-    const int t = argmax(lg, n_vocab);
-    fprintf(tf, "%d\n", t);
+    int t = argmax(lg, n_vocab);
+    if (grammar) {
+      llama_token_data one = { t, 1.0f, 0.0f };
+      llama_token_data_array single = { &one, 1, -1, false };
+      llama_sampler_apply(grammar, &single);
+      if (one.logit == -INFINITY) { // refused: filter every token, then the argmax of the rest
+        for (int i = 0; i < n_vocab; i++) cand[i] = (llama_token_data){ i, lg[i], 0.0f };
+        llama_token_data_array all = { cand, (size_t)n_vocab, -1, false };
+        llama_sampler_apply(grammar, &all);
+        int best = 0;
+        for (int i = 1; i < n_vocab; i++) if (cand[i].logit > cand[best].logit) best = i;
+        t = cand[best].id;
+      }
+      fprintf(tf, "%d\n", t);
+      if (llama_vocab_is_eog(vocab, t)) break;
+      llama_sampler_accept(grammar, t);
+    } else {
+      fprintf(tf, "%d\n", t);
+    }
     if (pos >= ctx) break;
     g_step = s + 1;
     b.n_tokens = 1;
@@ -173,7 +213,9 @@ int main(int argc, char **argv) {
   }
   fclose(lf);
   fclose(tf);
+  printf("steps %d\n", rows);
   llama_batch_free(b);
+  if (grammar) { llama_sampler_free(grammar); free(cand); }
   llama_free(lc);
   llama_model_free(model);
   return 0;
