@@ -35,7 +35,8 @@ import { U8List } from "./tokenizer/buffers";
 import { StreamDecoder } from "./tokenizer/stream_decoder";
 import { InferSettings, MAX_TOKENS_UNLIMITED } from "./settings";
 import { parseGrammar } from "./grammar/gbnf";
-import { GrammarMatcher, GrammarVocab } from "./grammar/matcher";
+import { GrammarMatcher } from "./grammar/matcher";
+import { GrammarVocab } from "./grammar/vocab";
 
 /** Reasons next() stops, as negative return values: the stop codes of llm/stop.ts, negated. */
 export const END_EOS: i32 = -STOP_END_OF_TEXT;

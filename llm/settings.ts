@@ -32,6 +32,8 @@ export class InferSettings {
   ignoreEos: bool = false;
   /** A GBNF grammar (llm/grammar) the output must match from its rule "root"; "" for none. */
   grammar: string = "";
+  /** Where the grammar came from, for people ("/models/list.gbnf", "a JSON schema"). */
+  grammarSource: string = "";
 
   clone(): InferSettings {
     const s = new InferSettings();
@@ -46,6 +48,7 @@ export class InferSettings {
     s.seedSet = this.seedSet;
     s.ignoreEos = this.ignoreEos;
     s.grammar = this.grammar;
+    s.grammarSource = this.grammarSource;
     return s;
   }
 }

@@ -7,6 +7,9 @@ import { instantiate } from "../tools/lib/wasmhost.mjs";
 import { llamaSourceFile, llamaSourceUnavailable } from "../tools/ref/llama_source.mjs";
 import { cppCalls } from "./support/cpp_cases.mjs";
 import { readAsString } from "../tools/lib/wasmhost.mjs";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SHARED, HAVE_SHARED } from "./support/gguf_fixture.mjs";
 
 const TYPES: Record<string, number> = {
   LLAMA_GRETYPE_END: 0, LLAMA_GRETYPE_ALT: 1, LLAMA_GRETYPE_RULE_REF: 2, LLAMA_GRETYPE_CHAR: 3, LLAMA_GRETYPE_CHAR_NOT: 4,
@@ -156,4 +159,47 @@ describe("GBNF errors: line, column and what was expected, never a trap", () => 
       expect(typeof r).toBe("string");
     }
   });
+});
+
+// The trie (llm/grammar/token_trie.ts) must give llama.cpp's verdicts: random walks through
+// grammars with real vocabularies, every step's allowed set compared token by token with the
+// one-by-one walk that follows llama.cpp's reject_candidates.
+describe.skipIf(!HAVE_SHARED)("allowed tokens: the trie against llama.cpp's token-by-token walk", () => {
+  const GRAMMARS = [
+    String.raw`root ::= "{" ws "\"name\"" ws ":" ws str ws "," ws "\"n\"" ws ":" ws [0-9]+ ws "}"
+str ::= "\"" ( [^"\\] | "\\" ["\\nt] )* "\""
+ws ::= [ \t\n]*`,
+    `root ::= ("yes" | "no" | "maybe") ("." | "!")?`,
+    `root ::= [^\\x00-\\x7f]+ " " [a-z]{2,5}`, // non-ASCII first: tokens that end inside a character
+    `root ::= (. | "\\n")* "end"`,
+    `root ::= "x" <[2]> "y" | !<[3]> "z"`,
+    `root ::= [0-9]{1,3} ("," [0-9]{3})* ("." [0-9]+)?`,
+  ];
+  for (const vocabFile of ["models/sis-scribe-15m-q4_0.gguf", "vocab/ggml-vocab-gpt-2.gguf", "vocab/ggml-vocab-llama-bpe.gguf"]) {
+    it(`agrees at every step of random walks (${vocabFile})`, () => {
+      const bytes = readFileSync(join(SHARED, vocabFile));
+      const base = Number(x.allocRegion(BigInt(bytes.length)));
+      new Uint8Array(inst.memory.buffer, base, bytes.length).set(bytes);
+      expect(text(x.loadVocab(base, BigInt(bytes.length)))).toBe("");
+      x.freeRegion(base);
+      let seed = 7;
+      const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
+      let steps = 0;
+      for (const g of GRAMMARS) {
+        for (let walk = 0; walk < 3; walk++) {
+          expect(text(x.buildWithVocab(...put(Buffer.from(g))))).toBe("");
+          for (let step = 0; step < 12; step++) {
+            const n = x.allowedChecked();
+            expect(n).not.toBe(-1);
+            steps++;
+            if (n === 0) break;
+            const t = x.allowedAt(rnd(n));
+            if (x.isEog(t)) break;
+            expect(x.acceptId(t)).toBe(1);
+          }
+        }
+      }
+      expect(steps).toBeGreaterThan(100);
+    });
+  }
 });

@@ -7,8 +7,8 @@
 
 import {
   FileSystem, Vnode, Stat, StatFs, NodeResult, IoResult, TextResult, DirResult,
-  ENOENT, EBADF, ENOTDIR, EISDIR, EINVAL, EMFILE, ENAMETOOLONG, ELOOP,
-  NAME_MAX, PATH_MAX,
+  ENOENT, EBADF, ENOTDIR, EISDIR, EINVAL, EMFILE, ENAMETOOLONG, ELOOP, EFBIG,
+  NAME_MAX, PATH_MAX, FT_DIR,
 } from "./fs";
 
 export const MAX_OPEN_FILES: i32 = 64;
@@ -39,6 +39,13 @@ export class Resolved {
 
 export class OpenResult {
   fd: i32 = -1;
+  error: string = "";
+  code: i32 = 0;
+}
+
+/** A whole small file (Vfs.readSmall), or why not. */
+export class FileBytes {
+  data: Uint8Array = new Uint8Array(0);
   error: string = "";
   code: i32 = 0;
 }
@@ -307,6 +314,34 @@ export class Vfs {
       out.types.push(r.type);
     }
     this.close(o.fd);
+    return out;
+  }
+
+  /** The whole regular file at `path` when it has at most maxBytes (grammars, schemas): a
+   *  copy on the heap, the file closed again. */
+  readSmall(path: string, maxBytes: u64): FileBytes {
+    const out = new FileBytes();
+    const o = this.open(path);
+    if (o.error.length) { out.error = o.error; out.code = o.code; return out; }
+    const st = new Stat();
+    let e = this.fstat(o.fd, st);
+    if (e.length == 0 && st.type == FT_DIR) { e = path + ": is a directory"; out.code = EISDIR; }
+    if (e.length == 0 && st.size > maxBytes) {
+      e = path + ": " + st.size.toString() + " bytes, more than the " + maxBytes.toString() + " this takes"; out.code = EFBIG;
+    }
+    if (e.length == 0) {
+      const data = new Uint8Array(<i32>st.size);
+      let got: u64 = 0;
+      while (got < st.size) {
+        const r = this.read(o.fd, data.dataStart + <usize>got, <usize>(st.size - got));
+        if (r.error.length) { e = r.error; out.code = r.code; break; }
+        if (r.bytes == 0) break;
+        got += <u64>r.bytes;
+      }
+      out.data = got == st.size ? data : data.slice(0, <i32>got);
+    }
+    this.close(o.fd);
+    out.error = e;
     return out;
   }
 

@@ -39,6 +39,7 @@ export class StubBackend extends Backend {
 
   infer(prompt: Uint8Array, settings: InferSettings, sink: TokenSink): InferResult {
     const r = new InferResult();
+    if (settings.grammar.length != 0) r.note = "the stub backend ignores the grammar: its output is not constrained";
     const t0 = sink.nowNs();
     // "tokenize": word boundaries
     const starts = new Array<i32>();

@@ -44,8 +44,14 @@ export class Grammar {
   @inline get ruleCount(): i32 { return this.names.length; }
 }
 
+// parseGrammar's outcome (a code to decide on; the message is for people)
+export const GRAMMAR_OK: i32 = 0;
+export const GRAMMAR_INVALID: i32 = 1;     // not a grammar llama.cpp would take
+export const GRAMMAR_NEEDS_VOCAB: i32 = 2; // a token written by name (<text>), and no vocabulary given
+
 export class GrammarResult {
   grammar: Grammar | null = null;
+  code: i32 = GRAMMAR_OK;
   /** "" or why the text is not a grammar llama.cpp would take: "line L, column C: ..." */
   error: string = "";
 }
@@ -59,7 +65,7 @@ export function parseGrammar(text: Uint8Array, rootName: string, tokenizer: Toke
   const res = new GrammarResult();
   p.parse();
   if (p.error.length == 0) p.check(rootName);
-  if (p.error.length != 0) { res.error = p.error; return res; }
+  if (p.error.length != 0) { res.error = p.error; res.code = p.needsVocab ? GRAMMAR_NEEDS_VOCAB : GRAMMAR_INVALID; return res; }
   res.grammar = p.build(rootName);
   return res;
 }
@@ -90,6 +96,7 @@ class Parser {
   names: string[] = [];
   rules: Array<u64[]> = [];  // by id; empty until defined
   private depth: i32 = 0;
+  needsVocab: bool = false;
   // parseChar's and parseToken's second result
   private charValue: u32 = 0;
 
@@ -226,7 +233,10 @@ class Parser {
       this.charValue = <u32>v;
       return pos + 1;
     }
-    if (this.tokenizer === null) return this.fail("a token by name needs a model's vocabulary (write <[id]>)", start);
+    if (this.tokenizer === null) {
+      if (this.error.length == 0) this.needsVocab = true;
+      return this.fail("a token by name needs a model's vocabulary (write <[id]>)", start);
+    }
     while (this.at(pos) != 0 && this.at(pos) != 0x3e) pos++;
     if (this.at(pos) != 0x3e) return this.fail("expecting '>'", pos);
     pos++;

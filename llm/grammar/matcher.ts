@@ -13,118 +13,10 @@
 // reject_candidates). End-of-generation tokens are allowed only where the grammar may end.
 
 import { Grammar, G_END, G_ALT, G_RULE_REF, G_CHAR, G_CHAR_NOT, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_CHAR_ANY, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
-import { Tokenizer } from "../tokenizer/tokenizer";
-import { U8List } from "../tokenizer/buffers";
+import { GrammarVocab, Partial, Decoded } from "./vocab";
+import { TokenTrie } from "./token_trie";
 
 type Stack = StaticArray<i32>;
-
-/** A UTF-8 character begun by a token's last bytes and not yet complete. */
-class Partial {
-  value: u32 = 0;    // its bits so far
-  remain: i32 = 0;   // continuation bytes still to come; -1: the bytes were not UTF-8
-}
-
-/** Code points of UTF-8 bytes, continuing a partial character, as llama.cpp decodes pieces. */
-class Decoded {
-  cps: Uint32Array = new Uint32Array(16);
-  count: i32 = 0;
-  partial: Partial = new Partial();
-
-  private push(c: u32): void {
-    if (this.count == this.cps.length) {
-      const n = new Uint32Array(this.cps.length * 2);
-      memory.copy(n.dataStart, this.cps.dataStart, <usize>this.count << 2);
-      this.cps = n;
-    }
-    unchecked(this.cps[this.count++] = c);
-  }
-
-  /** Decodes [p, p+n) (up to a NUL byte) after `start`. */
-  decode(p: usize, n: i32, start: Partial): void {
-    this.count = 0;
-    let i = 0;
-    let value = start.value, remain = start.remain;
-    while (i < n && load<u8>(p + <usize>i) != 0 && remain > 0) {
-      const b = <u32>load<u8>(p + <usize>i);
-      if ((b >> 6) != 2) { this.invalid(); return; } // not a continuation byte
-      value = (value << 6) + (b & 0x3f);
-      i++;
-      remain--;
-    }
-    if (start.remain > 0 && remain == 0) this.push(value);
-    while (i < n && load<u8>(p + <usize>i) != 0) {
-      const b = <u32>load<u8>(p + <usize>i);
-      const hi = b >> 4;
-      remain = hi < 8 ? 0 : hi < 12 ? -1 : hi < 14 ? 1 : hi == 14 ? 2 : 3;
-      if (remain < 0) { this.count = 0; this.invalid(); return; } // a continuation byte first
-      value = b & ((1 << (7 - remain)) - 1);
-      i++;
-      // the bytes that follow are taken as continuations unchecked, as llama.cpp does
-      while (i < n && load<u8>(p + <usize>i) != 0 && remain > 0) {
-        value = (value << 6) + (<u32>load<u8>(p + <usize>i) & 0x3f);
-        i++;
-        remain--;
-      }
-      if (remain == 0) this.push(value);
-    }
-    this.partial.value = value;
-    this.partial.remain = remain;
-  }
-
-  private invalid(): void { this.partial.value = 0; this.partial.remain = -1; }
-}
-
-/** The vocabulary as the grammar sees it: each token's text (control tokens written out). */
-export class GrammarVocab {
-  readonly size: i32;
-  private pieceStart: Int32Array = new Int32Array(0); // token t's bytes: pieces[pieceStart[t] .. pieceStart[t+1])
-  private pieces: Uint8Array = new Uint8Array(0);
-  private eog: Uint8Array = new Uint8Array(0);
-  // each token decoded from a fresh start: code points (0-terminated) and the partial end
-  cpStart: Int32Array = new Int32Array(0);
-  cps: Uint32Array = new Uint32Array(0);
-  endValue: Uint32Array = new Uint32Array(0);
-  endRemain: Int8Array = new Int8Array(0);
-
-  constructor(tok: Tokenizer) {
-    const n = tok.nVocab;
-    this.size = n;
-    this.pieceStart = new Int32Array(n + 1);
-    this.eog = new Uint8Array(n);
-    const all = new U8List(n * 8), one = new U8List(64);
-    for (let t = 0; t < n; t++) {
-      unchecked(this.pieceStart[t] = all.length);
-      one.clear();
-      tok.tokenToPiece(t, true, 0, one);
-      all.pushBytes(one.ptr, one.length);
-      if (tok.isEog(t)) unchecked(this.eog[t] = 1);
-    }
-    this.pieceStart[n] = all.length;
-    this.pieces = all.toUint8Array();
-    this.cpStart = new Int32Array(n + 1);
-    this.endValue = new Uint32Array(n);
-    this.endRemain = new Int8Array(n);
-    const d = new Decoded(), fresh = new Partial();
-    let cps = new Uint32Array(all.length + n);
-    let k = 0;
-    for (let t = 0; t < n; t++) {
-      unchecked(this.cpStart[t] = k);
-      d.decode(this.piecePtr(t), this.pieceLen(t), fresh);
-      for (let i = 0; i < d.count; i++) unchecked(cps[k++] = d.cps[i]);
-      unchecked(cps[k++] = 0);
-      unchecked(this.endValue[t] = d.partial.value);
-      unchecked(this.endRemain[t] = <i8>d.partial.remain);
-    }
-    this.cpStart[n] = k;
-    this.cps = cps;
-  }
-
-  @inline piecePtr(t: i32): usize { return this.pieces.dataStart + <usize>unchecked(this.pieceStart[t]); }
-  @inline pieceLen(t: i32): i32 { return unchecked(this.pieceStart[t + 1]) - unchecked(this.pieceStart[t]); }
-  @inline isEog(t: i32): bool { return unchecked(this.eog[t]) != 0; }
-  /** llama.cpp never lets a token with no text (or text starting with a NUL) match. */
-  @inline isBlank(t: i32): bool { return this.pieceLen(t) == 0 || load<u8>(this.piecePtr(t)) == 0; }
-}
 
 /** Candidate tokens for one decision: each one's code points and partial end. */
 class Candidates {
@@ -240,8 +132,95 @@ export class GrammarMatcher {
     return rejects.length == 0;
   }
 
-  /** allowed[t] = 1 for every token that may come next, 0 for the others; returns how many may. */
+  /**
+   * allowed[t] = 1 for every token that may come next, 0 for the others; returns how many may.
+   * Walks the vocabulary's trie with the set of stacks alive at each node (the usual case),
+   * or every token in turn as llama.cpp does when the last token ended inside a character
+   * (each token then decodes differently).
+   */
   allowedTokens(v: GrammarVocab, allowed: Uint8Array): i32 {
+    if (this.partial.remain > 0) return this.allowedTokensOneByOne(v, allowed);
+    const trie = v.trie;
+    const n = v.size;
+    if (this.marks.length < trie.order.length) this.marks = new Uint8Array(trie.order.length);
+    this.marks.fill(0);
+    const table = this.table;
+    if (table.count > STACK_TABLE_LIMIT) this.table = new StackTable(); // stacks of states long gone
+    const sets = this.sets;
+    sets.length = 0;
+    for (let i = 0; i < this.stacks.length; i++) sets.push(this.table.intern(this.grammar, this.stacks[i]));
+    this.walk(v, trie, 0, 0, sets.length);
+    const endOk = this.canEnd;
+    for (let t = 0; t < n; t++) {
+      const p = unchecked(trie.place[t]);
+      unchecked(allowed[t] = p >= 0 ? unchecked(this.marks[p]) : v.isEog(t) && endOk ? 1 : 0);
+    }
+    let count = 0;
+    for (let t = 0; t < n; t++) count += unchecked(allowed[t]);
+    return count;
+  }
+
+  // trie places of the tokens some stack allows (allowedTokens)
+  private marks: Uint8Array = new Uint8Array(0);
+  // every stack met so far, and where each goes after its top class matches
+  private table: StackTable = new StackTable();
+  // the walk's stack sets, each node's after its parent's (ids into table)
+  private sets: I32Stack = new I32Stack();
+
+  /**
+   * Marks the tokens under trie node `node` that some stack of the set sets[from, to) allows,
+   * their code points before the node already taken (llama.cpp's reject_candidates, for all
+   * of them at once: a token is allowed when any stack takes it).
+   */
+  private walk(v: GrammarVocab, trie: TokenTrie, node: i32, from: i32, to: i32): void {
+    const g = this.grammar, marks = this.marks, table = this.table, sets = this.sets;
+    const lo = unchecked(trie.lo[node]), ends = unchecked(trie.ends[node]), hi = unchecked(trie.hi[node]);
+    // tokens that end here: whole ones fit whatever the stack; one that ends inside a
+    // character fits where a class could take some completion of it
+    for (let p = lo; p < ends; p++) {
+      const t = unchecked(trie.order[p]);
+      const rem = <i32>unchecked(v.endRemain[t]);
+      if (rem == 0) { unchecked(marks[p] = 1); continue; }
+      if (rem < 0) continue;
+      for (let i = from; i < to; i++) {
+        const top = table.top(sets.at(i));
+        if (top >= 0 && isCharType(g, top) && matchPartialChar(g, top, unchecked(v.endValue[t]), rem)) { unchecked(marks[p] = 1); break; }
+      }
+    }
+    // a token element on top takes tokens with text left by id
+    for (let i = from; i < to; i++) {
+      const top = table.top(sets.at(i));
+      if (top < 0 || isCharType(g, top)) continue;
+      const at = unchecked(trie.place[<i32>unchecked(g.value[top])]);
+      if (<u32>unchecked(g.type[top]) == G_TOKEN) {
+        if (at >= ends && at < hi) unchecked(marks[at] = 1);
+      } else {
+        for (let p = ends; p < hi; p++) if (p != at) unchecked(marks[p] = 1);
+      }
+    }
+    // each next code point: the stacks whose class takes it, each advanced past the class
+    const first = unchecked(trie.firstChild[node]), count = unchecked(trie.childCount[node]);
+    for (let c = first; c < first + count; c++) {
+      const cp = unchecked(trie.cp[c]);
+      const start = sets.length;
+      table.generation++;
+      for (let i = from; i < to; i++) {
+        const id = sets.at(i);
+        const top = table.top(id);
+        if (top < 0 || !isCharType(g, top) || !matchChar(g, top, cp)) continue;
+        const after = table.after(g, id);
+        for (let k = 0; k < after.length; k++) {
+          const nid = unchecked(after[k]);
+          if (table.mark(nid)) sets.push(nid);
+        }
+      }
+      if (sets.length > start) this.walk(v, trie, c, start, sets.length);
+      sets.length = start;
+    }
+  }
+
+  /** allowedTokens, token by token as llama.cpp's reject_candidates (tests compare the two). */
+  allowedTokensOneByOne(v: GrammarVocab, allowed: Uint8Array): i32 {
     const n = v.size;
     const endOk = this.canEnd;
     this.vocabTable = v.cps;
@@ -359,6 +338,87 @@ export class GrammarMatcher {
 
   // the vocabulary's decoded table, which candidates taken from it refer to
   private vocabTable: Uint32Array = new Uint32Array(0);
+}
+
+/** The stack table is dropped when it holds more stacks than this (deeply recursive grammars). */
+const STACK_TABLE_LIMIT: i32 = 100000;
+
+/**
+ * Every distinct stack met, by id, with its top (-1: empty) and, once asked, the ids of the
+ * stacks it advances to after its top character class matched (the same whatever the code
+ * point): the trie walk then never advances the same stack twice.
+ */
+class StackTable {
+  private stacks: Array<Stack> = [];
+  private tops: Array<i32> = [];
+  private afters: Array<Int32Array | null> = [];
+  private buckets: Map<u32, Array<i32>> = new Map();
+  private marks: Array<u32> = [];
+  generation: u32 = 1;
+
+  get count(): i32 { return this.stacks.length; }
+  @inline top(id: i32): i32 { return unchecked(this.tops[id]); }
+
+  intern(g: Grammar, s: Stack): i32 {
+    let h: u32 = 2166136261;
+    for (let i = 0; i < s.length; i++) h = (h ^ <u32>unchecked(s[i])) * 16777619;
+    let bucket: Array<i32>;
+    if (this.buckets.has(h)) {
+      bucket = this.buckets.get(h);
+      for (let i = 0; i < bucket.length; i++) if (sameStack(this.stacks[bucket[i]], s)) return bucket[i];
+    } else {
+      bucket = [];
+      this.buckets.set(h, bucket);
+    }
+    const id = this.stacks.length;
+    this.stacks.push(s);
+    this.tops.push(s.length == 0 ? -1 : s[s.length - 1]);
+    this.afters.push(null);
+    this.marks.push(0);
+    bucket.push(id);
+    return id;
+  }
+
+  /** The stacks stack `id` leads to once its top class has taken a code point. */
+  after(g: Grammar, id: i32): Int32Array {
+    const known = unchecked(this.afters[id]);
+    if (known !== null) return known;
+    const s = this.stacks[id];
+    const next: Array<Stack> = [];
+    advance(g, popPush(g, s, charEnd(g, s[s.length - 1])), next);
+    const ids = new Int32Array(next.length);
+    for (let i = 0; i < next.length; i++) ids[i] = this.intern(g, next[i]);
+    this.afters[id] = ids;
+    return ids;
+  }
+
+  /** True the first time `id` is marked in this generation. */
+  mark(id: i32): bool {
+    if (unchecked(this.marks[id]) == this.generation) return false;
+    unchecked(this.marks[id] = this.generation);
+    return true;
+  }
+}
+
+/** A growable list of i32 used as a stack of sets. */
+class I32Stack {
+  private data: Int32Array = new Int32Array(256);
+  length: i32 = 0;
+  @inline at(i: i32): i32 { return unchecked(this.data[i]); }
+  push(v: i32): void {
+    if (this.length == this.data.length) {
+      const n = new Int32Array(this.data.length * 2);
+      memory.copy(n.dataStart, this.data.dataStart, <usize>this.length << 2);
+      this.data = n;
+    }
+    unchecked(this.data[this.length++] = v);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function isCharType(g: Grammar, pos: i32): bool {
+  const t = <u32>unchecked(g.type[pos]);
+  return t != G_TOKEN && t != G_TOKEN_NOT;
 }
 
 /** A one-element stack. */

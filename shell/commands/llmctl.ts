@@ -18,8 +18,10 @@ import { llmctlInfer, llmctlProfile, llmctlStats } from "./llmctl_infer";
 import { llmctlBackend, llmctlInfo, llmctlLoad, llmctlUnload } from "./llmctl_model";
 import { familyNames } from "../../llm/arch/families";
 import { llmctlModels } from "./llmctl_models";
+import { GRAMMAR_OPTIONS } from "./llmctl_grammar";
 
-const OPTIONS = "[--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R] [--seed S]";
+const OPTIONS = "[--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R] [--seed S]\n" +
+  "  " + GRAMMAR_OPTIONS;
 
 class Sub {
   constructor(public name: string, public synopsis: string, public help: string, public run: (args: Array<string>) => i32) {}
@@ -42,7 +44,9 @@ sub("unload", "llmctl unload", "free the model, its KV cache and scratch (all of
 sub("info", "llmctl info", "the backend, the loaded model, its memory (model, KV cache, scratch) and the settings", llmctlInfo);
 sub("infer", "llmctl infer \"PROMPT\" " + OPTIONS,
   "continue PROMPT: the text streams as it is generated; Ctrl-C stops it and keeps what was produced;\n" +
-  "  then [N tokens, prompt P tok at X tok/s, generation Y tok/s]. Options override the settings (llmctl config).", llmctlInfer);
+  "  then [N tokens, prompt P tok at X tok/s, generation Y tok/s]. Options override the settings (llmctl config).\n" +
+  "  --grammar-file (GBNF, llama.cpp's format), --json-schema, --json-schema-file or --json (any JSON object)\n" +
+  "  make the output follow a grammar, as llama.cpp's --grammar-file/--json-schema do.", llmctlInfer);
 sub("chat", "llmctl chat [--system \"TEXT\"] " + OPTIONS,
   "talk with the model: lines typed at the 'you> ' prompt are messages, the history stays in the KV cache;\n" +
   "  the turns follow the model's chat template (plain User:/Assistant: turns without one).\n" +

@@ -5,6 +5,7 @@
 //   context N         context size in tokens (0 = the model's own); applies at the next
 //                     load, or at once to a loaded model (its KV cache is reallocated)
 //   threads N         how many of the cores the engine splits its work across (1 to all)
+//   grammar-file P    a GBNF grammar every generation follows (none: off; llmctl_grammar.ts)
 import { println } from "../../kernel/console";
 import { InferSettings, MAX_TOKENS_UNLIMITED, SETTING_KEYS, SETTING_OK, SETTING_UNKNOWN, applySetting } from "../../llm/settings";
 import { contextSetting, currentBackend, defaultSettings, realBackend, setContextSetting } from "../../llm/backend/registry";
@@ -12,8 +13,9 @@ import { coresStarted, setThreads, threads } from "../../kernel/parallel";
 import { parseNumber, parseUint } from "../args";
 import { bytes, fixed, printable } from "../format";
 import { FAIL, OK, USAGE } from "../registry";
+import { GRAMMAR_FLAG, GRAMMAR_WITH_VALUE, applyGrammarOption, configGrammarFile, grammarOptionKind } from "./llmctl_grammar";
 
-export const CONFIG_KEYS = SETTING_KEYS.join(", ") + ", context, threads";
+export const CONFIG_KEYS = SETTING_KEYS.join(", ") + ", context, threads, grammar-file";
 export const CONTEXT_MAX: i64 = 1 << 20;
 
 /**
@@ -25,8 +27,19 @@ export function parseOptions(args: Array<string>, from: i32, words: Array<string
   for (let i = from; i < args.length; i++) {
     const a = args[i];
     if (!a.startsWith("--") || a.length == 2) { words.push(a); continue; }
-    if (i + 1 >= args.length) { println("error: option '" + printable(a) + "' needs a value"); return null; }
     const key = a.substring(2);
+    const grammarKind = grammarOptionKind(key);
+    if (grammarKind == GRAMMAR_FLAG) {
+      const e = applyGrammarOption(s, key, "");
+      if (e.length != 0) { println("error: " + printable(e)); return null; }
+      continue;
+    }
+    if (i + 1 >= args.length) { println("error: option '" + printable(a) + "' needs a value"); return null; }
+    if (grammarKind == GRAMMAR_WITH_VALUE) {
+      const e = applyGrammarOption(s, key, args[++i]);
+      if (e.length != 0) { println("error: " + printable(e)); return null; }
+      continue;
+    }
     if (extra.includes(key)) { words.push(a); words.push(args[i + 1]); i++; continue; }
     const r = applySetting(s, key, args[i + 1]);
     if (r.code != SETTING_OK) {
@@ -55,6 +68,7 @@ export function settingsLines(s: InferSettings): Array<string> {
   lines.push("  context         " + ctx);
   const n = coresStarted();
   lines.push("  threads         " + threads().toString() + " (of " + n.toString() + (n == 1 ? " core)" : " cores)"));
+  lines.push("  grammar-file    " + (s.grammar.length == 0 ? "none" : printable(s.grammarSource)));
   return lines;
 }
 
@@ -91,6 +105,13 @@ export function llmctlConfig(args: Array<string>): i32 {
     return OK;
   }
   const s = defaultSettings();
+  if (key == "grammar-file") {
+    const e = configGrammarFile(s, value);
+    if (e.length != 0) { println("error: " + printable(e)); return FAIL; }
+    println(s.grammar.length == 0 ? "grammar-file: none (output is not constrained)"
+      : "grammar-file: " + printable(value) + " (every infer and chat reply follows it; 'llmctl config grammar-file none' turns it off)");
+    return OK;
+  }
   const r = applySetting(s, key, value);
   if (r.code == SETTING_UNKNOWN) { println("error: unknown setting '" + printable(key) + "' (settings: " + CONFIG_KEYS + ")"); return FAIL; }
   if (r.code != SETTING_OK) { println("error: " + printable(r.message)); return FAIL; }

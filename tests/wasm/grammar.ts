@@ -46,3 +46,70 @@ export function build(p: usize, n: i32, rp: usize, rn: i32): string {
 /** Takes a token (id, text [p, p+n)); false when no stack survives. */
 export function acceptToken(id: i32, p: usize, n: i32): bool { return matcher!.acceptToken(id, p, n, false); }
 export function canEnd(): bool { return matcher!.canEnd; }
+
+// ---- with a model's vocabulary: the trie's verdicts against llama.cpp's token-by-token walk ----
+import { parseGGUF } from "../../llm/gguf";
+import { Tokenizer } from "../../llm/tokenizer/tokenizer";
+import { GrammarVocab } from "../../llm/grammar/vocab";
+import { time_ns } from "../../kernel/platform";
+
+let vocab: GrammarVocab | null = null;
+let tokenizer: Tokenizer | null = null;
+let allowed = new Uint8Array(0);
+let allowedRef = new Uint8Array(0);
+
+/** The vocabulary of the GGUF image at [base, base+size): "" or the error. */
+export function loadVocab(base: usize, size: u64): string {
+  const r = parseGGUF(base, size);
+  if (!r.ok) return r.error;
+  const t = Tokenizer.fromGGUF(r.file!);
+  if (t.tokenizer === null) return t.error;
+  tokenizer = t.tokenizer;
+  vocab = new GrammarVocab(tokenizer!);
+  allowed = new Uint8Array(vocab!.size);
+  allowedRef = new Uint8Array(vocab!.size);
+  return "";
+}
+
+/** Builds a matcher for [p, p+n) with the vocabulary loaded (tokens by name resolve). */
+export function buildWithVocab(p: usize, n: i32): string {
+  matcher = null;
+  const r = parseGrammar(bytesAt(p, n), "root", tokenizer);
+  if (r.grammar === null) return r.error;
+  matcher = new GrammarMatcher(r.grammar!);
+  return "";
+}
+
+/** Allowed tokens by the trie; -1 when llama.cpp's one-by-one walk disagrees on any token. */
+export function allowedChecked(): i32 {
+  const n = matcher!.allowedTokens(vocab!, allowed);
+  const m = matcher!.allowedTokensOneByOne(vocab!, allowedRef);
+  if (n != m) return -1;
+  for (let i = 0; i < allowed.length; i++) if (allowed[i] != allowedRef[i]) return -1;
+  // the single-token check (the sampler's first question) agrees too, on a spread of tokens
+  for (let i = 0; i < allowed.length; i += 97) if ((allowed[i] != 0) != matcher!.allows(vocab!, i)) return -1;
+  return n;
+}
+
+/** The k-th allowed token of the last allowedChecked(). */
+export function allowedAt(k: i32): i32 {
+  for (let i = 0; i < allowed.length; i++) if (allowed[i] && k-- == 0) return i;
+  return -1;
+}
+
+/** Takes token t with its text, as generation does. */
+export function acceptId(t: i32): bool {
+  const v = vocab!;
+  return matcher!.acceptToken(t, v.piecePtr(t), v.pieceLen(t), v.isEog(t));
+}
+export function isEog(t: i32): bool { return vocab!.isEog(t); }
+
+/** allowedTokens by the trie, then one by one, n times each: the nanoseconds of each, for benchmarks. */
+export function timeAllowed(n: i32): string {
+  const t0 = time_ns();
+  for (let i = 0; i < n; i++) matcher!.allowedTokens(vocab!, allowed);
+  const t1 = time_ns();
+  for (let i = 0; i < n; i++) matcher!.allowedTokensOneByOne(vocab!, allowedRef);
+  const t2 = time_ns();
+  return (t1 - t0).toString() + " " + (t2 - t1).toString();
+}
