@@ -1,6 +1,6 @@
 // Numbers as nlohmann::json reads and writes them, so that a schema's constants come out of
 // the converter with the same text as llama.cpp's:
-//   - parseDouble: correctly rounded decimal -> double (what strtod gives): a first guess,
+//   - parseDouble: correctly rounded decimal -> double (what strtod gives): a close guess,
 //     then exact big-integer comparisons against the halfway points of its neighbours;
 //   - formatDouble: nlohmann's serializer (Grisu2 digits, the same as its dtoa_impl, then
 //     fixed notation for exponents -4..15 with ".0" on integral values, "1e+20" style
@@ -162,7 +162,13 @@ export function parseDouble(text: string): f64 {
     const v = <f64>I64.parseInt(d.digits);
     return sign * (d.exp >= 0 ? v * POW10[d.exp] : v / POW10[-d.exp]);
   }
-  let guess = Math.abs(parseFloat(text));
+  // a guess within a few units in the last place: 19 digits, scaled by exact powers of ten
+  const top = min(nd, 19);
+  let guess = <f64>U64.parseInt(d.digits.substring(0, top));
+  let e = d.exp + (nd - top);
+  while (e > 22 && guess < Infinity) { guess *= 1e22; e -= 22; }
+  while (e < -22 && guess > 0) { guess /= 1e22; e += 22; }
+  guess = e >= 0 ? guess * POW10[e] : guess / POW10[-e];
   if (!(guess < Infinity)) guess = f64.MAX_VALUE;
   let x = reinterpret<u64>(guess);
   const m = bigOfDigits(d.digits);
