@@ -468,3 +468,193 @@ describe("against llama.cpp's own converter (built from its source)", () => {
     expect(bad.slice(0, 10).join("\n")).toBe("");
   });
 });
+
+// ---- the JSON reader (llm/json/parse.ts) and writer (llm/json/dump.ts) ----
+
+describe("JSON documents", () => {
+  it("keeps key order; a repeated key keeps its first place and takes the last value (as ordered_json)", () => {
+    expect(parse('{"b": 1, "a": [true, false, null], "c": {}, "b": 3}').dump).toBe('{"b":3,"a":[true,false,null],"c":{}}');
+    expect(parse(" \t\r\n[ ]\n").dump).toBe("[]");
+  });
+
+  it("tells integers (signed, unsigned) from floating-point numbers as nlohmann stores them", () => {
+    const kinds: [string, string][] = [
+      ["-5", "number int -5"], ["5", "number uint 5"], ["0", "number uint 0"], ["-0", "number int 0"],
+      ["5.0", "number float 5.0"], ["-0.0", "number float -0.0"], ["1e2", "number float 100.0"],
+      ["18446744073709551615", "number uint 18446744073709551615"], ["18446744073709551616", "number float 1.8446744073709552e+19"],
+      ["-9223372036854775808", "number int -9223372036854775808"], ["-9223372036854775809", "number float -9.223372036854776e+18"],
+      ["0.1", "number float 0.1"], ["1e-5", "number float 1e-05"], ["0.0001", "number float 0.0001"], ["1e15", "number float 1e+15"],
+      ["123456789012345.6", "number float 123456789012345.6"], ["5e-324", "number float 5e-324"], ["1.7976931348623157e308", "number float 1.7976931348623157e+308"],
+      ["0." + "0".repeat(1000) + "1", "number float 0.0"], ["1" + "0".repeat(400) + "e-400", "number float 1.0"],
+      ["2.4703282292062328e-324", "number float 5e-324"], ["2.4703282292062327e-324", "number float 0.0"],
+    ];
+    for (const [doc, kind] of kinds) expect(parse(doc).kind, doc).toBe(kind);
+    expect(parse("true").kind).toBe("boolean");
+    expect(parse('"x"').kind).toBe("string");
+  });
+
+  it("decodes escapes and surrogate pairs; writes strings back as nlohmann does", () => {
+    const b = Buffer.from('"a\\u00e9\\ud83d\\ude00\\n\\"\\\\\\/\\b\\f\\r\\t\\u0001\\u007f é😀"', "utf8");
+    expect(x.parse(put(b), b.length, 128)).toBe(1);
+    expect(s("stringValue")).toBe("aé😀\n\"\\/\b\f\r\t\u0001\u007f é😀");
+    expect(s("dump")).toBe('"aé😀\\n\\"\\\\/\\b\\f\\r\\t\\u0001\u007f é😀"');
+  });
+
+  it("refuses bad documents with the line and column of the problem", () => {
+    const bad: [string | Buffer, RegExp][] = [
+      ["", /^line 1, column 1: expected a value, found end of input$/],
+      ["   ", /^line 1, column 4: expected a value/],
+      ['{"a":1,}', /^line 1, column 8: expected a string as object key, found '}'$/],
+      ["[1,2", /^line 1, column 5: expected ',' or '\]' after an array element, found end of input$/],
+      ["\n  [1, 2,, 3]", /^line 2, column 9: expected a value, found ','$/],
+      ['{"é": x}', /^line 1, column 7: expected a value, found 'x'$/],
+      ['{"a" 1}', /^line 1, column 6: expected ':' after an object key/],
+      ['{"a": 1 "b": 2}', /^line 1, column 9: expected ',' or '}' after an object member/],
+      ["01", /a number cannot have a leading zero/],
+      ["1.", /^line 1, column 3: expected a digit after '\.'/],
+      ["-", /expected a digit after '-'/],
+      ["1e", /expected a digit in the exponent/],
+      ["1e+", /expected a digit in the exponent/],
+      ["+1", /expected a value, found '\+'/],
+      [".5", /expected a value, found '\.'/],
+      ["NaN", /expected a value, found 'N'/],
+      ["nul", /^line 1, column 4: expected 'null', found end of input$/],
+      ["tru e", /expected 'true'/],
+      ["1e309", /^line 1, column 1: number 1e309 is out of range for a double$/],
+      ["-1e400", /out of range/],
+      ['"abc', /^line 1, column 5: unterminated string$/],
+      ['"a\nb"', /^line 1, column 3: control character U\+000A in a string/],
+      ['"\\x"', /invalid escape '\\x'/],
+      ['"\\u12"', /expected four hex digits after '\\u'/],
+      ['"\\ud800"', /^line 1, column 2: high surrogate \\uD800 must be followed by a low surrogate/],
+      ['"\\ud800\\u0041"', /high surrogate \\uD800 must be followed by a low surrogate/],
+      ['"\\udc00"', /^line 1, column 2: lone low surrogate \\uDC00/],
+      [Buffer.from([0x22, 0xff, 0x22]), /^line 1, column 2: invalid UTF-8 in a string$/],
+      [Buffer.from([0x22, 0xc0, 0x80, 0x22]), /invalid UTF-8/], // overlong
+      [Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]), /invalid UTF-8/], // a surrogate written in UTF-8
+      [Buffer.from([0x22, 0xf4, 0x90, 0x80, 0x80, 0x22]), /invalid UTF-8/], // beyond U+10FFFF
+      [Buffer.from([0x22, 0xe2, 0x82]), /invalid UTF-8/], // cut short
+      [Buffer.from([0xff]), /expected a value, found byte 0xFF/],
+      ["{} x", /^line 1, column 4: unexpected 'x' after the JSON value$/],
+      ["// comment\n{}", /expected a value, found '\/'/],
+      ["[1,]", /expected a value, found '\]'/],
+    ];
+    for (const [doc, re] of bad) {
+      const r = parse(doc);
+      expect(r.ok, String(doc)).toBe(false);
+      expect(r.error, String(doc)).toMatch(re);
+    }
+    // a byte order mark is skipped, as nlohmann does
+    expect(parse(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("[1]")])).dump).toBe("[1]");
+  });
+
+  it("limits nesting with an error instead of exhausting the stack", () => {
+    expect(parse("[".repeat(128) + "]".repeat(128)).ok).toBe(true);
+    expect(parse("[".repeat(129) + "]".repeat(129)).error).toBe("line 1, column 129: nesting deeper than 128 levels");
+    expect(parse('{"a":'.repeat(100000)).error).toMatch(/nesting deeper than 128 levels/);
+    expect(parse("[".repeat(20) + "]".repeat(20), 10).error).toMatch(/nesting deeper than 10 levels/);
+  });
+});
+
+// ---- the converter's own behaviour where llama.cpp's tests say nothing ----
+
+describe("JSON schema conversion", () => {
+  it("jsonObjectGrammar() is the grammar of {\"type\": \"object\"}, the same as {} (any JSON object)", () => {
+    const g = s("objectGrammar");
+    expect(g).toBe(convert('{"type": "object"}').grammar);
+    expect(g).toBe(convert("{}").grammar);
+    expect(g).toMatch(/^root ::= object$/m);
+    expect(g).toMatch(/^object ::= "\{" space/m);
+  });
+
+  it("names the schema location in errors", () => {
+    const cases: [string, RegExp][] = [
+      ['{"properties": {"a": {"type": "kaboom"}}}', /^JSON schema conversion failed:\n#\/properties\/a: unrecognized schema \{"type":"kaboom"\} \(unknown type "kaboom"\)$/],
+      ['{"items": {"type": 123}}', /#\/items: unrecognized schema \{"type":123\} \("type" must be a type name/],
+      ['{"anyOf": [{"type": "string"}, true]}', /#\/anyOf\/1: unrecognized schema true \(a schema must be an object\)/],
+      ['{"type": "string", "pattern": "^(a$"}', /#\/pattern: invalid pattern \^\(a\$: unbalanced parentheses/],
+      ['{"properties": {"a/b": {"format": 5}}}', /#\/properties\/a~1b: "format" must be a string, not a number/],
+      ['{"type": "array", "items": {}, "minItems": "2"}', /#: "minItems" must be a number, not string/],
+      ['{"properties": {"x": {"$ref": "https://example.com/s.json"}}}', /#\/properties\/x: remote \$ref https:\/\/example.com\/s.json is not supported/],
+      ['{"$ref": "other.json#/a"}', /#: unsupported \$ref other.json#\/a/],
+      ['{"$ref": "#/$defs/b", "$defs": {"a": {}}}', /#: cannot resolve \$ref #\/\$defs\/b: b not in \{"a":\{\}\}/],
+      ['{"$ref": "#/$defs/a", "$defs": {"a": {"properties": {"p": {"$ref": 5}}}}}', /#\/\$defs\/a\/properties\/p: "\$ref" must be a string/],
+      ['{"type": "integer", "minimum": -9223372036854775808}', /#: integer bounds out of range/],
+      // llama.cpp follows this cycle until its stack runs out
+      ['{"allOf": [{"$ref": "#/$defs/a"}], "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}}', /#\/\$defs\/b: \$ref #\/\$defs\/a leads back to itself/],
+      ["{\"type\": ", /^invalid JSON schema: line 1, column 10: expected a value, found end of input$/],
+    ];
+    for (const [schema, re] of cases) {
+      const r = convert(schema);
+      expect(r.ok, schema).toBe(false);
+      expect(r.error, schema).toMatch(re);
+      expect(r.grammar).toBe("");
+    }
+  });
+
+  it("reports what it does not enforce as warnings", () => {
+    const r = convert('{"properties": {"a": {"type": "string", "pattern": "^\\\\w+$"}}}');
+    expect(r.ok).toBe(true);
+    expect(r.warnings).toBe("#/properties/a/pattern: pattern ^\\w+$ is not supported (unsupported escape: \\w), accepting any string");
+    expect(convert('{"type": "string", "pattern": "^a+$"}').warnings).toBe("");
+  });
+
+  it("dotall: '.' matches any character", () => {
+    expect(convert('{"type": "string", "pattern": "^a.$"}').grammar).toMatch(/^dot ::= \[\^\\x0A\\x0D\]$/m);
+    expect(convert('{"type": "string", "pattern": "^a.$"}', true).grammar).toMatch(/^dot ::= \[\\U00000000-\\U0010FFFF\]$/m);
+  });
+
+  it("keeps a pattern's bytes as llama.cpp splits them, and the text readable", () => {
+    // 'é' then '+': llama.cpp repeats the character's last byte only
+    const r = convert('{"type": "string", "pattern": "^é+$"}');
+    expect(r.bytes.includes(Buffer.from([0x22, 0xc3, 0x22, 0x20, 0x22, 0xa9, 0x22, 0x2b]))).toBe(true);
+    expect(r.grammar).toContain('"\uFFFD" "\uFFFD"+');
+    expect(convert('{"const": "日本 😀"}').grammar).toMatch(/^root ::= "\\"日本 😀\\""$/m);
+  });
+
+  it("handles large and deep schemas without trapping", () => {
+    // nested to the JSON limit
+    let deep = "{}";
+    for (let i = 0; i < 60; i++) deep = `{"type": "array", "items": ${deep}}`;
+    expect(convert(deep).ok).toBe(true);
+    let tooDeep = "{}";
+    for (let i = 0; i < 200; i++) tooDeep = `{"items": ${tooDeep}}`;
+    expect(convert(tooDeep).error).toMatch(/^invalid JSON schema: .*nesting deeper than 128 levels/);
+    // a long chain of $refs (each $ref is resolved: none of them is at the root, whose own $ref would hide $defs)
+    const chain = (n: number) => `{"properties": {"x": {"$ref": "#/$defs/d0"}}, "$defs": {` +
+      Array.from({ length: n }, (_, i) => `"d${i}": ${i < n - 1 ? `{"$ref": "#/$defs/d${i + 1}"}` : '{"type": "string"}'}`).join(", ") + "}}";
+    expect(convert(chain(300)).error).toMatch(/^JSON schema conversion failed:\n#\/\$defs\/d25\d: schemas nested deeper than 256 levels/);
+    const ok = convert(chain(100)).grammar;
+    expect(ok).toMatch(/^ref-defs-d0 ::= ref-defs-d1$/m);
+    expect(ok).toMatch(/^ref-defs-d98 ::= string$/m);
+    // a very long property name next to additionalProperties (the key rule is a trie of its bytes)
+    const long = "p".repeat(20000);
+    const g = convert(`{"properties": {"${long}": {}}, "additionalProperties": true}`);
+    expect(g.ok).toBe(true);
+    expect(g.grammar.length).toBeGreaterThan(20000 * 3);
+    // many optional properties (every suffix gets its chain of "-rest" rules)
+    const props = Array.from({ length: 300 }, (_, i) => `"k${i}": {"type": "integer"}`).join(", ");
+    const t0 = performance.now();
+    const many = convert(`{"properties": {${props}}}`);
+    expect(many.ok).toBe(true);
+    expect(many.grammar).toMatch(/^k298-rest ::= \( "," space k299-kv \)\?$/m);
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  it("never traps on damaged schemas", () => {
+    const r = rng(99);
+    const base = Array.from({ length: 50 }, () => Buffer.from(rootSchemaText(r), "utf8"));
+    for (let i = 0; i < 3000; i++) {
+      const b = Buffer.from(r.pick(base));
+      for (let k = r.int(4) + 1; k > 0; k--) {
+        const at = r.int(b.length);
+        const op = r.int(3);
+        if (op === 0) b[at] = r.int(256);
+        else if (op === 1) b[at] = r.pick([0x22, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x5c, 0x30]);
+        else b.copyWithin(at, r.int(b.length));
+      }
+      const got = convert(b); // a trap would throw here
+      expect(got.ok ? got.grammar.length > 0 : got.error.length > 0).toBe(true);
+    }
+  });
+});
