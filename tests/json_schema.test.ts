@@ -142,32 +142,40 @@ describe("llama.cpp's test-json-schema-to-grammar cases", () => {
 //
 // The converter (common/json-schema-to-grammar.cpp) and its JSON (common/json.cpp over
 // vendor/nlohmann/json.hpp) from the same source bundle, built with g++ into a small program
-// that converts NUL-separated schemas from stdin ("dump" mode: parses and dumps JSON instead).
+// that converts the schemas it reads from stdin ("dump" mode: parses and dumps JSON instead).
 // Only the three string helpers the converter takes from common.h and ggml's assert macro are
 // stood in for. Built once under build/ref/json-schema-oracle (keyed by the sources' hash).
+// Documents go in and results come out length-prefixed (a document may hold any byte).
 
 const ORACLE_DIR = join(ROOT, "build/ref/json-schema-oracle");
 const ORACLE_MAIN = `#include "json-schema-to-grammar.h"
 #include "json.h"
+#include <cstdint>
+#include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <string>
+// documents in and results out as (u32 little-endian length, bytes); a result starts with "OK\\n" or "ERR\\n"
+static void put(const std::string & s) {
+    uint32_t n = (uint32_t) s.size();
+    unsigned char len[4] = { (unsigned char) n, (unsigned char) (n >> 8), (unsigned char) (n >> 16), (unsigned char) (n >> 24) };
+    fwrite(len, 1, 4, stdout);
+    fwrite(s.data(), 1, s.size(), stdout);
+    fflush(stdout);
+}
 int main(int argc, char ** argv) {
     bool dump = argc > 1 && std::string(argv[1]) == "dump";
     std::string all((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    size_t start = 0;
-    while (start < all.size()) {
-        size_t end = all.find('\\0', start);
-        if (end == std::string::npos) end = all.size();
-        std::string text = all.substr(start, end - start);
-        start = end + 1;
-        std::string out;
+    size_t pos = 0;
+    while (pos + 4 <= all.size()) {
+        uint32_t n = (unsigned char) all[pos] | ((unsigned char) all[pos + 1] << 8) | ((unsigned char) all[pos + 2] << 16) | ((uint32_t) (unsigned char) all[pos + 3] << 24);
+        std::string text = all.substr(pos + 4, n);
+        pos += 4 + n;
         try {
-            out = "OK\\n" + (dump ? common_json::parse(text).dump() : json_schema_to_grammar(common_json::parse(text), true));
+            put("OK\\n" + (dump ? common_json::parse(text).dump() : json_schema_to_grammar(common_json::parse(text), true)));
         } catch (const std::exception & e) {
-            out = std::string("ERR\\n") + e.what();
+            put(std::string("ERR\\n") + e.what());
         }
-        std::cout << out << '\\0' << std::flush;
     }
     return 0;
 }
@@ -242,6 +250,7 @@ function run(cmd: string, args: string[], input?: Buffer): Promise<Buffer> {
 }
 
 type OracleOut = { ok: boolean; text: Buffer };
+const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
 /** llama.cpp's results for the documents (converted, or dumped in "dump" mode). A document it
  *  crashes on (its allOf follows a $ref cycle until the stack runs out) counts as a failure. */
 async function oracle(bin: string, docs: Buffer[], mode = ""): Promise<OracleOut[]> {
@@ -251,27 +260,26 @@ async function oracle(bin: string, docs: Buffer[], mode = ""): Promise<OracleOut
     let out: Buffer;
     let crashed = false;
     try {
-      out = await run(bin, mode ? [mode] : [], Buffer.concat(rest.flatMap((d) => [d, Buffer.from([0])])));
+      out = await run(bin, mode ? [mode] : [], Buffer.concat(rest.flatMap((d) => [u32(d.length), d])));
     } catch (e: any) {
       out = e.stdout ?? Buffer.alloc(0);
       crashed = true;
     }
-    let start = 0;
-    while (start < out.length) {
-      const end = out.indexOf(0, start);
-      if (end < 0) break;
-      const chunk = out.subarray(start, end);
+    for (let at = 0; at + 4 <= out.length;) {
+      const n = out.readUInt32LE(at);
+      if (at + 4 + n > out.length) break;
+      const chunk = out.subarray(at + 4, at + 4 + n);
       const nl = chunk.indexOf(10);
       res.push({ ok: chunk.subarray(0, nl).toString() === "OK", text: Buffer.from(chunk.subarray(nl + 1)) });
-      start = end + 1;
+      at += 4 + n;
     }
     if (crashed) res.push({ ok: false, text: Buffer.from("(crashed)") });
   }
   return res;
 }
 
-// ---- random schemas (seeded), written as JSON text so that number spellings, key order and
-// duplicate keys are under control ----
+// ---- random schemas (seeded; SIS_JSON_SCHEMA_SEED=n picks another series), written as JSON
+// text so that number spellings, key order and duplicate keys are under control ----
 
 function rng(seed: number) {
   let a = seed >>> 0;
@@ -426,6 +434,19 @@ function rootSchemaText(r: Rng): string {
   return body === "{}" ? obj([["$ref", JSON.stringify("#/$defs/" + defs[0])], ["$defs", defsText]]) : body.slice(0, -1) + (body.length > 2 ? ", " : "") + `"$defs": ${defsText}}`;
 }
 
+/** A copy of doc with a few bytes changed or moved. */
+function damage(r: Rng, doc: Buffer): Buffer {
+  const b = Buffer.from(doc);
+  for (let k = r.int(4) + 1; k > 0; k--) {
+    const at = r.int(b.length);
+    const op = r.int(3);
+    if (op === 0) b[at] = r.int(256);
+    else if (op === 1) b[at] = r.pick([0x22, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x5c, 0x30]);
+    else b.copyWithin(at, r.int(b.length));
+  }
+  return b;
+}
+
 describe("against llama.cpp's own converter (built from its source)", () => {
   let bin = "";
   let why = "";
@@ -435,6 +456,8 @@ describe("against llama.cpp's own converter (built from its source)", () => {
     if (!bin) { ctx.skip(`skipped: ${why}`); return; }
     const r = rng(Number(process.env.SIS_JSON_SCHEMA_SEED ?? 20261206));
     const schemas = Array.from({ length: 3000 }, () => Buffer.from(rootSchemaText(r), "utf8"));
+    // and damaged ones (mostly invalid JSON, some still schemas)
+    for (let i = 0; i < 1000; i++) schemas.push(damage(r, schemas[i]));
     const expected = await oracle(bin, schemas);
     const bad: string[] = [];
     let ok = 0;
@@ -452,11 +475,20 @@ describe("against llama.cpp's own converter (built from its source)", () => {
 
   it("random JSON documents are dumped as nlohmann dumps them", async (ctx) => {
     if (!bin) { ctx.skip(`skipped: ${why}`); return; }
-    const r = rng(7);
+    const r = rng(Number(process.env.SIS_JSON_SCHEMA_SEED ?? 20261206) + 1);
     const docs = [
       ...Array.from({ length: 3000 }, () => Buffer.from(numberText(r), "utf8")),
       ...Array.from({ length: 1000 }, () => Buffer.from(valueText(r, 0), "utf8")),
-      ...Array.from({ length: 2000 }, () => { const b = Buffer.alloc(8); b.writeDoubleLE(Math.random()); b.writeUInt32LE(r.int(2 ** 32), 0); b.writeUInt32LE(r.int(0x7ff00000), 4); return Buffer.from(String(b.readDoubleLE(0)), "utf8"); }),
+      // damaged documents: both must refuse the same ones
+      ...Array.from({ length: 3000 }, () => {
+        const b = Buffer.from(valueText(r, 0), "utf8");
+        for (let k = r.int(3) + 1; k > 0 && b.length > 0; k--) {
+          const at = r.int(b.length);
+          b[at] = r.chance(0.5) ? r.int(256) : r.pick([0x22, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x5c, 0x30, 0x2d, 0x2e, 0x65, 0x20, 0x0a]);
+        }
+        return b;
+      }),
+      ...Array.from({ length: 2000 }, () => { const b = Buffer.alloc(8); b.writeUInt32LE(r.int(2 ** 32), 0); b.writeUInt32LE(r.int(0x7ff00000), 4); return Buffer.from(String(b.readDoubleLE(0)), "utf8"); }),
     ];
     const expected = await oracle(bin, docs, "dump");
     const bad: string[] = [];
@@ -645,15 +677,7 @@ describe("JSON schema conversion", () => {
     const r = rng(99);
     const base = Array.from({ length: 50 }, () => Buffer.from(rootSchemaText(r), "utf8"));
     for (let i = 0; i < 3000; i++) {
-      const b = Buffer.from(r.pick(base));
-      for (let k = r.int(4) + 1; k > 0; k--) {
-        const at = r.int(b.length);
-        const op = r.int(3);
-        if (op === 0) b[at] = r.int(256);
-        else if (op === 1) b[at] = r.pick([0x22, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x5c, 0x30]);
-        else b.copyWithin(at, r.int(b.length));
-      }
-      const got = convert(b); // a trap would throw here
+      const got = convert(damage(r, r.pick(base))); // a trap would throw here
       expect(got.ok ? got.grammar.length > 0 : got.error.length > 0).toBe(true);
     }
   });

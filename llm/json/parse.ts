@@ -1,6 +1,7 @@
 // A JSON parser (RFC 8259, as strict as nlohmann::json's: no comments, no trailing commas,
 // no NaN, strings must be well-formed UTF-8 with paired surrogates in \u escapes, numbers
-// that overflow a double are refused; a leading UTF-8 byte order mark is skipped).
+// that overflow a double are refused; a leading UTF-8 byte order mark is skipped; a NUL byte
+// outside a string ends the document, as it does for nlohmann).
 // Errors are returned, never thrown: "line L, column C: <what was expected>", the column
 // counted in characters from 1. Nesting is limited (maxDepth) so that a hostile document
 // cannot exhaust the stack of the recursive descent.
@@ -33,7 +34,7 @@ export function parseJsonBytes(p: usize, n: usize, byteStrings: bool = false, ma
   const v = parser.value(0);
   if (v !== null) {
     parser.skipSpace();
-    if (parser.pos < n) parser.fail("unexpected " + parser.describe() + " after the JSON value");
+    if (parser.peek() >= 0) parser.fail("unexpected " + parser.describe() + " after the JSON value");
   }
   if (parser.error.length > 0) {
     r.error = parser.where() + ": " + parser.error;
@@ -71,6 +72,7 @@ class Parser {
   /** The character at pos, for messages. */
   describe(): string {
     if (this.pos >= this.n) return "end of input";
+    if (load<u8>(this.p + this.pos) == 0) return "a NUL byte (end of input)";
     const b = load<u8>(this.p + this.pos);
     if (b > 0x20 && b < 0x7f) return "'" + String.fromCharCode(b) + "'";
     const h = (<u32>b).toString(16).toUpperCase();
@@ -85,7 +87,13 @@ class Parser {
     }
   }
 
-  private peek(): i32 { return this.pos < this.n ? <i32>load<u8>(this.p + this.pos) : -1; }
+  /** The byte at pos, or -1 at the end. A NUL byte between tokens ends the input too (nlohmann's
+   *  lexer does so; llama.cpp's schemas come from C strings). */
+  peek(): i32 {
+    if (this.pos >= this.n) return -1;
+    const b = <i32>load<u8>(this.p + this.pos);
+    return b == 0 ? -1 : b;
+  }
 
   value(depth: i32): JsonValue | null {
     this.skipSpace();
