@@ -371,6 +371,12 @@ function patternText(r: Rng, depth = 0): string {
 function schemaText(r: Rng, depth: number, defs: string[]): string {
   const sub = () => schemaText(r, depth + 1, defs);
   const deep = depth >= 3;
+  if (r.chance(0.08)) {
+    // keywords with values of any kind (the converter reads some of them as C++ would, some throw)
+    const keys = ["type", "properties", "required", "additionalProperties", "items", "prefixItems", "minItems", "maxItems", "enum", "const",
+      "anyOf", "oneOf", "allOf", "pattern", "format", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "$ref"];
+    return obj(Array.from({ length: r.int(3) + 1 }, () => [r.pick(keys), r.chance(0.5) && !deep ? sub() : valueText(r, 1)] as [string, string]));
+  }
   switch (r.int(deep ? 9 : 17)) {
     case 0: return "{}";
     case 1: return obj([["type", JSON.stringify(r.pick(["string", "integer", "number", "boolean", "null", "object", "array", "char", "value", "kaboom"]))]]);

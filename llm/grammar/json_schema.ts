@@ -18,14 +18,15 @@
 //
 // Faithful to llama.cpp down to its byte-level string handling: the converter works on byte
 // strings (llm/json/bytes.ts) so that a multi-byte character in a pattern or a property name
-// is split exactly as std::string code splits it. Deviations, all where llama.cpp fails
-// anyway or has no defined result:
-//   - remote $refs ("https://...") are refused (llama.cpp's converter has no fetcher: it
-//     reads them as null, which is "any object" without a fragment and an error with one);
-//   - errors llama.cpp throws as C++ exceptions (a keyword of the wrong type, e.g. a numeric
-//     "format") are returned like the collected ones, naming the schema location;
-//   - nesting is limited (JSON_MAX_DEPTH levels of JSON, MAX_VISIT_DEPTH nested schemas,
-//     counting $ref hops) where llama.cpp would recurse until its stack runs out.
+// is split exactly as std::string code splits it (such grammars are not valid UTF-8; llama.cpp
+// writes them all the same, and so does grammarBytes). Where it differs:
+//   - remote $refs ("https://...") are refused. llama.cpp's converter has no fetcher and
+//     reads them as null: "any object" without a fragment, an error with one;
+//   - what llama.cpp throws as a C++ exception (a keyword of the wrong type, e.g. a numeric
+//     "format"; an allOf following a $ref cycle until the stack runs out) is an error here
+//     like the ones it collects, naming the schema location;
+//   - JSON nested deeper than JSON_MAX_DEPTH levels, or schemas nested (counting $ref hops)
+//     deeper than MAX_VISIT_DEPTH, are refused where llama.cpp has no limit but its stack.
 // Every error message starts with the JSON pointer of the schema it is about ("#" is the
 // root, "#/properties/a" one of its properties, a $ref's target is named by the $ref).
 
@@ -37,9 +38,9 @@ import { encodeUtf8, textOfBytes, bytesOf } from "../json/bytes";
 export const MAX_VISIT_DEPTH: i32 = 256;
 
 export class JsonSchemaResult {
-  /** The grammar as text ("" on error). */
+  /** The grammar as text ("" on error); a byte that is not UTF-8 is U+FFFD here (see grammarBytes). */
   grammar: string = "";
-  /** The grammar's exact bytes (UTF-8 unless a pattern split a multi-byte character, as llama.cpp does). */
+  /** The grammar's exact bytes (UTF-8 unless a pattern or an excluded property name had a multi-byte character split, as llama.cpp does). */
   grammarBytes: Uint8Array = new Uint8Array(0);
   /** "" when the schema converted; otherwise what failed, with the schema location. */
   error: string = "";
@@ -199,7 +200,8 @@ function buildRepetition(item: string, minItems: i32, maxItems: i32, separator: 
 
 function isSpaceChar(c: i32): bool { return c == 0x20 || (c >= 0x09 && c <= 0x0d); }
 
-/** std::stoi: leading whitespace, a sign, at least one digit, the rest ignored; null when it throws. */
+/** std::stoi as the pattern translator uses it: leading whitespace, a sign, at least one digit,
+ *  anything after them ignored; ok false where stoi throws (no digits, out of range). */
 class IntParse { ok: bool = false; value: i64 = 0; }
 function cIntParse(s: string, limitLow: i64, limitHigh: i64): IntParse {
   const r = new IntParse();
