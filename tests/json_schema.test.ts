@@ -117,6 +117,26 @@ function trim(t: string): string {
 const SRC = llamaSourceFile("tests/test-json-schema-to-grammar.cpp");
 const CASES = SRC ? parseCases(SRC) : [];
 
+/** The test("name", schema, expected) calls of test_resolves_to_string. */
+function parseStringCases(src: string): { name: string; schema: string; expected: boolean }[] {
+  const start = src.indexOf("static void test_resolves_to_string");
+  const body = src.slice(start, src.indexOf("\nint main", start));
+  const out: { name: string; schema: string; expected: boolean }[] = [];
+  const re = /\btest\(\s*"/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(body))) {
+    const name = readLiterals(body, m.index + m[0].length - 1);
+    let i = name.end;
+    while (/[\s,]/.test(body[i])) i++;
+    const schema = readLiterals(body, i);
+    i = schema.end;
+    while (/[\s,]/.test(body[i])) i++;
+    out.push({ name: name.value, schema: schema.value, expected: body.startsWith("true", i) });
+  }
+  return out;
+}
+const STRING_CASES = SRC ? parseStringCases(SRC) : [];
+
 describe("llama.cpp's test-json-schema-to-grammar cases", () => {
   if (!SRC) {
     it.skip(`skipped: llama.cpp's source is unavailable (${llamaSourceUnavailable()})`, () => {});
@@ -125,6 +145,11 @@ describe("llama.cpp's test-json-schema-to-grammar cases", () => {
   it("finds the cases", () => {
     expect(CASES.length).toBeGreaterThan(60);
     expect(CASES.filter((c) => c.status === "FAILURE").length).toBeGreaterThan(0);
+  });
+  it("finds the resolves_to_string cases", () => expect(STRING_CASES.length).toBeGreaterThan(20));
+  it.each(STRING_CASES.map((c) => [c.name, c] as const))("resolves_to_string: %s", (_n, c) => {
+    const b = utf8(c.schema);
+    expect(x.resolvesToString(put(b), b.length), s("error")).toBe(c.expected ? 1 : 0);
   });
   it.each(CASES.map((c) => [`${c.status === "FAILURE" ? "FAILURE " : ""}${c.name}`, c] as const))("%s", (_n, c) => {
     const r = convert(c.schema);
@@ -142,7 +167,8 @@ describe("llama.cpp's test-json-schema-to-grammar cases", () => {
 //
 // The converter (common/json-schema-to-grammar.cpp) and its JSON (common/json.cpp over
 // vendor/nlohmann/json.hpp) from the same source bundle, built with g++ into a small program
-// that converts the schemas it reads from stdin ("dump" mode: parses and dumps JSON instead).
+// that converts the schemas it reads from stdin ("dump" mode: parses and dumps JSON instead;
+// "string" mode: common_schema_info's resolves_to_string).
 // Only the three string helpers the converter takes from common.h and ggml's assert macro are
 // stood in for. Built once under build/ref/json-schema-oracle (keyed by the sources' hash).
 // Documents go in and results come out length-prefixed (a document may hold any byte).
@@ -164,7 +190,7 @@ static void put(const std::string & s) {
     fflush(stdout);
 }
 int main(int argc, char ** argv) {
-    bool dump = argc > 1 && std::string(argv[1]) == "dump";
+    std::string mode = argc > 1 ? argv[1] : "";
     std::string all((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     size_t pos = 0;
     while (pos + 4 <= all.size()) {
@@ -172,7 +198,16 @@ int main(int argc, char ** argv) {
         std::string text = all.substr(pos + 4, n);
         pos += 4 + n;
         try {
-            put("OK\\n" + (dump ? common_json::parse(text).dump() : json_schema_to_grammar(common_json::parse(text), true)));
+            if (mode == "dump") {
+                put("OK\\n" + common_json::parse(text).dump());
+            } else if (mode == "string") {
+                common_schema_info info;
+                auto schema = common_json::parse(text);
+                info.resolve_refs(schema);
+                put(std::string("OK\\n") + (info.resolves_to_string(schema) ? "true" : "false"));
+            } else {
+                put("OK\\n" + json_schema_to_grammar(common_json::parse(text), true));
+            }
         } catch (const std::exception & e) {
             put(std::string("ERR\\n") + e.what());
         }
@@ -476,6 +511,21 @@ describe("against llama.cpp's own converter (built from its source)", () => {
       }
     });
     expect(ok).toBeGreaterThan(1500); // most of them convert: the comparison is not about errors only
+    expect(bad.slice(0, 5).join("\n\n")).toBe("");
+  });
+
+  it("random schemas allow a string where llama.cpp's resolves_to_string says so", async (ctx) => {
+    if (!bin) { ctx.skip(`skipped: ${why}`); return; }
+    const r = rng(Number(process.env.SIS_JSON_SCHEMA_SEED ?? 20261206) + 2);
+    const schemas = Array.from({ length: 2000 }, () => Buffer.from(rootSchemaText(r), "utf8"));
+    const expected = await oracle(bin, schemas, "string");
+    const bad: string[] = [];
+    schemas.forEach((schema, i) => {
+      const got = x.resolvesToString(put(schema), schema.length);
+      const want = expected[i];
+      const wantCode = want.ok ? (want.text.toString() === "true" ? 1 : 0) : -1;
+      if (got !== wantCode) bad.push(`schema: ${schema}\nllama.cpp: ${want.text}\nours: ${got} ${s("error")}`);
+    });
     expect(bad.slice(0, 5).join("\n\n")).toBe("");
   });
 

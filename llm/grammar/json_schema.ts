@@ -82,6 +82,29 @@ export function jsonSchemaToGrammarUtf8(p: usize, n: usize, dotall: bool = false
   return r;
 }
 
+export class JsonSchemaCheck {
+  value: bool = false;
+  /** "" when the schema could be read; otherwise why not (value is false then). */
+  error: string = "";
+}
+
+/** Whether some branch of the schema allows a string (llama.cpp's common_schema_info::resolves_to_string,
+ *  which chat tool-call parsing uses to accept a raw string argument): a string type, const or enum
+ *  value, a string keyword (pattern, minLength, maxLength, a string format), through $ref, anyOf,
+ *  oneOf, or allOf when every part allows one. */
+export function jsonSchemaResolvesToString(schemaText: string): JsonSchemaCheck {
+  const r = new JsonSchemaCheck();
+  const b = encodeUtf8(schemaText);
+  const parsed = parseJsonBytes(changetype<usize>(b.buffer), <usize>b.length, true, JSON_MAX_DEPTH);
+  if (!parsed.ok) { r.error = "invalid JSON schema: " + textOfBytes(parsed.error); return r; }
+  const conv = new Converter(false);
+  conv.resolveRefs(parsed.value!);
+  const v = conv.fatal.length == 0 && conv.allowsString(parsed.value!, "#", new Set<string>(), 0);
+  if (conv.fatal.length > 0) { r.error = textOfBytes(conv.fatal); return r; }
+  r.value = v;
+  return r;
+}
+
 /** The grammar of {"type": "object"}: any JSON object (what a bare JSON mode asks for). */
 export function jsonObjectGrammar(): string {
   return jsonSchemaToGrammar("{\"type\": \"object\"}").grammar;
@@ -1142,6 +1165,58 @@ class Converter {
       }
     }
     return this.joinSeq(seq);
+  }
+
+  // -- does a schema allow a string? --
+
+  allowsString(s: JsonValue, ptr: string, visitedRefs: Set<string>, depth: i32): bool {
+    if (this.fatal.length > 0 || !s.isObject()) return false;
+    if (depth >= MAX_VISIT_DEPTH) { this.fail(ptr + ": schemas nested deeper than " + MAX_VISIT_DEPTH.toString() + " levels (counting $ref hops)"); return false; }
+    if (s.has("$ref")) {
+      const r = s.get("$ref")!;
+      if (!r.isString()) { this.typeError(ptr, "$ref", "a string", r); return false; }
+      // a $ref seen before (a cycle, or a second path to it) counts as no string
+      if (visitedRefs.has(r.str)) return false;
+      visitedRefs.add(r.str);
+      return this.refs.has(r.str) && this.allowsString(this.refs.get(r.str), r.str, visitedRefs, depth + 1);
+    }
+    const t = s.get("type");
+    if (t !== null) {
+      if (t.equalsString("string")) return true;
+      if (t.isArray()) for (let i = 0; i < t.items.length; i++) if (t.items[i].equalsString("string")) return true;
+    }
+    for (let k = 0; k < 2; k++) {
+      const key = k == 0 ? "oneOf" : "anyOf";
+      const alts = s.get(key);
+      if (alts === null) continue;
+      const items = alts.elements();
+      const paths = elementPaths(alts, ptr + "/" + key);
+      for (let i = 0; i < items.length; i++) if (this.allowsString(items[i], paths[i], visitedRefs, depth + 1)) return true;
+    }
+    const all = s.get("allOf");
+    if (all !== null) {
+      const items = all.elements();
+      const paths = elementPaths(all, ptr + "/allOf");
+      let every = true;
+      for (let i = 0; i < items.length; i++) if (!this.allowsString(items[i], paths[i], visitedRefs, depth + 1)) { every = false; break; }
+      if (every) return true;
+    }
+    const c = s.get("const");
+    if (c !== null && c.isString()) return true;
+    const e = s.get("enum");
+    if (e !== null) {
+      const values = e.elements();
+      for (let i = 0; i < values.length; i++) if (values[i].isString()) return true;
+    }
+    if (s.has("pattern") || s.has("minLength") || s.has("maxLength")) return true;
+    const f = s.get("format");
+    if (f !== null) {
+      if (!f.isString()) { this.typeError(ptr, "format", "a string", f); return false; }
+      const fmt = f.str;
+      if (fmt == "date" || fmt == "time" || fmt == "date-time" || fmt == "uri" || fmt == "email" || fmt == "hostname" ||
+          fmt == "ipv4" || fmt == "ipv6" || fmt.startsWith("uuid")) return true;
+    }
+    return false;
   }
 
   formatGrammar(): string {

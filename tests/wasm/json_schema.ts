@@ -1,7 +1,7 @@
 // Test entry for llm/grammar/json_schema.ts and llm/json: schemas and JSON documents come in
 // as UTF-8 bytes at (ptr, len) in a region the test allocates; results go out as strings.
 import { allocRegion, freeRegion } from "../../kernel/memory/regions";
-import { jsonSchemaToGrammarUtf8, jsonObjectGrammar, JsonSchemaResult } from "../../llm/grammar/json_schema";
+import { jsonSchemaToGrammarUtf8, jsonObjectGrammar, jsonSchemaResolvesToString, JsonSchemaResult } from "../../llm/grammar/json_schema";
 import { parseJsonBytes } from "../../llm/json/parse";
 import { dumpJson } from "../../llm/json/dump";
 import { formatDouble, parseDouble } from "../../llm/json/number";
@@ -23,6 +23,14 @@ export function warnings(): string { return result.warnings; }
 export function grammarBytesPtr(): usize { return changetype<usize>(result.grammarBytes.buffer); }
 export function grammarBytesLen(): i32 { return result.grammarBytes.length; }
 export function objectGrammar(): string { return jsonObjectGrammar(); }
+
+/** jsonSchemaResolvesToString of the schema at [p, p+n) (UTF-8): 1 or 0, -1 with error() on failure. */
+export function resolvesToString(p: usize, n: usize): i32 {
+  const r = jsonSchemaResolvesToString(String.UTF8.decodeUnsafe(p, n));
+  result = new JsonSchemaResult();
+  result.error = r.error;
+  return r.error.length > 0 ? -1 : r.value ? 1 : 0;
+}
 
 let parsed: JsonValue | null = null;
 let parseErr = "";
