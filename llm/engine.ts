@@ -159,6 +159,8 @@ export class Engine {
   private allowed: Uint8Array = new Uint8Array(0);
 
   get loaded(): bool { return this.model !== null; }
+  /** Whether the last run followed a grammar. */
+  get grammarActive(): bool { return this.matcher !== null; }
   get piecePtr(): usize { return this.out.ptr; }
   get pieceLen(): i32 { return this.out.length; }
   /** Exact logits of the last forward pass (f32[vocab]), valid after begin() and next(). The

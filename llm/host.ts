@@ -9,6 +9,7 @@ import { stopName } from "./stop";
 import { HEAD_BOUNDED, HEAD_EXACT } from "./forward";
 import { InferSettings, SETTING_OK, applySetting } from "./settings";
 import { jsonString } from "./gguf_dump";
+import { jsonSchemaToGrammarUtf8 } from "./grammar/json_schema";
 
 export { regionBytesInUse, regionBytesPeak, linearMemoryBytes };
 export { quantize, writtenPtr, writtenSize, releaseWritten } from "./generate_gguf";
@@ -77,6 +78,21 @@ export function settingMessage(): string { return settingError; }
 
 /** The GBNF grammar (UTF-8 [p, p+n); n 0: none) the next begin() constrains its output by. */
 export function setGrammar(p: usize, n: i32): void { settings.grammar = String.UTF8.decodeUnsafe(p, <usize>n); }
+
+/** The grammar the next begin() follows ("" for none). */
+export function currentGrammar(): string { return settings.grammar; }
+
+/** Whether token t ends generation (an end-of-generation token of the loaded model). */
+export function isEog(t: i32): bool { return engine.tokenizer !== null && engine.tokenizer!.isEog(t); }
+
+/** The grammar llama.cpp's converter makes of the JSON schema at UTF-8 [p, p+n), for the next
+ *  begin(): "" or why the schema cannot be converted. */
+export function setJsonSchema(p: usize, n: i32): string {
+  const r = jsonSchemaToGrammarUtf8(p, <usize>n);
+  if (r.error.length != 0) return r.error;
+  settings.grammar = String.UTF8.decode(r.grammarBytes.buffer);
+  return "";
+}
 
 /** Starts a generation on the UTF-8 prompt [p, p+n) with the settings above. "" or an error. */
 export function begin(p: usize, n: i32): string {

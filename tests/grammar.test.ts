@@ -113,6 +113,21 @@ describe.skipIf(!!why)("GBNF matcher: llama.cpp's tests/test-grammar-integration
     }
   });
 
+  const schemas = cppCalls(integrationSrc, "test_schema");
+  it("found llama.cpp's schema cases", () => expect(schemas.length).toBeGreaterThanOrEqual(20));
+
+  // test_schema: llama.cpp's converter (llm/grammar/json_schema.ts), then the matcher
+  it.each(schemas.map((c) => [c[0].toString("utf8"), c]))("schema: %s", (_name, c: any) => {
+    const [, schema, passing, failing] = c;
+    const schemaBytes = bytes(schema);
+    for (const [list, want] of [[passing, true], [failing, false]] as const) {
+      for (const s of list) {
+        expect(text(x.buildSchema(...put(schemaBytes)))).toBe("");
+        expect([s.toString("utf8"), matches(s)]).toEqual([s.toString("utf8"), want]);
+      }
+    }
+  });
+
   // test_failure_*: grammars llama.cpp refuses to build
   it("refuses a grammar without root, with an undefined rule, or left-recursive", () => {
     expect(build(`rot ::= expr\nexpr ::= term ("+" term)*\nterm ::= number\nnumber ::= [0-9]+`)).toBe("the grammar has no 'root' rule");

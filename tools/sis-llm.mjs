@@ -3,6 +3,7 @@
 //
 //   sis-llm run -m FILE (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]
 //               [--min-p M] [--repeat-penalty R] [--repeat-last-n N] [-s|--seed S] [-c|--ctx N] [--json]
+//               [--grammar GBNF | --grammar-file FILE | -j|--json-schema SCHEMA | --json-schema-file FILE]
 //   sis-llm tokenize -m FILE -p TEXT
 //   sis-llm info -m FILE
 //   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] [--head-dim HD] --ff F --vocab-from FILE
@@ -21,6 +22,7 @@ import { SHAPES, shapeOptions, shapeVocab } from "./lib/shapes.mjs";
 const USAGE = `usage:
   sis-llm run -m FILE (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]
               [--min-p M] [--repeat-penalty R] [--repeat-last-n N] [-s|--seed S] [-c|--ctx N] [--json]
+              [--grammar GBNF | --grammar-file FILE | -j|--json-schema SCHEMA | --json-schema-file FILE]
   sis-llm tokenize -m FILE -p TEXT
   sis-llm info -m FILE
   sis-llm mkmodel OUT --dim D --layers L --heads H [--kv-heads KV] [--head-dim HD] --ff F --vocab-from FILE
@@ -36,7 +38,12 @@ const SETTINGS_HELP = `run's settings (the kernel's llmctl checks the same ones;
   --min-p M           (default 0.05, 0 = off)   --repeat-penalty R (default 1.0 = off)
   --repeat-last-n N   tokens the penalty looks at (default 64)
   -s, --seed S        sampler seed (default: from the clock)
-  -c, --ctx-size N    context size (default: the model's)`;
+  -c, --ctx-size N    context size (default: the model's)
+  --grammar GBNF      constrain the output by a GBNF grammar (llama.cpp's format; rule root)
+  --grammar-file FILE the same, from a file
+  -j, --json-schema SCHEMA   constrain the output by a JSON schema (converted as llama.cpp does)
+  --json-schema-file FILE    the same, from a file
+  --json              write the text, tokens and timings as one JSON object (not a constraint)`;
 
 class UsageError extends Error {}
 
@@ -53,6 +60,8 @@ const OPTIONS = {
   "--ctx": ["ctx", "int"], "-c": ["ctx", "int"], "--ctx-size": ["ctx", "int"],
   "-f": ["promptFile", "string"], "--file": ["promptFile", "string"],
   "--json": ["json", "flag"],
+  "--grammar": ["grammar", "string"], "--grammar-file": ["grammarFile", "string"],
+  "-j": ["jsonSchema", "string"], "--json-schema": ["jsonSchema", "string"], "--json-schema-file": ["jsonSchemaFile", "string"],
   "--dim": ["dim", "int"], "--layers": ["layers", "int"], "--heads": ["heads", "int"], "--kv-heads": ["kvHeads", "int"],
   "--head-dim": ["headDim", "int"], "--arch": ["arch", "string"], "--shape": ["shape", "string"],
   "--ff": ["ff", "int"], "--vocab-from": ["vocab", "string"], "--type": ["type", "string"], "--untied": ["untied", "flag"],
@@ -104,9 +113,21 @@ async function run(opts) {
   const model = need(opts, "model", "-m FILE");
   if (opts.prompt !== undefined && opts.promptFile !== undefined) throw new UsageError("give the prompt with -p or -f, not both");
   const prompt = opts.promptFile !== undefined ? readPrompt(opts.promptFile) : need(opts, "prompt", "-p PROMPT");
+  const constraints = ["grammar", "grammarFile", "jsonSchema", "jsonSchemaFile"].filter((k) => opts[k] !== undefined);
+  if (constraints.length > 1) throw new UsageError("give one of --grammar, --grammar-file, --json-schema and --json-schema-file");
+  const readText = (path, what) => {
+    try { return readFileSync(path, "utf8"); } catch (e) { throw new Error(`cannot read the ${what} file ${path}: ${e.code === "ENOENT" ? "no such file" : e.message}`); }
+  };
+  const grammar = opts.grammarFile !== undefined ? readText(opts.grammarFile, "grammar") : opts.grammar;
+  const schema = opts.jsonSchemaFile !== undefined ? readText(opts.jsonSchemaFile, "JSON schema") : opts.jsonSchema;
   const llm = await engineWith(model, opts.ctx ?? 0);
   const bad = llm.applySettings(opts.settings.map((s) => [s.key, s.value]));
   if (bad) throw new UsageError(`${opts.settings[bad.index].flag}: ${bad.message}`);
+  if (grammar !== undefined) llm.setGrammar(grammar);
+  if (schema !== undefined) {
+    const e = llm.setJsonSchema(schema);
+    if (e) throw new Error(`JSON schema: ${e}`);
+  }
   const err = llm.start(prompt);
   if (err) throw new Error(err);
 

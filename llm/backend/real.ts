@@ -340,10 +340,10 @@ export class TransformerBackend extends Backend {
     const e = this.engine;
     if (!this.isLoaded()) { lines.push("profile: no model is loaded"); return lines; }
     const t = e.timings, f = t.forward;
-    const total = t.tokenizeNs + t.prefillNs + t.decodeNs + t.samplingNs + t.detokenizeNs;
+    const total = t.tokenizeNs + t.prefillNs + t.decodeNs + t.samplingNs + t.grammarNs + t.detokenizeNs;
     lines.push("profile: prompt " + t.promptTokens.toString() + " tokens, " + t.generatedTokens.toString() + " generated, " +
       ms(total) + " ms in all");
-    let listed: u64 = t.tokenizeNs + f.embedNs + f.outputNs + t.samplingNs + t.detokenizeNs;
+    let listed: u64 = t.tokenizeNs + f.embedNs + f.outputNs + t.samplingNs + t.grammarNs + t.detokenizeNs;
     lines.push(profileRow(total, "tokenization", t.tokenizeNs, ""));
     lines.push(profileRow(total, "embedding", f.embedNs, ""));
     for (let l = 0; l < f.layerNs.length; l++) {
@@ -355,6 +355,10 @@ export class TransformerBackend extends Backend {
       "bounded: " + heads.toString() + " of " + (t.decodeTokens + 1).toString() + " heads, " +
       fixed(<f64>t.exactHeadRows / <f64>heads, 1) + " exact rows per head"));
     lines.push(profileRow(total, "sampling", t.samplingNs, ""));
+    if (e.grammarActive) {
+      lines.push(profileRow(total, "grammar", t.grammarNs, t.grammarRefusals.toString() + " of " + t.generatedTokens.toString() +
+        " choices refused (each refusal checks every token)"));
+    }
     lines.push(profileRow(total, "detokenization", t.detokenizeNs, ""));
     lines.push(profileRow(total, "other", total > listed ? total - listed : 0, ""));
     const jobs = jobStats.jobs - t.jobsAtStart;

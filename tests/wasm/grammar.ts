@@ -113,3 +113,17 @@ export function timeAllowed(n: i32): string {
   const t2 = time_ns();
   return (t1 - t0).toString() + " " + (t2 - t1).toString();
 }
+
+// ---- JSON schemas: converted as llama.cpp converts them, then matched ----
+import { jsonSchemaToGrammarUtf8 } from "../../llm/grammar/json_schema";
+
+/** Builds a matcher for the grammar llama.cpp's converter makes of the schema [p, p+n): "" or the error. */
+export function buildSchema(p: usize, n: i32): string {
+  matcher = null;
+  const s = jsonSchemaToGrammarUtf8(p, <usize>n);
+  if (s.error.length != 0) return s.error;
+  const r = parseGrammar(s.grammarBytes, "root", null);
+  if (r.grammar === null) return r.error;
+  matcher = new GrammarMatcher(r.grammar!);
+  return "";
+}

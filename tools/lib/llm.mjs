@@ -142,18 +142,31 @@ export class LLM {
     this.withBytes(text ?? "", (p, n) => this.x.setGrammar(p, n));
   }
 
+  /** Whether token t ends generation for the loaded model. */
+  isEog(t) { return !!this.x.isEog(t); }
+
+  /** The grammar of a JSON schema (text) for the next start(), as llama.cpp converts it: "" or the error. */
+  setJsonSchema(schema) {
+    return this.withBytes(schema, (p, n) => this.str(this.x.setJsonSchema(p, n)));
+  }
+
   /** Starts a generation with the defaults changed by `settings` (names as SETTING_KEYS, and
-   *  `grammar`: GBNF text; seed undefined/null: from the clock); returns "" or an error. */
+   *  `grammar`: GBNF text, or `jsonSchema`: a JSON schema's text; seed undefined/null: from the
+   *  clock); returns "" or an error. */
   begin(prompt, settings = {}) {
     const pairs = [];
     for (const [name, v] of Object.entries(settings)) {
-      if (v === undefined || v === null || name === "grammar") continue;
+      if (v === undefined || v === null || name === "grammar" || name === "jsonSchema") continue;
       if (!SETTING_KEYS[name]) return `unknown setting '${name}'`;
       pairs.push([SETTING_KEYS[name], String(v)]);
     }
     const bad = this.applySettings(pairs);
     if (bad) return bad.message;
     if (settings.grammar) this.setGrammar(settings.grammar);
+    if (settings.jsonSchema) {
+      const e = this.setJsonSchema(settings.jsonSchema);
+      if (e) return `JSON schema: ${e}`;
+    }
     return this.start(prompt);
   }
 
