@@ -46,7 +46,7 @@ export function applyGrammarOption(s: InferSettings, key: string, value: string)
       source = "the JSON schema in " + value;
     }
     const r = jsonSchemaToGrammar(schema);
-    if (r.error.length != 0) return "JSON schema: " + r.error;
+    if (r.error.length != 0) return "JSON schema: " + oneLine(r.error);
     text = r.grammar;
   } else if (key == "grammar-file") {
     const f = readText(value);
@@ -77,6 +77,13 @@ function checkGrammar(text: string): string {
   const g = parseGrammar(Uint8Array.wrap(String.UTF8.encode(text)), "root", tok);
   if (g.code == GRAMMAR_OK || (g.code == GRAMMAR_NEEDS_VOCAB && tok === null)) return "";
   return g.error;
+}
+
+/** The converter's message on one console line: its problems (each with its JSON pointer) joined. */
+function oneLine(error: string): string {
+  const header = "JSON schema conversion failed:\n";
+  const body = error.startsWith(header) ? error.substring(header.length) : error;
+  return body.trim().split("\n").join("; ");
 }
 
 class Text { text: string = ""; error: string = ""; }
