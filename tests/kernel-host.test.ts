@@ -414,7 +414,7 @@ describe("llmctl", () => {
     expect(await k.command('llmctl infer "hi"')).toMatch(/^error: no backend selected \(try 'llmctl backend stub'/);
     const info = await k.command("llmctl info");
     expect(info).toMatch(/^backend: none selected \(available: stub, real\)\nmemory: no model loaded\nregions: \d+ B in use/);
-    expect(info).toMatch(/^settings:\n  temperature     0\.80\n  top-k           40\n  top-p           0\.95\n  min-p           0\.05\n  repeat-penalty  1\.00 \(off\)\n  repeat-last-n   64 \(tokens the penalty looks back over\)\n  seed            random \(from the clock\)\n  max-tokens      128\n  context         0 \(the model's own\)\n  threads         1 \(of 1 core\)\n$/m);
+    expect(info).toMatch(/^settings:\n  temperature     0\.80\n  top-k           40\n  top-p           0\.95\n  min-p           0\.05\n  repeat-penalty  1\.00 \(off\)\n  repeat-last-n   64 \(tokens the penalty looks back over\)\n  seed            random \(from the clock\)\n  max-tokens      128\n  context         0 \(the model's own\)\n  threads         1 \(of 1 core\)\n  grammar-file    none\n$/m);
   });
 
   it("selects the transformer backend, which needs a model, and keeps the selection on errors", async () => {

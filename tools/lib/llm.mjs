@@ -142,6 +142,9 @@ export class LLM {
     this.withBytes(text ?? "", (p, n) => this.x.setGrammar(p, n));
   }
 
+  /** The GBNF text the next start() follows ("" for none). */
+  currentGrammarText() { return this.str(this.x.currentGrammar()); }
+
   /** Whether token t ends generation for the loaded model. */
   isEog(t) { return !!this.x.isEog(t); }
 

@@ -8,11 +8,16 @@
 // The prompt is the tokenized text (BOS added if the model asks for it), cut to P tokens;
 // if it is shorter, its tokens (without BOS) are repeated until there are P.
 // Decoding does not stop at end-of-generation tokens: a benchmark decodes exactly N.
+// With -g FILE the tokens follow that GBNF grammar, sampled as node-llama-cpp samples (the
+// argmax checked alone, every token filtered only when the grammar refuses it); decoding
+// then stops at an end-of-generation token, and each token's time includes its sampling.
+// -s 1 counts the sampling in each token's time without a grammar (the baseline for -g).
 // Built by tools/peer/setup.sh with aarch64-linux-gnu-gcc; run by tools/peer/run.mjs.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <math.h>
 #include "llama.h"
 #include "ggml-backend.h"
 
@@ -57,14 +62,15 @@ static int argmax(const float *v, int n) {
 
 static void usage(void) {
   fprintf(stderr, "usage: llama-bench-driver -m MODEL.gguf [-p PROMPT] [-P PROMPT_TOKENS] [-n GEN]"
-                  " [-t THREADS] [-w WARMUP(0|1)] [-v]\n");
+                  " [-t THREADS] [-w WARMUP(0|1)] [-g GRAMMAR.gbnf] [-s SAMPLING_TIMED(0|1)] [-v]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   const char *model_path = NULL;
   const char *prompt = "And God said";
-  int n_prompt = 32, n_gen = 32, threads = 1, warmup = 1;
+  int n_prompt = 32, n_gen = 32, threads = 1, warmup = 1, time_sampling = 0;
+  const char *grammar_path = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-v")) { verbose = 1; continue; }
@@ -76,6 +82,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "-n")) n_gen = atoi(v);
     else if (!strcmp(a, "-t")) threads = atoi(v);
     else if (!strcmp(a, "-w")) warmup = atoi(v);
+    else if (!strcmp(a, "-g")) grammar_path = v;
+    else if (!strcmp(a, "-s")) time_sampling = atoi(v);
     else usage();
   }
   if (!model_path || n_prompt < 1 || n_gen < 1 || threads < 1) usage();
@@ -89,6 +97,20 @@ int main(int argc, char **argv) {
   if (!model) { fprintf(stderr, "driver: cannot load %s\n", model_path); return 1; }
   const struct llama_vocab *vocab = llama_model_get_vocab(model);
   const int n_vocab = llama_vocab_n_tokens(vocab);
+  struct llama_sampler *grammar = NULL;
+  llama_token_data *cand = NULL;
+  if (grammar_path) {
+    FILE *gf = fopen(grammar_path, "rb");
+    if (!gf) { fprintf(stderr, "driver: cannot read %s\n", grammar_path); return 1; }
+    static char gtext[1 << 20];
+    size_t gn = fread(gtext, 1, sizeof gtext - 1, gf);
+    fclose(gf);
+    gtext[gn] = 0;
+    grammar = llama_sampler_init_grammar(vocab, gtext, "root");
+    if (!grammar) { fprintf(stderr, "driver: llama.cpp refused the grammar\n"); return 1; }
+    cand = malloc(sizeof *cand * (size_t)n_vocab);
+    time_sampling = 1;
+  }
 
   // Prompt tokens: tokenize with the model's own BOS rule, then fit to exactly n_prompt.
   int cap = (int)strlen(prompt) + 8;
@@ -125,16 +147,37 @@ int main(int argc, char **argv) {
   double *t_tok = malloc(sizeof(double) * n_gen), t_decode = 0;
   char *text = calloc((size_t)n_gen * 64 + 1, 1);
   size_t text_len = 0;
+  int generated = 0;
   for (int i = 0; i < n_gen; i++) {
-    llama_token next = argmax(llama_get_logits_ith(ctx, -1), n_vocab);
+    double ts = now_s();
+    const float *lg = llama_get_logits_ith(ctx, -1);
+    llama_token next = argmax(lg, n_vocab);
+    if (grammar) {
+      llama_token_data one = { next, 1.0f, 0.0f };
+      llama_token_data_array single = { &one, 1, -1, false };
+      llama_sampler_apply(grammar, &single);
+      if (one.logit == -INFINITY) {
+        for (int k = 0; k < n_vocab; k++) cand[k] = (llama_token_data){ k, lg[k], 0.0f };
+        llama_token_data_array all = { cand, (size_t)n_vocab, -1, false };
+        llama_sampler_apply(grammar, &all);
+        int best = 0;
+        for (int k = 1; k < n_vocab; k++) if (cand[k].logit > cand[best].logit) best = k;
+        next = cand[best].id;
+      }
+      if (llama_vocab_is_eog(vocab, next)) break;
+      llama_sampler_accept(grammar, next);
+    }
+    double sampling = now_s() - ts;
     tok[n_prompt + i] = next;
+    generated++;
     int n = llama_token_to_piece(vocab, next, text + text_len, 64, 0, false);
     if (n > 0) text_len += (size_t)n;
     t0 = now_s();
     if (llama_decode(ctx, llama_batch_get_one(&tok[n_prompt + i], 1))) { fprintf(stderr, "driver: decode failed\n"); return 1; }
-    t_tok[i] = now_s() - t0;
+    t_tok[i] = now_s() - t0 + (time_sampling ? sampling : 0);
     t_decode += t_tok[i];
   }
+  n_gen = generated;
 
   printf("{\"prefill_tok_s\":%.3f,\"decode_tok_s\":%.3f,\"n_prompt\":%d,\"n_gen\":%d,\"threads\":%d,\"text\":",
          n_prompt / t_prefill, n_gen / t_decode, n_prompt, n_gen, threads);
@@ -148,6 +191,7 @@ int main(int argc, char **argv) {
   printf("}\n");
   fflush(stdout);
 
+  if (grammar) { llama_sampler_free(grammar); free(cand); }
   llama_free(ctx);
   llama_model_free(model);
   llama_backend_free();

@@ -57,12 +57,13 @@ export async function runPeer(opts) {
   if (!o.model || !existsSync(o.model)) throw new Error(`peer: no such model: ${o.model}`);
   if (!["user", "system"].includes(o.mode)) throw new Error(`peer: --mode must be user or system, not ${o.mode}`);
   checkPeerSetup(o.mode);
-  const driverArgs = (modelPath) => ["-m", modelPath, "-p", o.prompt, "-P", String(o.promptTokens),
-    "-n", String(o.gen), "-t", String(o.threads), "-w", o.warmup ? "1" : "0"];
+  const driverArgs = (modelPath, grammarPath) => ["-m", modelPath, "-p", o.prompt, "-P", String(o.promptTokens),
+    "-n", String(o.gen), "-t", String(o.threads), "-w", o.warmup ? "1" : "0", "-s", o.timeSampling ? "1" : "0",
+    ...(grammarPath ? ["-g", grammarPath] : [])];
   const t0 = Date.now(), load = loadavg()[0];
   let out;
   if (o.mode === "user") {
-    out = await run("qemu-aarch64", ["-cpu", o.cpu, DRIVER, ...driverArgs(resolve(o.model))], o);
+    out = await run("qemu-aarch64", ["-cpu", o.cpu, DRIVER, ...driverArgs(resolve(o.model), o.grammarFile && resolve(o.grammarFile))], o);
   } else {
     const dir = mkdtempSync(join(tmpdir(), "sis-peer-"));
     try {
@@ -70,8 +71,8 @@ export async function runPeer(opts) {
       const viaDisk = o.modelVia === "disk" || (o.modelVia === "auto" && size > INITRD_MODEL_MAX);
       const disk = viaDisk ? diskImageFor(o.model) : null;
       const initrd = join(dir, "initrd.cpio");
-      writeInitramfs(initrd, { modelFile: viaDisk ? null : o.model, disk: viaDisk,
-        command: [ "/peer/llama-bench-driver", ...driverArgs(viaDisk ? "/dev/vda" : "/model.gguf")] });
+      writeInitramfs(initrd, { modelFile: viaDisk ? null : o.model, disk: viaDisk, grammarFile: o.grammarFile,
+        command: [ "/peer/llama-bench-driver", ...driverArgs(viaDisk ? "/dev/vda" : "/model.gguf", o.grammarFile && "/grammar.gbnf")] });
       const args = ["-M", "virt", "-cpu", o.cpu, "-smp", String(o.smp), "-m", o.mem,
         "-kernel", join(GUEST, "vmlinuz"), "-initrd", initrd, "-append", "console=ttyAMA0 quiet panic=-1",
         "-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none", "-no-reboot"];
@@ -141,7 +142,7 @@ busybox poweroff -f
 }
 
 /** A newc cpio archive (the kernel's initramfs format), written without root. */
-function writeInitramfs(path, { modelFile, disk, command }) {
+function writeInitramfs(path, { modelFile, disk, command, grammarFile }) {
   const fd = openSync(path, "w");
   let ino = 1;
   const pad = (n) => (4 - (n % 4)) % 4;
@@ -165,6 +166,7 @@ function writeInitramfs(path, { modelFile, disk, command }) {
   for (const f of readdirSync(BIN)) file(`peer/${f}`, join(BIN, f));
   if (disk) for (const m of readdirSync(join(GUEST, "modules"))) file(`modules/${m}`, join(GUEST, "modules", m), 0o100644);
   if (modelFile) file("model.gguf", modelFile, 0o100644);
+  if (grammarFile) file("grammar.gbnf", grammarFile, 0o100644);
   put("TRAILER!!!", 0);
   closeSync(fd);
 }
