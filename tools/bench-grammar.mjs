@@ -117,8 +117,8 @@ async function main() {
       "| generation | SIS tok/s (tokens) | SIS vs its free run | llama.cpp best of 1/2 threads tok/s (tokens) | SIS / llama.cpp |",
       "| --- | --- | --- | --- | --- |",
     ];
-    const row = (label, s, p) => lines.push(`| ${label} | ${fmt(s.rate)} (${s.tokens}) | ${fmt(s.rate / sis.free.rate)}x | ` +
-      (p ? `${fmt(p.rate)} (${p.tokens}) | ${fmt(s.rate / p.rate)}x |` : "- | - |"));
+    const row = (label, s, p) => lines.push(`| ${label} | ${fmt(s.rate)} (${s.tokens}) | ${(s.rate / sis.free.rate).toFixed(2)}x | ` +
+      (p ? `${fmt(p.rate)} (${p.tokens}) | ${(s.rate / p.rate).toFixed(2)}x |` : "- | - |"));
     row("free", sis.free, best("free"));
     for (const c of CONSTRAINTS) row(c.label, sis[c.label], best(c.label));
     process.stdout.write(lines.join("\n") + "\n");

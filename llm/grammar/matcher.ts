@@ -12,11 +12,15 @@
 // the survivors by their second at the stacks that follow, and so on (llama.cpp's
 // reject_candidates). End-of-generation tokens are allowed only where the grammar may end.
 
-import { Grammar, G_END, G_ALT, G_RULE_REF, G_CHAR, G_CHAR_NOT, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_CHAR_ANY, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
+import { Grammar, G_ALT, G_CHAR, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
+import {
+  Stack, one, endOfSequence, popPush, addUnique, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
+  acceptChar, isCharType,
+} from "./stacks";
+import { StackSets, STACK_TABLE_LIMIT } from "./stack_sets";
 import { GrammarVocab, Partial, Decoded } from "./vocab";
 import { TokenTrie } from "./token_trie";
 
-type Stack = StaticArray<i32>;
 
 /** Candidate tokens for one decision: each one's code points and partial end. */
 class Candidates {
@@ -140,82 +144,149 @@ export class GrammarMatcher {
    */
   allowedTokens(v: GrammarVocab, allowed: Uint8Array): i32 {
     if (this.partial.remain > 0) return this.allowedTokensOneByOne(v, allowed);
-    const trie = v.trie;
-    const n = v.size;
-    if (this.marks.length < trie.order.length) this.marks = new Uint8Array(trie.order.length);
-    this.marks.fill(0);
-    const table = this.table;
-    if (table.count > STACK_TABLE_LIMIT) this.table = new StackTable(); // stacks of states long gone
-    const sets = this.sets;
-    sets.length = 0;
-    for (let i = 0; i < this.stacks.length; i++) sets.push(this.table.intern(this.grammar, this.stacks[i]));
-    this.walk(v, trie, 0, 0, sets.length);
-    const endOk = this.canEnd;
-    for (let t = 0; t < n; t++) {
-      const p = unchecked(trie.place[t]);
-      unchecked(allowed[t] = p >= 0 ? unchecked(this.marks[p]) : v.isEog(t) && endOk ? 1 : 0);
+    allowed.fill(0);
+    this.allowed = allowed;
+    this.allowedCount = 0;
+    if (this.sets.stackCount > STACK_TABLE_LIMIT) this.sets = new StackSets(); // stacks of states long gone
+    const set = this.sets.ofStacks(this.grammar, this.stacks);
+    this.walk(v, v.trie, 0, set);
+    if (this.canEnd) {
+      for (let i = 0; i < v.eogIds.length; i++) {
+        const t = unchecked(v.eogIds[i]);
+        if (unchecked(allowed[t]) == 0) { unchecked(allowed[t] = 1); this.allowedCount++; }
+      }
     }
-    let count = 0;
-    for (let t = 0; t < n; t++) count += unchecked(allowed[t]);
-    return count;
+    return this.allowedCount;
   }
 
-  // trie places of the tokens some stack allows (allowedTokens)
-  private marks: Uint8Array = new Uint8Array(0);
-  // every stack met so far, and where each goes after its top class matches
-  private table: StackTable = new StackTable();
-  // the walk's stack sets, each node's after its parent's (ids into table)
-  private sets: I32Stack = new I32Stack();
+  // allowedTokens' output while it walks, and how many it allowed so far
+  private allowed: Uint8Array = new Uint8Array(0);
+  private allowedCount: i32 = 0;
+  // the stacks and sets of stacks met in this generation (the walk's memory)
+  private sets: StackSets = new StackSets();
+  // (child, top number) pairs of the walk's nodes, used as a stack: each node's above its parent's
+  private pairs: PairStack = new PairStack();
+
+  @inline private allow(trie: TokenTrie, p: i32): void {
+    const t = unchecked(trie.order[p]);
+    if (unchecked(this.allowed[t]) == 0) { unchecked(this.allowed[t] = 1); this.allowedCount++; }
+  }
 
   /**
-   * Marks the tokens under trie node `node` that some stack of the set sets[from, to) allows,
-   * their code points before the node already taken (llama.cpp's reject_candidates, for all
-   * of them at once: a token is allowed when any stack takes it).
+   * Allows the tokens under trie node `node` that some stack of `set` takes, their code points
+   * before the node already taken (llama.cpp's reject_candidates, for all of them at once: a
+   * token is allowed when any stack takes it). A class is tested once per code point however
+   * many stacks have it on top; their next set is computed once (StackSets) and passed to
+   * every child the class takes, found by binary search when the class is a few characters.
    */
-  private walk(v: GrammarVocab, trie: TokenTrie, node: i32, from: i32, to: i32): void {
-    const g = this.grammar, marks = this.marks, table = this.table, sets = this.sets;
+  private walk(v: GrammarVocab, trie: TokenTrie, node: i32, set: i32): void {
+    const g = this.grammar, sets = this.sets;
     const lo = unchecked(trie.lo[node]), ends = unchecked(trie.ends[node]), hi = unchecked(trie.hi[node]);
+    const tops = sets.charTops(set);
     // tokens that end here: whole ones fit whatever the stack; one that ends inside a
     // character fits where a class could take some completion of it
     for (let p = lo; p < ends; p++) {
       const t = unchecked(trie.order[p]);
       const rem = <i32>unchecked(v.endRemain[t]);
-      if (rem == 0) { unchecked(marks[p] = 1); continue; }
+      if (rem == 0) { this.allow(trie, p); continue; }
       if (rem < 0) continue;
-      for (let i = from; i < to; i++) {
-        const top = table.top(sets.at(i));
-        if (top >= 0 && isCharType(g, top) && matchPartialChar(g, top, unchecked(v.endValue[t]), rem)) { unchecked(marks[p] = 1); break; }
+      for (let k = 0; k < tops.length; k++) {
+        if (matchPartialChar(g, unchecked(tops[k]), unchecked(v.endValue[t]), rem)) { this.allow(trie, p); break; }
       }
     }
-    // a token element on top takes tokens with text left by id
-    for (let i = from; i < to; i++) {
-      const top = table.top(sets.at(i));
-      if (top < 0 || isCharType(g, top)) continue;
-      const at = unchecked(trie.place[<i32>unchecked(g.value[top])]);
-      if (<u32>unchecked(g.type[top]) == G_TOKEN) {
-        if (at >= ends && at < hi) unchecked(marks[at] = 1);
-      } else {
-        for (let p = ends; p < hi; p++) if (p != at) unchecked(marks[p] = 1);
-      }
-    }
-    // each next code point: the stacks whose class takes it, each advanced past the class
+    // a token element on top takes the tokens with text left by id
+    const tokenTops = sets.tokenTops(set);
+    for (let k = 0; k < tokenTops.length; k++) this.allowByToken(trie, unchecked(tokenTops[k]), ends, hi);
+
     const first = unchecked(trie.firstChild[node]), count = unchecked(trie.childCount[node]);
-    for (let c = first; c < first + count; c++) {
-      const cp = unchecked(trie.cp[c]);
-      const start = sets.length;
-      table.generation++;
-      for (let i = from; i < to; i++) {
-        const id = sets.at(i);
-        const top = table.top(id);
-        if (top < 0 || !isCharType(g, top) || !matchChar(g, top, cp)) continue;
-        const after = table.after(g, id);
-        for (let k = 0; k < after.length; k++) {
-          const nid = unchecked(after[k]);
-          if (table.mark(nid)) sets.push(nid);
-        }
+    if (count == 0 || tops.length == 0) return;
+    if (tops.length == 1) {
+      const next = sets.next(g, set, 0);
+      if (!sets.isEmpty(next)) this.walkMatching(v, trie, unchecked(tops[0]), first, count, next);
+      return;
+    }
+    // several tops: each child gets the union of the next sets of the tops that take it
+    const pairs = this.pairs, p0 = pairs.length;
+    let positive = tops.length <= 32;
+    for (let k = 0; k < tops.length && positive; k++) positive = <u32>unchecked(g.type[tops[k]]) == G_CHAR;
+    if (positive) {
+      for (let k = 0; k < tops.length; k++) this.childrenOf(trie, unchecked(tops[k]), k, first, count);
+      pairs.sortFrom(p0);
+    } else {
+      for (let c = first; c < first + count; c++) {
+        const cp = unchecked(trie.cp[c]);
+        for (let k = 0; k < tops.length; k++) if (matchChar(g, unchecked(tops[k]), cp)) pairs.push(c, k);
       }
-      if (sets.length > start) this.walk(v, trie, c, start, sets.length);
-      sets.length = start;
+    }
+    const p1 = pairs.length;
+    let i = p0;
+    while (i < p1) {
+      const c = pairs.child(i);
+      let mask: u32 = 0, single = -1, n = 0;
+      for (; i < p1 && pairs.child(i) == c; i++) {
+        const k = pairs.top(i);
+        if (k < 32) mask |= <u32>1 << <u32>k;
+        single = k;
+        n++;
+      }
+      const next = n == 1 ? sets.next(g, set, single) : tops.length <= 32 ? sets.union(g, set, mask) : this.unionOf(set, c, p0, p1);
+      if (!sets.isEmpty(next)) this.walk(v, trie, c, next);
+    }
+    pairs.length = p0;
+  }
+
+  /** The union of next sets for child c over more than 32 tops (no mask fits: rare). */
+  private unionOf(set: i32, c: i32, p0: i32, p1: i32): i32 {
+    const g = this.grammar, pairs = this.pairs;
+    let acc = -1;
+    for (let i = p0; i < p1; i++) {
+      if (pairs.child(i) != c) continue;
+      const next = this.sets.next(g, set, pairs.top(i));
+      acc = acc < 0 ? next : this.sets.join(g, acc, next);
+    }
+    return acc;
+  }
+
+  /** Pushes (child, k) for the children in [first, first+count) the positive class at `top` takes. */
+  private childrenOf(trie: TokenTrie, top: i32, k: i32, first: i32, count: i32): void {
+    const g = this.grammar;
+    let pos = top;
+    const end = first + count;
+    do {
+      const a = unchecked(g.value[pos]);
+      let b = a;
+      if (<u32>unchecked(g.type[pos + 1]) == G_CHAR_RNG_UPPER) { b = unchecked(g.value[pos + 1]); pos += 2; } else pos += 1;
+      let l = first, h = end; // the first child with cp >= a
+      while (l < h) { const mid = (l + h) >>> 1; if (unchecked(trie.cp[mid]) < a) l = mid + 1; else h = mid; }
+      for (let c = l; c < end && unchecked(trie.cp[c]) <= b; c++) {
+        if (firstRangeTaking(g, top, pos, unchecked(trie.cp[c]))) this.pairs.push(c, k); // once per child
+      }
+    } while (<u32>unchecked(g.type[pos]) == G_CHAR_ALT);
+  }
+
+  /** Walks the children in [first, first+count) the class at `top` takes, each with `next`. */
+  private walkMatching(v: GrammarVocab, trie: TokenTrie, top: i32, first: i32, count: i32, next: i32): void {
+    const g = this.grammar;
+    if (<u32>unchecked(g.type[top]) != G_CHAR) { // negated, or any character: most children, tested one by one
+      for (let c = first; c < first + count; c++) if (matchChar(g, top, unchecked(trie.cp[c]))) this.walk(v, trie, c, next);
+      return;
+    }
+    const p0 = this.pairs.length;
+    this.childrenOf(trie, top, 0, first, count);
+    const p1 = this.pairs.length;
+    if (p1 - p0 > 1) this.pairs.sortFrom(p0);
+    for (let i = p0; i < p1; i++) this.walk(v, trie, this.pairs.child(i), next);
+    this.pairs.length = p0;
+  }
+
+  /** Tokens with text left, taken by a token element on top (by id). */
+  private allowByToken(trie: TokenTrie, top: i32, ends: i32, hi: i32): void {
+    const g = this.grammar;
+    const at = unchecked(trie.place[<i32>unchecked(g.value[top])]);
+    if (<u32>unchecked(g.type[top]) == G_TOKEN) {
+      if (at >= ends && at < hi) this.allow(trie, at);
+    } else {
+      for (let p = ends; p < hi; p++) if (p != at) this.allow(trie, p);
     }
   }
 
@@ -340,224 +411,35 @@ export class GrammarMatcher {
   private vocabTable: Uint32Array = new Uint32Array(0);
 }
 
-/** The stack table is dropped when it holds more stacks than this (deeply recursive grammars). */
-const STACK_TABLE_LIMIT: i32 = 100000;
 
-/**
- * Every distinct stack met, by id, with its top (-1: empty) and, once asked, the ids of the
- * stacks it advances to after its top character class matched (the same whatever the code
- * point): the trie walk then never advances the same stack twice.
- */
-class StackTable {
-  private stacks: Array<Stack> = [];
-  private tops: Array<i32> = [];
-  private afters: Array<Int32Array | null> = [];
-  private buckets: Map<u32, Array<i32>> = new Map();
-  private marks: Array<u32> = [];
-  generation: u32 = 1;
-
-  get count(): i32 { return this.stacks.length; }
-  @inline top(id: i32): i32 { return unchecked(this.tops[id]); }
-
-  intern(g: Grammar, s: Stack): i32 {
-    let h: u32 = 2166136261;
-    for (let i = 0; i < s.length; i++) h = (h ^ <u32>unchecked(s[i])) * 16777619;
-    let bucket: Array<i32>;
-    if (this.buckets.has(h)) {
-      bucket = this.buckets.get(h);
-      for (let i = 0; i < bucket.length; i++) if (sameStack(this.stacks[bucket[i]], s)) return bucket[i];
-    } else {
-      bucket = [];
-      this.buckets.set(h, bucket);
-    }
-    const id = this.stacks.length;
-    this.stacks.push(s);
-    this.tops.push(s.length == 0 ? -1 : s[s.length - 1]);
-    this.afters.push(null);
-    this.marks.push(0);
-    bucket.push(id);
-    return id;
-  }
-
-  /** The stacks stack `id` leads to once its top class has taken a code point. */
-  after(g: Grammar, id: i32): Int32Array {
-    const known = unchecked(this.afters[id]);
-    if (known !== null) return known;
-    const s = this.stacks[id];
-    const next: Array<Stack> = [];
-    advance(g, popPush(g, s, charEnd(g, s[s.length - 1])), next);
-    const ids = new Int32Array(next.length);
-    for (let i = 0; i < next.length; i++) ids[i] = this.intern(g, next[i]);
-    this.afters[id] = ids;
-    return ids;
-  }
-
-  /** True the first time `id` is marked in this generation. */
-  mark(id: i32): bool {
-    if (unchecked(this.marks[id]) == this.generation) return false;
-    unchecked(this.marks[id] = this.generation);
-    return true;
-  }
-}
-
-/** A growable list of i32 used as a stack of sets. */
-class I32Stack {
-  private data: Int32Array = new Int32Array(256);
-  length: i32 = 0;
-  @inline at(i: i32): i32 { return unchecked(this.data[i]); }
-  push(v: i32): void {
-    if (this.length == this.data.length) {
+/** (child, top number) pairs, growable, used as a stack. */
+class PairStack {
+  private data: Int32Array = new Int32Array(512);
+  length: i32 = 0; // pairs
+  @inline child(i: i32): i32 { return unchecked(this.data[i << 1]); }
+  @inline top(i: i32): i32 { return unchecked(this.data[(i << 1) + 1]); }
+  push(c: i32, k: i32): void {
+    if ((this.length << 1) + 2 > this.data.length) {
       const n = new Int32Array(this.data.length * 2);
-      memory.copy(n.dataStart, this.data.dataStart, <usize>this.length << 2);
+      memory.copy(n.dataStart, this.data.dataStart, <usize>this.length << 3);
       this.data = n;
     }
-    unchecked(this.data[this.length++] = v);
+    unchecked(this.data[this.length << 1] = c);
+    unchecked(this.data[(this.length << 1) + 1] = k);
+    this.length++;
   }
-}
-
-// @ts-ignore: decorator
-@inline function isCharType(g: Grammar, pos: i32): bool {
-  const t = <u32>unchecked(g.type[pos]);
-  return t != G_TOKEN && t != G_TOKEN_NOT;
-}
-
-/** A one-element stack. */
-function one(pos: i32): Stack {
-  const s = new StaticArray<i32>(1);
-  unchecked(s[0] = pos);
-  return s;
-}
-
-// @ts-ignore: decorator
-@inline function endOfSequence(g: Grammar, pos: i32): bool {
-  const t = <u32>unchecked(g.type[pos]);
-  return t == G_END || t == G_ALT;
-}
-
-/** The stack without its top, and with `next` on top unless that ends an alternative. */
-function popPush(g: Grammar, stack: Stack, next: i32): Stack {
-  const keep = stack.length - 1;
-  const push = endOfSequence(g, next) ? 0 : 1;
-  const s = new StaticArray<i32>(keep + push);
-  memory.copy(changetype<usize>(s), changetype<usize>(stack), <usize>keep << 2);
-  if (push) unchecked(s[keep] = next);
-  return s;
-}
-
-function sameStack(a: Stack, b: Stack): bool {
-  if (a.length != b.length) return false;
-  return memory.compare(changetype<usize>(a), changetype<usize>(b), <usize>a.length << 2) == 0;
-}
-
-function addUnique(list: Array<Stack>, s: Stack): void {
-  for (let i = 0; i < list.length; i++) if (sameStack(list[i], s)) return;
-  list.push(s);
-}
-
-/**
- * Expands a stack into the stacks whose tops are terminals (or empty: the end), following
- * every alternative of every rule reference on top, into `out` (without duplicates).
- */
-function advance(g: Grammar, stack: Stack, out: Array<Stack>): void {
-  const todo: Array<Stack> = [stack];
-  const seen: Array<Stack> = [];
-  while (todo.length > 0) {
-    const cur = todo.pop();
-    let dup = false;
-    for (let i = 0; i < seen.length; i++) if (sameStack(seen[i], cur)) { dup = true; break; }
-    if (dup) continue;
-    seen.push(cur);
-    if (cur.length == 0) { addUnique(out, cur); continue; }
-    const top = cur[cur.length - 1];
-    const type = <u32>unchecked(g.type[top]);
-    if (type == G_RULE_REF) {
-      let sub = unchecked(g.start[<i32>unchecked(g.value[top])]);
-      while (true) {
-        // the stack without the reference, then what follows it, then this alternative
-        const keep = cur.length - 1;
-        const follow = endOfSequence(g, top + 1) ? 0 : 1;
-        const alt = endOfSequence(g, sub) ? 0 : 1;
-        const next = new StaticArray<i32>(keep + follow + alt);
-        memory.copy(changetype<usize>(next), changetype<usize>(cur), <usize>keep << 2);
-        if (follow) unchecked(next[keep] = top + 1);
-        if (alt) unchecked(next[keep + follow] = sub);
-        todo.push(next);
-        while (!endOfSequence(g, sub)) sub++;
-        if (<u32>unchecked(g.type[sub]) == G_ALT) sub++;
-        else break;
+  /** Sorts the pairs from `from` on by child (insertion sort: a node's pairs are few, mostly in order). */
+  sortFrom(from: i32): void {
+    for (let i = from + 1; i < this.length; i++) {
+      const c = this.child(i), k = this.top(i);
+      let j = i - 1;
+      while (j >= from && (this.child(j) > c || (this.child(j) == c && this.top(j) > k))) {
+        unchecked(this.data[(j + 1) << 1] = this.data[j << 1]);
+        unchecked(this.data[((j + 1) << 1) + 1] = this.data[(j << 1) + 1]);
+        j--;
       }
-    } else {
-      // a terminal: CHAR, CHAR_NOT, CHAR_ANY, TOKEN or TOKEN_NOT (the parser puts nothing else here)
-      addUnique(out, cur);
+      unchecked(this.data[(j + 1) << 1] = c);
+      unchecked(this.data[((j + 1) << 1) + 1] = k);
     }
   }
-}
-
-/** Whether code point c matches the character class at pos. */
-function matchChar(g: Grammar, pos: i32, c: u32): bool {
-  const first = <u32>unchecked(g.type[pos]);
-  const positive = first == G_CHAR || first == G_CHAR_ANY;
-  let found = false;
-  do {
-    if (<u32>unchecked(g.type[pos + 1]) == G_CHAR_RNG_UPPER) {
-      found = found || (unchecked(g.value[pos]) <= c && c <= unchecked(g.value[pos + 1]));
-      pos += 2;
-    } else if (<u32>unchecked(g.type[pos]) == G_CHAR_ANY) {
-      found = true;
-      pos += 1;
-    } else {
-      found = found || unchecked(g.value[pos]) == c;
-      pos += 1;
-    }
-  } while (<u32>unchecked(g.type[pos]) == G_CHAR_ALT);
-  return found == positive;
-}
-
-/** The element after the character class at pos. */
-function charEnd(g: Grammar, pos: i32): i32 {
-  do {
-    pos += <u32>unchecked(g.type[pos + 1]) == G_CHAR_RNG_UPPER ? 2 : 1;
-  } while (<u32>unchecked(g.type[pos]) == G_CHAR_ALT);
-  return pos;
-}
-
-/** Whether some completion of a partial character (value so far, remain bytes to come) can match the class at pos. */
-function matchPartialChar(g: Grammar, pos: i32, value: u32, remain: i32): bool {
-  const first = <u32>unchecked(g.type[pos]);
-  const positive = first == G_CHAR || first == G_CHAR_ANY;
-  if (remain < 0 || (remain == 1 && value < 2)) return false; // invalid, or an overlong 7-bit char
-  let low = value << (remain * 6);
-  const high = low | ((1 << (remain * 6)) - 1);
-  if (low == 0) {
-    if (remain == 2) low = 1 << 11;
-    else if (remain == 3) low = 1 << 16;
-  }
-  do {
-    if (<u32>unchecked(g.type[pos + 1]) == G_CHAR_RNG_UPPER) {
-      if (unchecked(g.value[pos]) <= high && low <= unchecked(g.value[pos + 1])) return positive;
-      pos += 2;
-    } else if (<u32>unchecked(g.type[pos]) == G_CHAR_ANY) {
-      return true;
-    } else {
-      const v = unchecked(g.value[pos]);
-      if (low <= v && v <= high) return positive;
-      pos += 1;
-    }
-  } while (<u32>unchecked(g.type[pos]) == G_CHAR_ALT);
-  return !positive;
-}
-
-function matchToken(g: Grammar, pos: i32, id: i32): bool {
-  const t = <u32>unchecked(g.type[pos]);
-  const v = unchecked(g.value[pos]);
-  return t == G_TOKEN ? v == <u32>id : v != <u32>id;
-}
-
-/** The stacks a stack leads to when it takes code point c (none when its top cannot). */
-function acceptChar(g: Grammar, stack: Stack, c: u32, out: Array<Stack>): void {
-  if (stack.length == 0) return;
-  const top = stack[stack.length - 1];
-  const type = <u32>unchecked(g.type[top]);
-  if (type == G_TOKEN || type == G_TOKEN_NOT) return;
-  if (matchChar(g, top, c)) advance(g, popPush(g, stack, charEnd(g, top)), out);
 }

@@ -68,6 +68,8 @@ export class GrammarVocab {
   private pieceStart: Int32Array = new Int32Array(0); // token t's bytes: pieces[pieceStart[t] .. pieceStart[t+1])
   private pieces: Uint8Array = new Uint8Array(0);
   private eog: Uint8Array = new Uint8Array(0);
+  /** The end-of-generation tokens. */
+  eogIds: Int32Array = new Int32Array(0);
   // each token decoded from a fresh start: code points (0-terminated) and the partial end
   cpStart: Int32Array = new Int32Array(0);
   cps: Uint32Array = new Uint32Array(0);
@@ -88,6 +90,10 @@ export class GrammarVocab {
       if (tok.isEog(t)) unchecked(this.eog[t] = 1);
     }
     this.pieceStart[n] = all.length;
+    let nEog = 0;
+    for (let t = 0; t < n; t++) nEog += this.eog[t];
+    this.eogIds = new Int32Array(nEog);
+    for (let t = 0, k = 0; t < n; t++) if (this.eog[t]) this.eogIds[k++] = t;
     this.pieces = all.toUint8Array();
     this.cpStart = new Int32Array(n + 1);
     this.endValue = new Uint32Array(n);

@@ -1,0 +1,169 @@
+// Pushdown stacks over a grammar's elements (grammar/gbnf.ts), as llama.cpp's matcher keeps
+// them: a stack is a list of element positions, its top (last) the terminal the next input
+// must match; advance() expands rule references on top into every alternative, and the
+// match functions say whether a code point, a partial UTF-8 character or a token fits a top.
+
+import { Grammar, G_END, G_ALT, G_RULE_REF, G_CHAR, G_CHAR_NOT, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_CHAR_ANY, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
+
+export type Stack = StaticArray<i32>;
+
+// @ts-ignore: decorator
+@inline export function isCharType(g: Grammar, pos: i32): bool {
+  const t = <u32>unchecked(g.type[pos]);
+  return t != G_TOKEN && t != G_TOKEN_NOT;
+}
+
+/** A one-element stack. */
+export function one(pos: i32): Stack {
+  const s = new StaticArray<i32>(1);
+  unchecked(s[0] = pos);
+  return s;
+}
+
+// @ts-ignore: decorator
+@inline export function endOfSequence(g: Grammar, pos: i32): bool {
+  const t = <u32>unchecked(g.type[pos]);
+  return t == G_END || t == G_ALT;
+}
+
+/** The stack without its top, and with `next` on top unless that ends an alternative. */
+export function popPush(g: Grammar, stack: Stack, next: i32): Stack {
+  const keep = stack.length - 1;
+  const push = endOfSequence(g, next) ? 0 : 1;
+  const s = new StaticArray<i32>(keep + push);
+  memory.copy(changetype<usize>(s), changetype<usize>(stack), <usize>keep << 2);
+  if (push) unchecked(s[keep] = next);
+  return s;
+}
+
+export function sameStack(a: Stack, b: Stack): bool {
+  if (a.length != b.length) return false;
+  return memory.compare(changetype<usize>(a), changetype<usize>(b), <usize>a.length << 2) == 0;
+}
+
+export function addUnique(list: Array<Stack>, s: Stack): void {
+  for (let i = 0; i < list.length; i++) if (sameStack(list[i], s)) return;
+  list.push(s);
+}
+
+/**
+ * Expands a stack into the stacks whose tops are terminals (or empty: the end), following
+ * every alternative of every rule reference on top, into `out` (without duplicates).
+ */
+export function advance(g: Grammar, stack: Stack, out: Array<Stack>): void {
+  const todo: Array<Stack> = [stack];
+  const seen: Array<Stack> = [];
+  while (todo.length > 0) {
+    const cur = todo.pop();
+    let dup = false;
+    for (let i = 0; i < seen.length; i++) if (sameStack(seen[i], cur)) { dup = true; break; }
+    if (dup) continue;
+    seen.push(cur);
+    if (cur.length == 0) { addUnique(out, cur); continue; }
+    const top = cur[cur.length - 1];
+    const type = <u32>unchecked(g.type[top]);
+    if (type == G_RULE_REF) {
+      let sub = unchecked(g.start[<i32>unchecked(g.value[top])]);
+      while (true) {
+        // the stack without the reference, then what follows it, then this alternative
+        const keep = cur.length - 1;
+        const follow = endOfSequence(g, top + 1) ? 0 : 1;
+        const alt = endOfSequence(g, sub) ? 0 : 1;
+        const next = new StaticArray<i32>(keep + follow + alt);
+        memory.copy(changetype<usize>(next), changetype<usize>(cur), <usize>keep << 2);
+        if (follow) unchecked(next[keep] = top + 1);
+        if (alt) unchecked(next[keep + follow] = sub);
+        todo.push(next);
+        while (!endOfSequence(g, sub)) sub++;
+        if (<u32>unchecked(g.type[sub]) == G_ALT) sub++;
+        else break;
+      }
+    } else {
+      // a terminal: CHAR, CHAR_NOT, CHAR_ANY, TOKEN or TOKEN_NOT (the parser puts nothing else here)
+      addUnique(out, cur);
+    }
+  }
+}
+
+/** Whether code point c matches the character class at pos. */
+export function matchChar(g: Grammar, pos: i32, c: u32): bool {
+  const first = <u32>unchecked(g.type[pos]);
+  const positive = first == G_CHAR || first == G_CHAR_ANY;
+  let found = false;
+  do {
+    if (<u32>unchecked(g.type[pos + 1]) == G_CHAR_RNG_UPPER) {
+      found = found || (unchecked(g.value[pos]) <= c && c <= unchecked(g.value[pos + 1]));
+      pos += 2;
+    } else if (<u32>unchecked(g.type[pos]) == G_CHAR_ANY) {
+      found = true;
+      pos += 1;
+    } else {
+      found = found || unchecked(g.value[pos]) == c;
+      pos += 1;
+    }
+  } while (<u32>unchecked(g.type[pos]) == G_CHAR_ALT);
+  return found == positive;
+}
+
+/** Whether code point c is in no range of the class at `top` before the one that ends at `upto`. */
+export function firstRangeTaking(g: Grammar, top: i32, upto: i32, c: u32): bool {
+  let pos = top;
+  // the ranges before the current one end before `upto` minus its own length
+  while (true) {
+    const ranged = <u32>unchecked(g.type[pos + 1]) == G_CHAR_RNG_UPPER;
+    const next = pos + (ranged ? 2 : 1);
+    if (next >= upto) return true; // reached the current range
+    const a = unchecked(g.value[pos]), b = ranged ? unchecked(g.value[pos + 1]) : a;
+    if (a <= c && c <= b) return false;
+    pos = next;
+  }
+}
+
+/** The element after the character class at pos. */
+export function charEnd(g: Grammar, pos: i32): i32 {
+  do {
+    pos += <u32>unchecked(g.type[pos + 1]) == G_CHAR_RNG_UPPER ? 2 : 1;
+  } while (<u32>unchecked(g.type[pos]) == G_CHAR_ALT);
+  return pos;
+}
+
+/** Whether some completion of a partial character (value so far, remain bytes to come) can match the class at pos. */
+export function matchPartialChar(g: Grammar, pos: i32, value: u32, remain: i32): bool {
+  const first = <u32>unchecked(g.type[pos]);
+  const positive = first == G_CHAR || first == G_CHAR_ANY;
+  if (remain < 0 || (remain == 1 && value < 2)) return false; // invalid, or an overlong 7-bit char
+  let low = value << (remain * 6);
+  const high = low | ((1 << (remain * 6)) - 1);
+  if (low == 0) {
+    if (remain == 2) low = 1 << 11;
+    else if (remain == 3) low = 1 << 16;
+  }
+  do {
+    if (<u32>unchecked(g.type[pos + 1]) == G_CHAR_RNG_UPPER) {
+      if (unchecked(g.value[pos]) <= high && low <= unchecked(g.value[pos + 1])) return positive;
+      pos += 2;
+    } else if (<u32>unchecked(g.type[pos]) == G_CHAR_ANY) {
+      return true;
+    } else {
+      const v = unchecked(g.value[pos]);
+      if (low <= v && v <= high) return positive;
+      pos += 1;
+    }
+  } while (<u32>unchecked(g.type[pos]) == G_CHAR_ALT);
+  return !positive;
+}
+
+export function matchToken(g: Grammar, pos: i32, id: i32): bool {
+  const t = <u32>unchecked(g.type[pos]);
+  const v = unchecked(g.value[pos]);
+  return t == G_TOKEN ? v == <u32>id : v != <u32>id;
+}
+
+/** The stacks a stack leads to when it takes code point c (none when its top cannot). */
+export function acceptChar(g: Grammar, stack: Stack, c: u32, out: Array<Stack>): void {
+  if (stack.length == 0) return;
+  const top = stack[stack.length - 1];
+  const type = <u32>unchecked(g.type[top]);
+  if (type == G_TOKEN || type == G_TOKEN_NOT) return;
+  if (matchChar(g, top, c)) advance(g, popPush(g, stack, charEnd(g, top)), out);
+}
