@@ -463,12 +463,12 @@ export class Engine {
     return "";
   }
 
-  /** Parses the run's grammar ("" for none): "" or why it cannot be used. */
-  private startGrammar(text: string): string {
+  /** Parses the run's grammar (empty for none): "" or why it cannot be used. */
+  private startGrammar(text: Uint8Array): string {
     this.matcher = null;
     if (text.length == 0) return "";
     const t0 = time_ns();
-    const r = parseGrammar(Uint8Array.wrap(String.UTF8.encode(text)), "root", this.tokenizer);
+    const r = parseGrammar(text, "root", this.tokenizer);
     if (r.grammar === null) return "grammar: " + r.error;
     if (this.grammarVocab === null) this.grammarVocab = new GrammarVocab(this.tokenizer!);
     if (this.allowed.length != this.grammarVocab!.size) this.allowed = new Uint8Array(this.grammarVocab!.size);

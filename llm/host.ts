@@ -77,10 +77,14 @@ export function settingSet(kp: usize, kn: i32, vp: usize, vn: i32): i32 {
 export function settingMessage(): string { return settingError; }
 
 /** The GBNF grammar (UTF-8 [p, p+n); n 0: none) the next begin() constrains its output by. */
-export function setGrammar(p: usize, n: i32): void { settings.grammar = String.UTF8.decodeUnsafe(p, <usize>n); }
+export function setGrammar(p: usize, n: i32): void {
+  const b = new Uint8Array(n);
+  memory.copy(b.dataStart, p, <usize>n);
+  settings.grammar = b;
+}
 
 /** The grammar the next begin() follows ("" for none). */
-export function currentGrammar(): string { return settings.grammar; }
+export function currentGrammar(): string { return String.UTF8.decode(settings.grammar.buffer); }
 
 /** Whether token t ends generation (an end-of-generation token of the loaded model). */
 export function isEog(t: i32): bool { return engine.tokenizer !== null && engine.tokenizer!.isEog(t); }
@@ -90,7 +94,7 @@ export function isEog(t: i32): bool { return engine.tokenizer !== null && engine
 export function setJsonSchema(p: usize, n: i32): string {
   const r = jsonSchemaToGrammarUtf8(p, <usize>n);
   if (r.error.length != 0) return r.error;
-  settings.grammar = String.UTF8.decode(r.grammarBytes.buffer);
+  settings.grammar = r.grammarBytes;
   return "";
 }
 

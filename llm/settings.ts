@@ -30,8 +30,10 @@ export class InferSettings {
   seedSet: bool = false;
   /** Keep generating past end-of-text tokens (benchmarks that need an exact token count). */
   ignoreEos: bool = false;
-  /** A GBNF grammar (llm/grammar) the output must match from its rule "root"; "" for none. */
-  grammar: string = "";
+  /** A GBNF grammar (llm/grammar), as UTF-8 bytes, the output must match from its rule
+   *  "root"; empty for none. Bytes, not a string: a JSON schema's conversion may split a
+   *  character's bytes, as llama.cpp's does. */
+  grammar: Uint8Array = new Uint8Array(0);
   /** Where the grammar came from, for people ("/models/list.gbnf", "a JSON schema"). */
   grammarSource: string = "";
 

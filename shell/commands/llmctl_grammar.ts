@@ -11,6 +11,7 @@ import { InferSettings } from "../../llm/settings";
 import { parseGrammar, GRAMMAR_NEEDS_VOCAB, GRAMMAR_OK } from "../../llm/grammar/gbnf";
 import { jsonSchemaToGrammar, jsonObjectGrammar } from "../../llm/grammar/json_schema";
 import { realBackend } from "../../llm/backend/registry";
+import { utf8FirstInvalid } from "../utf8";
 
 /** Grammar and schema files are read whole; larger ones are refused. */
 export const GRAMMAR_FILE_MAX: u64 = 1 << 20;
@@ -32,9 +33,9 @@ export function grammarOptionKind(key: string): i32 {
 
 /** Sets s.grammar from the option `key` (value ignored for flags): "" or an error. */
 export function applyGrammarOption(s: InferSettings, key: string, value: string): string {
-  let text = "", source = "";
+  let text = new Uint8Array(0), source = "";
   if (key == "json") {
-    text = jsonObjectGrammar();
+    text = Uint8Array.wrap(String.UTF8.encode(jsonObjectGrammar()));
     source = "any JSON object (--json)";
   } else if (key == "json-schema" || key == "json-schema-file") {
     let schema = value;
@@ -42,16 +43,16 @@ export function applyGrammarOption(s: InferSettings, key: string, value: string)
     if (key == "json-schema-file") {
       const f = readText(value);
       if (f.error.length != 0) return f.error;
-      schema = f.text;
+      schema = String.UTF8.decode(f.data.buffer);
       source = "the JSON schema in " + value;
     }
     const r = jsonSchemaToGrammar(schema);
     if (r.error.length != 0) return "JSON schema: " + oneLine(r.error);
-    text = r.grammar;
+    text = r.grammarBytes;
   } else if (key == "grammar-file") {
     const f = readText(value);
     if (f.error.length != 0) return f.error;
-    text = f.text;
+    text = f.data;
     source = value;
   } else {
     return "unknown grammar option '--" + key + "'";
@@ -65,16 +66,16 @@ export function applyGrammarOption(s: InferSettings, key: string, value: string)
 
 /** llmctl config grammar-file PATH|none: "" or an error. */
 export function configGrammarFile(s: InferSettings, value: string): string {
-  if (value == "none") { s.grammar = ""; s.grammarSource = ""; return ""; }
+  if (value == "none") { s.grammar = new Uint8Array(0); s.grammarSource = ""; return ""; }
   return applyGrammarOption(s, "grammar-file", value);
 }
 
 /** "" or why the engine would refuse this grammar (tokens by name are checked against the
  *  loaded model's vocabulary, or at generation time when none is loaded yet). */
-function checkGrammar(text: string): string {
+function checkGrammar(text: Uint8Array): string {
   const r = realBackend();
   const tok = r.isLoaded() ? r.engine.tokenizer : null;
-  const g = parseGrammar(Uint8Array.wrap(String.UTF8.encode(text)), "root", tok);
+  const g = parseGrammar(text, "root", tok);
   if (g.code == GRAMMAR_OK || (g.code == GRAMMAR_NEEDS_VOCAB && tok === null)) return "";
   return g.error;
 }
@@ -86,8 +87,9 @@ function oneLine(error: string): string {
   return body.trim().split("\n").join("; ");
 }
 
-class Text { text: string = ""; error: string = ""; }
+class Text { data: Uint8Array = new Uint8Array(0); error: string = ""; }
 
+/** A small text file: its bytes, or why not (missing, too large, a NUL, not UTF-8). */
 function readText(path: string): Text {
   const out = new Text();
   const f = vfs.readSmall(path, GRAMMAR_FILE_MAX);
@@ -95,6 +97,8 @@ function readText(path: string): Text {
   for (let i = 0; i < f.data.length; i++) {
     if (f.data[i] == 0) { out.error = path + ": a NUL byte at offset " + i.toString() + ": not a text file"; return out; }
   }
-  out.text = String.UTF8.decode(f.data.buffer);
+  const bad = utf8FirstInvalid(f.data.dataStart, <usize>f.data.length);
+  if (bad >= 0) { out.error = path + ": not UTF-8 text (an invalid byte sequence at offset " + bad.toString() + ")"; return out; }
+  out.data = f.data;
   return out;
 }
