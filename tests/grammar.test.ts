@@ -189,6 +189,8 @@ ws ::= [ \t\n]*`,
     `root ::= (. | "\\n")* "end"`,
     `root ::= "x" <[2]> "y" | !<[3]> "z"`,
     `root ::= [0-9]{1,3} ("," [0-9]{3})* ("." [0-9]+)?`,
+    // several positive classes on top at once, wide and overlapping (the walk's merge of their children)
+    `root ::= ([a-zA-Z\u00C0-\uFFFF] [a-z]? | [0-9a-f] "x"? | "x" | [\u0100-\u4000]{2})+`,
   ];
   for (const vocabFile of ["models/sis-scribe-15m-q4_0.gguf", "vocab/ggml-vocab-gpt-2.gguf", "vocab/ggml-vocab-llama-bpe.gguf"]) {
     it(`agrees at every step of random walks (${vocabFile})`, async () => {
@@ -201,7 +203,7 @@ ws ::= [ \t\n]*`,
       const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
       let steps = 0;
       for (const g of GRAMMARS) {
-        for (let walk = 0; walk < 3; walk++) {
+        for (let walk = 0; walk < (vocabFile.includes("llama-bpe") ? 1 : 3); walk++) { // the reference walk is slow on 128k tokens
           await new Promise((res) => setImmediate(res)); // long work: let the worker answer vitest
           expect(text(x.buildWithVocab(...put(Buffer.from(g))))).toBe("");
           for (let step = 0; step < 12; step++) {

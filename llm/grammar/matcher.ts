@@ -7,10 +7,13 @@
 // may end inside a UTF-8 character: the partial character is kept and the next token
 // continues it, as llama.cpp does.
 //
-// Which tokens may come next is decided for all candidates at once, walking the grammar
-// rather than each token: candidates are filtered by their first code point at each stack,
-// the survivors by their second at the stacks that follow, and so on (llama.cpp's
-// reject_candidates). End-of-generation tokens are allowed only where the grammar may end.
+// Which tokens may come next (allowedTokens) is decided for the whole vocabulary in one walk
+// of its trie of code points (token_trie.ts), carrying the set of stacks alive at each node
+// (stack_sets.ts); llama.cpp instead filters every token by its first code point at each
+// stack, the survivors by their second, and so on (reject_candidates). That walk is kept
+// here too (allowedTokensOneByOne): for a single token (allows), after a token that ended
+// inside a character, and in the tests, which compare the two. End-of-generation tokens are
+// allowed only where the grammar may end.
 
 import { Grammar, G_ALT, G_CHAR, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
 import {
@@ -20,7 +23,6 @@ import {
 import { StackSets, STACK_TABLE_LIMIT } from "./stack_sets";
 import { GrammarVocab, Partial, Decoded } from "./vocab";
 import { TokenTrie } from "./token_trie";
-
 
 /** Candidate tokens for one decision: each one's code points and partial end. */
 class Candidates {
@@ -80,9 +82,6 @@ export class GrammarMatcher {
     return false;
   }
 
-  /** Whether no input at all can continue (nothing but the end, or a dead state). */
-  get stackCount(): i32 { return this.stacks.length; }
-
   /**
    * Takes the token `id` whose text is [p, p+n). False when the grammar cannot (the state is
    * then dead: every stack gone). An end-of-generation token is taken where the grammar may end.
@@ -115,11 +114,6 @@ export class GrammarMatcher {
     this.partial.value = d.partial.value;
     this.partial.remain = d.partial.remain;
     return next.length > 0;
-  }
-
-  /** Takes text (no tokens): each code point in turn; false as soon as none can continue. */
-  acceptText(p: usize, n: i32): bool {
-    return this.acceptToken(-1, p, n, false);
   }
 
   /** Whether token t may come next. */
@@ -428,18 +422,31 @@ class PairStack {
     unchecked(this.data[(this.length << 1) + 1] = k);
     this.length++;
   }
-  /** Sorts the pairs from `from` on by child (insertion sort: a node's pairs are few, mostly in order). */
+  /** Sorts the pairs from `from` on by child, then top (a merge sort: each top's children come
+   *  in ascending runs, and a class of wide ranges can take thousands of a node's children). */
   sortFrom(from: i32): void {
-    for (let i = from + 1; i < this.length; i++) {
-      const c = this.child(i), k = this.top(i);
-      let j = i - 1;
-      while (j >= from && (this.child(j) > c || (this.child(j) == c && this.top(j) > k))) {
-        unchecked(this.data[(j + 1) << 1] = this.data[j << 1]);
-        unchecked(this.data[((j + 1) << 1) + 1] = this.data[(j << 1) + 1]);
-        j--;
+    const n = this.length - from;
+    if (n < 2) return;
+    if (this.scratch.length < n * 2) this.scratch = new Int64Array(n * 2);
+    // pairs as i64 keys (child << 32 | top), sorted bottom-up between the two halves of scratch
+    const keys = this.scratch;
+    for (let i = 0; i < n; i++) unchecked(keys[i] = (<i64>this.child(from + i) << 32) | <i64>this.top(from + i));
+    let src = 0, dst = n;
+    for (let width = 1; width < n; width *= 2) {
+      for (let lo = 0; lo < n; lo += 2 * width) {
+        const mid = min(lo + width, n), hi = min(lo + 2 * width, n);
+        let i = lo, j = mid, k = lo;
+        while (i < mid && j < hi) unchecked(keys[dst + k++] = keys[src + i] <= keys[src + j] ? keys[src + i++] : keys[src + j++]);
+        while (i < mid) unchecked(keys[dst + k++] = keys[src + i++]);
+        while (j < hi) unchecked(keys[dst + k++] = keys[src + j++]);
       }
-      unchecked(this.data[(j + 1) << 1] = c);
-      unchecked(this.data[((j + 1) << 1) + 1] = k);
+      const t = src; src = dst; dst = t;
+    }
+    for (let i = 0; i < n; i++) {
+      const key = unchecked(keys[src + i]);
+      unchecked(this.data[(from + i) << 1] = <i32>(key >> 32));
+      unchecked(this.data[((from + i) << 1) + 1] = <i32>(key & 0xffffffff));
     }
   }
+  private scratch: Int64Array = new Int64Array(0);
 }
