@@ -7,6 +7,7 @@
 #include "mmu.h"
 #include "runtime.h"
 #include "smp.h"
+#include "devtree.h"
 
 #define EFI_PAGE 4096ULL
 #define KERNEL_STACK_BYTES (32ULL << 20)
@@ -114,6 +115,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
   s = bs->AllocatePages(AllocateAnyPages, EfiLoaderData, (SMP_MAX_CPUS - 1) * SMP_STACK_BYTES / EFI_PAGE, &smp_stacks);
   if (s != EFI_SUCCESS) fail("AllocatePages (secondary cores' stacks)", s);
   claim_linear_memory(bs);
+  devtree_from_efi_tables(st->NumberOfTableEntries, st->ConfigurationTable);
   exit_boot_services(image, bs);
 
   uint64_t el;

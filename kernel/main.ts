@@ -9,6 +9,7 @@
 //     core_left_job(core) after a trap there (kernel/parallel.ts).
 import { time_ns } from "./platform";
 import { cores } from "./cpus";
+import { describeLines, hardware } from "./devicetree";
 import { jobWidth, parallelismAtBoot, recoverWorkers, startWorkers } from "./parallel";
 export { core_main, core_left_job } from "./parallel";
 import { println, readByte } from "./console";
@@ -119,6 +120,8 @@ function boot(bootMs: u32): void {
   log.info("build: " + buildInfo());
   log.info("memory: " + (linearMemoryBytes() >> 10).toString() + " KiB linear, heap base 0x" +
     (<u32>__heap_base).toString(16) + ", shadow stack " + (<u32>(__heap_base - __data_end) >> 10).toString() + " KiB");
+  const hw = describeLines(hardware());
+  for (let i = 0; i < hw.length; i++) log.info(hw[i]);
   logCores();
   initStorage(); // the models disk at /models; logs what it mounted, or why not
   vfs.chdir(MODELS_PATH); // relative paths start in /models when it is there (stays / if not)

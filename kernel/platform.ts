@@ -14,6 +14,8 @@
 @external("platform", "wait_for_interrupt") export declare function wait_for_interrupt(): void;
 @external("platform", "mem_limit") export declare function mem_limit(): u64;
 @external("platform", "cpu_state") export declare function cpu_state(i: u32): i32;
+/** Copies the device tree the firmware or loader handed over into [dst, dst+max) when it fits; its size (0: none). */
+@external("platform", "device_tree") export declare function device_tree(dst: usize, max: u32): u32;
 @external("platform", "sha256_blocks") export declare function sha256_blocks(state: usize, data: usize, blocks: u32): bool;
 // Cores (kernel/parallel.ts): the boot core starts workers and posts jobs; the atomics act on
 // aligned 32-bit words of linear memory (load: acquire, store: release, add: acquire-release,

@@ -13,6 +13,7 @@ import {
   VirtioMmio, VIRTIO_MMIO_BASE, VIRTIO_MMIO_STRIDE, VIRTIO_MMIO_SLOTS,
   STATUS_DEVICE_NEEDS_RESET, STATUS_FAILED, hex, virtioDeviceName,
 } from "./virtio_mmio";
+import { hardware } from "../devicetree";
 import * as log from "../log";
 
 export const VIRTIO_ID_BLOCK: u32 = 2;
@@ -265,14 +266,18 @@ export function blkStatusName(st: u8): string {
 }
 
 /**
- * Scans the 32 virtio-mmio slots, logs every device found, and returns the first block
- * device that initialises (null if none).
+ * Scans the virtio-mmio slots the device tree lists (QEMU virt's 32 without a tree), logs
+ * every device found, and returns the first block device that initialises (null if none).
  */
 export function probeVirtioBlk(): VirtioBlk | null {
   let found: VirtioBlk | null = null;
   let devices = 0;
-  for (let i = 0; i < VIRTIO_MMIO_SLOTS; i++) {
-    const base = VIRTIO_MMIO_BASE + <u64>i * VIRTIO_MMIO_STRIDE;
+  const hw = hardware();
+  const slots = new Array<u64>();
+  if (hw.error.length != 0) for (let i = 0; i < VIRTIO_MMIO_SLOTS; i++) slots.push(VIRTIO_MMIO_BASE + <u64>i * VIRTIO_MMIO_STRIDE);
+  else for (let i = 0; i < hw.virtio.length; i += 2) slots.push(hw.virtio[i]);
+  for (let i = 0; i < slots.length; i++) {
+    const base = slots[i];
     if (!VirtioMmio.present(base)) continue;
     const m = new VirtioMmio(base);
     if (m.deviceId == 0) continue; // an empty slot: QEMU answers the magic with device id 0
@@ -288,6 +293,7 @@ export function probeVirtioBlk(): VirtioBlk | null {
     found = blk;
   }
   const using = found != null ? ", using " + found.name() : ", no usable block device";
-  log.info("virtio-mmio: " + devices.toString() + " device(s) in " + VIRTIO_MMIO_SLOTS.toString() + " slots" + using);
+  log.info("virtio-mmio: " + devices.toString() + " device(s) in " + slots.length.toString() + " slots" + using +
+    (hw.error.length != 0 ? " (QEMU virt's slots: no device tree)" : ""));
   return found;
 }

@@ -26,7 +26,7 @@ export function qemuCommand({ cpu = "neoverse-n1", smp = 2, mem = "4G", disk = n
   const vars = join(dir, "vars.fd");
   copyFileSync(FIRMWARE_VARS, vars); // per-run copy: the firmware may write its variables
   const args = [
-    "-M", "virt", "-cpu", cpu, "-smp", String(smp), "-m", mem,
+    "-M", "virt,acpi=off", "-cpu", cpu, "-smp", String(smp), "-m", mem,
     "-display", "none", "-monitor", "none", "-nic", "none",
     "-chardev", `stdio,id=console,signal=off${interactive ? ",mux=on" : ""}`, "-serial", "chardev:console",
     "-drive", `if=pflash,format=raw,readonly=on,file=${FIRMWARE_CODE}`,

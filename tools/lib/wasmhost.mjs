@@ -77,6 +77,7 @@ export async function instantiate(wasm, { platform = {}, imports = {}, onOutput 
     wait_for_interrupt() {},
     barrier() {},
     sha256_blocks() { return 0; }, // no SHA-2 instructions here: the kernel hashes in software
+    device_tree() { return 0; },   // no device tree handed over (tests may give one)
   };
   const { instance } = await WebAssembly.instantiate(bytes, {
     env, platform: { ...defaults, ...platform }, ...imports,
