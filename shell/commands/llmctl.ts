@@ -20,8 +20,9 @@ import { familyNames } from "../../llm/arch/families";
 import { llmctlModels } from "./llmctl_models";
 import { GRAMMAR_OPTIONS } from "./llmctl_grammar";
 
+// (the grammar options on a line of their own, indented under the command)
 const OPTIONS = "[--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R] [--seed S]\n" +
-  "  " + GRAMMAR_OPTIONS;
+  "      " + GRAMMAR_OPTIONS;
 
 class Sub {
   constructor(public name: string, public synopsis: string, public help: string, public run: (args: Array<string>) => i32) {}
