@@ -323,7 +323,10 @@ export function bindModel(f: GGUFFile): ModelResult {
   if (family.slidingWindow) {
     c.nSwa = meta.intOr("attention.sliding_window", 0);
     if (c.nSwa > 0) {
-      c.swaPattern = meta.intOr("attention.sliding_window_pattern", 6);
+      // llama.cpp reads the pattern as one number: an array (per-layer flags, as some
+      // converters write it) leaves its default of 6, and so it does here
+      const pattern = f.find(arch + ".attention.sliding_window_pattern");
+      c.swaPattern = pattern !== null && pattern.isArray() ? 6 : meta.intOr("attention.sliding_window_pattern", 6);
       c.ropeBaseSwa = meta.float("rope.freq_base_swa", 10000, false);
     }
   }

@@ -16,6 +16,7 @@ import { LLM } from "../tools/lib/llm.mjs";
 import { ROOT } from "../tools/lib/asbuild.mjs";
 import { llamaRun, llamaQuantize, ggmlRefUnavailable } from "../tools/ref/ggmlref.mjs";
 import { SHARED, HAVE_SHARED, SHARED_MISSING, withStringKey } from "./support/gguf_fixture.mjs";
+import { withKey, boolArray } from "../tools/lib/gguf_edit.mjs";
 
 const DIR = resolve(ROOT, "build", "test-models");
 const CTX = 128;
@@ -103,4 +104,27 @@ describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""),
       });
     }
   }
+
+  // Some converters write gemma3's sliding_window_pattern as per-layer flags; this llama.cpp
+  // reads the key only as a number and keeps its default (every 6th layer global) for an
+  // array. Flags saying "no window" here would change every logit past the 16-token window.
+  it("gemma3 with sliding_window_pattern as an array: loads, and is read as llama.cpp reads it", () => {
+    const base = resolve(DIR, "family-gemma3-Q8_0.gguf"); // made by the gemma3 Q8_0 tests above
+    const path = resolve(DIR, "family-gemma3-pattern-array.gguf");
+    writeFileSync(path, withKey(readFileSync(base), "gemma3.attention.sliding_window_pattern", 9, boolArray([false, false])));
+    expect(llm.load(path, CTX)).toBe("");
+    const p = PROMPTS[0];
+    const ref = llamaRun(path, llm.tokenize(p, true), { gen: N, ctx: CTX, threads: 1 });
+    expect(llm.begin(p, { temperature: 0, maxTokens: N + 1 })).toBe("");
+    const ours: number[] = [];
+    for (let s = 0; s <= N; s++) {
+      const r = llm.next();
+      const a = llm.logits(), b = ref.logits[s];
+      let differ = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
+      expect(differ, `step ${s}: logits that differ from llama.cpp's`).toBe(0);
+      if (r.token !== undefined && s < N) ours.push(r.token);
+    }
+    expect(ours).toEqual(ref.tokens.slice(0, N));
+  });
 });

@@ -36,3 +36,72 @@ export function withStringKey(bytes, key, value) {
   }
   throw new Error(`withStringKey: no key ${key}`);
 }
+
+/**
+ * A copy of a GGUF (tensors included) with key `key` given the value `valueBytes` of GGUF
+ * type `type` (its encoding: for an array, the element type, the count and the elements).
+ * The key is replaced where it is, or added last; the tensor data moves to the next
+ * alignment boundary, the tensor infos' offsets (relative to it) stay as they are.
+ */
+export function withKey(bytes, key, type, valueBytes) {
+  const SIZES = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8];
+  const nTensors = Number(bytes.readBigUInt64LE(8)), nkv = Number(bytes.readBigUInt64LE(16));
+  let p = 24, alignment = 32;
+  const skipValue = (t) => {
+    if (t === STR) { p += 8 + Number(bytes.readBigUInt64LE(p)); return; }
+    if (t === ARR) {
+      const elem = bytes.readUInt32LE(p), n = Number(bytes.readBigUInt64LE(p + 4));
+      p += 12;
+      if (elem === STR || elem === ARR) for (let i = 0; i < n; i++) skipValue(elem);
+      else p += n * SIZES[elem];
+      return;
+    }
+    p += SIZES[t];
+  };
+  const kvs = [];
+  let replaced = false;
+  for (let i = 0; i < nkv; i++) {
+    const start = p;
+    const klen = Number(bytes.readBigUInt64LE(p));
+    const k = bytes.toString("utf8", p + 8, p + 8 + klen);
+    p += 8 + klen;
+    const t = bytes.readUInt32LE(p);
+    p += 4;
+    if (k === "general.alignment") alignment = bytes.readUInt32LE(p);
+    skipValue(t);
+    if (k === key) { kvs.push(entry(key, type, valueBytes)); replaced = true; } else kvs.push(bytes.subarray(start, p));
+  }
+  if (!replaced) kvs.push(entry(key, type, valueBytes));
+  const infoStart = p;
+  for (let i = 0; i < nTensors; i++) {
+    p += 8 + Number(bytes.readBigUInt64LE(p)); // name
+    const nd = bytes.readUInt32LE(p);
+    p += 4 + 8 * nd + 4 + 8;                   // dims, type, offset
+  }
+  const infos = bytes.subarray(infoStart, p);
+  const dataStart = Math.ceil(p / alignment) * alignment;
+  const head = Buffer.alloc(24);
+  bytes.copy(head, 0, 0, 8);
+  head.writeBigUInt64LE(BigInt(nTensors), 8);
+  head.writeBigUInt64LE(BigInt(kvs.length), 16);
+  const body = Buffer.concat([head, ...kvs, infos]);
+  const pad = Buffer.alloc((alignment - (body.length % alignment)) % alignment);
+  return Buffer.concat([body, pad, bytes.subarray(dataStart)]);
+}
+
+function entry(key, type, valueBytes) {
+  const k = Buffer.from(key, "utf8"), head = Buffer.alloc(12);
+  head.writeBigUInt64LE(BigInt(k.length), 0);
+  const t = Buffer.alloc(4);
+  t.writeUInt32LE(type);
+  return Buffer.concat([head.subarray(0, 8), k, t, valueBytes]);
+}
+
+/** The encoding of a GGUF array of booleans (for withKey with type 9). */
+export function boolArray(values) {
+  const b = Buffer.alloc(12 + values.length);
+  b.writeUInt32LE(7, 0); // GGUF_TYPE_BOOL
+  b.writeBigUInt64LE(BigInt(values.length), 4);
+  values.forEach((v, i) => { b[12 + i] = v ? 1 : 0; });
+  return b;
+}
