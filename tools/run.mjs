@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { qemuCommand, FIRMWARES } from "./lib/qemu.mjs";
+import { qemuCommand, FIRMWARES, DEFAULT_FIRMWARE } from "./lib/qemu.mjs";
 import { ROOT } from "./lib/asbuild.mjs";
 
 export const BOOT_FILE = "sis-boot.txt"; // at the root of the models disk: /models/sis-boot.txt
@@ -65,7 +65,7 @@ export function withBootCommands(image, lines, out) {
 const HINTS = ["'poweroff' at the prompt ends SIS; Ctrl-A X ends QEMU at once; Ctrl-C stops a generation or cancels a line"];
 
 function main() {
-  const opts = { firmware: "uefi", cpu: "neoverse-n1", smp: 2, mem: "4G", disk: null, models: null, modernVirtio: false, interactive: true };
+  const opts = { firmware: DEFAULT_FIRMWARE, cpu: "neoverse-n1", smp: 2, mem: "4G", disk: null, models: null, modernVirtio: false, interactive: true };
   const boot = [];
   const hints = [...HINTS];
   const argv = process.argv.slice(2);

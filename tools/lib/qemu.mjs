@@ -10,16 +10,18 @@ export const FIRMWARE_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd";
 export const ESP_IMAGE = join(ROOT, "build", "esp.img");
 export const DIRECT_IMAGE = join(ROOT, "build", "Image");
 export const FIRMWARES = ["uefi", "direct"];
+/** UEFI unless SIS_FIRMWARE says otherwise (e.g. SIS_FIRMWARE=direct npx vitest run tests/e2e/X). */
+export const DEFAULT_FIRMWARE = process.env.SIS_FIRMWARE || "uefi";
 
 /** What `firmware` boots from: the file that must exist before QEMU starts. */
-export function bootFile(firmware = "uefi") {
+export function bootFile(firmware = DEFAULT_FIRMWARE) {
   if (!FIRMWARES.includes(firmware)) throw new Error(`unknown firmware '${firmware}' (one of ${FIRMWARES.join(", ")})`);
   return firmware === "direct" ? DIRECT_IMAGE : ESP_IMAGE;
 }
 
 /**
  * qemuCommand({ firmware, cpu, smp, mem, disk, modernVirtio, interactive }) -> { cmd, args, cleanup }
- * firmware: "uefi" (the default): QEMU runs the ArmVirtQemu firmware, which boots
+ * firmware: "uefi" (the default, or SIS_FIRMWARE's): QEMU runs the ArmVirtQemu firmware, which boots
  * build/BOOTAA64.EFI from the ESP on virtio-blk-pci (the kernel ignores that disk);
  * "direct": QEMU starts build/Image itself (-kernel, the device tree in x0), with no
  * firmware and no ESP.
@@ -29,7 +31,7 @@ export function bootFile(firmware = "uefi") {
  * QEMU's mux, whose Ctrl-A X ends QEMU at once (Ctrl-A Ctrl-A sends a Ctrl-A); programs
  * driving the console (the tests) leave it off, so that every byte reaches SIS.
  */
-export function qemuCommand({ firmware = "uefi", cpu = "neoverse-n1", smp = 2, mem = "4G", disk = null, modernVirtio = false, interactive = false } = {}) {
+export function qemuCommand({ firmware = DEFAULT_FIRMWARE, cpu = "neoverse-n1", smp = 2, mem = "4G", disk = null, modernVirtio = false, interactive = false } = {}) {
   const image = bootFile(firmware);
   for (const f of firmware === "direct" ? [image] : [FIRMWARE_CODE, FIRMWARE_VARS, image]) {
     if (!existsSync(f)) throw new Error(`missing ${f}: run 'make kernel${firmware === "direct" ? " FIRMWARE=direct" : ""}' (or tools/setup.sh for the firmware)`);
