@@ -7,8 +7,8 @@ MEM ?= 4G
 MODELS ?= models
 DISK ?=
 # uefi: the firmware boots build/BOOTAA64.EFI from an ESP image; direct: QEMU starts
-# build/Image itself (-kernel), with no firmware.
-FIRMWARE ?= uefi
+# build/Image itself (-kernel), with no firmware. SIS_FIRMWARE sets it for the tests too.
+FIRMWARE ?= $(or $(SIS_FIRMWARE),uefi)
 
 BUILD := build
 TC_ENV := .cache/toolchain/env.mk
