@@ -55,8 +55,7 @@ call_on_stack:
 // The MMU is off for the few instructions in between, which make no data access: nothing
 // is ever translated with a mix of the firmware's and our MAIR/TCR/TTBR0, and the TLB is
 // emptied of the firmware's entries before translation resumes. The code is identity
-// mapped in both regimes, so execution carries on at the next instruction. Entered with
-// the MMU already off (direct boot), the first write changes nothing.
+// mapped in both regimes, so execution carries on at the next instruction.
     .globl mmu_switch
     .p2align 2
 mmu_switch:

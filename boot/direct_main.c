@@ -3,9 +3,8 @@
    for memory: RAM is what the tree's memory nodes say, less the Image itself, the tree and
    the tree's reserved ranges. The stacks go at the top of the smallest free range they fit,
    linear memory and the page tables in the largest (start.c boot_place_linear); then the
-   shared start sequence runs (start.c boot_kernel).
-   Until boot_kernel turns the MMU on, every data access is Device-nGnRnE, which faults when
-   unaligned: the code here only reads the tree byte by byte and writes aligned words. */
+   shared start sequence runs (start.c boot_kernel). image_head.S has turned on the MMU and
+   caches with a boot map of its own, so this is ordinary C. */
 #include "devtree.h"
 #include "hw.h"
 #include "start.h"

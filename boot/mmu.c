@@ -1,7 +1,7 @@
 /* The kernel's translation tables (EL1 stage 1, 4 KiB granule, 48-bit virtual addresses).
 
-   EDK2 leaves the MMU on with its own identity map, a loader starting the Image leaves it
-   off (start.c boot_kernel runs this either way); we install ours:
+   EDK2 leaves the MMU on with its own identity map (and so does image_head.S on the direct
+   path, with a boot map of 1 GiB blocks); we install ours:
    - an identity map of RAM (Normal write-back) and of the device region below 1 GiB
      (Device-nGnRnE, never executable), so the shim, its stack and DMA buffers stay where
      they are;
