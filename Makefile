@@ -6,6 +6,9 @@ SMP ?= 2
 MEM ?= 4G
 MODELS ?= models
 DISK ?=
+# uefi: the firmware boots build/BOOTAA64.EFI from an ESP image; direct: QEMU starts
+# build/Image itself (-kernel), with no firmware. SIS_FIRMWARE sets it for the tests too.
+FIRMWARE ?= $(or $(SIS_FIRMWARE),uefi)
 
 BUILD := build
 TC_ENV := .cache/toolchain/env.mk
@@ -17,26 +20,34 @@ KERNEL_ENTRY ?= kernel/main.ts
 AS_SOURCES := $(shell find kernel shell llm -name '*.ts' 2>/dev/null) asconfig.json
 BOOT_C := $(wildcard boot/*.c)
 BOOT_S := $(wildcard boot/*.S)
+# Each way in has its own entry; everything else in boot/ is shared.
+EFI_ONLY := efi_main
+IMAGE_ONLY := direct_main image_head
 BOOT_H := $(wildcard boot/*.h boot/include/*.h boot/include/*/*/*.h)
 
 # The shim and the lowered kernel are PE/COFF objects for UEFI; _WIN32/_MSC_VER are
 # undefined so that wasm2c's headers take their plain C11-less, thread-free paths.
 CLANG_TARGET := --target=aarch64-unknown-windows -U_WIN32 -U_WIN64 -U_MSC_VER
+# build/Image is an ELF link (ld.lld, then llvm-objcopy -O binary): the same sources
+# compiled again for a bare-metal ELF target, in $(BUILD)/obj-image.
+IMAGE_TARGET := --target=aarch64-none-elf
 # Linear-memory accesses are checked by guard pages, not compare-and-branch: the shim's
 # page tables (boot/mmu.c) map the WebAssembly window only up to the memory's size.
 # WASM_RT_USE_MMAP=1 only lets wasm-rt.h accept that; the runtime is boot/runtime.c,
 # which has no mmap. memory.fill/copy/init keep their explicit range checks.
-# -flto: lld-link inlines the shim's small imports into the lowered kernel (platform.f32x4_fma
+# -flto: the linker (lld-link, ld.lld) inlines the shim's small imports into the lowered kernel (platform.f32x4_fma
 # is one fmla, called in the engine's innermost loops).
-CFLAGS := $(CLANG_TARGET) -std=gnu99 -O2 -flto -march=armv8-a -ffreestanding -fno-math-errno -fno-stack-protector \
-  -mno-stack-arg-probe -fno-asynchronous-unwind-tables -nostdinc \
+COMMON_CFLAGS := -std=gnu99 -O2 -flto -march=armv8-a -ffreestanding -fno-math-errno -fno-stack-protector \
+  -fno-asynchronous-unwind-tables -nostdinc \
   -isystem boot/include -isystem $(shell clang -print-resource-dir 2>/dev/null)/include \
   -isystem $(WASM_RT_INCLUDE) -isystem $(SIMDE_INCLUDE) -Iboot -I$(BUILD)/kernel \
   -DWASM_RT_USE_MMAP=1 -DWASM_RT_MEMCHECK_GUARD_PAGES=1 -DWASM_RT_MEMCHECK_BOUNDS_CHECK=0 \
   -DWASM_RT_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=20000 \
   -Wall -Wno-unused-function -Wno-unused-variable -Wno-unused-but-set-variable
+CFLAGS := $(CLANG_TARGET) -mno-stack-arg-probe $(COMMON_CFLAGS)
+IMAGE_CFLAGS := $(IMAGE_TARGET) $(COMMON_CFLAGS)
 
-.PHONY: all setup kernel run test test-host test-e2e clean
+.PHONY: all setup kernel image run test test-host test-e2e clean
 
 all: kernel
 
@@ -46,7 +57,8 @@ setup:
 $(TC_ENV):
 	@tools/setup.sh
 
-kernel: $(BUILD)/esp.img
+kernel: $(if $(filter direct,$(FIRMWARE)),$(BUILD)/Image,$(BUILD)/esp.img)
+image: $(BUILD)/Image
 
 $(BUILD)/kernel.wasm: $(AS_SOURCES) | $(TC_ENV)
 	@mkdir -p $(BUILD)
@@ -71,12 +83,27 @@ $(BUILD)/obj/%.o: boot/%.c $(BOOT_H) $(BUILD)/kernel/kernel.c Makefile
 
 # The SHA-2 instructions are used only after the CPU reports them (ID_AA64ISAR0_EL1).
 $(BUILD)/obj/sha256_ce.o: CFLAGS += -march=armv8-a+sha2
+$(BUILD)/obj-image/sha256_ce.o: IMAGE_CFLAGS += -march=armv8-a+sha2
 
 $(BUILD)/obj/%.o: boot/%.S Makefile
 	@mkdir -p $(BUILD)/obj
 	clang $(CLANG_TARGET) -c $< -o $@
 
-OBJS := $(BUILD)/obj/kernel.o $(patsubst boot/%.c,$(BUILD)/obj/%.o,$(BOOT_C)) $(patsubst boot/%.S,$(BUILD)/obj/%.o,$(BOOT_S))
+$(BUILD)/obj-image/kernel.o: $(BUILD)/kernel/kernel.c $(BOOT_H) Makefile
+	@mkdir -p $(BUILD)/obj-image
+	clang $(IMAGE_CFLAGS) -include boot/call_depth.h -Wno-everything -c $< -o $@
+
+$(BUILD)/obj-image/%.o: boot/%.c $(BOOT_H) $(BUILD)/kernel/kernel.c Makefile
+	@mkdir -p $(BUILD)/obj-image
+	clang $(IMAGE_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj-image/%.o: boot/%.S Makefile
+	@mkdir -p $(BUILD)/obj-image
+	clang $(IMAGE_TARGET) -c $< -o $@
+
+BOOT_NAMES := $(patsubst boot/%.c,%,$(BOOT_C)) $(patsubst boot/%.S,%,$(BOOT_S))
+OBJS := $(BUILD)/obj/kernel.o $(patsubst %,$(BUILD)/obj/%.o,$(filter-out $(IMAGE_ONLY),$(BOOT_NAMES)))
+IMAGE_OBJS := $(BUILD)/obj-image/kernel.o $(patsubst %,$(BUILD)/obj-image/%.o,$(filter-out $(EFI_ONLY),$(BOOT_NAMES)))
 
 # -enable-misched=false: LLVM's machine scheduler lengthens register lifetimes in the engine's
 # long unrolled kernels and spills vectors to the stack (156 spills in the Q4_0 tile instead of
@@ -84,6 +111,12 @@ OBJS := $(BUILD)/obj/kernel.o $(patsubst boot/%.c,$(BUILD)/obj/%.o,$(BOOT_C)) $(
 # lookup, than any pipeline stall it avoids (TinyLlama-shape prefill in QEMU ~20% faster).
 $(BUILD)/BOOTAA64.EFI: $(OBJS)
 	lld-link -machine:arm64 -subsystem:efi_application -entry:efi_main -nodefaultlib -mllvm:-enable-misched=false -out:$@ $(OBJS)
+
+# The Linux-style arm64 Image (boot/image_head.S, boot/image.ld) that QEMU starts with
+# -kernel: the ELF link, then its loaded bytes from the header on.
+$(BUILD)/Image: $(IMAGE_OBJS) boot/image.ld
+	ld.lld -T boot/image.ld -nostdlib -static --gc-sections -mllvm -enable-misched=false -o $(BUILD)/Image.elf $(IMAGE_OBJS)
+	llvm-objcopy -O binary $(BUILD)/Image.elf $@
 
 $(BUILD)/esp.img: $(BUILD)/BOOTAA64.EFI
 	rm -f $@.tmp
@@ -94,7 +127,7 @@ $(BUILD)/esp.img: $(BUILD)/BOOTAA64.EFI
 
 run: setup
 	@$(MAKE) --no-print-directory kernel
-	node tools/run.mjs --cpu $(CPU) --smp $(SMP) --mem $(MEM) $(if $(DISK),--disk $(DISK),--models $(MODELS)) $(if $(LOAD),--load $(LOAD))
+	node tools/run.mjs --firmware $(FIRMWARE) --cpu $(CPU) --smp $(SMP) --mem $(MEM) $(if $(DISK),--disk $(DISK),--models $(MODELS)) $(if $(LOAD),--load $(LOAD))
 
 test: setup
 	@$(MAKE) --no-print-directory kernel

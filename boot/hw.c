@@ -4,6 +4,8 @@
 #define UART0 0x09000000ULL
 #define UART_DR 0x00
 #define UART_FR 0x18
+#define UART_LCR_H 0x2c
+#define UART_CR 0x30
 #define UART_IMSC 0x38
 #define UART_ICR 0x44
 #define FR_RXFE (1u << 4)
@@ -14,6 +16,14 @@
 #define GICC 0x08010000ULL
 #define VTIMER_INTID 27
 #define WAKE_SGI 1 /* the SGI one core sends another to end its wfi */
+
+/* With no firmware before us (direct_main.c): 8 data bits, no parity, FIFOs on, then the
+   UART, its transmitter and receiver. The baud rate stays as reset: QEMU ignores it. */
+void uart_start(void) {
+  mmio_write32(UART0 + UART_CR, 0);
+  mmio_write32(UART0 + UART_LCR_H, (3u << 5) | (1u << 4)); /* WLEN 8 bits, FEN */
+  mmio_write32(UART0 + UART_CR, (1u << 9) | (1u << 8) | 1u); /* RXE, TXE, UARTEN */
+}
 
 void uart_init(void) {
   /* The firmware left the PL011 configured; only ask for receive interrupts so that

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+void uart_start(void);          /* enables the PL011 when no firmware did (direct boot) */
 void uart_init(void);
 void uart_putc(char c);
 void uart_puts(const char* s);

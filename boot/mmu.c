@@ -1,16 +1,17 @@
 /* The kernel's translation tables (EL1 stage 1, 4 KiB granule, 48-bit virtual addresses).
 
-   EDK2 leaves the MMU on with its own identity map; after ExitBootServices we install ours:
+   EDK2 leaves the MMU on with its own identity map (and so does image_head.S on the direct
+   path, with a boot map of 1 GiB blocks); we install ours:
    - an identity map of RAM (Normal write-back) and of the device region below 1 GiB
      (Device-nGnRnE, never executable), so the shim, its stack and DMA buffers stay where
      they are;
-   - the WebAssembly window at MMU_WASM_WINDOW, mapped to the physical block efi_main
-     claimed for linear memory, exactly up to the memory's current size. Everything after
+   - the WebAssembly window at MMU_WASM_WINDOW, mapped to the physical block the entry
+     (efi_main, direct_main) claimed for linear memory, exactly up to the memory's current size. Everything after
      that, up to the 8 GiB + 64 KiB any wasm2c access can reach, stays unmapped: an access
      beyond the end of linear memory takes a translation fault, which sis_exception turns
      into WebAssembly's out-of-bounds trap. This replaces wasm2c's compare-and-branch
      before every load and store.
-   Tables come from a pool efi_main reserved before ExitBootServices. Entries only ever go
+   Tables come from a pool the entry set aside after linear memory. Entries only ever go
    from invalid to valid, so no break-before-make or TLB invalidation is needed after the
    switch. */
 #include <stdbool.h>

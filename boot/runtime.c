@@ -1,8 +1,8 @@
 /* The wasm2c runtime on bare metal, and the kernel module's imports.
-   Linear memory is one contiguous block of RAM handed over by efi_main, seen through the
+   Linear memory is one contiguous block of RAM handed over by the entry (start.h), seen through the
    WebAssembly window of our page tables (mmu.c): mapped up to the memory's size, so that
    the generated code needs no bounds checks (WASM_RT_MEMCHECK_GUARD_PAGES) and an access
-   beyond it faults (efi_main.c sis_exception -> runtime_trap_oob). Traps unwind with
+   beyond it faults (start.c sis_exception -> runtime_trap_oob). Traps unwind with
    sis_longjmp to the innermost run_guarded() call of the core that trapped.
 
    Each core runs its own instance of the kernel module over the one linear memory: the
@@ -166,7 +166,7 @@ int run_guarded(void (*fn)(void* arg), void* arg) {
 
 int runtime_in_guarded_call(void) { return this_core()->trap_target != NULL; }
 
-/* Where a fault in the window's unmapped part resumes (efi_main.c sis_exception). */
+/* Where a fault in the window's unmapped part resumes (start.c sis_exception). */
 void runtime_trap_oob(void) { wasm_rt_trap(WASM_RT_TRAP_OOB); }
 
 /* The kernel's trap kinds (kernel/main.ts): 1 oob, 2 div0, 3 overflow, 4 conversion,

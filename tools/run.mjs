@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `make run`: boots SIS in QEMU with the serial console on this terminal.
-// Usage: node tools/run.mjs [--cpu C] [--smp N] [--mem M] [--models DIR | --disk IMAGE] [--modern-virtio]
+// Usage: node tools/run.mjs [--firmware uefi|direct] [--cpu C] [--smp N] [--mem M] [--models DIR | --disk IMAGE] [--modern-virtio]
 //                           [--load /models/NAME.gguf] [--boot-cmd LINE]...
 //
 // Boot commands: SIS runs the lines of /models/sis-boot.txt before its first prompt, each
@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { qemuCommand } from "./lib/qemu.mjs";
+import { qemuCommand, FIRMWARES, DEFAULT_FIRMWARE } from "./lib/qemu.mjs";
 import { ROOT } from "./lib/asbuild.mjs";
 
 export const BOOT_FILE = "sis-boot.txt"; // at the root of the models disk: /models/sis-boot.txt
@@ -65,7 +65,7 @@ export function withBootCommands(image, lines, out) {
 const HINTS = ["'poweroff' at the prompt ends SIS; Ctrl-A X ends QEMU at once; Ctrl-C stops a generation or cancels a line"];
 
 function main() {
-  const opts = { cpu: "neoverse-n1", smp: 2, mem: "4G", disk: null, models: null, modernVirtio: false, interactive: true };
+  const opts = { firmware: DEFAULT_FIRMWARE, cpu: "neoverse-n1", smp: 2, mem: "4G", disk: null, models: null, modernVirtio: false, interactive: true };
   const boot = [];
   const hints = [...HINTS];
   const argv = process.argv.slice(2);
@@ -73,7 +73,8 @@ function main() {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => { const v = argv[++i]; if (v === undefined || v === "") fail(`${a} needs a value`); return v; };
-    if (a === "--cpu") opts.cpu = value();
+    if (a === "--firmware") opts.firmware = value();
+    else if (a === "--cpu") opts.cpu = value();
     else if (a === "--smp") opts.smp = Number(value());
     else if (a === "--mem") opts.mem = value();
     else if (a === "--disk") opts.disk = value();
@@ -84,6 +85,7 @@ function main() {
     else fail(`unknown option ${a}`);
   }
   if (!Number.isInteger(opts.smp) || opts.smp < 1) fail(`SMP must be a whole number of cores, not '${opts.smp}'`);
+  if (!FIRMWARES.includes(opts.firmware)) fail(`FIRMWARE must be one of ${FIRMWARES.join(", ")}, not '${opts.firmware}'`);
 
   // every mistake is reported here, before QEMU starts and the firmware clears the screen
   if (!opts.disk && opts.models) {
@@ -103,7 +105,7 @@ function main() {
   }
 
   const { cmd, args, cleanup } = qemuCommand(opts);
-  console.error(`SIS: booting in QEMU (-cpu ${opts.cpu} -smp ${opts.smp} -m ${opts.mem})${opts.disk ? `, models disk ${opts.disk}` : ", no models disk"}`);
+  console.error(`SIS: booting in QEMU${opts.firmware === "direct" ? " (-kernel build/Image, no firmware)" : ""} (-cpu ${opts.cpu} -smp ${opts.smp} -m ${opts.mem})${opts.disk ? `, models disk ${opts.disk}` : ", no models disk"}`);
   // QEMU's output passes through here so that the hints can follow the firmware's screen
   // clearing: they go out right after the kernel's first line. Input stays QEMU's own.
   const child = spawn(cmd, args, { stdio: ["inherit", "pipe", "inherit"] });

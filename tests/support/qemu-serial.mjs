@@ -2,7 +2,7 @@
 // timeout, collect what the kernel printed. Reused by every end-to-end test and benchmark.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { qemuCommand, ESP_IMAGE } from "../../tools/lib/qemu.mjs";
+import { qemuCommand, bootFile, DEFAULT_FIRMWARE } from "../../tools/lib/qemu.mjs";
 
 const PROMPT = "sis> ";
 
@@ -30,7 +30,8 @@ export class SisMachine {
 
   /** Boots QEMU and waits for the first prompt. Options as qemuCommand, plus bootTimeout (ms). */
   static async boot(opts = {}) {
-    if (!existsSync(ESP_IMAGE)) throw new Error(`${ESP_IMAGE} is missing: build the kernel with 'make kernel' (make test does it)`);
+    const firmware = opts.firmware ?? DEFAULT_FIRMWARE, file = bootFile(firmware);
+    if (!existsSync(file)) throw new Error(`${file} is missing: build the kernel with 'make kernel${firmware === "direct" ? " FIRMWARE=direct" : ""}' (make test does it)`);
     const { cmd, args, cleanup } = qemuCommand(opts);
     const proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     const m = new SisMachine(proc, cleanup);
