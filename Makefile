@@ -129,8 +129,9 @@ run: setup
 	@$(MAKE) --no-print-directory kernel
 	node tools/run.mjs --firmware $(FIRMWARE) --cpu $(CPU) --smp $(SMP) --mem $(MEM) $(if $(DISK),--disk $(DISK),--models $(MODELS)) $(if $(LOAD),--load $(LOAD))
 
+# both ways in are tested: the EFI image (the default) and the direct Image (tests/e2e/boot-direct)
 test: setup
-	@$(MAKE) --no-print-directory kernel
+	@$(MAKE) --no-print-directory kernel image
 	npx vitest run
 
 clean:
