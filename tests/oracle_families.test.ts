@@ -51,6 +51,23 @@ const FAMILIES: { name: string; arch: string; vocab: () => string; types: string
     types: ["Q4_0"], heads: 4, kvHeads: 4, untied: true, ctx: [512, 512] },
 ];
 
+/** The loaded model's logits at each of N + 1 steps bit for bit equal to llama-run's on the
+ *  same file and prompt, and its N greedy tokens the same. */
+function expectLlamaRun(llm: any, path: string, prompt: string, promptTokens: number[], ctx: number) {
+  const ref = llamaRun(path, promptTokens, { gen: N, ctx, threads: 1 });
+  expect(llm.begin(prompt, { temperature: 0, maxTokens: N + 1 })).toBe("");
+  const ours: number[] = [];
+  for (let s = 0; s <= N; s++) {
+    const r = llm.next();
+    const a = llm.logits(), b = ref.logits[s];
+    let differ = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
+    expect(differ, `step ${s}: logits that differ from llama.cpp's`).toBe(0);
+    if (r.token !== undefined && s < N) ours.push(r.token);
+  }
+  expect(ours).toEqual(ref.tokens.slice(0, N));
+}
+
 const why = ggmlRefUnavailable() || (HAVE_SHARED ? "" : SHARED_MISSING);
 describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""), () => {
   let llm: any;
@@ -87,18 +104,7 @@ describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""),
             const pt = llm.tokenize(p, true);
             // one thread: with fewer than 512 cells in view llama.cpp's thread count changes no
             // result (llm/attention.ts), and four threads spinning on two cores take 20x longer
-            const ref = llamaRun(path, pt, { gen: N, ctx: run, threads: 1 });
-            expect(llm.begin(p, { temperature: 0, maxTokens: N + 1 })).toBe("");
-            const ours: number[] = [];
-            for (let s = 0; s <= N; s++) {
-              const r = llm.next();
-              const a = llm.logits(), b = ref.logits[s];
-              let differ = 0;
-              for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
-              expect(differ, `step ${s}: logits that differ from llama.cpp's`).toBe(0);
-              if (r.token !== undefined && s < N) ours.push(r.token);
-            }
-            expect(ours).toEqual(ref.tokens.slice(0, N));
+            expectLlamaRun(llm, path, p, pt, run);
           });
         }
       });
@@ -113,18 +119,6 @@ describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""),
     const path = resolve(DIR, "family-gemma3-pattern-array.gguf");
     writeFileSync(path, withKey(readFileSync(base), "gemma3.attention.sliding_window_pattern", 9, boolArray([false, false])));
     expect(llm.load(path, CTX)).toBe("");
-    const p = PROMPTS[0];
-    const ref = llamaRun(path, llm.tokenize(p, true), { gen: N, ctx: CTX, threads: 1 });
-    expect(llm.begin(p, { temperature: 0, maxTokens: N + 1 })).toBe("");
-    const ours: number[] = [];
-    for (let s = 0; s <= N; s++) {
-      const r = llm.next();
-      const a = llm.logits(), b = ref.logits[s];
-      let differ = 0;
-      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
-      expect(differ, `step ${s}: logits that differ from llama.cpp's`).toBe(0);
-      if (r.token !== undefined && s < N) ours.push(r.token);
-    }
-    expect(ours).toEqual(ref.tokens.slice(0, N));
+    expectLlamaRun(llm, path, PROMPTS[0], llm.tokenize(PROMPTS[0], true), CTX);
   });
 });

@@ -529,10 +529,10 @@ function isWordChar(c: u32): bool {
 /** "line L, column C: " for byte pos of the text (columns count characters), with what is there. */
 function where(src: Uint8Array, len: i32, pos: i32): string {
   if (pos > len) pos = len;
-  let line = 1, col = 1, lineStart = 0;
+  let line = 1, col = 1;
   for (let i = 0; i < pos; i++) {
     const c = <u32>src[i];
-    if (c == 0x0a) { line++; col = 1; lineStart = i + 1; }
+    if (c == 0x0a) { line++; col = 1; }
     else if ((c & 0xc0) != 0x80) col++;
   }
   let e = pos;

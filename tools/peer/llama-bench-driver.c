@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <math.h>
 #include "llama.h"
 #include "ggml-backend.h"
+#include "../ref/grammar_greedy.h"
 
 static int verbose = 0;
 static char cpu_variant[128] = "";
@@ -151,19 +151,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n_gen; i++) {
     double ts = now_s();
     const float *lg = llama_get_logits_ith(ctx, -1);
-    llama_token next = argmax(lg, n_vocab);
+    const llama_token next = grammar ? grammar_greedy(grammar, lg, n_vocab, cand) : argmax(lg, n_vocab);
     if (grammar) {
-      llama_token_data one = { next, 1.0f, 0.0f };
-      llama_token_data_array single = { &one, 1, -1, false };
-      llama_sampler_apply(grammar, &single);
-      if (one.logit == -INFINITY) {
-        for (int k = 0; k < n_vocab; k++) cand[k] = (llama_token_data){ k, lg[k], 0.0f };
-        llama_token_data_array all = { cand, (size_t)n_vocab, -1, false };
-        llama_sampler_apply(grammar, &all);
-        int best = 0;
-        for (int k = 1; k < n_vocab; k++) if (cand[k].logit > cand[best].logit) best = k;
-        next = cand[best].id;
-      }
       if (llama_vocab_is_eog(vocab, next)) break;
       llama_sampler_accept(grammar, next);
     }

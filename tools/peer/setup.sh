@@ -101,7 +101,7 @@ fi
 # ---- the driver -----------------------------------------------------------------------
 BIN=$P/bin
 SRC=$ROOT/tools/peer/llama-bench-driver.c
-if [ ! -x "$BIN/llama-bench-driver" ] || [ "$SRC" -nt "$BIN/llama-bench-driver" ] || [ "$LIBS/libllama.v0.4.0.so" -nt "$BIN/llama-bench-driver" ] 2>/dev/null; then
+if [ ! -x "$BIN/llama-bench-driver" ] || [ "$SRC" -nt "$BIN/llama-bench-driver" ] || [ "$ROOT/tools/ref/grammar_greedy.h" -nt "$BIN/llama-bench-driver" ] || [ "$LIBS/libllama.v0.4.0.so" -nt "$BIN/llama-bench-driver" ] 2>/dev/null; then
   echo "peer-setup: building $BIN/llama-bench-driver"
   rm -rf "$BIN" && mkdir -p "$BIN"
   cp "$LIBS"/libggml*.so "$LIBS"/libllama.*.so "$BIN/"   # libllama, libggml, libggml-base, CPU variants

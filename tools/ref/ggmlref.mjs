@@ -103,7 +103,8 @@ function ensureLlamaTool(name) {
   const why = ggmlRefUnavailable();
   if (why) throw new Error(why);
   const src = join(ROOT, "tools/ref", name + ".c"), bin = join(OUT_DIR, name);
-  const key = createHash("sha256").update(readFileSync(src)).update(LIBS).update(String(readFileSync(PKG).length)).digest("hex");
+  const key = createHash("sha256").update(readFileSync(src)).update(readFileSync(join(ROOT, "tools/ref/grammar_greedy.h")))
+    .update(LIBS).update(String(readFileSync(PKG).length)).digest("hex");
   const stamp = bin + ".hash";
   if (existsSync(bin) && existsSync(stamp) && readFileSync(stamp, "utf8") === key) return bin;
   mkdirSync(OUT_DIR, { recursive: true });

@@ -27,10 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <math.h>
 #include "llama.h"
 #include "ggml.h"
 #include "ggml-backend.h"
+#include "grammar_greedy.h"
 
 static void die(const char *m) { fprintf(stderr, "llama-run: %s\n", m); exit(1); }
 
@@ -182,19 +182,8 @@ int main(int argc, char **argv) {
     if (fwrite(lg, 4, (size_t)n_vocab, lf) != (size_t)n_vocab) die("write failed");
     rows++;
     if (s == gen) break;
-    int t = argmax(lg, n_vocab);
+    const int t = grammar ? grammar_greedy(grammar, lg, n_vocab, cand) : argmax(lg, n_vocab);
     if (grammar) {
-      llama_token_data one = { t, 1.0f, 0.0f };
-      llama_token_data_array single = { &one, 1, -1, false };
-      llama_sampler_apply(grammar, &single);
-      if (one.logit == -INFINITY) { // refused: filter every token, then the argmax of the rest
-        for (int i = 0; i < n_vocab; i++) cand[i] = (llama_token_data){ i, lg[i], 0.0f };
-        llama_token_data_array all = { cand, (size_t)n_vocab, -1, false };
-        llama_sampler_apply(grammar, &all);
-        int best = 0;
-        for (int i = 1; i < n_vocab; i++) if (cand[i].logit > cand[best].logit) best = i;
-        t = cand[best].id;
-      }
       fprintf(tf, "%d\n", t);
       if (llama_vocab_is_eog(vocab, t)) break;
       llama_sampler_accept(grammar, t);
