@@ -6,9 +6,10 @@ SMP ?= 2
 MEM ?= 4G
 MODELS ?= models
 DISK ?=
-# uefi: the firmware boots build/BOOTAA64.EFI from an ESP image; direct: QEMU starts
-# build/Image itself (-kernel), with no firmware. SIS_FIRMWARE sets it for the tests too.
-FIRMWARE ?= $(or $(SIS_FIRMWARE),uefi)
+GIC ?= 2
+# direct: QEMU starts build/Image itself (-kernel), with no firmware; uefi: the firmware
+# boots build/BOOTAA64.EFI from an ESP image. SIS_FIRMWARE sets it for the tests too.
+FIRMWARE ?= $(or $(SIS_FIRMWARE),direct)
 
 BUILD := build
 TC_ENV := .cache/toolchain/env.mk
@@ -37,7 +38,10 @@ IMAGE_TARGET := --target=aarch64-none-elf
 # which has no mmap. memory.fill/copy/init keep their explicit range checks.
 # -flto: the linker (lld-link, ld.lld) inlines the shim's small imports into the lowered kernel (platform.f32x4_fma
 # is one fmla, called in the engine's innermost loops).
+# Frame records in every function that calls (the default on AArch64, said here because the
+# shim's backtraces walk them: boot/backtrace.c).
 COMMON_CFLAGS := -std=gnu99 -O2 -flto -march=armv8-a -ffreestanding -fno-math-errno -fno-stack-protector \
+  -fno-omit-frame-pointer -momit-leaf-frame-pointer \
   -fno-asynchronous-unwind-tables -nostdinc \
   -isystem boot/include -isystem $(shell clang -print-resource-dir 2>/dev/null)/include \
   -isystem $(WASM_RT_INCLUDE) -isystem $(SIMDE_INCLUDE) -Iboot -I$(BUILD)/kernel \
@@ -47,7 +51,7 @@ COMMON_CFLAGS := -std=gnu99 -O2 -flto -march=armv8-a -ffreestanding -fno-math-er
 CFLAGS := $(CLANG_TARGET) -mno-stack-arg-probe $(COMMON_CFLAGS)
 IMAGE_CFLAGS := $(IMAGE_TARGET) $(COMMON_CFLAGS)
 
-.PHONY: all setup kernel image run test test-host test-e2e clean
+.PHONY: all setup kernel image run debug gdb test test-host test-e2e clean
 
 all: kernel
 
@@ -60,9 +64,12 @@ $(TC_ENV):
 kernel: $(if $(filter direct,$(FIRMWARE)),$(BUILD)/Image,$(BUILD)/esp.img)
 image: $(BUILD)/Image
 
-$(BUILD)/kernel.wasm: $(AS_SOURCES) | $(TC_ENV)
+# --debug only adds the name section (the code is the same bytes): function names for the
+# shim's backtraces and for gdb (make debug).
+$(BUILD)/kernel.wasm: $(AS_SOURCES) Makefile | $(TC_ENV)
 	@mkdir -p $(BUILD)
-	node tools/lib/asbuild.mjs $(KERNEL_ENTRY) $@
+	node tools/lib/asbuild.mjs $(KERNEL_ENTRY) $@ --debug
+	@touch $@
 
 # wasm2c cannot translate relaxed SIMD: the engine's fused multiply-adds become shim calls.
 $(BUILD)/kernel.lowered.wasm: $(BUILD)/kernel.wasm tools/lib/lower-fma.mjs
@@ -109,13 +116,33 @@ IMAGE_OBJS := $(BUILD)/obj-image/kernel.o $(patsubst %,$(BUILD)/obj-image/%.o,$(
 # long unrolled kernels and spills vectors to the stack (156 spills in the Q4_0 tile instead of
 # 28), which costs far more under QEMU's TCG, where every memory access is a software TLB
 # lookup, than any pipeline stall it avoids (TinyLlama-shape prefill in QEMU ~20% faster).
-$(BUILD)/BOOTAA64.EFI: $(OBJS)
-	lld-link -machine:arm64 -subsystem:efi_application -entry:efi_main -nodefaultlib -mllvm:-enable-misched=false -out:$@ $(OBJS)
+#
+# Both images are linked twice, as Linux links kallsyms: first with an empty symbol table,
+# then with the table of that first link's functions (tools/lib/ksyms.mjs; the shim's
+# backtraces read it). The table follows the code, so no function moves (--same checks it).
+KSYMS := node tools/lib/ksyms.mjs
+LLD_LINK := lld-link -machine:arm64 -subsystem:efi_application -entry:efi_main -nodefaultlib -mllvm:-enable-misched=false -debug:symtab
+$(BUILD)/BOOTAA64.EFI: $(OBJS) tools/lib/ksyms.mjs
+	$(KSYMS) --empty $(BUILD)/obj/ksyms-empty.S --coff
+	clang $(CLANG_TARGET) -c $(BUILD)/obj/ksyms-empty.S -o $(BUILD)/obj/ksyms-empty.o
+	$(LLD_LINK) -out:$(BUILD)/BOOTAA64.pass1.efi $(OBJS) $(BUILD)/obj/ksyms-empty.o
+	$(KSYMS) $(BUILD)/BOOTAA64.pass1.efi $(BUILD)/obj/ksyms.S --coff
+	clang $(CLANG_TARGET) -c $(BUILD)/obj/ksyms.S -o $(BUILD)/obj/ksyms.o
+	$(LLD_LINK) -out:$@ $(OBJS) $(BUILD)/obj/ksyms.o
+	$(KSYMS) --same $(BUILD)/BOOTAA64.pass1.efi $@
 
 # The Linux-style arm64 Image (boot/image_head.S, boot/image.ld) that QEMU starts with
-# -kernel: the ELF link, then its loaded bytes from the header on.
-$(BUILD)/Image: $(IMAGE_OBJS) boot/image.ld
-	ld.lld -T boot/image.ld -nostdlib -static --gc-sections -mllvm -enable-misched=false -o $(BUILD)/Image.elf $(IMAGE_OBJS)
+# -kernel: the ELF link (build/Image.elf, with symbols and debug information: make debug),
+# then its loaded bytes from the header on.
+LD_IMAGE := ld.lld -T boot/image.ld -nostdlib -static --gc-sections -mllvm -enable-misched=false
+$(BUILD)/Image: $(IMAGE_OBJS) boot/image.ld tools/lib/ksyms.mjs
+	$(KSYMS) --empty $(BUILD)/obj-image/ksyms-empty.S
+	clang $(IMAGE_TARGET) -c $(BUILD)/obj-image/ksyms-empty.S -o $(BUILD)/obj-image/ksyms-empty.o
+	$(LD_IMAGE) -o $(BUILD)/Image.pass1.elf $(IMAGE_OBJS) $(BUILD)/obj-image/ksyms-empty.o
+	$(KSYMS) $(BUILD)/Image.pass1.elf $(BUILD)/obj-image/ksyms.S
+	clang $(IMAGE_TARGET) -c $(BUILD)/obj-image/ksyms.S -o $(BUILD)/obj-image/ksyms.o
+	$(LD_IMAGE) -o $(BUILD)/Image.elf $(IMAGE_OBJS) $(BUILD)/obj-image/ksyms.o
+	$(KSYMS) --same $(BUILD)/Image.pass1.elf $(BUILD)/Image.elf
 	llvm-objcopy -O binary $(BUILD)/Image.elf $@
 
 $(BUILD)/esp.img: $(BUILD)/BOOTAA64.EFI
@@ -127,9 +154,19 @@ $(BUILD)/esp.img: $(BUILD)/BOOTAA64.EFI
 
 run: setup
 	@$(MAKE) --no-print-directory kernel
-	node tools/run.mjs --firmware $(FIRMWARE) --cpu $(CPU) --smp $(SMP) --mem $(MEM) $(if $(DISK),--disk $(DISK),--models $(MODELS)) $(if $(LOAD),--load $(LOAD))
+	node tools/run.mjs --firmware $(FIRMWARE) --cpu $(CPU) --smp $(SMP) --mem $(MEM) --gic $(GIC) $(if $(DISK),--disk $(DISK),--models $(MODELS)) $(if $(LOAD),--load $(LOAD))
 
-# both ways in are tested: the EFI image (the default) and the direct Image (tests/e2e/boot-direct)
+# make debug: make run's machine on the direct path, stopped at its first instruction until
+# gdb attaches: `make gdb` in another terminal (gdb-multiarch, build/Image.elf's symbols).
+GDB_PORT ?= 1234
+debug: setup
+	@$(MAKE) --no-print-directory image
+	node tools/run.mjs --firmware direct --gdb $(GDB_PORT) --cpu $(CPU) --smp $(SMP) --mem $(MEM) --gic $(GIC) $(if $(DISK),--disk $(DISK),--models $(MODELS)) $(if $(LOAD),--load $(LOAD))
+
+gdb: setup
+	gdb-multiarch -q -x tools/gdb/sis.gdb -ex "target remote localhost:$(GDB_PORT)" $(BUILD)/Image.elf
+
+# both ways in are tested: the direct Image (the default) and the EFI image (tests/e2e/boot)
 test: setup
 	@$(MAKE) --no-print-directory kernel image
 	npx vitest run

@@ -1,4 +1,4 @@
-/* The shim's hardware layer for QEMU's virt machine: PL011, generic timer, GICv2, PSCI. */
+/* The shim's hardware layer: PL011, generic timer, GICv2/GICv3, PSCI (where: machine.h). */
 #pragma once
 #include <stdint.h>
 #include <stddef.h>
@@ -18,8 +18,8 @@ uint64_t timer_ns(void);       /* since power-on (the virtual counter starts wit
 
 void irq_init(void);
 void idle_until_event(uint32_t max_ms); /* wfi until UART input or the timeout */
-void irq_init_secondary(void);          /* a secondary core's GIC CPU interface */
-void core_signal(uint32_t cpu);         /* an SGI that ends core cpu's core_sleep */
+void irq_init_secondary(uint32_t i);    /* core i's GIC CPU interface (and redistributor) */
+void core_signal(uint32_t i);           /* an SGI that ends core i's core_sleep */
 void core_sleep(void);                  /* wfi until an interrupt (an SGI) is pending */
 
 int64_t psci_call3(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);

@@ -2,9 +2,9 @@
 
    EDK2 leaves the MMU on with its own identity map (and so does image_head.S on the direct
    path, with a boot map of 1 GiB blocks); we install ours:
-   - an identity map of RAM (Normal write-back) and of the device region below 1 GiB
-     (Device-nGnRnE, never executable), so the shim, its stack and DMA buffers stay where
-     they are;
+   - an identity map of RAM (Normal write-back) and of the device tree's device registers
+     (machine.c; Device-nGnRnE, never executable), so the shim, its stack and DMA buffers
+     stay where they are;
    - the WebAssembly window at MMU_WASM_WINDOW, mapped to the physical block the entry
      (efi_main, direct_main) claimed for linear memory, exactly up to the memory's current size. Everything after
      that, up to the 8 GiB + 64 KiB any wasm2c access can reach, stays unmapped: an access
@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include "hw.h"
+#include "machine.h"
 #include "mmu.h"
 
 #define PAGE 4096ULL
@@ -39,10 +40,6 @@
 
 #define NORMAL (DESC_ATTR(ATTR_NORMAL_WB) | DESC_INNER_SHAREABLE | DESC_AF | DESC_UXN)
 #define DEVICE (DESC_ATTR(ATTR_DEVICE) | DESC_AF | DESC_PXN | DESC_UXN)
-
-/* QEMU virt puts every device below RAM: flash, GIC, PL011, PL031, fw_cfg, virtio-mmio,
-   PCIe windows (runtime.c's check_mmio admits the same range). */
-#define DEVICE_REGION_END 0x40000000ULL
 
 #define IDENTITY_TABLES 64 /* generous: RAM is one or a few ranges */
 
@@ -120,7 +117,11 @@ void mmu_map_ram(uint64_t phys, uint64_t bytes) {
 #define READ_SYSREG(name) ({ uint64_t v_; __asm__ volatile("mrs %0, " #name : "=r"(v_)); v_; })
 
 void mmu_enable(void) {
-  map(0, 0, DEVICE_REGION_END, DEVICE);
+  for (uint32_t i = 0; i < machine.device_ranges; i++) {
+    uint64_t base = machine.device[2 * i], bytes = machine.device[2 * i + 1];
+    if (base + bytes > MMU_WASM_WINDOW) { uart_puts("shim: device registers beyond 1 TiB left unmapped: "); uart_put_hex(base); uart_puts("\n"); continue; }
+    map(base, base, bytes, DEVICE);
+  }
 
   uint64_t mmfr0 = READ_SYSREG(id_aa64mmfr0_el1);
   if (((mmfr0 >> 28) & 0xf) == 0xf) { uart_puts("FATAL: the CPU has no 4 KiB translation granule\n"); halt(); }

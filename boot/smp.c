@@ -4,9 +4,10 @@
    caches off, loads those registers, turns the MMU on with the kernel's page tables (the
    WebAssembly window included) and says it is online; then it sleeps (wfi, woken by an SGI)
    until the kernel gives it work (runtime.c runtime_core_main) and costs the host nothing.
-   Which cores exist is PSCI's answer: a core it does not know is refused with
-   INVALID_PARAMETERS, which ends the search (the device tree will name them instead). */
+   The cores are the device tree's (machine.c, the boot core first); without a list, PSCI is
+   asked for Aff0 = 1, 2, ... until it answers INVALID_PARAMETERS (no such core). */
 #include "hw.h"
+#include "machine.h"
 #include "runtime.h"
 #include "smp.h"
 
@@ -39,7 +40,7 @@ static void clean_to_poc(const void* p, uint64_t n) {
 
 /* Called by each secondary core on its own stack, MMU on (arch.S). */
 void smp_secondary_main(uint64_t i) {
-  irq_init_secondary();
+  irq_init_secondary((uint32_t)i);
   __atomic_store_n(&online[i], 1, __ATOMIC_RELEASE);
   __asm__ volatile("dsb ish; sev" ::: "memory");
   runtime_core_main((uint32_t)i);
@@ -51,15 +52,19 @@ void smp_start(uint64_t stacks) {
     .mair = READ_SYSREG(mair_el1), .tcr = READ_SYSREG(tcr_el1), .ttbr0 = READ_SYSREG(ttbr0_el1),
     .sctlr = READ_SYSREG(sctlr_el1), .vbar = (uint64_t)(uintptr_t)exception_vectors,
   };
-  for (uint32_t i = 1; i < SMP_MAX_CPUS; i++) {
+  const int listed = !(machine.defaulted & (MACHINE_CPUS | MACHINE_NO_TREE));
+  if (!listed) {
+    machine.cpus = SMP_MAX_CPUS;
+    for (uint32_t i = 1; i < SMP_MAX_CPUS; i++) machine.mpidr[i] = i;
+  }
+  for (uint32_t i = 1; i < machine.cpus; i++) {
     struct smp_params* p = &params[i];
     *p = common;
     p->stack_top = stacks + (uint64_t)i * SMP_STACK_BYTES; /* top of slot i-1 */
     p->index = i;
     clean_to_poc(p, sizeof *p);
-    /* MPIDR: QEMU virt numbers cores 0..7 in Aff0 */
-    int64_t r = psci_call3(PSCI_CPU_ON, i, (uint64_t)(uintptr_t)smp_secondary_entry, (uint64_t)(uintptr_t)p);
-    if (r == PSCI_INVALID_PARAMETERS) break; /* no such core: the last one was the last */
+    int64_t r = psci_call3(PSCI_CPU_ON, machine.mpidr[i], (uint64_t)(uintptr_t)smp_secondary_entry, (uint64_t)(uintptr_t)p);
+    if (r == PSCI_INVALID_PARAMETERS && !listed) { machine.cpus = i; break; } /* no such core: the last was the last */
     if (r != 0) { state[i] = (int32_t)r; continue; }
     uint64_t until = timer_ns() + START_TIMEOUT_MS * 1000000ULL;
     while (!__atomic_load_n(&online[i], __ATOMIC_ACQUIRE) && timer_ns() < until) __asm__ volatile("wfe");

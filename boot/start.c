@@ -1,5 +1,7 @@
 /* The start sequence both entries end with (start.h), and the CPU exception handler. */
+#include "backtrace.h"
 #include "hw.h"
+#include "machine.h"
 #include "mmu.h"
 #include "runtime.h"
 #include "smp.h"
@@ -34,11 +36,13 @@ void boot_kernel(const struct boot_memory* m) {
   __asm__ volatile("mrs %0, CurrentEL" : "=r"(el));
   if (((el >> 2) & 3) != 1) { uart_puts("FATAL: SIS expects to run at EL1\n"); halt(); }
   __asm__ volatile("msr vbar_el1, %0; isb" :: "r"(exception_vectors));
+  backtrace_stacks(m->stack_top - KERNEL_STACK_BYTES, m->stack_top, m->smp_stacks, m->smp_stacks + SMP_STACKS_BYTES);
   mmu_init(m->table_pool, m->table_pool_bytes, m->linear_phys);
   for (uint32_t i = 0; i < m->ram_ranges; i++) mmu_map_ram(m->ram[2 * i], m->ram[2 * i + 1]);
   mmu_enable();
   runtime_init(m->linear_phys, m->linear_bytes);
   uart_init();
+  machine_report();
   irq_init();
   smp_start(m->smp_stacks);
   call_on_stack(kernel_entry, (void*)(uintptr_t)m->stack_top);
@@ -97,6 +101,8 @@ void sis_exception(uint64_t* regs, uint64_t index) {
     uart_puts(i < 10 ? " =" : "=");
     uart_put_hex(regs[i]);
   }
-  uart_puts("\nSystem halted.\n");
+  uart_puts("\n");
+  backtrace_print(elr, regs[29]);
+  uart_puts("System halted.\n");
   halt();
 }

@@ -7,6 +7,8 @@
 @external("platform", "time_ns") export declare function time_ns(): u64;
 @external("platform", "power_off") export declare function power_off(): void;
 @external("platform", "reset") export declare function reset(): void;
+/** An unexpected CPU exception on purpose (brk): the shim reports it with a backtrace and halts. */
+@external("platform", "cpu_exception") export declare function cpu_exception(): void;
 @external("platform", "mmio_read32") export declare function mmio_read32(addr: u64): u32;
 @external("platform", "mmio_write32") export declare function mmio_write32(addr: u64, value: u32): void;
 @external("platform", "mem_phys_base") export declare function mem_phys_base(): u64;

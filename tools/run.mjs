@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `make run`: boots SIS in QEMU with the serial console on this terminal.
-// Usage: node tools/run.mjs [--firmware uefi|direct] [--cpu C] [--smp N] [--mem M] [--models DIR | --disk IMAGE] [--modern-virtio]
+// Usage: node tools/run.mjs [--firmware direct|uefi] [--cpu C] [--smp N] [--mem M] [--gic 2|3] [--gdb PORT] [--models DIR | --disk IMAGE] [--modern-virtio]
 //                           [--load /models/NAME.gguf] [--boot-cmd LINE]...
 //
 // Boot commands: SIS runs the lines of /models/sis-boot.txt before its first prompt, each
@@ -65,7 +65,7 @@ export function withBootCommands(image, lines, out) {
 const HINTS = ["'poweroff' at the prompt ends SIS; Ctrl-A X ends QEMU at once; Ctrl-C stops a generation or cancels a line"];
 
 function main() {
-  const opts = { firmware: DEFAULT_FIRMWARE, cpu: "neoverse-n1", smp: 2, mem: "4G", disk: null, models: null, modernVirtio: false, interactive: true };
+  const opts = { firmware: DEFAULT_FIRMWARE, cpu: "neoverse-n1", smp: 2, mem: "4G", gic: 2, disk: null, models: null, modernVirtio: false, interactive: true };
   const boot = [];
   const hints = [...HINTS];
   const argv = process.argv.slice(2);
@@ -77,6 +77,8 @@ function main() {
     else if (a === "--cpu") opts.cpu = value();
     else if (a === "--smp") opts.smp = Number(value());
     else if (a === "--mem") opts.mem = value();
+    else if (a === "--gic") opts.gic = Number(value());
+    else if (a === "--gdb") opts.gdbPort = Number(value());
     else if (a === "--disk") opts.disk = value();
     else if (a === "--models") opts.models = value();
     else if (a === "--modern-virtio") opts.modernVirtio = true;
@@ -85,6 +87,7 @@ function main() {
     else fail(`unknown option ${a}`);
   }
   if (!Number.isInteger(opts.smp) || opts.smp < 1) fail(`SMP must be a whole number of cores, not '${opts.smp}'`);
+  if (opts.gic !== 2 && opts.gic !== 3) fail(`GIC must be 2 or 3 (the interrupt controller's version)`);
   if (!FIRMWARES.includes(opts.firmware)) fail(`FIRMWARE must be one of ${FIRMWARES.join(", ")}, not '${opts.firmware}'`);
 
   // every mistake is reported here, before QEMU starts and the firmware clears the screen
@@ -104,8 +107,12 @@ function main() {
     hints.push(`before its first prompt SIS runs: ${boot.join("; ")}`);
   }
 
+  if (opts.gdbPort !== undefined && (!Number.isInteger(opts.gdbPort) || opts.gdbPort < 1 || opts.gdbPort > 65535)) fail(`GDB_PORT must be a TCP port, not '${opts.gdbPort}'`);
   const { cmd, args, cleanup } = qemuCommand(opts);
-  console.error(`SIS: booting in QEMU${opts.firmware === "direct" ? " (-kernel build/Image, no firmware)" : ""} (-cpu ${opts.cpu} -smp ${opts.smp} -m ${opts.mem})${opts.disk ? `, models disk ${opts.disk}` : ", no models disk"}`);
+  if (opts.gdbPort) {
+    console.error(`SIS: QEMU waits for gdb on localhost:${opts.gdbPort} before the first instruction: run 'make gdb${opts.gdbPort !== 1234 ? ` GDB_PORT=${opts.gdbPort}` : ""}' in another terminal`);
+  }
+  console.error(`SIS: booting in QEMU${opts.firmware === "direct" ? " (-kernel build/Image, no firmware)" : " (UEFI firmware, build/esp.img)"} (-cpu ${opts.cpu} -smp ${opts.smp} -m ${opts.mem}${opts.gic === 3 ? ", GICv3" : ""})${opts.disk ? `, models disk ${opts.disk}` : ", no models disk"}`);
   // QEMU's output passes through here so that the hints can follow the firmware's screen
   // clearing: they go out right after the kernel's first line. Input stays QEMU's own.
   const child = spawn(cmd, args, { stdio: ["inherit", "pipe", "inherit"] });

@@ -18,7 +18,8 @@ need_root() {
 # ---- Debian packages -------------------------------------------------------------
 # gcc, libc6-dev and git build tools/ref's ggml oracle (the bit-exact tests) from node-llama-cpp's sources;
 # g++ builds llama.cpp's JSON-schema converter, the oracle of tests/json_schema's random schemas
-PKGS=(qemu-system-arm qemu-efi-aarch64 clang lld llvm mtools e2fsprogs libsimde-dev make ca-certificates gcc g++ libc6-dev git)
+# gdb-multiarch is `make gdb`'s debugger (tests/e2e/debug drives it)
+PKGS=(qemu-system-arm qemu-efi-aarch64 clang lld llvm mtools e2fsprogs libsimde-dev make ca-certificates gcc g++ libc6-dev git gdb-multiarch)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,10 +3,12 @@
 //                     shim + kernel_recover bring the shell back
 //   debug trap KIND CORE   the same inside a job, on worker core CORE (kernel/parallel.ts)
 //   debug spin MS     busy-waits MS milliseconds or until Ctrl-C (tests interruption)
+//   debug crash       halts the machine with an unexpected CPU exception (the shim's report
+//                     and backtrace, and what `make debug` stops at)
 //   debug log LEVEL MESSAGE   writes a kernel log line
 import { interruptRequested, println } from "../../kernel/console";
 import * as log from "../../kernel/log";
-import { atomic_load32, atomic_store32, time_ns } from "../../kernel/platform";
+import { atomic_load32, atomic_store32, cpu_exception, time_ns } from "../../kernel/platform";
 import { coresStarted, parallelFor, threads } from "../../kernel/parallel";
 import { parseUint } from "../args";
 import { bytes, printable } from "../format";
@@ -201,6 +203,11 @@ function debug(args: Array<string>): i32 {
   if (sub == "trap" && args.length == 3) return trap(args[2]);
   if (sub == "trap" && args.length == 4) return trapOnWorker(args[2], args[3]);
   if (sub == "spin" && args.length == 3) return spin(args[2]);
+  if (sub == "crash" && args.length == 2) {
+    println("debug: halting with a CPU exception (brk), as a fault in the shim would");
+    cpu_exception();
+    return FAIL; // not reached on the machine; on the host the import returns
+  }
   if (sub == "log" && args.length >= 4) {
     const level = log.parseLevel(args[2]);
     if (level < 0) {
@@ -213,5 +220,5 @@ function debug(args: Array<string>): i32 {
   return USAGE;
 }
 
-registerCommand("debug", "kernel self-tests: provoke a trap, spin, write a log line",
-  "debug trap " + TRAP_KINDS + "\n       debug trap " + WORKER_TRAPS + " CORE   (inside a job, on that worker core)\n       debug spin MILLISECONDS\n       debug log debug|info|warn|error MESSAGE...", debug);
+registerCommand("debug", "kernel self-tests: provoke a trap or a CPU exception, spin, write a log line",
+  "debug trap " + TRAP_KINDS + "\n       debug trap " + WORKER_TRAPS + " CORE   (inside a job, on that worker core)\n       debug crash   (halts: an unexpected CPU exception, its report and backtrace)\n       debug spin MILLISECONDS\n       debug log debug|info|warn|error MESSAGE...", debug);

@@ -80,6 +80,7 @@ export class KernelHost {
         time_ns: () => BigInt(this.clock()),
         power_off: () => { this.halted = "poweroff"; throw new Halt("power_off"); },
         reset: () => { this.halted = "reset"; throw new Halt("reset"); },
+        cpu_exception: () => { this.halted = "cpu exception"; throw new Halt("cpu_exception"); },
       },
     });
     this.exports = exports;

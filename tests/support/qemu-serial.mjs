@@ -31,7 +31,7 @@ export class SisMachine {
   /** Boots QEMU and waits for the first prompt. Options as qemuCommand, plus bootTimeout (ms). */
   static async boot(opts = {}) {
     const firmware = opts.firmware ?? DEFAULT_FIRMWARE, file = bootFile(firmware);
-    if (!existsSync(file)) throw new Error(`${file} is missing: build the kernel with 'make kernel${firmware === "direct" ? " FIRMWARE=direct" : ""}' (make test does it)`);
+    if (!existsSync(file)) throw new Error(`${file} is missing: build the kernel with 'make kernel${firmware === "uefi" ? " FIRMWARE=uefi" : ""}' (make test does it)`);
     const { cmd, args, cleanup } = qemuCommand(opts);
     const proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     const m = new SisMachine(proc, cleanup);

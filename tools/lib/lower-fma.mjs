@@ -28,7 +28,35 @@ if (at < 0) at = lines.findLastIndex((l) => l.startsWith(" (type ") || l.startsW
 lines.splice(at + 1, 0, ` ${IMPORT}`);
 writeFileSync(wat, lines.join("\n"));
 // Without --enable-relaxed-simd the assembler rejects any relaxed op still there.
-execFileSync(join(BIN, "wasm-as"), [...FEATURES, wat, "-o", `${output}.tmp`]);
+// -g keeps the name section; of it only the functions' names stay (functionNamesOnly), which
+// wasm2c turns into C names, so that backtraces and gdb name AssemblyScript functions while
+// memory, table and globals keep the C names the shim uses (w2c_memory, w2c_T0).
+execFileSync(join(BIN, "wasm-as"), [...FEATURES, "-g", wat, "-o", `${output}.tmp`]);
 rmSync(wat);
+writeFileSync(`${output}.tmp`, functionNamesOnly(readFileSync(`${output}.tmp`)));
 renameSync(`${output}.tmp`, output);
 console.log(`${output}: ${count} f32x4.relaxed_madd -> platform.f32x4_fma`);
+
+/** The module with its "name" section cut down to the function names (subsection 1). */
+function functionNamesOnly(wasm) {
+  const leb = (buf, at) => { let v = 0, shift = 0, b; do { b = buf[at++]; v |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80); return [v >>> 0, at]; };
+  const lebBytes = (v) => { const out = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; out.push(b); } while (v); return Buffer.from(out); };
+  const parts = [wasm.subarray(0, 8)];
+  for (let at = 8; at < wasm.length;) {
+    const id = wasm[at];
+    const [size, body] = leb(wasm, at + 1);
+    const end = body + size;
+    const [nameLen, nameAt] = leb(wasm, body);
+    if (id !== 0 || wasm.toString("latin1", nameAt, nameAt + nameLen) !== "name") { parts.push(wasm.subarray(at, end)); at = end; continue; }
+    const kept = [wasm.subarray(body, nameAt + nameLen)];
+    for (let sub = nameAt + nameLen; sub < end;) {
+      const [subSize, subBody] = leb(wasm, sub + 1);
+      if (wasm[sub] === 1) kept.push(wasm.subarray(sub, subBody + subSize));
+      sub = subBody + subSize;
+    }
+    const content = Buffer.concat(kept);
+    parts.push(Buffer.from([0]), lebBytes(content.length), content);
+    at = end;
+  }
+  return Buffer.concat(parts);
+}

@@ -10,8 +10,8 @@ export const FIRMWARE_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd";
 export const ESP_IMAGE = join(ROOT, "build", "esp.img");
 export const DIRECT_IMAGE = join(ROOT, "build", "Image");
 export const FIRMWARES = ["uefi", "direct"];
-/** UEFI unless SIS_FIRMWARE says otherwise (e.g. SIS_FIRMWARE=direct npx vitest run tests/e2e/X). */
-export const DEFAULT_FIRMWARE = process.env.SIS_FIRMWARE || "uefi";
+/** Direct unless SIS_FIRMWARE says otherwise (e.g. SIS_FIRMWARE=uefi npx vitest run tests/e2e/X). */
+export const DEFAULT_FIRMWARE = process.env.SIS_FIRMWARE || "direct";
 
 /** What `firmware` boots from: the file that must exist before QEMU starts. */
 export function bootFile(firmware = DEFAULT_FIRMWARE) {
@@ -20,30 +20,34 @@ export function bootFile(firmware = DEFAULT_FIRMWARE) {
 }
 
 /**
- * qemuCommand({ firmware, cpu, smp, mem, disk, modernVirtio, interactive }) -> { cmd, args, cleanup }
- * firmware: "uefi" (the default, or SIS_FIRMWARE's): QEMU runs the ArmVirtQemu firmware, which boots
- * build/BOOTAA64.EFI from the ESP on virtio-blk-pci (the kernel ignores that disk);
- * "direct": QEMU starts build/Image itself (-kernel, the device tree in x0), with no
- * firmware and no ESP.
+ * qemuCommand({ firmware, cpu, smp, mem, gic, disk, modernVirtio, interactive }) -> { cmd, args, cleanup }
+ * firmware: "direct" (the default, or SIS_FIRMWARE's): QEMU starts build/Image itself (-kernel,
+ * the device tree in x0), with no firmware and no ESP; "uefi": QEMU runs the ArmVirtQemu
+ * firmware, which boots build/BOOTAA64.EFI from the ESP on virtio-blk-pci (the kernel ignores
+ * that disk).
+ * gic: the interrupt controller's version, 2 (QEMU's default) or 3. dtb: a device tree file given
+ * to the direct path instead of QEMU's own (tests of what a tree may lack). gdbPort: QEMU's gdb stub
+ * listens there and the machine waits, before its first instruction, for gdb to continue it.
  * disk: an ext4 image attached as a virtio-mmio block device (the models disk), or none.
  * The serial console is QEMU's stdio with signal=off: Ctrl-C reaches SIS as the byte 0x03
  * (stops a generation, cancels a line) instead of killing QEMU. interactive (make run) adds
  * QEMU's mux, whose Ctrl-A X ends QEMU at once (Ctrl-A Ctrl-A sends a Ctrl-A); programs
  * driving the console (the tests) leave it off, so that every byte reaches SIS.
  */
-export function qemuCommand({ firmware = DEFAULT_FIRMWARE, cpu = "neoverse-n1", smp = 2, mem = "4G", disk = null, modernVirtio = false, interactive = false } = {}) {
+export function qemuCommand({ firmware = DEFAULT_FIRMWARE, cpu = "neoverse-n1", smp = 2, mem = "4G", gic = 2, dtb = null, gdbPort = 0, disk = null, modernVirtio = false, interactive = false } = {}) {
   const image = bootFile(firmware);
   for (const f of firmware === "direct" ? [image] : [FIRMWARE_CODE, FIRMWARE_VARS, image]) {
-    if (!existsSync(f)) throw new Error(`missing ${f}: run 'make kernel${firmware === "direct" ? " FIRMWARE=direct" : ""}' (or tools/setup.sh for the firmware)`);
+    if (!existsSync(f)) throw new Error(`missing ${f}: run 'make kernel${firmware === "uefi" ? " FIRMWARE=uefi" : ""}' (or tools/setup.sh for the firmware)`);
   }
   const dir = mkdtempSync(join(tmpdir(), "sis-qemu-"));
   const args = [
-    "-M", "virt,acpi=off", "-cpu", cpu, "-smp", String(smp), "-m", mem,
+    "-M", `virt,acpi=off,gic-version=${gic}`, "-cpu", cpu, "-smp", String(smp), "-m", mem,
     "-display", "none", "-monitor", "none", "-nic", "none",
     "-chardev", `stdio,id=console,signal=off${interactive ? ",mux=on" : ""}`, "-serial", "chardev:console",
   ];
   if (firmware === "direct") {
     args.push("-kernel", image);
+    if (dtb) args.push("-dtb", dtb);
   } else {
     const vars = join(dir, "vars.fd");
     copyFileSync(FIRMWARE_VARS, vars); // per-run copy: the firmware may write its variables
@@ -54,6 +58,7 @@ export function qemuCommand({ firmware = DEFAULT_FIRMWARE, cpu = "neoverse-n1", 
       "-device", "virtio-blk-pci,drive=esp,bootindex=0",
     );
   }
+  if (gdbPort) args.push("-gdb", `tcp:localhost:${gdbPort}`, "-S");
   if (disk) {
     args.push("-drive", `if=none,id=models,format=raw,readonly=on,file=${resolve(disk)}`,
       "-device", "virtio-blk-device,drive=models");

@@ -61,6 +61,7 @@ export async function instantiate(wasm, { platform = {}, imports = {}, onOutput 
     time_ns() { return process.hrtime.bigint() - t0; },
     power_off() { throw new WasmTrap("power_off"); },
     reset() { throw new WasmTrap("reset"); },
+    cpu_exception() { throw new WasmTrap("cpu_exception"); },
     mmio_read32() { return 0; },
     mmio_write32() {},
     mem_phys_base() { return 0n; },
