@@ -92,7 +92,7 @@ $(BUILD)/obj/%.o: boot/%.c $(BOOT_H) $(BUILD)/kernel/kernel.c Makefile
 $(BUILD)/obj/sha256_ce.o: CFLAGS += -march=armv8-a+sha2
 $(BUILD)/obj-image/sha256_ce.o: IMAGE_CFLAGS += -march=armv8-a+sha2
 
-$(BUILD)/obj/%.o: boot/%.S Makefile
+$(BUILD)/obj/%.o: boot/%.S $(BOOT_H) Makefile
 	@mkdir -p $(BUILD)/obj
 	clang $(CLANG_TARGET) -c $< -o $@
 
@@ -104,7 +104,7 @@ $(BUILD)/obj-image/%.o: boot/%.c $(BOOT_H) $(BUILD)/kernel/kernel.c Makefile
 	@mkdir -p $(BUILD)/obj-image
 	clang $(IMAGE_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj-image/%.o: boot/%.S Makefile
+$(BUILD)/obj-image/%.o: boot/%.S $(BOOT_H) Makefile
 	@mkdir -p $(BUILD)/obj-image
 	clang $(IMAGE_TARGET) -c $< -o $@
 

@@ -1,6 +1,8 @@
 // AArch64 pieces that C cannot express: setjmp/longjmp for wasm traps, the exception
 // vector table, the switch onto the kernel's own stack and onto its own page tables.
 
+#include "el2.h"
+
     .text
 
 // int sis_setjmp(jmp_buf b): saves callee-saved state (x19-x30, sp, d8-d15).
@@ -75,13 +77,15 @@ mmu_switch:
     isb
     ret
 
-// A secondary core's first instructions (smp.c): PSCI CPU_ON starts it here at EL1, MMU
+// A secondary core's first instructions (smp.c): PSCI CPU_ON starts it here at EL1 (or at
+// EL2, as the boot core was: then it drops to EL1 first, el2.h), MMU
 // and caches off, x0 = its smp_params block (mair 0, tcr 8, ttbr0 16, sctlr 24, vbar 32,
 // stack_top 40, index 48). It takes the boot core's translation registers (the same tables),
 // enables FP/SIMD, vectors and the MMU, then runs smp_secondary_main(index) on its stack.
     .globl smp_secondary_entry
     .p2align 2
 smp_secondary_entry:
+    EL2_TO_EL1
     msr daifset, #0xf
     mov x19, x0
     mov x1, #(3 << 20)      // CPACR_EL1.FPEN: FP/SIMD without traps

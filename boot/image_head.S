@@ -1,11 +1,11 @@
 // The arm64 Linux Image header (Documentation/arch/arm64/booting.rst) and the first
 // instructions of a direct boot: a loader (QEMU's -kernel) copies build/Image to RAM at a
 // 2 MiB boundary plus text_offset and jumps to its first byte at EL1 or EL2, MMU and
-// caches off, x0 = the device tree's physical address.
+// caches off, x0 = the device tree's physical address. Entered at EL2, it goes on at EL1.
 //
 // The Image is linked to run where QEMU virt puts it (image.ld: RAM base 0x40000000 +
 // text_offset) and is not position independent: the entry checks that it runs at the
-// address it was linked for. The EL1 check is boot_kernel's (start.c), shared with UEFI.
+// address it was linked for. boot_kernel (start.c) checks EL1 again for both ways in.
 //
 // No C runs with the MMU off: data accesses would be Device-nGnRnE, which fault when
 // unaligned, and the compiler freely merges byte loads into wider ones and copies with
@@ -13,6 +13,8 @@
 // blocks, identity, 0-1 GiB Device (QEMU virt's devices), 1-256 GiB Normal write-back
 // (its RAM; its high MMIO starts at 256 GiB). boot_kernel then switches to the kernel's
 // tables (mmu.c) exactly as it does after UEFI.
+#include "el2.h"
+
 #define BOOT_STACK_BYTES (64 * 1024)
 
 // As mmu.c's: MAIR slot 0 Normal write-back, slot 1 Device-nGnRnE.
@@ -40,6 +42,7 @@ _head:
     .text
     .p2align 2
 entry:
+    EL2_TO_EL1              // (el2.h) at EL1 from here on
     mov x19, x0             // the device tree, for direct_main
     mov x1, #(3 << 20)      // CPACR_EL1.FPEN: FP/SIMD without traps (C code uses it)
     msr cpacr_el1, x1

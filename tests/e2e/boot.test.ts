@@ -1,6 +1,7 @@
 // Both ways in, on the machines SIS is meant for. The direct path (build/Image, which QEMU
 // starts with -kernel and the device tree in x0; the default, and what the other end-to-end
-// tests boot) on GICv2 and GICv3, four CPU models, 1 to 8 cores and 512 MiB to 8 GiB; the
+// tests boot) on GICv2 and GICv3, four CPU models, 1 to 8 cores and 512 MiB to 8 GiB, entered
+// at EL1 or at EL2 (then it goes on at EL1, and PSCI is reached by smc); the
 // UEFI path (build/BOOTAA64.EFI started by the firmware, the device tree from its
 // configuration table) on GICv2 and GICv3. Each boots to sis> with the hardware the tree
 // names, starts every core, and runs the same greedy text as the host engine on all of
@@ -30,7 +31,7 @@ beforeAll(async () => {
 });
 afterAll(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
 
-type Machine = { firmware: "direct" | "uefi"; cpu: string; gic: 2 | 3; smp: number; mem: string; mib: number };
+type Machine = { firmware: "direct" | "uefi"; cpu: string; gic: 2 | 3; smp: number; mem: string; mib: number; el2?: boolean };
 
 /** Boots m, checks what the boot log says of it, and runs the model on all its cores. */
 async function bootAndRun(c: Machine) {
@@ -38,7 +39,7 @@ async function bootAndRun(c: Machine) {
   try {
     const log = m.output;
     expect(log).not.toMatch(/shim: /); // nothing assumed: the tree said it all
-    expect(log).toMatch(new RegExp(`device tree: linux,dummy-virt, ${c.mib} MiB of RAM in 1 range, ${c.smp} CPUs?, PSCI by hvc`));
+    expect(log).toMatch(new RegExp(`device tree: linux,dummy-virt, ${c.mib} MiB of RAM in 1 range, ${c.smp} CPUs?, PSCI by ${c.el2 ? "smc" : "hvc"}`));
     const gic = c.gic === 3 ? "GICv3 at 0x8000000/0x80a0000" : "GICv2 at 0x8000000/0x8010000";
     expect(log).toMatch(new RegExp(`device tree: PL011 UART at 0x9000000, ${gic}, architected timer, PL031 RTC at 0x9010000, 32 virtio-mmio slots from 0xa000000`));
     expect(log).toMatch(new RegExp(`cpus: ${c.smp} of ${c.smp} online`));
@@ -61,12 +62,14 @@ const DIRECT: Machine[] = [
   { firmware: "direct", cpu: "neoverse-n1", gic: 3, smp: 4, mem: "2G", mib: 2048 },
   { firmware: "direct", cpu: "max", gic: 2, smp: 8, mem: "8G", mib: 8192 },
   { firmware: "direct", cpu: "max", gic: 3, smp: 8, mem: "4G", mib: 4096 },
+  { firmware: "direct", cpu: "cortex-a72", gic: 2, smp: 2, mem: "1G", mib: 1024, el2: true },
+  { firmware: "direct", cpu: "neoverse-n1", gic: 3, smp: 4, mem: "2G", mib: 2048, el2: true },
 ];
 const UEFI: Machine[] = [
   { firmware: "uefi", cpu: "neoverse-n1", gic: 2, smp: 2, mem: "4G", mib: 4096 },
   { firmware: "uefi", cpu: "neoverse-n1", gic: 3, smp: 2, mem: "4G", mib: 4096 },
 ];
-const name = (c: Machine) => `-cpu ${c.cpu}, GICv${c.gic}, -smp ${c.smp}, -m ${c.mem}`;
+const name = (c: Machine) => `-cpu ${c.cpu}, GICv${c.gic}, -smp ${c.smp}, -m ${c.mem}${c.el2 ? ", entered at EL2" : ""}`;
 
 describe.skipIf(!haveMke2fs || !existsSync(DIRECT_IMAGE))("direct boot (qemu -kernel build/Image)", () => {
   for (const c of DIRECT) it(name(c), () => bootAndRun(c), 180_000);

@@ -25,7 +25,8 @@ export function bootFile(firmware = DEFAULT_FIRMWARE) {
  * the device tree in x0), with no firmware and no ESP; "uefi": QEMU runs the ArmVirtQemu
  * firmware, which boots build/BOOTAA64.EFI from the ESP on virtio-blk-pci (the kernel ignores
  * that disk).
- * gic: the interrupt controller's version, 2 (QEMU's default) or 3. dtb: a device tree file given
+ * gic: the interrupt controller's version, 2 (QEMU's default) or 3. el2: the machine has EL2 and
+ * starts the kernel there (virtualization=on; PSCI then goes by smc). dtb: a device tree file given
  * to the direct path instead of QEMU's own (tests of what a tree may lack). gdbPort: QEMU's gdb stub
  * listens there and the machine waits, before its first instruction, for gdb to continue it.
  * disk: an ext4 image attached as a virtio-mmio block device (the models disk), or none.
@@ -34,14 +35,14 @@ export function bootFile(firmware = DEFAULT_FIRMWARE) {
  * QEMU's mux, whose Ctrl-A X ends QEMU at once (Ctrl-A Ctrl-A sends a Ctrl-A); programs
  * driving the console (the tests) leave it off, so that every byte reaches SIS.
  */
-export function qemuCommand({ firmware = DEFAULT_FIRMWARE, cpu = "neoverse-n1", smp = 2, mem = "4G", gic = 2, dtb = null, gdbPort = 0, disk = null, modernVirtio = false, interactive = false } = {}) {
+export function qemuCommand({ firmware = DEFAULT_FIRMWARE, cpu = "neoverse-n1", smp = 2, mem = "4G", gic = 2, el2 = false, dtb = null, gdbPort = 0, disk = null, modernVirtio = false, interactive = false } = {}) {
   const image = bootFile(firmware);
   for (const f of firmware === "direct" ? [image] : [FIRMWARE_CODE, FIRMWARE_VARS, image]) {
     if (!existsSync(f)) throw new Error(`missing ${f}: run 'make kernel${firmware === "uefi" ? " FIRMWARE=uefi" : ""}' (or tools/setup.sh for the firmware)`);
   }
   const dir = mkdtempSync(join(tmpdir(), "sis-qemu-"));
   const args = [
-    "-M", `virt,acpi=off,gic-version=${gic}`, "-cpu", cpu, "-smp", String(smp), "-m", mem,
+    "-M", `virt,acpi=off,gic-version=${gic}${el2 ? ",virtualization=on" : ""}`, "-cpu", cpu, "-smp", String(smp), "-m", mem,
     "-display", "none", "-monitor", "none", "-nic", "none",
     "-chardev", `stdio,id=console,signal=off${interactive ? ",mux=on" : ""}`, "-serial", "chardev:console",
   ];
