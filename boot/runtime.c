@@ -379,6 +379,35 @@ v128 w2c_platform_f32x4_fma(struct w2c_platform* p, v128 a, v128 b, v128 c) {
   return simde_wasm_f32x4_relaxed_madd(a, b, c); /* vfmaq_f32: one fmla */
 }
 
+/* Arm's integer dot product (FEAT_DotProd: ID_AA64ISAR0_EL1.DP), which the kernel's quantized
+   products use where the CPU has it (llm/quant/common.ts NATIVE_DOT). */
+uint32_t w2c_platform_cpu_has_dot(struct w2c_platform* p) {
+  (void)p;
+  uint64_t isar0;
+  __asm__("mrs %0, id_aa64isar0_el1" : "=r"(isar0));
+  return ((isar0 >> 44) & 0xf) != 0;
+}
+/* SDOT Vd.4S, Vn.16B, Vm.16B written as its encoding: the kernel is built for plain Armv8.0
+   (it must run on CPUs without the instruction), and clang's assembler then refuses the
+   mnemonic in inline assembly whatever the directives say. The macro turns the register names
+   the compiler chose into their numbers. */
+__asm__(
+  ".macro sis_sdot rd, rn, rm\n"
+  "  .irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+  "    .ifc \\rd,v\\n\n      .set sis_sdot_d, \\n\n    .endif\n"
+  "    .ifc \\rn,v\\n\n      .set sis_sdot_n, \\n\n    .endif\n"
+  "    .ifc \\rm,v\\n\n      .set sis_sdot_m, \\n\n    .endif\n"
+  "  .endr\n"
+  "  .inst 0x4e809400 | (sis_sdot_m << 16) | (sis_sdot_n << 5) | sis_sdot_d\n"
+  ".endm\n");
+
+/* c + SDOT(a, b): called only when cpu_has_dot said yes. */
+v128 w2c_platform_i32x4_dot_i8x16(struct w2c_platform* p, v128 a, v128 b, v128 c) {
+  (void)p;
+  __asm__("sis_sdot %0, %1, %2" : "+w"(c) : "w"(a), "w"(b));
+  return c;
+}
+
 /* Copies the device tree into [dst, dst+max) when it fits; returns its size (0: none). */
 uint32_t w2c_platform_device_tree(struct w2c_platform* p, uint32_t dst, uint32_t max) {
   (void)p;

@@ -16,6 +16,11 @@
 @external("platform", "wait_for_interrupt") export declare function wait_for_interrupt(): void;
 @external("platform", "mem_limit") export declare function mem_limit(): u64;
 @external("platform", "cpu_state") export declare function cpu_state(i: u32): i32;
+/** Whether the CPU has Arm's integer dot product (SDOT, FEAT_DotProd). */
+@external("platform", "cpu_has_dot") export declare function cpu_has_dot(): bool;
+/** c + in each i32 lane l the sum of the products of a's and b's int8 lanes 4l..4l+3 (one SDOT;
+ *  only where cpu_has_dot() is true). Exists in the kernel's module alone: llm/quant/common.ts. */
+@external("platform", "i32x4_dot_i8x16") export declare function i32x4_dot_i8x16(a: v128, b: v128, c: v128): v128;
 /** Copies the device tree the firmware or loader handed over into [dst, dst+max) when it fits; its size (0: none). */
 @external("platform", "device_tree") export declare function device_tree(dst: usize, max: u32): u32;
 @external("platform", "sha256_blocks") export declare function sha256_blocks(state: usize, data: usize, blocks: u32): bool;

@@ -2,7 +2,7 @@
 // JSON schemas gives llama.cpp's tokens (llama-run with its grammar sampler, in the order
 // node-llama-cpp samples: the argmax checked alone first, every token filtered only when the
 // grammar refuses it), on sis-scribe-15m and on a synthetic model with GPT-2's vocabulary.
-// Every output matches its grammar, and so do 200 seeded sampled runs.
+// Every output matches its grammar, and so do 150 seeded sampled runs.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -103,10 +103,11 @@ describe.skipIf(!!why)("grammar-constrained generation vs llama.cpp" + (why ? ` 
     });
   }
 
-  it("200 seeded sampled runs all follow their grammar (sis-scribe-15m)", async () => {
+  // (about 50 s on a quiet 2-core machine: the time limit leaves room for a busy one)
+  it("150 seeded sampled runs all follow their grammar (sis-scribe-15m)", async () => {
     expect(llm.load(SCRIBE, 256)).toBe("");
     let complete = 0;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 150; i++) {
       const c = CASES[i % CASES.length];
       const grammar = grammarOf(c);
       await new Promise((res) => setImmediate(res)); // a minute's work: let the worker answer vitest between runs
@@ -118,6 +119,6 @@ describe.skipIf(!!why)("grammar-constrained generation vs llama.cpp" + (why ? ` 
         complete++;
       }
     }
-    expect(complete).toBeGreaterThan(100);
-  });
+    expect(complete).toBeGreaterThan(75);
+  }, 300_000);
 });

@@ -1,3 +1,4 @@
+import { cpu_has_dot, i32x4_dot_i8x16 } from "../../kernel/platform";
 // Small exact helpers shared by the quant formats. Everything here reproduces a C idiom
 // of ggml's reference code bit for bit, so the callers can stay literal translations.
 
@@ -64,6 +65,20 @@
 // Code compiled ahead of time (wasm2c + clang: the kernel, SIS_AOT = 1, set by
 // tools/lib/asbuild.mjs) needs neither, and under QEMU's TCG every memory access costs a
 // software TLB lookup: there they compile to nothing.
+
+// Arm's integer dot product (SDOT): four int8 products summed into each i32 lane in one
+// instruction, where the portable code needs seven (sign extensions, multiplies, pairwise
+// adds). Only the kernel's module has it (SIS_NATIVE_DOT = 1, set by tools/lib/asbuild.mjs for
+// the kernel's build; the shim provides the import) and only on a CPU that has it. The sums are
+// integers, so either way gives the same bits.
+export const NATIVE_DOT: bool = SIS_NATIVE_DOT ? cpu_has_dot() : false;
+
+/** c + per i32 lane l the sum of the products of int8 lanes 4l..4l+3 of a and b: SDOT. Only
+ *  where NATIVE_DOT is true. */
+// @ts-ignore: decorator
+@inline export function dot4Native(a: v128, b: v128, c: v128): v128 {
+  return SIS_NATIVE_DOT ? i32x4_dot_i8x16(a, b, c) : c;
+}
 
 /** v stored at p, for V8's sake only (see above). */
 // @ts-ignore: decorator

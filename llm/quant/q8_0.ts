@@ -1,7 +1,7 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised } from "./common";
+import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised, NATIVE_DOT, dot4Native } from "./common";
 import { fma32, fma32x4 } from "../math/fma";
 
 export const QK: i32 = 32;
@@ -205,10 +205,32 @@ function approxTile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void 
   v128.store(out, acc);
 }
 
+/** approxTile4 with the CPU's dot product (NATIVE_DOT): the same integer sums. */
+function approxTile4Native(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
+  const nb = k / QK;
+  const hm = v128.load(VK, K_HMASK);
+  const zero = i32x4.splat(0);
+  let acc = f32x4.splat(0), p = w0, y = x0;
+  for (let i = 0; i < nb; i++) {
+    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+    const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
+    const d4 = f32x4.mul(halvesRawOf(gather4Halves(p, r1, r2, r3), hm), f32x4.splat(halfRaised(y)));
+    const s = hsum4(
+      dot4Native(v128.load(p, 18), y1, dot4Native(v128.load(p, 2), y0, zero)),
+      dot4Native(v128.load(r1, 18), y1, dot4Native(v128.load(r1, 2), y0, zero)),
+      dot4Native(v128.load(r2, 18), y1, dot4Native(v128.load(r2, 2), y0, zero)),
+      dot4Native(v128.load(r3, 18), y1, dot4Native(v128.load(r3, 2), y0, zero)));
+    acc = fma32x4(d4, f32x4.convert_i32x4_s(s), acc);
+    p += BLOCK_BYTES; y += BLOCK_BYTES;
+  }
+  v128.store(out, acc);
+}
+
 /** out[r] ~ W[r]·x for r < nr, within approxBound of gemm's result (for finite scales; rows
  *  with an infinite or NaN scale get meaningless values, and scaleMax says so). */
 export function approxGemv(out: usize, w: usize, wStride: usize, nr: i32, x: usize, k: i32): void {
   let r = 0;
+  if (NATIVE_DOT) for (; r + 4 <= nr; r += 4) approxTile4Native(out + (<usize>r << 2), w + <usize>r * wStride, wStride, x, k);
   for (; r + 4 <= nr; r += 4) approxTile4(out + (<usize>r << 2), w + <usize>r * wStride, wStride, x, k);
   for (; r < nr; r++) store<f32>(out + (<usize>r << 2), dot(w + <usize>r * wStride, x, k)); // exact: within any bound
 }

@@ -31,7 +31,7 @@ function hashSources(extra) {
  * compile("llm/host.ts", { out: "build/llm.wasm", target: "release", args: [] })
  * Returns the absolute path of the .wasm. Throws with the compiler's diagnostics on error.
  */
-export async function compile(entry, { out, target = "release", args = [], forThisEngine = true, aot = !forThisEngine } = {}) {
+export async function compile(entry, { out, target = "release", args = [], forThisEngine = true, aot = !forThisEngine, nativeDot = false } = {}) {
   // asconfig.json enables relaxed SIMD for its fused multiply-add. A module for this process's
   // engine, when that lacks it or does not fuse, gets llm/math/fma.ts's exact emulation (slower,
   // the same results). The kernel's module (forThisEngine false) runs on the C shim's fmla.
@@ -42,6 +42,9 @@ export async function compile(entry, { out, target = "release", args = [], forTh
   // SIS_AOT (llm/quant/common.ts): 1 for the module wasm2c and clang compile ahead of time
   // (and for tests that run that variant's code here).
   args = [...args, "--use", `SIS_AOT=${aot ? 1 : 0}`];
+  // SIS_NATIVE_DOT (llm/quant/common.ts): 1 for the kernel's module only, whose shim provides
+  // platform.i32x4_dot_i8x16 (a v128 import, which no JavaScript host can provide).
+  args = [...args, "--use", `SIS_NATIVE_DOT=${nativeDot ? 1 : 0}`];
   out = resolve(ROOT, out ?? join("build", "wasm", entry.replace(/\.ts$/, "").replaceAll("/", "_") + `.${target}${aot ? ".aot" : ""}.wasm`));
   const key = hashSources({ entry, target, args });
   const stamp = out + ".hash";
@@ -76,6 +79,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   let target = "release";
   const ti = rest.indexOf("--target");
   if (ti >= 0) { target = rest[ti + 1]; rest.splice(ti, 2); }
-  compile(entry, { out, target, args: rest, forThisEngine: false }).then((p) => console.log(relative(process.cwd(), p)),
+  compile(entry, { out, target, args: rest, forThisEngine: false, nativeDot: true }).then((p) => console.log(relative(process.cwd(), p)),
     (e) => { console.error(e.message); process.exit(1); });
 }
