@@ -83,7 +83,7 @@ static int reserve_node(const struct dt_node* n, void* ctx) {
 
 void direct_main(const void* dtb) {
   devtree_keep(dtb);
-  machine_from_devtree();
+  machine_from_devtree(cpu_affinity());
   uart_start();
   const uint8_t* t = devtree_data();
   uint32_t size = devtree_size();

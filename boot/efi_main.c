@@ -101,7 +101,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE* st) {
   m.smp_stacks = smp_stacks;
   claim_linear_memory(bs, &m);
   devtree_from_efi_tables(st->NumberOfTableEntries, st->ConfigurationTable);
-  machine_from_devtree();
+  machine_from_devtree(cpu_affinity());
   exit_boot_services(image, bs);
   ram_from_memory_map(&m);
   boot_kernel(&m);

@@ -27,5 +27,13 @@ void psci_system_off(void) __attribute__((noreturn));
 void psci_system_reset(void) __attribute__((noreturn));
 void halt(void) __attribute__((noreturn));
 
+/* This core's affinity as the device tree's cpu nodes give it: MPIDR_EL1's Aff3 (bits 32-39)
+   and Aff2..Aff0 (bits 0-23). */
+static inline uint64_t cpu_affinity(void) {
+  uint64_t m;
+  __asm__ volatile("mrs %0, mpidr_el1" : "=r"(m));
+  return m & 0xff00ffffffULL;
+}
+
 static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t*)(uintptr_t)addr; }
 static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t*)(uintptr_t)addr = v; }

@@ -6,13 +6,16 @@
 #define PAGE 4096ULL
 
 /* QEMU's virt machine (hw/arm/virt.c's memory map): what is used where the tree is silent. */
-struct machine machine = {
-  .uart = 0x09000000, .uart_intid = 33,
-  .gic_version = 2, .gicd = 0x08000000, .gicc = 0x08010000, .gicr = 0x080a0000, .gicr_bytes = 0xf60000,
-  .timer_intid = 27, .psci_smc = 0,
-  .cpus = 1, .mpidr = {0},
-  .device_ranges = 1, .device = {0, 0x40000000}, /* everything below RAM */
-};
+#define QEMU_VIRT {                                                                              \
+  .uart = 0x09000000, .uart_intid = 33,                                                         \
+  .gic_version = 2, .gicd = 0x08000000, .gicc = 0x08010000, .gicr = 0x080a0000, .gicr_bytes = 0xf60000,\
+  .timer_intid = 27, .psci_smc = 0,                                                             \
+  .cpus = 1, .mpidr = {0},                                                                      \
+  .device_ranges = 1, .device = {0, 0x40000000}, /* everything below RAM */                     \
+}
+
+static const struct machine qemu_virt = QEMU_VIRT;
+struct machine machine = QEMU_VIRT; /* until machine_from_devtree */
 
 /* Adds [base, base + size) to the device ranges, page-rounded; ranges that touch merge
    (virtio-mmio slots share pages, and a page can be mapped only once). */
@@ -93,13 +96,10 @@ static int visit(const struct dt_node* n, void* ctx) {
   return 1;
 }
 
-void machine_from_devtree(void) {
-  uint64_t mpidr;
-  __asm__ volatile("mrs %0, mpidr_el1" : "=r"(mpidr));
-  struct found f = { .said = 0, .boot_mpidr = (mpidr & 0xffffff) | ((mpidr >> 32 & 0xff) << 32) };
-  machine.mpidr[0] = f.boot_mpidr;
-  machine.cpus = 1;
-  machine.cpus_listed = 0;
+void machine_from_devtree(uint64_t boot_mpidr) {
+  struct found f = { .said = 0, .boot_mpidr = boot_mpidr };
+  machine = qemu_virt;
+  machine.mpidr[0] = boot_mpidr;
   if (!devtree_size()) { machine.defaulted = MACHINE_NO_TREE; return; }
   machine.device_ranges = 0;
   dt_each_node(visit, &f);

@@ -33,8 +33,9 @@ struct machine {
 
 extern struct machine machine;
 
-/* Fills machine from the kept device tree (devtree.c). */
-void machine_from_devtree(void);
+/* Fills machine from the kept device tree (devtree.c); boot_mpidr: the boot core's affinity
+   (cpu_affinity()), which goes first in the CPU list. */
+void machine_from_devtree(uint64_t boot_mpidr);
 /* One line per thing the tree did not say, and what is used instead. */
 void machine_report(void);
 /* [addr, addr + bytes) lies in one of the device ranges. */
