@@ -62,7 +62,7 @@ for t in "$@"; do
     new=$F/merged/$t
     rm -rf "$new"
     mkdir -p "$new"
-    nice -n 19 "$F/bin/$t" "${LIMITS[@]}" -max_len="$(max_len "$t")" -merge=1 "$new" \
+    nice -n 19 "$F/bin/$t" "${LIMITS[@]}" -max_len="$(max_len "$t")" -merge=1 -use_counters=0 "$new" \
       "$F/committed/$t" "$F/corpus/$t" "$F/seeds/$t" > "$F/logs/$t.merge.log" 2>&1
     rm -rf "tests/fuzz/$t/corpus"
     mkdir -p "tests/fuzz/$t/corpus"
@@ -70,7 +70,7 @@ for t in "$@"; do
       if [ "$(stat -c %s "$f")" -gt 4096 ]; then gzip -9nc "$f" > "tests/fuzz/$t/corpus/$(basename "$f").gz"
       else cp "$f" "tests/fuzz/$t/corpus/"; fi
     done
-    echo "fuzz: $t: $(ls "tests/fuzz/$t/corpus" | wc -l) inputs, $(du -sk "tests/fuzz/$t/corpus" | cut -f1) KiB in tests/fuzz/$t/corpus"
+    echo "fuzz: $t: $(ls "tests/fuzz/$t/corpus" | wc -l) inputs, $(du -sk --apparent-size "tests/fuzz/$t/corpus" | cut -f1) KiB in tests/fuzz/$t/corpus"
     ;;
   *) echo "usage: $0 run SECONDS TARGET... | merge 0 TARGET..." >&2; exit 2 ;;
   esac

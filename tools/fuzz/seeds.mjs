@@ -5,6 +5,7 @@
 // their sources, and only the minimized corpus that grows out of them is kept
 // (tests/fuzz/<target>/, docs/RELIABILITY.md). Sources that are absent (../shared,
 // llama.cpp's source bundle, mke2fs) leave their part out with a line saying so.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +22,7 @@ const SHARED = resolve(ROOT, "../shared");
 const SCRIBE = join(ROOT, "models/sis-scribe-15m-q4_0.gguf");
 
 function writeSeeds(dir, seeds) {
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const s of seeds) {
     const b = Buffer.isBuffer(s) ? s : Buffer.from(s, "utf8");
@@ -32,13 +34,34 @@ const skip = (what, why) => console.log(`seeds: no ${what}: ${why}`);
 const sharedFiles = (sub, ext) => (existsSync(join(SHARED, sub)) ? readdirSync(join(SHARED, sub)).filter((f) => f.endsWith(ext)).map((f) => join(SHARED, sub, f)) : []);
 
 // gguf: the models' headers (metadata and tensor infos) with their arrays cut short, and
-// vocabulary files likewise: every key a loader reads, a few KiB each.
+// vocabulary files likewise: every key a loader reads, a few KiB each. Cut short, a real
+// model's header no longer fits together (a 64-token vocabulary, a 32000-row embedding), so
+// tiny models of every family (sis-llm mkmodel, a 300-token vocabulary) give whole headers
+// that a load would accept.
 function ggufSeeds() {
   const files = [SCRIBE, ...sharedFiles("models", ".gguf"), ...sharedFiles("vocab", ".gguf")];
   const out = [];
   for (const f of files) {
     const b = readFileSync(f);
     for (const maxArray of [0, 4, 64]) out.push(shrunkHeader(b, { maxArray }));
+  }
+  const tmp = mkdtempSync(join(tmpdir(), "sis-fuzz-seeds-"));
+  try {
+    const vocabs = [SCRIBE, ...sharedFiles("vocab", "gpt-2.gguf")].map((f, i) => {
+      const v = join(tmp, `vocab${i}.gguf`);
+      writeFileSync(v, shrunkHeader(readFileSync(f), { tensors: false, maxArray: 300 }));
+      return v;
+    });
+    for (const arch of ["llama", "qwen2", "qwen3", "phi3", "gemma3"]) {
+      vocabs.forEach((v, i) => {
+        const m = join(tmp, `${arch}-${i}.gguf`);
+        execFileSync(process.execPath, [join(ROOT, "tools/sis-llm.mjs"), "mkmodel", m, "--dim", "32", "--layers", "2", "--heads", "4",
+          "--kv-heads", "2", "--ff", "64", "--vocab-from", v, "--arch", arch], { stdio: "ignore" });
+        out.push(shrunkHeader(readFileSync(m)));
+      });
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
   return out;
 }

@@ -13,9 +13,11 @@ export function spmVocab() {
   return shrunkHeader(readFileSync(join(ROOT, "models/sis-scribe-15m-q4_0.gguf")), { tensors: false });
 }
 
-/** name -> { exportName, vocab(): Buffer | null (null: absent here), missing: why not } */
+/** name -> { exportName, vocab(): Buffer | null (null: absent here), missing: why not,
+ *  fresh: each input needs a module of its own (the target keeps state between calls) } */
 export const TARGETS = {
-  gguf: {}, ext4: {}, shell: {}, chat_template: {}, gbnf: {}, json_schema: {},
+  gguf: {}, ext4: {}, chat_template: {}, gbnf: {}, json_schema: {},
+  shell: { fresh: true }, // the line editor's line, history and escape state
   tokenizer_spm: { exportName: "fuzz_tokenizer", vocab: spmVocab },
   tokenizer_bpe: {
     exportName: "fuzz_tokenizer",
