@@ -16,7 +16,7 @@ import { spmVocab } from "./targets.mjs";
 import { llamaSourceFile, llamaSourceUnavailable } from "../ref/llama_source.mjs";
 import { cppCalls } from "../../tests/support/cpp_cases.mjs";
 import { FIXED, randomStrings } from "../../tests/support/tokenizer_strings.mjs";
-import { haveMke2fs, mkfs, writeTree, bytesFrom } from "../../tests/support/ext4-images.mjs";
+import { haveMke2fs, mkfs, writeTree } from "../../tests/support/ext4-images.mjs";
 
 const SHARED = resolve(ROOT, "../shared");
 const SCRIBE = join(ROOT, "models/sis-scribe-15m-q4_0.gguf");
@@ -86,7 +86,7 @@ function ext4Seeds() {
   try {
     const spec = {
       "hello.txt": "hello\n", "d/e/f.txt": "deep\n", "emptydir/": {},
-      "big.bin": bytesFrom(1, 6000), "sparse": { sparse: 3 << 20, writes: [[0, Buffer.from("a")], [2 << 20, Buffer.from("b")]] },
+      "big.txt": "0123456789abcdef\n".repeat(400), // several blocks that compress (the corpus is stored gzipped) "sparse": { sparse: 3 << 20, writes: [[0, Buffer.from("a")], [2 << 20, Buffer.from("b")]] },
       "links/fast": { symlink: "../hello.txt" }, "links/slow": { symlink: "../d/e/" + "x".repeat(90) + "/../f.txt" },
       "links/loop": { symlink: "loop" }, "links/dir": { symlink: "../d" },
     };
