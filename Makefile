@@ -51,7 +51,7 @@ COMMON_CFLAGS := -std=gnu99 -O2 -flto -march=armv8-a -ffreestanding -fno-math-er
 CFLAGS := $(CLANG_TARGET) -mno-stack-arg-probe $(COMMON_CFLAGS)
 IMAGE_CFLAGS := $(IMAGE_TARGET) $(COMMON_CFLAGS)
 
-.PHONY: all setup kernel image run debug gdb test test-host test-e2e clean
+.PHONY: all setup kernel image run debug gdb test test-host test-e2e clean fuzz fuzz-merge
 
 all: kernel
 
@@ -170,6 +170,70 @@ gdb: setup
 test: setup
 	@$(MAKE) --no-print-directory kernel image
 	npx vitest run
+
+# ---- fuzzing (docs/RELIABILITY.md) -------------------------------------------------------
+# `make fuzz [TARGET=gguf] [SECONDS=n]`: libFuzzer over tests/wasm/fuzz.ts, the kernel's own
+# parsers as wasm2c's C, built for this host with AddressSanitizer and UBSan around wabt's host
+# runtime (not boot/runtime.c). `make fuzz-merge` minimizes what the runs found into tests/fuzz/.
+FUZZ_TARGETS := gguf ext4 tokenizer_spm tokenizer_bpe shell chat_template gbnf json_schema
+TARGET ?= $(FUZZ_TARGETS)
+SECONDS ?= 10
+FUZZ := $(BUILD)/fuzz
+# wabt's host runtime sources sit beside the headers setup linked (usr/src/wasm2c of the same wabt)
+WASM_RT_SRC = $(abspath $(dir $(realpath $(WASM_RT_INCLUDE)/wasm-rt.h))../src/wasm2c)
+# Explicit bounds checks (no guard pages) and the kernel's call-depth limit; every trap goes to
+# the harness's fuzz_trap, which aborts. UBSan without pointer-overflow: every linear-memory
+# access is data + a checked offset, which cannot wrap, and checking each one made the
+# module nearly twice as slow.
+FUZZ_CFLAGS = -g -O2 -fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all \
+  -I$(FUZZ) -isystem $(WASM_RT_INCLUDE) \
+  -DWASM_RT_USE_MMAP=1 -DWASM_RT_MEMCHECK_GUARD_PAGES=0 -DWASM_RT_MEMCHECK_BOUNDS_CHECK=1 \
+  -DWASM_RT_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=20000 -DWASM_RT_TRAP_HANDLER=fuzz_trap
+FUZZ_RT_OBJS := $(FUZZ)/obj/wasm-rt-impl.o $(FUZZ)/obj/wasm-rt-mem-impl.o
+.SECONDARY: $(FUZZ_RT_OBJS)
+# the module's export each target calls (fuzz_<name>), and the vocabulary it loads first
+FUZZ_EXPORT = $(if $(filter tokenizer_%,$*),tokenizer,$*)
+FUZZ_VOCAB_tokenizer_spm := $(CURDIR)/$(FUZZ)/seeds/vocab-spm.gguf
+FUZZ_VOCAB_tokenizer_bpe := $(abspath ../shared/vocab/ggml-vocab-llama-bpe.gguf)
+
+FUZZ_CHECK = $(if $(filter-out $(FUZZ_TARGETS),$(TARGET)),$(error TARGET: no fuzz target $(filter-out $(FUZZ_TARGETS),$(TARGET)) (there are: $(FUZZ_TARGETS))))
+
+fuzz: setup
+	$(FUZZ_CHECK)
+	@$(MAKE) --no-print-directory $(patsubst %,$(FUZZ)/bin/%,$(TARGET)) $(FUZZ)/seeds/.stamp
+	tools/fuzz/fuzz.sh run $(SECONDS) $(TARGET)
+
+fuzz-merge: setup
+	$(FUZZ_CHECK)
+	@$(MAKE) --no-print-directory $(patsubst %,$(FUZZ)/bin/%,$(TARGET)) $(FUZZ)/seeds/.stamp
+	tools/fuzz/fuzz.sh merge 0 $(TARGET)
+
+$(FUZZ)/fuzz.wasm: $(AS_SOURCES) tests/wasm/fuzz.ts | $(TC_ENV)
+	@mkdir -p $(FUZZ)
+	node tools/lib/asbuild.mjs tests/wasm/fuzz.ts $@
+
+$(FUZZ)/fuzz.lowered.wasm: $(FUZZ)/fuzz.wasm tools/lib/lower-fma.mjs
+	node tools/lib/lower-fma.mjs $< $@
+
+$(FUZZ)/fuzz.c: $(FUZZ)/fuzz.lowered.wasm | $(TC_ENV)
+	$(WASM2C) -n fuzz $< -o $@
+
+$(FUZZ)/obj/fuzz.o: $(FUZZ)/fuzz.c Makefile
+	@mkdir -p $(FUZZ)/obj
+	nice -n 19 clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Wno-everything -c $< -o $@
+
+$(FUZZ)/obj/%.o: $(WASM_RT_SRC)/%.c Makefile | $(TC_ENV)
+	@mkdir -p $(FUZZ)/obj
+	nice -n 19 clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ)/bin/%: tools/fuzz/harness.c $(FUZZ)/obj/fuzz.o $(FUZZ_RT_OBJS) Makefile
+	@mkdir -p $(FUZZ)/bin
+	nice -n 19 clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_EXPORT=$(FUZZ_EXPORT) \
+	  $(if $(FUZZ_VOCAB_$*),-DFUZZ_VOCAB='"$(FUZZ_VOCAB_$*)"') $< $(FUZZ)/obj/fuzz.o $(FUZZ_RT_OBJS) -lm -o $@
+
+$(FUZZ)/seeds/.stamp: tools/fuzz/seeds.mjs
+	nice -n 19 node tools/fuzz/seeds.mjs $(FUZZ)/seeds
+	@touch $@
 
 clean:
 	rm -rf $(BUILD)

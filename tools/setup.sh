@@ -31,6 +31,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# `make fuzz` links clang's libFuzzer and sanitizer runtimes, which Debian ships apart from
+# clang, in the package of clang's own major version (libclang-rt-14-dev on Debian 12,
+# libclang-rt-19-dev on Debian 13).
+CLANG_RT=libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev
+if ! dpkg-query -W -f='${Status}' "$CLANG_RT" 2>/dev/null | grep -q "install ok installed"; then
+  SUDO=$(need_root "$CLANG_RT")
+  echo "setup: installing Debian package $CLANG_RT (libFuzzer and the sanitizers, for make fuzz)"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "$CLANG_RT"
+fi
+
 # ---- Node.js >= 20 and npm ------------------------------------------------------------
 # Debian 13's nodejs is 20; Debian 12's is 18, too old for AssemblyScript 0.28 and
 # node-llama-cpp. There the official Node 20 binary comes from the npm registry's

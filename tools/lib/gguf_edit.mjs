@@ -8,17 +8,6 @@ const SIZES = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8]; // bytes of each scalar G
 function metadataEntries(bytes) {
   const nkv = Number(bytes.readBigUInt64LE(16));
   let p = 24;
-  const skipValue = (t) => {
-    if (t === STR) { p += 8 + Number(bytes.readBigUInt64LE(p)); return; }
-    if (t === ARR) {
-      const elem = bytes.readUInt32LE(p), n = Number(bytes.readBigUInt64LE(p + 4));
-      p += 12;
-      if (elem === STR || elem === ARR) for (let i = 0; i < n; i++) skipValue(elem);
-      else p += n * SIZES[elem];
-      return;
-    }
-    p += SIZES[t];
-  };
   const entries = [];
   for (let i = 0; i < nkv; i++) {
     const start = p;
@@ -28,10 +17,31 @@ function metadataEntries(bytes) {
     const type = bytes.readUInt32LE(p);
     p += 4;
     const valueStart = p;
-    skipValue(type);
+    p = valueEnd(bytes, p, type);
     entries.push({ key, type, start, valueStart, end: p });
   }
   return { entries, infoStart: p };
+}
+
+/** Where the value of GGUF type t that starts at p ends. */
+function valueEnd(bytes, p, t) {
+  if (t === STR) return p + 8 + Number(bytes.readBigUInt64LE(p));
+  if (t !== ARR) return p + SIZES[t];
+  const elem = bytes.readUInt32LE(p), n = Number(bytes.readBigUInt64LE(p + 4));
+  p += 12;
+  if (elem !== STR && elem !== ARR) return p + n * SIZES[elem];
+  for (let i = 0; i < n; i++) p = valueEnd(bytes, p, elem);
+  return p;
+}
+
+/** Where the n tensor infos that start at p end. */
+function tensorInfosEnd(bytes, p, n) {
+  for (let i = 0; i < n; i++) {
+    p += 8 + Number(bytes.readBigUInt64LE(p)); // name
+    const nd = bytes.readUInt32LE(p);
+    p += 4 + 8 * nd + 4 + 8;                   // dims, type, offset
+  }
+  return p;
 }
 
 /** A copy of a GGUF without tensors (a vocabulary file) with the string key `key` set to
@@ -59,12 +69,7 @@ export function withKey(bytes, key, type, valueBytes) {
   const alignment = al ? bytes.readUInt32LE(al.valueStart) : 32;
   const kvs = entries.map((e) => (e.key === key ? entry(key, type, valueBytes) : bytes.subarray(e.start, e.end)));
   if (!entries.some((e) => e.key === key)) kvs.push(entry(key, type, valueBytes));
-  let p = infoStart;
-  for (let i = 0; i < nTensors; i++) {
-    p += 8 + Number(bytes.readBigUInt64LE(p)); // name
-    const nd = bytes.readUInt32LE(p);
-    p += 4 + 8 * nd + 4 + 8;                   // dims, type, offset
-  }
+  const p = tensorInfosEnd(bytes, infoStart, nTensors);
   const infos = bytes.subarray(infoStart, p);
   const dataStart = Math.ceil(p / alignment) * alignment;
   const head = Buffer.alloc(24);
@@ -91,4 +96,26 @@ export function boolArray(values) {
   b.writeBigUInt64LE(BigInt(values.length), 4);
   values.forEach((v, i) => { b[12 + i] = v ? 1 : 0; });
   return b;
+}
+
+/**
+ * A small copy of a GGUF's header (fuzzing seeds): every metadata array cut to its first
+ * `maxArray` elements, the tensor infos as they are (or none, `tensors` false: a vocabulary
+ * file) and no tensor data, so the infos' offsets point past the end of the copy.
+ */
+export function shrunkHeader(bytes, { maxArray = Infinity, tensors = true } = {}) {
+  const nTensors = tensors ? Number(bytes.readBigUInt64LE(8)) : 0;
+  const { entries, infoStart } = metadataEntries(bytes);
+  const kvs = entries.map((e) => {
+    if (e.type !== ARR || Number(bytes.readBigUInt64LE(e.valueStart + 4)) <= maxArray) return bytes.subarray(e.start, e.end);
+    const elem = bytes.readUInt32LE(e.valueStart);
+    let p = e.valueStart + 12;
+    for (let i = 0; i < maxArray; i++) p = valueEnd(bytes, p, elem);
+    const count = Buffer.alloc(8);
+    count.writeBigUInt64LE(BigInt(maxArray));
+    return Buffer.concat([bytes.subarray(e.start, e.valueStart + 4), count, bytes.subarray(e.valueStart + 12, p)]);
+  });
+  const head = Buffer.from(bytes.subarray(0, 24));
+  head.writeBigUInt64LE(BigInt(nTensors), 8);
+  return Buffer.concat([head, ...kvs, bytes.subarray(infoStart, tensorInfosEnd(bytes, infoStart, nTensors))]);
 }

@@ -34,7 +34,7 @@ export function readAsString(memory, ptr) {
 export class WasmTrap extends Error {}
 
 /**
- * instantiate(wasmPath, { platform: {...overrides}, imports: {...extra modules} })
+ * instantiate(wasmPath | bytes | WebAssembly.Module, { platform: {...overrides}, imports: {...extra modules} })
  * Returns { instance, exports, memory }.
  * The `platform` module is the kernel's hardware interface (see docs/DESIGN.md); on the
  * host its defaults write the UART to a buffer (or stdout), read no input and count time
@@ -80,9 +80,11 @@ export async function instantiate(wasm, { platform = {}, imports = {}, onOutput 
     sha256_blocks() { return 0; }, // no SHA-2 instructions here: the kernel hashes in software
     device_tree() { return 0; },   // no device tree handed over (tests may give one)
   };
-  const { instance } = await WebAssembly.instantiate(bytes, {
+  // a compiled WebAssembly.Module instantiates to the instance itself, bytes to { instance }
+  const made = await WebAssembly.instantiate(bytes, {
     env, platform: { ...defaults, ...platform }, ...imports,
   });
+  const instance = made.instance ?? made;
   memory = instance.exports.memory;
   return { instance, exports: instance.exports, get memory() { return memory; } };
 }
