@@ -65,10 +65,10 @@ kernel: $(if $(filter direct,$(FIRMWARE)),$(BUILD)/Image,$(BUILD)/esp.img)
 image: $(BUILD)/Image
 
 # --debug only adds the name section (the code is the same bytes): function names for the
-# shim's backtraces and for gdb (make debug).
-$(BUILD)/kernel.wasm: $(AS_SOURCES) Makefile | $(TC_ENV)
+# shim's backtraces and for gdb (make debug). --native-dot: the shim's SDOT (llm/quant/common.ts).
+$(BUILD)/kernel.wasm: $(AS_SOURCES) tools/lib/asbuild.mjs Makefile | $(TC_ENV)
 	@mkdir -p $(BUILD)
-	node tools/lib/asbuild.mjs $(KERNEL_ENTRY) $@ --debug
+	node tools/lib/asbuild.mjs $(KERNEL_ENTRY) $@ --debug --native-dot
 	@touch $@
 
 # wasm2c cannot translate relaxed SIMD: the engine's fused multiply-adds become shim calls.
@@ -208,9 +208,10 @@ fuzz-merge: setup
 	@$(MAKE) --no-print-directory $(patsubst %,$(FUZZ)/bin/%,$(TARGET)) $(FUZZ)/seeds/.stamp
 	tools/fuzz/fuzz.sh merge 0 $(TARGET)
 
-$(FUZZ)/fuzz.wasm: $(AS_SOURCES) tests/wasm/fuzz.ts | $(TC_ENV)
+$(FUZZ)/fuzz.wasm: $(AS_SOURCES) tests/wasm/fuzz.ts tools/lib/asbuild.mjs | $(TC_ENV)
 	@mkdir -p $(FUZZ)
 	node tools/lib/asbuild.mjs tests/wasm/fuzz.ts $@
+	@touch $@
 
 $(FUZZ)/fuzz.lowered.wasm: $(FUZZ)/fuzz.wasm tools/lib/lower-fma.mjs
 	node tools/lib/lower-fma.mjs $< $@

@@ -42,8 +42,8 @@ export async function compile(entry, { out, target = "release", args = [], forTh
   // SIS_AOT (llm/quant/common.ts): 1 for the module wasm2c and clang compile ahead of time
   // (and for tests that run that variant's code here).
   args = [...args, "--use", `SIS_AOT=${aot ? 1 : 0}`];
-  // SIS_NATIVE_DOT (llm/quant/common.ts): 1 for the kernel's module only, whose shim provides
-  // platform.i32x4_dot_i8x16 (a v128 import, which no JavaScript host can provide).
+  // SIS_NATIVE_DOT (llm/quant/common.ts): 1 for the kernel's module only (nativeDot), whose shim
+  // provides platform.i32x4_dot_i8x16 (a v128 import, which no JavaScript host can provide).
   args = [...args, "--use", `SIS_NATIVE_DOT=${nativeDot ? 1 : 0}`];
   out = resolve(ROOT, out ?? join("build", "wasm", entry.replace(/\.ts$/, "").replaceAll("/", "_") + `.${target}${aot ? ".aot" : ""}.wasm`));
   const key = hashSources({ entry, target, args });
@@ -73,12 +73,16 @@ function warnNoFma() {
     "building with the exact f64 emulation of fused multiply-add (slower, the same results)", { code: "SIS_NO_FMA" });
 }
 
-// CLI (the kernel's build): node tools/lib/asbuild.mjs ENTRY OUT [--target debug] [asc args…]
+// CLI (modules compiled ahead of time: the kernel, the fuzz targets):
+//   node tools/lib/asbuild.mjs ENTRY OUT [--target debug] [--native-dot] [asc args…]
+// --native-dot: the module runs on the shim, which provides platform.i32x4_dot_i8x16 (the kernel).
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [entry, out, ...rest] = process.argv.slice(2);
   let target = "release";
   const ti = rest.indexOf("--target");
   if (ti >= 0) { target = rest[ti + 1]; rest.splice(ti, 2); }
-  compile(entry, { out, target, args: rest, forThisEngine: false, nativeDot: true }).then((p) => console.log(relative(process.cwd(), p)),
+  const ni = rest.indexOf("--native-dot");
+  if (ni >= 0) rest.splice(ni, 1);
+  compile(entry, { out, target, args: rest, forThisEngine: false, nativeDot: ni >= 0 }).then((p) => console.log(relative(process.cwd(), p)),
     (e) => { console.error(e.message); process.exit(1); });
 }
