@@ -39,6 +39,10 @@ export class SisMachine {
     return m;
   }
 
+  /** Drops everything printed so far (offsets start again from 0): a long session (the soak)
+   *  keeps the output's cleaning and searching cheap. */
+  forget() { this.raw = Buffer.alloc(0); }
+
   /** Everything printed so far, cleaned. */
   get output() { return clean(this.raw.toString("utf8")); }
 
