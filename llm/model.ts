@@ -297,6 +297,11 @@ export function bindModel(f: GGUFFile): ModelResult {
   c.normEps = meta.float("attention.layer_norm_rms_epsilon", 0, true);
   c.ropeBase = meta.float("rope.freq_base", 10000, false);
   if (meta.err.length > 0) return fail(meta.err);
+  // every layer has tensors of its own: more layers than tensors is a damaged count, which
+  // would otherwise cost one pass of the binding loop per layer (found by make fuzz)
+  if (c.nLayer > f.tensorCount) {
+    return fail(arch + ".block_count " + c.nLayer.toString() + " is more layers than the file has tensors (" + f.tensorCount.toString() + ")");
+  }
   if (meta.intOr("expert_count", 0) > 0) return fail("mixture-of-experts models (" + arch + ".expert_count) are not supported");
   if (c.nEmbd % c.nHead != 0 && !f.has(arch + ".attention.key_length")) {
     return fail("embedding_length " + c.nEmbd.toString() + " is not a multiple of head_count " + c.nHead.toString());
@@ -344,7 +349,7 @@ export function bindModel(f: GGUFFile): ModelResult {
 
   const b = new Binder(f);
   b.matrix("token_embd.weight", c.nEmbd, c.nVocab, m.tokenEmbd);
-  for (let i = 0; i < c.nLayer; i++) {
+  for (let i = 0; i < c.nLayer && b.err.length == 0; i++) {
     const l = new Layer();
     const p = "blk." + i.toString() + ".";
     l.attnNorm = b.vector(p + "attn_norm.weight", c.nEmbd);

@@ -113,6 +113,11 @@ describe("engine API", () => {
       expect(loadError(renameArch(qwen2, "qwen2", "qwen3"))).toBe("model: missing tensor 'blk.0.attn_q_norm.weight'");
       expect(() => llm.mkmodel({ ...shape, arch: "gemma9" })).toThrow("unknown architecture 'gemma9' (mkmodel writes: llama, qwen2, qwen3, phi3, gemma3)");
     });
+    it("a damaged layer count is refused before the layers are bound (found by make fuzz: a pass per claimed layer)", () => {
+      expect(loadError(setU32(f16Model, "llama.block_count", 541982721)))
+        .toMatch(/^model: llama\.block_count 541982721 is more layers than the file has tensors \(\d+\)$/);
+      expect(loadError(setU32(f16Model, "llama.block_count", 3))).toBe("model: missing tensor 'blk.2.attn_norm.weight'");
+    });
     it("missing metadata", () => {
       expect(loadError(rename(f16Model, "llama.block_count", "llama.block_cxunt"))).toBe("model: missing metadata key 'llama.block_count'");
       expect(loadError(rename(f16Model, "general.architecture", "general.architecturx"))).toBe("model: missing metadata key 'general.architecture'");
