@@ -167,8 +167,8 @@ void irq_init(void) {
     mmio_write32(machine.gicd + GICD_CTLR, 0x13); /* ARE, group 1 (and group 0 where there is one security state) */
     gicv3_wait_rwp();
     gic_enable(machine.gicd, machine.uart_intid);
-    *(volatile uint64_t*)(uintptr_t)(machine.gicd + GICD_IROUTER + 8 * machine.uart_intid) =
-      (machine.mpidr[0] >> 32 & 0xff) << 32 | (machine.mpidr[0] & 0xffffff);
+    /* the affinities in machine.mpidr are already IROUTER's layout (Aff3 at bit 32) */
+    *(volatile uint64_t*)(uintptr_t)(machine.gicd + GICD_IROUTER + 8 * machine.uart_intid) = machine.mpidr[0];
     gicv3_core_init(0, 1);
   } else {
     mmio_write32(machine.gicd + GICD_CTLR, 1);

@@ -41,6 +41,26 @@ function describeBlob(b: Buffer): any {
   }
 }
 
+/** QEMU's tree for a small machine, only its used part (to the end of the strings block). */
+function usedTree(): Buffer {
+  const good = dumpdtb("virt", "neoverse-n1", 2, "1G");
+  return good.subarray(0, good.readUInt32BE(12) + good.readUInt32BE(32));
+}
+
+/** 1500 damaged copies of blob, by turns: byte flips, a header field overwritten, truncated. */
+function damagedTrees(blob: Buffer, seed: number): Buffer[] {
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
+  const out: Buffer[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const b = Buffer.from(blob);
+    const kind = i % 3;
+    if (kind === 0) for (let k = 0; k < 1 + rnd(8); k++) b[rnd(b.length)] = rnd(256);
+    else if (kind === 1) b.writeUInt32BE(rnd(2 ** 31) * 2, 4 * (1 + rnd(9)));
+    out.push(kind === 2 ? b.subarray(0, rnd(b.length)) : b);
+  }
+  return out;
+}
+
 const MACHINES: [string, string, number, string, number][] = [
   // machine, cpu, cores, memory, GIC version
   ["virt", "neoverse-n1", 2, "4G", 2],
@@ -71,19 +91,11 @@ describe.skipIf(!haveQemu)("device trees of the machines SIS runs on", () => {
   });
 
   it("damaged trees give an error or a description, never a trap", () => {
-    const good = dumpdtb("virt", "neoverse-n1", 2, "1G");
-    const used = good.readUInt32BE(12) + good.readUInt32BE(32); // the end of the strings block
-    const blob = good.subarray(0, used);
+    const blob = usedTree();
     expect(typeof describeBlob(blob)).toBe("object"); // the used part alone is a whole tree
-    let seed = 99;
-    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
     let errors = 0;
-    for (let i = 0; i < 1500; i++) {
-      const b = Buffer.from(blob);
-      const kind = i % 3;
-      if (kind === 0) for (let k = 0; k < 1 + rnd(8); k++) b[rnd(b.length)] = rnd(256);   // byte flips
-      else if (kind === 1) b.writeUInt32BE(rnd(2 ** 31) * 2, 4 * (1 + rnd(9)));           // a header field
-      const r = describeBlob(kind === 2 ? b.subarray(0, rnd(b.length)) : b);                // truncated
+    for (const b of damagedTrees(blob, 99)) {
+      const r = describeBlob(b);
       if (typeof r === "string") { expect(r).toMatch(/^error: device tree: /); errors++; }
     }
     expect(errors).toBeGreaterThan(500);
@@ -128,20 +140,7 @@ describe.skipIf(!haveQemu)("the shim's reader (boot/devtree.c, boot/machine.c) o
   });
 
   it.skipIf(!reader)("damaged trees: no access outside the tree (sanitizers), and what it lacks is said", () => {
-    const good = dumpdtb("virt", "neoverse-n1", 2, "1G");
-    const used = good.readUInt32BE(12) + good.readUInt32BE(32);
-    const blob = good.subarray(0, used);
-    let seed = 7;
-    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
-    const damaged: Buffer[] = [];
-    for (let i = 0; i < 1500; i++) {
-      const b = Buffer.from(blob);
-      const kind = i % 3;
-      if (kind === 0) for (let k = 0; k < 1 + rnd(8); k++) b[rnd(b.length)] = rnd(256);
-      else if (kind === 1) b.writeUInt32BE(rnd(2 ** 31) * 2, 4 * (1 + rnd(9)));
-      damaged.push(kind === 2 ? b.subarray(0, rnd(b.length)) : b);
-    }
-    const { machines } = shimRead(reader!, damaged);
+    const { machines } = shimRead(reader!, damagedTrees(usedTree(), 7));
     expect(machines.length).toBe(1500);
     // a tree it cannot use at all leaves QEMU virt's machine, and says so
     expect(machines.filter((m) => m.defaulted !== 0).length).toBeGreaterThan(300);
