@@ -22,6 +22,7 @@ import { compile } from "../tools/lib/asbuild.mjs";
 import { instantiate } from "../tools/lib/wasmhost.mjs";
 import { SHARED, HAVE_SHARED, SHARED_MISSING, loadBytes, str } from "./support/gguf_fixture.mjs";
 import { llama } from "./support/llamacpp.mjs";
+import { gemma3Template, gemma3Vocab } from "../tools/lib/hf_vocab.mjs";
 
 // ---- real chat templates (model metadata, as published with each model) ----
 
@@ -256,9 +257,12 @@ const SHARED_CASES: Case[] = [
   { name: "Phi-3.5-mini-instruct", template: shared("microsoft-Phi-3.5-mini-instruct.jinja"), family: "phi3", bos: "<s>", eos: "<|endoftext|>" },
   { name: "Gemma-2-2b-it", template: shared("google-gemma-2-2b-it.jinja"), family: "gemma", bos: "<bos>", eos: "<eos>" },
 ];
+// Gemma 3's is not in that collection: it comes with its tokenizer (tools/lib/hf_vocab.mjs).
+// A system prompt opens the first user turn, followed by a blank line.
+const GEMMA3_CASE: Case = { name: "Gemma-3 (Google's tokenizer_config.json)", template: gemma3Template(), family: "gemma", bos: "<bos>", eos: "<end_of_turn>" };
 
 describe("chat formats of real templates, turn by turn, equal llama.cpp's prompt", () => {
-  for (const c of [...STRING_CASES, ...(HAVE_SHARED ? SHARED_CASES : [])]) {
+  for (const c of [...STRING_CASES, ...(HAVE_SHARED ? SHARED_CASES : []), GEMMA3_CASE]) {
     it(c.name, () => {
       const bos = c.bos ?? "<s>", eos = c.eos ?? "</s>", addBos = c.addBos ?? true;
       const fi = openTemplate(c.template, bos, eos, addBos);
@@ -354,6 +358,8 @@ describe("templates that are not implemented fall back to plain turns and say wh
 type Fixture = {
   name: string; family: string; vocab: string; template?: string; controls?: string[];
   bos?: string; eos?: string; addBos?: boolean;
+  /** the file's EOS is the turn-ending token itself (Gemma 3's <end_of_turn>) */
+  eosEndsTurn?: boolean;
 };
 const FIXTURES: Fixture[] = [
   { name: "zephyr (TinyLlama-1.1B-Chat's template and vocabulary)", family: "zephyr", vocab: "ggml-vocab-llama-spm.gguf", template: T_ZEPHYR },
@@ -367,6 +373,8 @@ const FIXTURES: Fixture[] = [
   { name: "chatml on a GPT-2 vocabulary (no BOS added)", family: "chatml", vocab: "ggml-vocab-gpt-2.gguf", template: T_CHATML, controls: ["<|im_start|>", "<|im_end|>"] },
   { name: "phi3 (Phi-3-mini: the template in ggml-vocab-phi-3.gguf)", family: "phi3", vocab: "ggml-vocab-phi-3.gguf" },
   { name: "phi3 (Phi-3-small)", family: "phi3", vocab: "ggml-vocab-phi-3.gguf", template: T_PHI3_SMALL },
+  // a path: made from Gemma 3's own tokenizer files, its template inside (tools/lib/hf_vocab.mjs)
+  { name: "gemma (Gemma 3: its vocabulary and template)", family: "gemma", vocab: gemma3Vocab(), eosEndsTurn: true },
 ];
 
 let dir = "";
@@ -374,7 +382,7 @@ afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
 /** Builds the fixture with the GGUF writer; returns the file's bytes and the image in wasm memory. */
 function buildFixture(f: Fixture): { bytes: Buffer; image: number } {
-  const vocab = readFileSync(join(SHARED, "vocab", f.vocab));
+  const vocab = readFileSync(f.vocab.startsWith("/") ? f.vocab : join(SHARED, "vocab", f.vocab));
   const base = loadBytes(inst, vocab);
   try {
     expect(x.fixtureBegin(base, BigInt(vocab.length)), str(inst, "lastError")).toBe(1);
@@ -453,7 +461,7 @@ describe("chat formats of GGUF files, checked with llama.cpp loading the same fi
         for (const id of want) expect(x.isStopToken(id)).toBe(1);
         expect(x.isStopToken(5)).toBe(0);
         // the turn-ending token is a single token, not text that happens to spell it
-        expect(fi.stopTokens.length).toBeGreaterThanOrEqual(f.family === "zephyr" || f.family === "llama2" ? 1 : 2);
+        expect(fi.stopTokens.length).toBeGreaterThanOrEqual(f.family === "zephyr" || f.family === "llama2" || f.eosEndsTurn ? 1 : 2);
 
         const prompt = llamaCppPrompt(template, CONVERSATION, bos, eos, addBos);
         const pieces = replay(CONVERSATION);
@@ -478,10 +486,11 @@ describe("chat formats of GGUF files, checked with llama.cpp loading the same fi
           expect(ids.length).toBe(1);
           expect(fi.stopTokens).toContain(ids[0]);
         }
-        // the first piece is the one to tokenize with BOS
+        // the first piece is the one to tokenize with BOS (the user's, where the system prompt goes into it)
         x.reset();
         const firsts = CONVERSATION.map((m) => turn(m.role, m.content, m.role === "user").first);
-        expect(firsts.indexOf(true)).toBe(fi.name === "llama2" || f.name.startsWith("phi3 (Phi-3-mini") ? 1 : 0);
+        const systemInUser = fi.name === "llama2" || fi.name === "gemma" || f.name.startsWith("phi3 (Phi-3-mini");
+        expect(firsts.indexOf(true)).toBe(systemInUser ? 1 : 0);
         expect(firsts.filter(Boolean).length).toBe(1);
         if (!addBos && template.includes("bos_token")) expect(pieces.join("").startsWith(bos)).toBe(true);
       } finally {

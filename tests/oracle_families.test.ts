@@ -1,7 +1,7 @@
 // The model families beyond llama-2 (llm/arch) against llama.cpp's own forward pass (the
 // pinned CPU build through tools/ref/llama-run, node-llama-cpp's default context settings):
 // synthetic models made by `sis-llm mkmodel --arch` with the real vocabularies of ../shared
-// (Llama 3's, Qwen2's, GPT-2's under SmolLM's pre-tokenizer), in the types whose products the
+// (Llama 3's, Qwen2's, GPT-2's under SmolLM's pre-tokenizer; Gemma 3's from tools/lib/hf_vocab.mjs), in the types whose products the
 // engine computes in llama.cpp's x86 order, and in the Q4_K_M mix of llama.cpp's own quantizer
 // (tools/ref/llama-quantize: Q4_K and Q6_K where rows are a multiple of 256, its Q5_0 and Q8_0
 // fallbacks where they are not, as in the real models' 896-wide and 1536-wide layers), and
@@ -17,6 +17,7 @@ import { ROOT } from "../tools/lib/asbuild.mjs";
 import { llamaRun, llamaQuantize, ggmlRefUnavailable } from "../tools/ref/ggmlref.mjs";
 import { SHARED, HAVE_SHARED, SHARED_MISSING, withStringKey } from "./support/gguf_fixture.mjs";
 import { withKey, boolArray } from "../tools/lib/gguf_edit.mjs";
+import { gemma3Vocab } from "../tools/lib/hf_vocab.mjs";
 
 const DIR = resolve(ROOT, "build", "test-models");
 const CTX = 128;
@@ -43,7 +44,7 @@ const FAMILIES: { name: string; arch: string; vocab: () => string; types: string
   { name: "qwen3", arch: "qwen3", family: "Qwen3", vocab: () => join(SHARED, "vocab", "ggml-vocab-qwen2.gguf"),
     types: ["Q8_0", "Q4_0", "F16", "Q4_K_M"], heads: 4, kvHeads: 2, headDim: 64 },
   // gemma3 with a 16-token window (mkmodel: ctx/8): 32 greedy tokens run well past it
-  { name: "gemma3", arch: "gemma3", family: "Gemma 3", vocab: () => join(SHARED, "vocab", "ggml-vocab-llama-spm.gguf"),
+  { name: "gemma3", arch: "gemma3", family: "Gemma 3", vocab: gemma3Vocab,
     types: ["Q8_0", "Q4_0", "F16", "Q4_K_M"], heads: 4, kvHeads: 1, headDim: 64 },
   { name: "phi3 (LongRoPE short factors)", arch: "phi3", family: "Phi-3", vocab: () => join(SHARED, "vocab", "ggml-vocab-phi-3.gguf"),
     types: ["Q8_0", "Q4_0", "Q4_K_M"], heads: 4, kvHeads: 4, untied: true, ctx: [512, 128] },

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { SHARED, HAVE_SHARED, SHARED_MISSING, loadBytes, str, buildGGUF, T, withStringKey } from "./support/gguf_fixture.mjs";
 import { oracleModel, disposeOracle } from "./support/llamacpp_oracle.mjs";
 import { FIXED, randomStrings } from "./support/tokenizer_strings.mjs";
+import { gemma3Vocab } from "../tools/lib/hf_vocab.mjs";
 
 const VOCABS = ["ggml-vocab-llama-spm.gguf", "ggml-vocab-phi-3.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf",
   "ggml-vocab-qwen2.gguf", "ggml-vocab-qwen35.gguf"];
@@ -157,6 +158,22 @@ describe("tokenizer vs llama.cpp (node-llama-cpp), live", () => {
     expect(r.encodeDiffs).toEqual([]);
     expect(r.decodeDiffs).toEqual([]);
   });
+
+  // Gemma 3's own vocabulary (262144 SentencePiece pieces, no space prefix, whitespace runs and
+  // HTML tags as user-defined pieces), made from Google's tokenizer.json (tools/lib/hf_vocab.mjs),
+  // with every string of llama.cpp's SentencePiece test vectors and its chat turns
+  it(`gemma3 vocab (Gemma 3's SentencePiece): ${TEXTS.length} strings encode and decode the same`, async () => {
+    const gemma3 = gemma3Vocab();
+    const tok = await Tok.fromFile(gemma3);
+    expect(tok.info()).toMatchObject({ model: "llama", n: 262144, bos: 2, eos: 106, addBos: true, addEos: false, addSpacePrefix: false });
+    const turns = ["<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n", "<bos><pad> <mask> <unused7>x", "a\n\n\n\tb    c",
+      "<h1>Title</h1>\n<table><tr><td>1</td></tr></table>", "<start_of_image>  <end_of_image>"];
+    const own = HAVE_SHARED ? vectors("ggml-vocab-llama-spm.gguf").map(([t]) => t) : [];
+    const r = await compareWithLlamaCpp(gemma3, true, [...TEXTS, ...DIGITS, ...turns, ...own]);
+    expect(r.encodeDiffs).toEqual([]);
+    expect(r.decodeDiffs).toEqual([]);
+    expect(r.tokens).toBeGreaterThan(5000);
+  }, 120_000);
 
   // Llama 3's, Qwen2's and Qwen3.5's vocabularies (pre-tokenizers llama-bpe, qwen2, qwen35), and
   // GPT-2's under the names whose rules split digits first (smollm: no space clean-up;

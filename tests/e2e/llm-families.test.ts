@@ -7,7 +7,7 @@
 // context; `llmctl info` names the family and accounts for the memory, and the first greedy
 // tokens are llama.cpp's.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
-import { mkdirSync, existsSync, linkSync, copyFileSync } from "node:fs";
+import { mkdirSync, existsSync, linkSync, copyFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { SisMachine } from "../support/qemu-serial.mjs";
 import { Oracle, PINNED_MISSING } from "../support/llamacpp.mjs";
@@ -42,7 +42,9 @@ describe.skipIf(!!why)("today's small models in QEMU with 4 GiB" + (why ? ` (${w
       const p = await ensureShapedModel(shape, ftype);
       paths[shape] = p;
       const inDir = join(dir, basename(p));
-      if (!existsSync(inDir)) { try { linkSync(p, inDir); } catch { copyFileSync(p, inDir); } }
+      // the disk holds the model as made now (a model made again is a new file)
+      if (existsSync(inDir) && statSync(inDir).mtimeMs !== statSync(p).mtimeMs) rmSync(inDir);
+      if (!existsSync(inDir)) { try { linkSync(p, inDir); } catch { copyFileSync(p, inDir); utimesSync(inDir, statSync(p).atime, statSync(p).mtime); } }
     }
     mkdisk(dir, dir + ".img", { label: "sis-families" });
     m = await SisMachine.boot({ disk: dir + ".img", mem: "4G" });

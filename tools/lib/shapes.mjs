@@ -1,15 +1,17 @@
 // The shapes of the real models people run, for test and benchmark models with seeded random
 // weights (`sis-llm mkmodel --shape NAME`): each preset is the published model's family,
 // dimensions, context, RoPE base and norm epsilon (its config.json), with the vocabulary in
-// ../shared/vocab that has its tokenizer. The text such a model writes is nonsense; its
+// ../shared/vocab that has its tokenizer (Gemma 3's: made from its tokenizer.json by
+// tools/lib/hf_vocab.mjs, on first use). The text such a model writes is nonsense; its
 // memory, speed and code paths are the real model's.
 //
 // ensureShapedModel() makes one once, quantized by llama.cpp's own quantizer the way a user's
 // download is (tools/ref/llama-quantize), and caches it in build/bench/.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ROOT } from "./asbuild.mjs";
 import { withStringKey } from "./gguf_edit.mjs";
+import { gemma3Vocab } from "./hf_vocab.mjs";
 
 export const SHARED = resolve(ROOT, "../shared");
 const BENCH_DIR = resolve(ROOT, "build", "bench");
@@ -27,10 +29,10 @@ export const SHAPES = {
   // written as Q4_0 by mkmodel itself (`direct`), every matrix Q4_0
   "phi-3.5-mini": { title: "Phi-3.5-mini", arch: "phi3", dim: 3072, layers: 32, heads: 32, kvHeads: 32, ff: 8192, ctx: 131072,
     ropeBase: 10000, normEps: 1e-5, untied: true, vocab: vocab("phi-3"), direct: "Q4_0" },
-  // Gemma 3's own 262144-token vocabulary is not in ../shared: Llama 2's stands in (so the
-  // embedding is 20 M parameters, not 168 M); window 512 on 5 of every 6 layers
+  // Gemma 3's own 262144-token vocabulary (an embedding of 168 M parameters); window 512 on 5
+  // of every 6 layers
   "gemma-3-270m": { title: "Gemma-3-270M", arch: "gemma3", dim: 640, layers: 18, heads: 4, kvHeads: 1, headDim: 256, ff: 2048,
-    ctx: 32768, ropeBase: 1000000, normEps: 1e-6, vocab: vocab("llama-spm") },
+    ctx: 32768, ropeBase: 1000000, normEps: 1e-6, vocab: gemma3Vocab },
   // SmolLM2's own 49152-token vocabulary is not in ../shared: GPT-2's under its pre-tokenizer
   "smollm2-135m": { title: "SmolLM2-135M", arch: "llama", dim: 576, layers: 30, heads: 9, kvHeads: 3, ff: 1536, ctx: 8192,
     ropeBase: 100000, normEps: 1e-5, vocab: vocab("gpt-2"), pre: "smollm" },
@@ -44,9 +46,11 @@ export function shapeOptions(name, type = "F16", seed = 1) {
   return { ...dims, type, seed, untied };
 }
 
-/** The preset's vocabulary file (GPT-2's is renamed to the preset's pre-tokenizer in build/). */
+/** The preset's vocabulary file (GPT-2's is renamed to the preset's pre-tokenizer in build/;
+ *  Gemma 3's is made on first use). */
 export function shapeVocab(name) {
   const s = SHAPES[name];
+  if (typeof s.vocab === "function") return s.vocab();
   if (!existsSync(s.vocab)) throw new Error(`${s.vocab} is missing (the vocabularies live in ../shared/vocab)`);
   if (!s.pre) return s.vocab;
   mkdirSync(BENCH_DIR, { recursive: true });
@@ -64,7 +68,9 @@ export async function ensureShapedModel(name, ftype) {
   const direct = SHAPES[name]?.direct;
   if (direct && direct !== ftype) throw new Error(`${name} is made only as ${direct}`);
   const path = join(BENCH_DIR, `${name}-${ftype.toLowerCase()}.gguf`);
-  if (existsSync(path)) return path;
+  // made again when a vocabulary made here (Gemma 3's, tools/lib/hf_vocab.mjs) is newer
+  const made = typeof SHAPES[name]?.vocab === "function";
+  if (existsSync(path) && (!made || statSync(path).mtimeMs >= statSync(shapeVocab(name)).mtimeMs)) return path;
   const { LLM } = await import("./llm.mjs");
   const { llamaQuantize } = await import("../ref/ggmlref.mjs");
   mkdirSync(BENCH_DIR, { recursive: true });
