@@ -19,7 +19,7 @@ import { linearMemoryBytes } from "./memory/regions";
 import { initStorage, MODELS_PATH } from "./storage";
 import { Stat, FT_REG } from "./fs/fs";
 import { vfs } from "./fs/vfs";
-import { FEED_LINE, LINE_MAX, feed, prompt } from "../shell/editor";
+import { FEED_LINE, LINE_MAX, feed, prompt, showTail } from "../shell/editor";
 import { recoverFromTrap, runEditorLine, runQueuedLine } from "../shell/shell";
 import { fixed, ms } from "./lib/format";
 import { allCommands, duplicateCommands } from "../shell/registry";
@@ -44,7 +44,7 @@ export function kernel_poll(): void {
   }
   while (true) {
     const b = readByte();
-    if (b < 0) return;
+    if (b < 0) { showTail(); return; } // the input at hand is in: draw what it changed
     if (feed(b) == FEED_LINE) {
       commandStackPointer = __stack_pointer;
       runEditorLine();

@@ -44,6 +44,7 @@ let discarded: i32 = 0;
 let lineDone = false;      // the last line was handed out; the next byte starts a new one
 let swallowLF = false;     // the last line ended with CR: a LF right after it belongs to it
 let lastWasTab = false;    // a second Tab in a row lists the choices
+let tailStale = false;     // text inserted inside the line was echoed over its tail (showTail)
 
 // escape sequence state
 const ESC_NONE: i32 = 0;
@@ -100,6 +101,7 @@ function clearLine(): void {
   discarded = 0;
   lineDone = false;
   lastWasTab = false;
+  tailStale = false;
 }
 
 /** Forgets the line being edited and any escape sequence (after a trap); CR LF pairing is kept. */
@@ -143,6 +145,16 @@ function redrawTail(): void {
   moveLeft(columnsBetween(cursor, units));
 }
 
+/** Redraws the rest of the line after text was inserted inside it. Deferred to the end of
+ *  the input at hand (kernel_poll, when no byte is left) or to the next key that is not text:
+ *  a paste inside a long line is then drawn once, not once per character (N²/2 characters
+ *  for an N-byte paste). */
+export function showTail(): void {
+  if (!tailStale) return;
+  tailStale = false;
+  redrawTail();
+}
+
 /** Inserts bytes [p, p+n) as one unit of `kind` at the cursor; false when the line is full. */
 function insertUnit(p: usize, n: i32, kind: u8): bool {
   if (len + n > LINE_MAX) {
@@ -163,7 +175,7 @@ function insertUnit(p: usize, n: i32, kind: u8): bool {
   len += n;
   echoUnit(cursor);
   cursor++;
-  if (cursor < units) redrawTail();
+  if (cursor < units) tailStale = true;
   return true;
 }
 
@@ -356,6 +368,7 @@ function insertText(s: string): void {
   const p = changetype<usize>(bytes);
   for (let i = 0; i < bytes.byteLength; i++) storeByte(<u32>load<u8>(p + <usize>i));
   closePending();
+  showTail();
 }
 
 function commonPrefix(words: Array<string>): string {
@@ -485,6 +498,7 @@ export function feed(byte: i32): i32 {
     swallowLF = false;
     if (b == 0x0a) return FEED_MORE;
   }
+  if (tailStale && (esc != ESC_NONE || b < 0x20 || b == 0x7f)) showTail(); // a key, not text
   if (esc != ESC_NONE && escape(b)) return FEED_MORE;
   const tab = b == 0x09;
   const twice = tab && lastWasTab;

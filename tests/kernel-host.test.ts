@@ -310,6 +310,36 @@ describe("line editor", () => {
     expect(k.since(m2)).toMatch(/\r\nabc\r\nsis> $/);
   });
 
+  it("a paste inside a long line is drawn once, not once per character, and the screen shows the line", async () => {
+    const k = await boot();
+    // what a VT100 shows on the prompt's row: text, \b, CSI n D (left), CSI K (clear to the end)
+    const screen = (out: string) => {
+      const row: string[] = [];
+      let col = 0;
+      for (let i = 0; i < out.length; i++) {
+        const c = out[i];
+        if (c === "\r") col = 0;
+        else if (c === "\b") col = Math.max(0, col - 1);
+        else if (c === "\x1b") {
+          const m = /^\x1b\[(\d*)([A-Z])/.exec(out.slice(i));
+          if (!m) throw new Error(`unexpected escape ${JSON.stringify(out.slice(i, i + 8))}`);
+          if (m[2] === "D") col = Math.max(0, col - Number(m[1] || 1));
+          else if (m[2] === "K") row.length = col;
+          i += m[0].length - 1;
+        } else row[col++] = c;
+      }
+      return row.join("");
+    };
+    const m = k.mark();
+    // a 3000-character line, Home, past "echo ", then 1000 characters pasted: one read
+    k.send("echo " + "b".repeat(3000) + "\x1b[H" + "\x1b[C".repeat(5) + "a".repeat(1000));
+    const echoed = k.since(m);
+    expect(echoed.length).toBeLessThan(3 * 4005); // drawn once: about 2x the line, not 1000 x 3000
+    expect(screen(PROMPT + echoed)).toBe(PROMPT + "echo " + "a".repeat(1000) + "b".repeat(3000));
+    k.send("\r");
+    expect(k.since(m)).toContain("\r\n" + "a".repeat(1000) + "b".repeat(3000) + "\r\n" + PROMPT);
+  });
+
   it("Up/Down (and Ctrl-P/N) walk the history; the line being typed comes back; history lists it", async () => {
     const k = await boot();
     expect(await k.command("echo first")).toBe("first\n");

@@ -23,7 +23,7 @@ import { parseGrammar } from "../../llm/grammar/gbnf";
 import { GrammarMatcher } from "../../llm/grammar/matcher";
 import { jsonSchemaToGrammarUtf8 } from "../../llm/grammar/json_schema";
 import { parseArgs, parseNumber, parseUint } from "../../shell/args";
-import { FEED_LINE, feed, lineLength, linePtr, setCompleter } from "../../shell/editor";
+import { FEED_LINE, feed, lineLength, linePtr, setCompleter, showTail } from "../../shell/editor";
 import { completeLine } from "../../shell/completion";
 import { registerCommand, setArgCompleter } from "../../shell/registry";
 import { Completion } from "../../shell/editor";
@@ -178,6 +178,7 @@ export function fuzz_shell(p: usize, n: u32): i32 {
     const r = parseArgs(String.UTF8.decodeUnsafe(linePtr(), <usize>lineLength()));
     for (let k = 0; k < r.args.length; k++) { parseNumber(r.args[k]); parseUint(r.args[k], u32.MAX_VALUE); }
   }
+  showTail(); // as kernel_poll does once the input at hand is in
   return lines > 0 ? OK : REJECTED;
 }
 
