@@ -194,6 +194,7 @@ FUZZ_RT_OBJS := $(FUZZ)/obj/wasm-rt-impl.o $(FUZZ)/obj/wasm-rt-mem-impl.o
 # the module's export each target calls (fuzz_<name>), and the vocabulary it loads first
 FUZZ_EXPORT = $(if $(filter tokenizer_%,$*),tokenizer,$*)
 FUZZ_VOCAB_tokenizer_spm := $(CURDIR)/$(FUZZ)/seeds/vocab-spm.gguf
+FUZZ_VOCAB_gbnf := $(CURDIR)/$(FUZZ)/seeds/vocab-spm-512.gguf
 FUZZ_VOCAB_tokenizer_bpe := $(abspath ../shared/vocab/ggml-vocab-llama-bpe.gguf)
 
 FUZZ_CHECK = $(if $(filter-out $(FUZZ_TARGETS),$(TARGET)),$(error TARGET: no fuzz target $(filter-out $(FUZZ_TARGETS),$(TARGET)) (there are: $(FUZZ_TARGETS))))

@@ -21,6 +21,7 @@ import { StreamDecoder } from "../../llm/tokenizer/stream_decoder";
 import { ChatFormat } from "../../llm/chat_template";
 import { parseGrammar } from "../../llm/grammar/gbnf";
 import { GrammarMatcher } from "../../llm/grammar/matcher";
+import { GrammarVocab } from "../../llm/grammar/vocab";
 import { jsonSchemaToGrammarUtf8 } from "../../llm/grammar/json_schema";
 import { parseArgs, parseNumber, parseUint } from "../../shell/args";
 import { FEED_LINE, feed, lineLength, linePtr, setCompleter, showTail } from "../../shell/editor";
@@ -144,6 +145,7 @@ export function fuzzLoadVocab(p: usize, n: u32): string {
   if (!r.ok) return r.error;
   const t = Tokenizer.fromGGUF(r.file!);
   tok = t.tokenizer;
+  if (tok !== null) grammarVocab = new GrammarVocab(tok!);
   return t.error;
 }
 
@@ -194,18 +196,30 @@ export function fuzz_chat_template(p: usize, n: u32): i32 {
   return f.error.length == 0 ? OK : REJECTED;
 }
 
-// ---- grammars: GBNF text, then a matcher fed the text after the first NUL ----
+// ---- grammars: GBNF text, then a matcher fed the tokens after the first NUL ----
 
-const MATCH_BYTES: u32 = 64;
+const MATCH_TOKENS: u32 = 32;
 
+/** The grammar's view of the vocabulary setup loaded (sis-scribe's), made once per process. */
+let grammarVocab: GrammarVocab | null = null;
+
+/** The text before the first NUL parsed as GBNF with a vocabulary (so `<text>` token names
+ *  resolve), then a matcher asked which tokens may come first (the walk over the vocabulary's
+ *  trie) and fed the u16 token ids after the NUL while it allows them, as generation does. */
 export function fuzz_gbnf(p: usize, n: u32): i32 {
   let g = n;
   for (let i: u32 = 0; i < n; i++) if (load<u8>(p + i) == 0) { g = i; break; }
-  const r = parseGrammar(bytesAt(p, g), "root", null);
+  const r = parseGrammar(bytesAt(p, g), "root", tok);
   if (r.grammar === null) return REJECTED;
   const m = new GrammarMatcher(r.grammar!);
-  const end = min<u32>(n, g + 1 + MATCH_BYTES);
-  for (let i = g + 1; i < end; i++) if (!m.acceptToken(0, p + i, 1, false)) break;
+  const v = grammarVocab!;
+  m.allowedTokens(v, new Uint8Array(v.size));
+  const end = min<u32>(n, g + 1 + 2 * MATCH_TOKENS);
+  for (let i = g + 1; i + 2 <= end; i += 2) {
+    const id = <i32>load<u16>(p + i) % v.size;
+    if (!m.allows(v, id)) break;
+    m.acceptToken(id, v.piecePtr(id), v.pieceLen(id), v.isEog(id));
+  }
   return OK;
 }
 

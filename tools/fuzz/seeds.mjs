@@ -1,7 +1,7 @@
 // Seed inputs for the fuzz targets (tests/wasm/fuzz.ts), made from the real files SIS reads:
 // node tools/fuzz/seeds.mjs OUT_DIR writes OUT_DIR/<target>/ for every target, and
 // OUT_DIR/vocab-spm.gguf (sis-scribe-15m's vocabulary without its tensors, which the
-// tokenizer_spm target loads). Nothing here is committed: the seeds are made again from
+// tokenizer_spm target loads) and vocab-spm-512.gguf (its first 512 tokens: the gbnf target's). Nothing here is committed: the seeds are made again from
 // their sources, and only the minimized corpus that grows out of them is kept
 // (tests/fuzz/<target>/, docs/RELIABILITY.md). Sources that are absent (../shared,
 // llama.cpp's source bundle, mke2fs) leave their part out with a line saying so.
@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import { ROOT } from "../lib/asbuild.mjs";
 import { shrunkHeader } from "../lib/gguf_edit.mjs";
 import { spmVocab } from "./targets.mjs";
+import { gemma3Template } from "../lib/hf_vocab.mjs";
 import { llamaSourceFile, llamaSourceUnavailable } from "../ref/llama_source.mjs";
 import { cppCalls } from "../../tests/support/cpp_cases.mjs";
 import { FIXED, randomStrings } from "../../tests/support/tokenizer_strings.mjs";
@@ -127,13 +128,21 @@ function shellSeeds() {
 
 // chat templates: the real models' templates (../shared/vocab/templates)
 function templateSeeds() {
-  return sharedFiles("vocab/templates", ".jinja").map((f) => readFileSync(f));
+  const out = sharedFiles("vocab/templates", ".jinja").map((f) => readFileSync(f));
+  try { out.push(gemma3Template()); } catch (e) { skip("Gemma 3 template", e.message); } // not in that collection
+  return out;
 }
 
-// GBNF: the project's grammars, llama.cpp's example grammars and its parser and integration
-// tests' grammars; some followed by a NUL and text for the matcher
-function gbnfSeeds() {
+// gbnf: the project's grammars, llama.cpp's and those of its tests, a few naming tokens of
+// sis-scribe's vocabulary (the target loads its first 512 tokens), and each passing string of
+// llama.cpp's grammar tests after a NUL as the target reads it: sis-scribe's token ids, u16 each
+async function gbnfSeeds() {
   const out = readdirSync(join(ROOT, "models/grammars")).filter((f) => f.endsWith(".gbnf")).map((f) => readFileSync(join(ROOT, "models/grammars", f)));
+  out.push('root ::= "Hello" <[13]> [a-z]+', "root ::= ( !<[2]> )* <[2]>", 'root ::= <s> [0-9]+ | <unk> "x"', "root ::= <nothing-such>");
+  const { LLM } = await import("../lib/llm.mjs");
+  const llm = await LLM.create();
+  if (llm.load(SCRIBE) !== "") throw new Error(`seeds: ${SCRIBE} does not load`);
+  const asTokens = (text) => Buffer.from(Uint16Array.from(llm.tokenize(text.toString("utf8"), false)).buffer);
   const why = llamaSourceUnavailable();
   if (why) { skip("llama.cpp grammars", why); return out; }
   for (const name of ["arithmetic", "c", "chess", "english", "japanese", "json", "json_arr", "list"]) {
@@ -145,7 +154,7 @@ function gbnfSeeds() {
   const integration = llamaSourceFile("tests/test-grammar-integration.cpp") ?? "";
   for (const [, grammar, passing] of cppCalls(integration, "test_grammar")) {
     out.push(grammar);
-    if (passing.length) out.push(Buffer.concat([grammar, Buffer.from([0]), passing[0]]));
+    if (passing.length) out.push(Buffer.concat([grammar, Buffer.from([0]), asTokens(passing[0])]));
   }
   return out;
 }
@@ -167,6 +176,7 @@ function schemaSeeds() {
 const out = resolve(process.argv[2] ?? join(ROOT, "build/fuzz/seeds"));
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, "vocab-spm.gguf"), spmVocab());
+writeFileSync(join(out, "vocab-spm-512.gguf"), spmVocab(512));
 const text = textSeeds();
 const counts = {
   gguf: writeSeeds(join(out, "gguf"), ggufSeeds()),
@@ -175,7 +185,7 @@ const counts = {
   tokenizer_bpe: writeSeeds(join(out, "tokenizer_bpe"), text),
   shell: writeSeeds(join(out, "shell"), shellSeeds()),
   chat_template: writeSeeds(join(out, "chat_template"), templateSeeds()),
-  gbnf: writeSeeds(join(out, "gbnf"), gbnfSeeds()),
+  gbnf: writeSeeds(join(out, "gbnf"), await gbnfSeeds()),
   json_schema: writeSeeds(join(out, "json_schema"), schemaSeeds()),
 };
 console.log("seeds: " + Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ") + ` (in ${out})`);

@@ -8,15 +8,19 @@ import { shrunkHeader } from "../lib/gguf_edit.mjs";
 
 const BPE_VOCAB = resolve(ROOT, "../shared/vocab/ggml-vocab-llama-bpe.gguf");
 
-/** sis-scribe-15m's vocabulary: the model's header without its tensors. */
-export function spmVocab() {
-  return shrunkHeader(readFileSync(join(ROOT, "models/sis-scribe-15m-q4_0.gguf")), { tensors: false });
+/** sis-scribe-15m's vocabulary: the model's header without its tensors (its first `tokens`
+ *  tokens only, when given: a valid smaller vocabulary). */
+export function spmVocab(tokens = Infinity) {
+  return shrunkHeader(readFileSync(join(ROOT, "models/sis-scribe-15m-q4_0.gguf")), { tensors: false, maxArray: tokens });
 }
 
 /** name -> { exportName, vocab(): Buffer | null (null: absent here), missing: why not,
  *  fresh: each input needs a module of its own (the target keeps state between calls) } */
 export const TARGETS = {
-  gguf: {}, ext4: {}, chat_template: {}, gbnf: {}, json_schema: {},
+  gguf: {}, ext4: {}, chat_template: {}, json_schema: {},
+  // token names (<text>) resolve, and the matcher runs on tokens: 512 of them, so that asking
+  // which may come next (a walk over the whole vocabulary) takes a millisecond, not 250
+  gbnf: { vocab: () => spmVocab(512) },
   shell: { fresh: true }, // the line editor's line, history and escape state
   tokenizer_spm: { exportName: "fuzz_tokenizer", vocab: spmVocab },
   tokenizer_bpe: {
