@@ -11,7 +11,8 @@
 //              with tools/peer/setup.sh). SIS is compared with its best thread count.
 // Both prompts are the same text (Genesis 1:1-3) cut or repeated to P tokens.
 //
-//   node tools/bench-qemu.mjs [--only scribe|tinyllama|qwen2.5|llama3.2] [--prompt-tokens P] [--gen N]
+//   node tools/bench-qemu.mjs [--only scribe|tinyllama|qwen2.5|llama3.2|smollm2|qwen3|gemma3|phi3.5] [--prompt-tokens P] [--gen N]
+//   (the last four run only when named)
 //        [--cpu neoverse-n1] [--smp 2] [--more-smp 4] [--mem 4G] [--runs R]
 //        [--peer-threads 1,2] [--no-peer] [--no-scaling]
 //
@@ -45,6 +46,11 @@ const MODELS = {
   },
   "qwen2.5": { label: "Qwen2.5-0.5B shape Q4_0 (random weights)", shape: "qwen2.5-0.5b", ftype: "Q4_0", prompt: 16, gen: 8 },
   "llama3.2": { label: "Llama-3.2-1B shape Q4_0 (random weights)", shape: "llama-3.2-1b", ftype: "Q4_0", prompt: 16, gen: 8, ctx: 4096 },
+  // the other families' shapes, in the types tests/e2e/llm-families runs them (not in the default run)
+  smollm2: { label: "SmolLM2-135M shape Q8_0 (random weights)", shape: "smollm2-135m", ftype: "Q8_0", prompt: 16, gen: 8, optional: true },
+  qwen3: { label: "Qwen3-0.6B shape Q4_0 (random weights)", shape: "qwen3-0.6b", ftype: "Q4_0", prompt: 16, gen: 8, ctx: 4096, optional: true },
+  gemma3: { label: "Gemma-3-270M shape Q8_0 (random weights)", shape: "gemma-3-270m", ftype: "Q8_0", prompt: 16, gen: 8, ctx: 4096, optional: true },
+  "phi3.5": { label: "Phi-3.5-mini shape Q4_0 (random weights)", shape: "phi-3.5-mini", ftype: "Q4_0", prompt: 16, gen: 8, ctx: 4096, optional: true },
 };
 
 function parseArgs(argv) {
@@ -147,7 +153,7 @@ async function main() {
   console.log("| --- | --- | --- | --- | --- | --- |");
   const fmt = (x) => x.toFixed(2);
   for (const [key, m] of Object.entries(MODELS)) {
-    if (o.only && key !== o.only) continue;
+    if (o.only ? key !== o.only : m.optional) continue;
     if (m.make) await ensureTinyLlama(m);
     if (m.shape) m.path = await ensureShapedModel(m.shape, m.ftype);
     const P = o.prompt ?? m.prompt, N = o.gen ?? m.gen;
