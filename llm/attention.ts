@@ -23,6 +23,9 @@
 //
 // llama.cpp's view of the cache ("n_kv") is the cells in use rounded up to 256, at least 256
 // (llama_kv_cache::get_n_kv), within a cache that node-llama-cpp sizes to a multiple of 256.
+// A sliding-window layer has a cache of its own there (ringCells), in which positions wrap
+// around: past its size, the cells in view hold the window out of position order, and every
+// path above visits them in cell order.
 
 import { parallelFor } from "../kernel/parallel";
 import { Config } from "./model";
@@ -65,11 +68,43 @@ export function attentionWorkBytes(hd: i32, nBatch: i32): usize {
   return max(chunk, tiled);
 }
 
-/** One query row (q rounded to F16 at workQ16) over cache cells [c0, c1), all visible, with the
- *  F16 accumulator: the unnormalised sum at acc (f32 holding F16 values), M and S in work[0..1]. */
-function attendChunkF16(work: usize, acc: usize, keys: usize, values: usize, hd: i32, c0: i32, c1: i32, scale: f32): void {
-  let M = -Infinity as f32, S: f32 = 0;
+/** Cells of llama.cpp's cache for a sliding-window layer (llama_kv_cache_iswa): the window
+ *  plus one batch of node-llama-cpp's (its default, min(context, 512), plus the one it adds for
+ *  such models), rounded up to 256, within the whole cache. Position p sits in cell p mod that
+ *  ring, so past it the cells hold the window out of order; 0 when positions never wrap (the
+ *  ring is the whole cache). */
+function ringCells(window: i32, nCtx: i32): i32 {
+  const whole = (nCtx + 255) & ~255;
+  const ring = min(whole, (window + min(nCtx, 512) + 1 + 255) & ~255);
+  return ring < whole ? ring : 0;
+}
+
+/** The cell of position p (ring 0: the cache is not a ring). */
+// @ts-ignore: decorator
+@inline function cellOf(p: i32, ring: i32): i32 { return ring > 0 ? p % ring : p; }
+
+/** attendF16 over the positions [p0, p1), which sit in the cells from c0 on, that lie in cells
+ *  [x0, x1); whether there were any. */
+function attendCells(work: usize, acc: usize, keys: usize, values: usize, hd: i32, scale: f32,
+  p0: i32, p1: i32, c0: i32, x0: i32, x1: i32): bool {
+  const a = max(x0, c0), b = min(x1, c0 + (p1 - p0));
+  if (b <= a) return false;
+  attendF16(work, acc, keys, values, hd, a - c0 + p0, b - c0 + p0, scale);
+  return true;
+}
+
+/** Starts one query row's pass (attendF16): M = -inf, S = 0 in work[0..1], the sum at acc 0. */
+function attendStart(work: usize, acc: usize, hd: i32): void {
+  store<f32>(work, -Infinity);
+  store<f32>(work, 0, 4);
   memory.fill(acc, 0, <usize>hd << 2);
+}
+
+/** One query row (q rounded to F16 at workQ16) over the cached positions [c0, c1), all visible,
+ *  with the F16 accumulator, going on from attendStart or an earlier range: the unnormalised
+ *  sum at acc (f32 holding F16 values), M and S in work[0..1]. */
+function attendF16(work: usize, acc: usize, keys: usize, values: usize, hd: i32, c0: i32, c1: i32, scale: f32): void {
+  let M = load<f32>(work), S = load<f32>(work, 4);
   const rowBytes = <usize>hd << 1, q16 = workQ16(work, hd);
   for (let ic = c0; ic < c1; ic++) {
     const sc = dotF16(keys + <usize>ic * rowBytes, q16, hd) * scale;
@@ -114,7 +149,7 @@ function attendChunkF16(work: usize, acc: usize, keys: usize, values: usize, hd:
  * Tiles of 64 cells go outermost so that each is converted from F16 once for all the rows.
  */
 function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, pos0: i32, keys: usize, values: usize,
-  hd: i32, scale: f32, window: i32): void {
+  hd: i32, scale: f32, window: i32, ring: i32): void {
   const rowBytes = <usize>hd << 1;
   const w = work + 8;                                        // f32[64] the row's weights
   const kt = (work + 8 + (FA_TILE_KV << 2) + 15) & ~15;      // f32[hd][64] the tile's keys, transposed
@@ -126,23 +161,36 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
     store<f32>(ms + (<usize>t << 3), 0, 4);
     memory.fill(out + <usize>t * stride, 0, <usize>hd << 2);
   }
-  const cells = pos0 + n;
+  // the cells in view: positions [0, pos0 + n), or, once they have wrapped around a sliding-window
+  // layer's ring, its cells, cell c holding the newest position p = c (mod ring)
+  const end0 = pos0 + n, wrapped = ring > 0 && end0 > ring;
+  const cells = wrapped ? ring : end0;
   for (let ic = 0; ic < cells; ic += FA_TILE_KV) {
     const tileEnd = min(ic + FA_TILE_KV, cells);
+    // position of the tile's first cell; in a ring, cells past `turn` hold positions a ring older
+    const pos = wrapped ? ic + ring * ((end0 - 1 - ic) / ring) : ic;
+    const newer = wrapped ? (end0 - 1) % ring + 1 - ic : 0; // cells of the tile before the turn, if it has one
+    const turn = newer > 0 ? newer : FA_TILE_KV;
     for (let j = 0; j < FA_TILE_KV; j++) {
-      const c = ic + j;
+      const c = ic + j, p = j < turn ? pos + j : pos + j - ring;
       for (let d = 0; d < hd; d++) {
-        const kv: f32 = c < tileEnd ? f16ToF32(load<u16>(keys + <usize>c * rowBytes + (<usize>d << 1))) : 0;
+        const kv: f32 = c < tileEnd ? f16ToF32(load<u16>(keys + <usize>p * rowBytes + (<usize>d << 1))) : 0;
         store<f32>(kt + (<usize>(d * FA_TILE_KV + j) << 2), kv);
-        const vv: f32 = c < tileEnd ? f16ToF32(load<u16>(values + <usize>c * rowBytes + (<usize>d << 1))) : 0;
+        const vv: f32 = c < tileEnd ? f16ToF32(load<u16>(values + <usize>p * rowBytes + (<usize>d << 1))) : 0;
         store<f32>(vt + (<usize>(j * hd + d) << 2), vv);
       }
     }
-    for (let t = max(0, ic - pos0); t < n; t++) {            // the rows that see this tile
-      const end = min(tileEnd, pos0 + t + 1) - ic;           // cells of the tile the row sees
-      // a sliding window hides the row's cells before `begin` (weight 0, as under ggml's -inf mask)
-      const begin = window > 0 ? max(0, pos0 + t + 1 - window - ic) : 0;
-      if (begin >= end) continue;
+    for (let t = wrapped ? 0 : max(0, ic - pos0); t < n; t++) { // the rows that may see this tile
+      const qp = pos0 + t;
+      // the cells of the tile the row sees: positions up to its own, and (a sliding window)
+      // more than `window` back; the others weigh 0, as under ggml's -inf mask
+      const end = wrapped ? tileEnd - ic : min(tileEnd, qp + 1) - ic;
+      let seen = 0;
+      for (let j = 0; j < end; j++) {
+        const p = j < turn ? pos + j : pos + j - ring;
+        if (p <= qp && (window == 0 || p > qp - window)) seen++;
+      }
+      if (seen == 0) continue;
       const qr = q + <usize>t * stride, acc = out + <usize>t * stride;
       // scores: f32 fused multiply-add chains over the head dimension, 16 cells at a time (the
       // last group may run past the row's cells, never past the tile; those scores go unused)
@@ -162,11 +210,11 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
         v128.store(wp, f32x4.mul(a2, vscale), 32);
         v128.store(wp, f32x4.mul(a3, vscale), 48);
       }
-      for (let j = 0; j < begin; j++) store<f32>(w + (<usize>j << 2), -Infinity);
       let tileMax = -Infinity as f32;
-      for (let j = begin; j < end; j++) {
-        const a = load<f32>(w + (<usize>j << 2));
-        if (a > tileMax) tileMax = a;
+      for (let j = 0; j < end; j++) {
+        const p = j < turn ? pos + j : pos + j - ring;
+        if (p <= qp && (window == 0 || p > qp - window)) tileMax = max(tileMax, load<f32>(w + (<usize>j << 2)));
+        else store<f32>(w + (<usize>j << 2), -Infinity);
       }
       let M = load<f32>(ms + (<usize>t << 3)), S = load<f32>(ms + (<usize>t << 3), 4);
       const Mnew = max(M, tileMax);
@@ -230,41 +278,51 @@ export function flashAttention(out: usize, q: usize, kv: KVCache, layer: i32, po
   const scale = c.attnScale;
   const nb = max(batch, n);
   const tiled = nb >= FA_TILE_Q && hd % 8 == 0;
-  const split = nb == 1 && cellsInView(pos0 + 1, kv.nCtx) >= FA_SPLIT_KV;
+  // a sliding-window layer's cache: llama.cpp's own, of ring cells when positions wrap in it
+  const ring = window > 0 ? ringCells(window, kv.nCtx) : 0;
+  const viewCells = ring > 0 ? ring : kv.nCtx;
+  const split = nb == 1 && cellsInView(pos0 + 1, viewCells) >= FA_SPLIT_KV;
   const q16 = workQ16(work, hd), part = work + 8;
   if (tiled) {
     for (let h = h0; h < h1; h++) {
       const g = h / group;
       const off = <usize>(h * hd) << 2;
-      attendTiled(work, out + off, q + off, <usize>qDim << 2, n, pos0, kv.keys(layer, g), kv.values(layer, g), hd, scale, window);
+      attendTiled(work, out + off, q + off, <usize>qDim << 2, n, pos0, kv.keys(layer, g), kv.values(layer, g), hd, scale, window, ring);
     }
     return;
   }
   for (let t = 0; t < n; t++) {
-    const nVisible = pos0 + t + 1;
-    // a sliding window hides the cells more than `window` positions back, as llama.cpp's mask
-    // does (its masked cells are skipped, so starting later is the same)
-    const first = window > 0 ? max(0, nVisible - window) : 0;
+    // the positions the row sees, [lo, hi]: a sliding window hides those more than `window`
+    // back, as llama.cpp's mask does (its masked cells are skipped, so starting later is the
+    // same). In cell order they are one range [a0, a1), or, where they wrap around the ring,
+    // the newer ones [a0, a1) (from cell 0) and then the older ones [b0, b1).
+    const hi = pos0 + t, lo = window > 0 ? max(0, hi + 1 - window) : 0;
+    let a0 = lo, a1 = hi + 1, b0 = 0, b1 = 0;
+    if (ring > 0 && lo / ring != hi / ring) { b0 = lo; b1 = hi - hi % ring; a0 = b1; }
     for (let h = h0; h < h1; h++) {
       const g = h / group;
       const keys = kv.keys(layer, g), values = kv.values(layer, g);
       const qh = q + <usize>(t * qDim + h * hd) * 4, o = out + <usize>(t * qDim + h * hd) * 4;
       roundToF16(qh, q16, hd);
       if (!split) {
-        attendChunkF16(work, o, keys, values, hd, first, nVisible, scale);
+        attendStart(work, o, hd);
+        attendF16(work, o, keys, values, hd, a0, a1, scale);
+        if (b1 > b0) attendF16(work, o, keys, values, hd, b0, b1, scale);
         const S = load<f32>(work, 4);
         const inv: f32 = S == 0 ? 0 : <f32>1.0 / S;
         for (let d = 0; d < hd; d++) store<f32>(o + (<usize>d << 2), load<f32>(o + (<usize>d << 2)) * inv);
         continue;
       }
       // one chunk of cells per llama.cpp thread, merged in order
-      const chunk = (cellsInView(pos0 + 1, kv.nCtx) + threads - 1) / threads;
+      const chunk = (cellsInView(pos0 + 1, viewCells) + threads - 1) / threads;
       let Mf = -Infinity as f32, Sf: f32 = 0;
       memory.fill(o, 0, <usize>hd << 2);
       for (let th = 0; th < threads; th++) {
-        const c0 = max(th * chunk, first), c1 = min(th * chunk + chunk, nVisible);
-        if (c1 <= c0) continue;                // no visible cell: S = 0, skipped
-        attendChunkF16(work, part, keys, values, hd, c0, c1, scale);
+        attendStart(work, part, hd);
+        const x0 = th * chunk, x1 = x0 + chunk; // the chunk's cells; its visible ones in cell order
+        const inA = attendCells(work, part, keys, values, hd, scale, a0, a1, cellOf(a0, ring), x0, x1);
+        const inB = b1 > b0 && attendCells(work, part, keys, values, hd, scale, b0, b1, cellOf(b0, ring), x0, x1);
+        if (!inA && !inB) continue;            // no visible cell: S = 0, skipped
         const Mc = load<f32>(work), Sc = load<f32>(work, 4);
         if (Sc == 0) continue;
         const Mn = max(Mf, Mc);

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { LLM } from "../tools/lib/llm.mjs";
 import { ROOT } from "../tools/lib/asbuild.mjs";
-import { llamaRun, llamaQuantize, ggmlRefUnavailable } from "../tools/ref/ggmlref.mjs";
+import { llamaRun, llamaRunAsync, llamaQuantize, ggmlRefUnavailable } from "../tools/ref/ggmlref.mjs";
 import { SHARED, HAVE_SHARED, SHARED_MISSING, withStringKey } from "./support/gguf_fixture.mjs";
 import { withKey, boolArray } from "../tools/lib/gguf_edit.mjs";
 import { gemma3Vocab } from "../tools/lib/hf_vocab.mjs";
@@ -111,6 +111,36 @@ describe.skipIf(!!why)("model families vs llama.cpp" + (why ? ` (${why})` : ""),
       });
     }
   }
+
+  // llama.cpp keeps a sliding-window layer's keys and values in a cache of its own, the window
+  // plus one batch rounded up to 256 cells (768 here: window 128, node-llama-cpp's batch of 512
+  // plus one), position p in cell p mod 768, and attends over cells in cell order. Past 768
+  // positions the window wraps around it, and the order of the sums changes: a prompt of 800
+  // tokens (its second batch of 288 crosses the turn: the tiled path) and 100 tokens generated
+  // after it (one at a time: the cells in four chunks, merged in order) check both.
+  it("gemma3 past the turn of its window cache: a long prompt, then generation, bit for bit", async () => {
+    const ctx = 1024;
+    const path = resolve(DIR, "family-gemma3-ring.gguf");
+    writeFileSync(path, llm.mkmodel({ vocab: join(SHARED, "vocab", "ggml-vocab-llama-spm.gguf"), arch: "gemma3", dim: 128, layers: 2,
+      heads: 4, kvHeads: 1, headDim: 64, ff: 256, type: "Q8_0", ctx, seed: 7 })); // window ctx/8 = 128
+    expect(llm.load(path, ctx)).toBe("");
+    const prompt = "Hello world, this is".repeat(160);
+    const pt = llm.tokenize(prompt, true);
+    expect(pt.length).toBeGreaterThan(768);
+    const ref = await llamaRunAsync(path, pt, { gen: 100, ctx, threads: 4 }); // past 512 cells the thread count matters
+    expect(llm.begin(prompt, { temperature: 0, maxTokens: 101 })).toBe("");
+    const ours: number[] = [];
+    for (let s = 0; s <= 100; s++) {
+      if (s % 10 == 0) await new Promise((r) => setImmediate(r)); // let the test runner's messages through
+      const r = llm.next();
+      const a = llm.logits(), b = ref.logits[s];
+      let differ = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
+      expect(differ, `step ${s}: logits that differ from llama.cpp's`).toBe(0);
+      if (r.token !== undefined && s < 100) ours.push(r.token);
+    }
+    expect(ours).toEqual(ref.tokens.slice(0, 100));
+  }, 300_000);
 
   // Some converters write gemma3's sliding_window_pattern as per-layer flags; this llama.cpp
   // reads the key only as a number and keeps its default (every 6th layer global) for an

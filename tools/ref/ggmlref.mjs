@@ -7,7 +7,7 @@
 // forward pass with node-llama-cpp's default context settings, for logits and graph tensors.
 //
 //   node tools/ref/ggmlref.mjs build        build (or reuse) build/ref/ggml-ref, llama-run and llama-quantize, print their paths
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -134,15 +134,37 @@ export function llamaQuantize(input, output, ftype) {
  * tensors are the graph tensors whose names start with one of `dump` ("*": all), in graph order.
  * The pinned CPU build (tools/ref/pinned.mjs) runs it; `hostBuild` lets ggml pick this host's own.
  */
-export function llamaRun(model, tokens, { gen = 0, ctx = 256, batch, threads = 4, fa = "auto", dump = [], hostBuild = false, grammar } = {}) {
+export function llamaRun(model, tokens, opts = {}) {
+  const run = llamaRunStart(model, tokens, opts);
+  try {
+    return run.finish(execFileSync(run.bin, run.args, run.options));
+  } finally {
+    run.cleanup();
+  }
+}
+
+/** llamaRun without blocking the event loop while llama.cpp runs (a long run inside a test
+ *  would otherwise starve the test runner's messages). */
+export async function llamaRunAsync(model, tokens, opts = {}) {
+  const run = llamaRunStart(model, tokens, opts);
+  try {
+    const out = await new Promise((ok, fail) => execFile(run.bin, run.args, run.options, (e, stdout) => (e ? fail(e) : ok(stdout))));
+    return run.finish(out);
+  } finally {
+    run.cleanup();
+  }
+}
+
+/** llamaRun's command line, and the reading of what it wrote. */
+function llamaRunStart(model, tokens, { gen = 0, ctx = 256, batch, threads = 4, fa = "auto", dump = [], hostBuild = false, grammar } = {}) {
   const bin = ensureLlamaRun();
   const dir = mkdtempSync(join(tmpdir(), "llama-run-"));
-  try {
-    const args = [model, dir, "--tokens", tokens.join(","), "--gen", gen, "--ctx", ctx, "--threads", threads, "--fa", fa];
-    if (batch) args.push("--batch", batch);
-    if (dump.length) args.push("--dump", dump.join(","));
-    if (grammar !== undefined) { writeFileSync(join(dir, "grammar.gbnf"), grammar); args.push("--grammar", join(dir, "grammar.gbnf")); }
-    const out = execFileSync(bin, args.map(String), { env: { ...process.env, GGML_BACKEND_DIR: hostBuild ? LIBS : pinnedBinsDir() }, encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] });
+  const args = [model, dir, "--tokens", tokens.join(","), "--gen", gen, "--ctx", ctx, "--threads", threads, "--fa", fa];
+  if (batch) args.push("--batch", batch);
+  if (dump.length) args.push("--dump", dump.join(","));
+  if (grammar !== undefined) { writeFileSync(join(dir, "grammar.gbnf"), grammar); args.push("--grammar", join(dir, "grammar.gbnf")); }
+  const options = { env: { ...process.env, GGML_BACKEND_DIR: hostBuild ? LIBS : pinnedBinsDir() }, encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] };
+  const finish = (out) => {
     const all = readFileSync(join(dir, "logits.f32"));
     const lf = new Float32Array(all.buffer, all.byteOffset, all.byteLength / 4);
     const greedy = readFileSync(join(dir, "tokens.txt"), "utf8").split("\n").filter(Boolean).map(Number);
@@ -157,9 +179,8 @@ export function llamaRun(model, tokens, { gen = 0, ctx = 256, batch, threads = 4
       tensors.push({ name: m[7], step: +m[2], shape: [+m[3], +m[4], +m[5], +m[6]], data: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice() });
     }
     return { logits, tokens: greedy, tensors };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  };
+  return { bin, args: args.map(String), options, finish, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 let hostCpu = null;

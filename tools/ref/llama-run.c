@@ -9,7 +9,8 @@
 //     --tokens 1,2,3   prompt token ids (required)
 //     --gen N          greedy tokens to decode one at a time after the prompt (default 0)
 //     --ctx N          context size (default 256)
-//     --batch N        n_batch = n_ubatch, as node-llama-cpp sets both (default min(ctx, 512))
+//     --batch N        n_batch = n_ubatch, as node-llama-cpp sets both (default min(ctx, 512);
+//                      plus one for a model with sliding-window layers, as it adds)
 //     --threads N      threads (default 4: node-llama-cpp's default on machines with <= 4 cores)
 //     --fa auto|on|off flash attention (default auto, llama.cpp's and node-llama-cpp's default)
 //     --dump a,b       dump graph tensors whose names start with any of these prefixes (* = all)
@@ -138,11 +139,14 @@ int main(int argc, char **argv) {
     cand = malloc(sizeof *cand * (size_t)n_vocab);
   }
 
-  // node-llama-cpp's AddonContext: n_batch = n_ubatch = batchSize, threads for both phases
+  // node-llama-cpp's AddonContext: n_batch = n_ubatch = batchSize, one more for a model with
+  // sliding-window layers (LlamaContext: "+1 to handle edge cases with SWA KV cache", which also
+  // sizes llama.cpp's window cache); threads for both phases. The prompt still goes in batches of
+  // batchSize.
   struct llama_context_params cp = llama_context_default_params();
   cp.n_ctx = ctx;
-  cp.n_batch = batch;
-  cp.n_ubatch = batch;
+  cp.n_batch = batch + (llama_model_n_swa(model) > 0);
+  cp.n_ubatch = cp.n_batch;
   cp.n_seq_max = 1;
   cp.n_threads = threads;
   cp.n_threads_batch = threads;
