@@ -172,7 +172,7 @@ test: setup
 	npx vitest run
 
 # ---- fuzzing (docs/RELIABILITY.md) -------------------------------------------------------
-# `make fuzz [TARGET=gguf] [SECONDS=n]`: libFuzzer over tests/wasm/fuzz.ts, the kernel's own
+# `make fuzz [TARGET=gguf] [SECONDS=n]` (n: CPU seconds per target): libFuzzer over tests/wasm/fuzz.ts, the kernel's own
 # parsers as wasm2c's C, built for this host with AddressSanitizer and UBSan around wabt's host
 # runtime (not boot/runtime.c). `make fuzz-merge` minimizes what the runs found into tests/fuzz/.
 FUZZ_TARGETS := gguf ext4 tokenizer_spm tokenizer_bpe shell chat_template gbnf json_schema

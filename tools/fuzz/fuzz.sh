@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the fuzz targets that `make fuzz` built (build/fuzz/bin/<target>); docs/RELIABILITY.md.
-#   tools/fuzz/fuzz.sh run SECONDS TARGET...   fuzz each target for SECONDS, one after the other
+#   tools/fuzz/fuzz.sh run SECONDS TARGET...   fuzz each target for SECONDS of CPU time, one after the other
 #   tools/fuzz/fuzz.sh merge 0 TARGET...       minimize everything found into tests/fuzz/<target>/corpus
 #   tools/fuzz/fuzz.sh totals 0 [TARGET...]    CPU time and inputs per target, from tests/fuzz/runs.tsv
 # Inputs come from three places: build/fuzz/corpus/<target> (what earlier runs found; new
@@ -68,21 +68,23 @@ for t in "$@"; do
   mkdir -p "$F/corpus/$t" "$F/findings/$t" "$F/logs"
   case $mode in
   run)
-    # libFuzzer's -timeout counts wall-clock time, so a fuzzer at nice 19 that other work
-    # starves can stop on an input that is not slow. Such a "timeout" is run again alone at
-    # normal priority: if it finishes inside the limit it was the machine, not the input; it
-    # is set aside in findings/<target>/starved and fuzzing goes on for the time left.
-    deadline=$(( $(date +%s) + seconds ))
+    # SECONDS is CPU time (user + system): a fuzzer at nice 19 gets what other work leaves, and
+    # runs again until it has had that much. libFuzzer's -timeout counts wall-clock time, so a
+    # starved fuzzer can also stop on an input that is not slow. Such a "timeout" is run again
+    # alone at normal priority: if it finishes inside the limit it was the machine, not the
+    # input; it is set aside in findings/<target>/starved and fuzzing goes on.
+    used=0
     while :; do
-      left=$(( deadline - $(date +%s) ))
+      left=$(( seconds - used ))
       [ "$left" -ge 5 ] || break
-      echo "fuzz: $t for $left s (log: $F/logs/$t.log)"
+      echo "fuzz: $t for $left s of CPU (log: $F/logs/$t.log)"
       log=$F/logs/$t.log status=0 wall0=$(date +%s)
       ls "$F/findings/$t" > "$F/findings/$t.before"
       # bash's time keyword: the run's user and system CPU seconds
       { time nice -n 19 "$F/bin/$t" "${LIMITS[@]}" -max_len="$(max_len "$t")" -max_total_time="$left" -print_final_stats=1 \
         -artifact_prefix="$F/findings/$t/" "$F/corpus/$t" "$F/committed/$t" "$F/seeds/$t" > "$log" 2>&1 ; } 2> "$log.cpu" || status=$?
       cpu=$(awk '{ printf "%d", $1 + $2 }' "$log.cpu") wall=$(( $(date +%s) - wall0 ))
+      used=$(( used + cpu ))
       # the last status line (inputs run, cov: edges, ft: features) and the average speed
       last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
       echo "fuzz: $t: $last"
@@ -109,7 +111,7 @@ for t in "$@"; do
         echo "fuzz: $t FAILED (exit $status): the input is in $F/findings/$t/; log $log" >&2
         exit 1
       fi
-      [ $status -eq 0 ] && break
+      [ $status -eq 0 ] && [ "$wall" -lt 2 ] && break # it did not run: nothing more will come of it
     done
     ;;
   merge)
