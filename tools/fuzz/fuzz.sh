@@ -50,10 +50,10 @@ replay() {
 }
 
 if [ "$mode" = totals ]; then
-  # per target: CPU hours, inputs run, the last coverage, and runs that stopped on a finding
+  # per target: CPU hours, inputs run, the most coverage a run reached, and runs that stopped on a finding
   printf "%-14s %9s %8s %13s %6s %6s %8s\n" target "CPU h" runs inputs cov ft findings
   awk -F'\t' -v want=" $* " 'NR > 1 && (want == "  " || index(want, " " $3 " ")) {
-      cpu[$3] += $4; ex[$3] += $6; cov[$3] = $7; ft[$3] = $8; n[$3]++; if ($9 ~ /^finding/) f[$3]++ }
+      cpu[$3] += $4; ex[$3] += $6; if ($7 > cov[$3]) cov[$3] = $7; if ($8 > ft[$3]) ft[$3] = $8; n[$3]++; if ($9 ~ /^finding/) f[$3]++ }
     END { for (t in cpu) printf "%-14s %9.2f %8d %13d %6s %6s %8d\n", t, cpu[t] / 3600, n[t], ex[t], cov[t], ft[t], f[t] }' \
     tests/fuzz/runs.tsv | sort
   exit 0
