@@ -95,7 +95,9 @@ for t in "$@"; do
       ft=$(echo "$last" | grep -oE 'ft: [0-9]+' | grep -oE '[0-9]+' || true)
       new=$(ls "$F/findings/$t" | comm -13 "$F/findings/$t.before" - | grep -v '^starved$' | head -1 || true)
       outcome=ok
-      if [ $status -ne 0 ]; then
+      if [ $status -eq 72 ]; then
+        outcome="interrupted" # libFuzzer's exit code after SIGINT: someone stopped it
+      elif [ $status -ne 0 ]; then
         outcome="finding $new"
         if [ -n "$new" ] && [[ $new == timeout-* ]] && again=$(replay "$t" "$F/findings/$t/$new"); then
           mkdir -p "$F/findings/$t/starved"
@@ -111,6 +113,7 @@ for t in "$@"; do
         echo "fuzz: $t FAILED (exit $status): the input is in $F/findings/$t/; log $log" >&2
         exit 1
       fi
+      [ $status -eq 72 ] && exit 130
       [ $status -eq 0 ] && [ "$wall" -lt 2 ] && break # it did not run: nothing more will come of it
     done
     ;;
