@@ -93,6 +93,16 @@ function attendCells(work: usize, acc: usize, keys: usize, values: usize, hd: i3
   return true;
 }
 
+/** Whether the row at position q sees position p: not after it and, under a sliding window,
+ *  not `window` or more back (llama.cpp's causal and SWA masks). */
+// @ts-ignore: decorator
+@inline function sees(p: i32, q: i32, window: i32): bool { return p <= q && (window == 0 || p > q - window); }
+
+/** The position in cell j of a tile whose first cell holds `pos`: the ring's turn (cells j >=
+ *  turn hold positions a ring older) or none (turn = FA_TILE_KV). */
+// @ts-ignore: decorator
+@inline function tileCellPos(pos: i32, j: i32, turn: i32, ring: i32): i32 { return j < turn ? pos + j : pos + j - ring; }
+
 /** Starts one query row's pass (attendF16): M = -inf, S = 0 in work[0..1], the sum at acc 0. */
 function attendStart(work: usize, acc: usize, hd: i32): void {
   store<f32>(work, -Infinity);
@@ -172,7 +182,7 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
     const newer = wrapped ? (end0 - 1) % ring + 1 - ic : 0; // cells of the tile before the turn, if it has one
     const turn = newer > 0 ? newer : FA_TILE_KV;
     for (let j = 0; j < FA_TILE_KV; j++) {
-      const c = ic + j, p = j < turn ? pos + j : pos + j - ring;
+      const c = ic + j, p = tileCellPos(pos, j, turn, ring);
       for (let d = 0; d < hd; d++) {
         const kv: f32 = c < tileEnd ? f16ToF32(load<u16>(keys + <usize>p * rowBytes + (<usize>d << 1))) : 0;
         store<f32>(kt + (<usize>(d * FA_TILE_KV + j) << 2), kv);
@@ -182,15 +192,13 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
     }
     for (let t = wrapped ? 0 : max(0, ic - pos0); t < n; t++) { // the rows that may see this tile
       const qp = pos0 + t;
-      // the cells of the tile the row sees: positions up to its own, and (a sliding window)
-      // more than `window` back; the others weigh 0, as under ggml's -inf mask
+      // the cells of the tile the row sees (sees()); the others weigh 0, as under ggml's -inf
+      // mask. In order, the row's positions end at `end`; a ring's may be anywhere in the tile.
       const end = wrapped ? tileEnd - ic : min(tileEnd, qp + 1) - ic;
-      let seen = 0;
-      for (let j = 0; j < end; j++) {
-        const p = j < turn ? pos + j : pos + j - ring;
-        if (p <= qp && (window == 0 || p > qp - window)) seen++;
-      }
-      if (seen == 0) continue;
+      let any = false;
+      if (wrapped) for (let j = 0; j < end && !any; j++) any = sees(tileCellPos(pos, j, turn, ring), qp, window);
+      else any = end > 0 && sees(ic + end - 1, qp, window); // its newest cell here, if any
+      if (!any) continue;
       const qr = q + <usize>t * stride, acc = out + <usize>t * stride;
       // scores: f32 fused multiply-add chains over the head dimension, 16 cells at a time (the
       // last group may run past the row's cells, never past the tile; those scores go unused)
@@ -212,8 +220,7 @@ function attendTiled(work: usize, out: usize, q: usize, stride: usize, n: i32, p
       }
       let tileMax = -Infinity as f32;
       for (let j = 0; j < end; j++) {
-        const p = j < turn ? pos + j : pos + j - ring;
-        if (p <= qp && (window == 0 || p > qp - window)) tileMax = max(tileMax, load<f32>(w + (<usize>j << 2)));
+        if (sees(tileCellPos(pos, j, turn, ring), qp, window)) tileMax = max(tileMax, load<f32>(w + (<usize>j << 2)));
         else store<f32>(w + (<usize>j << 2), -Infinity);
       }
       let M = load<f32>(ms + (<usize>t << 3)), S = load<f32>(ms + (<usize>t << 3), 4);
