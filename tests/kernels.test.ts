@@ -244,16 +244,17 @@ describe.skipIf(!!REF_MISSING)(withRef("IQ4_NL (no quantizer here: random blocks
 
 describe.skipIf(!!REF_MISSING)(withRef("the kernel's build of the products (SIS_AOT) equals llama.cpp's x86 mul_mat"), () => {
   // The module wasm2c lowers for the kernel drops the code shaped for V8 and multiplies Q4_0
-  // by two tokens at a time (llm/quant/q4_0.ts tile16x2); run here, it must give the same bits.
+  // by four tokens at a time on prepared activations (llm/quant/q4_0.ts tile4x4); run here, it
+  // must give the same bits.
   let a: Mem;
   beforeAll(async () => { a = new Mem(await instantiate(await compile("tests/wasm/kernels.ts", { aot: true }))); });
   for (const type of [T.Q4_0, T.Q8_0]) {
-    it(`${NAME[type]}: 16, 24, 40 and 13 rows, 1 to 5 activation rows, and a NaN weight scale`, () => {
+    it(`${NAME[type]}: 16, 24, 40 and 13 rows, 1 to 9 activation rows, and a NaN weight scale`, () => {
       const k = 512;
       for (const rows of [16, 24, 40, 13]) {
         const w = weights(type, k, rows, 1300 + rows + type);
         if (rows === 40) { w[7 * rowBytes(type, k) + 2 * (rowBytes(type, k) / (k / 32)) + 1] = 0x7e; } // row 7, block 2: NaN scale
-        for (const n of [1, 2, 3, 5]) {
+        for (const n of [1, 2, 3, 4, 5, 8, 9]) {
           const { x, xq } = activations(type, k, n, 1700 + n);
           const ab = m.x.activationBytes(type, k) >>> 0;
           const wp = a.load(w), xp = a.load(m.u8(xq, ab * n)), out = a.alloc(rows * n * 4);

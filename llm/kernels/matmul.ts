@@ -95,7 +95,7 @@ export function quantizeActivations(x: usize, k: i32, wType: u32, dst: usize): b
 /** Work bytes gemm needs for nt activation rows of k with weights of wType. */
 function gemmWorkBytes(wType: u32, k: i32, nt: i32): usize {
   switch (wType) {
-    case GGML_Q4_0: return q4_0.gemmWorkBytes(k);
+    case GGML_Q4_0: return q4_0.gemmWorkBytes(k, nt);
     case GGML_Q5_0: return q5_0.gemmWorkBytes(k);
     case GGML_IQ4_NL: return iq4_nl.gemmWorkBytes(k);
     case GGML_Q4_K: return q4_k.gemmWorkBytes(k, nt);

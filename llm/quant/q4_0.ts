@@ -182,7 +182,14 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
 /** fold2(a, b), fold2(c, d) -> i32 [a, b, c, d] (pairs of i16 lanes within +-30720, widened). */
 // @ts-ignore: decorator
 @inline function fold4(ab: v128, cd: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7)));
+  return widenPairs(i16x8.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7)));
+}
+
+/** i32 lanes, each the sum of its two i16 halves: extadd_pairwise, which TCG runs as a helper
+ *  call (~5 ns), as four inline shifts and adds when compiled ahead of time. */
+// @ts-ignore: decorator
+@inline function widenPairs(v: v128): v128 {
+  return SIS_AOT ? i32x4.add(i32x4.shr_s(v, 16), i32x4.shr_s(i32x4.shl(v, 16), 16)) : i32x4.extadd_pairwise_i16x8_s(v);
 }
 
 /** sumi of four rows (q, q + ws, ...) for one block, as f32x4 (exact: |sumi| < 2^24); stores
@@ -319,61 +326,76 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
   v128.store(out, c0); v128.store(out, c1, 16);
 }
 
-// Sixteen weight rows x two tokens, for code compiled ahead of time (SIS_AOT): the two tokens'
-// sums4 read the same weights and shift them the same way, which clang computes once; under
-// QEMU's TCG, where every instruction costs, that saves a third of the integer work per token.
-function tile16x2(out: usize, os: usize, w0: usize, ws: usize, x0: usize, xs: usize, k: i32): void {
+// ---- Prompts compiled ahead of time: four rows x four tokens on prepared activations ----
+//
+// Under QEMU's TCG an integer vector op costs under a nanosecond and a float one 11-27 ns (a
+// library call per lane), so the tiles' float part (three ops per four rows and token) is fixed
+// and the integer part is what can shrink. For a batch, what the tiles above work out from each
+// token's block every time (Y0..Y3, 8*sum(y), halfRaised(dy): ~20 integer ops and two float
+// multiplies) is prepared once per product (prepare), and four tokens share each block's weight
+// loads, shifts and scales (tile4x4). TinyLlama-shaped prefill in QEMU: see docs/BENCHMARKS.md.
+
+/** Bytes of one token's block as prepare writes it: Y0..Y3 (i16x8 each), 8*sum(y) (i32),
+ *  halfRaised(dy) (f32), 8 bytes of padding. */
+const PREP_BYTES: i32 = 80;
+
+/** Work bytes prepare needs for nt tokens of k. */
+function prepareBytes(k: i32, nt: i32): usize { return <usize>(k / QK) * <usize>nt * <usize>PREP_BYTES; }
+
+/** The nt tokens' blocks at x (Q8_0 rows xStride apart) as tile4x4 reads them: block i of token
+ *  t at dst + (i*nt + t)*PREP_BYTES. */
+function prepare(dst: usize, x: usize, xStride: usize, nt: i32, k: i32): void {
+  const nb = k / QK, bs = <usize>nt * PREP_BYTES;
+  for (let t = 0; t < nt; t++) {
+    let y = x + <usize>t * xStride, d = dst + <usize>t * PREP_BYTES;
+    for (let i = 0; i < nb; i++) {
+      const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
+      const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
+      v128.store(d, ye0);
+      v128.store(d, i16x8.sub(ye1, i16x8.shl(ye0, 4)), 16);
+      v128.store(d, i16x8.sub(yo0, i16x8.shl(ye1, 4)), 32);
+      v128.store(d, i16x8.sub(yo1, i16x8.shl(yo0, 4)), 48);
+      store<i32>(d, i32x4.extract_lane(offset8(ye0, yo0, ye1, yo1), 0), 64);
+      store<f32>(d, halfRaised(y), 68);
+      y += Q8_BYTES; d += bs;
+    }
+  }
+}
+
+/** sumi of four rows (q, q + ws, ...) for one block and one prepared token block at y, as f32x4. */
+// @ts-ignore: decorator
+@inline function preparedSums4(q: usize, ws: usize, y: usize): v128 {
+  const Y0 = v128.load(y), Y1 = v128.load(y, 16), Y2 = v128.load(y, 32), Y3 = v128.load(y, 48);
+  const q2 = q + (ws << 1);
+  const ab = fold2(q4p(v128.load(q, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q + ws, 2), Y0, Y1, Y2, Y3));
+  const cd = fold2(q4p(v128.load(q2, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q2 + ws, 2), Y0, Y1, Y2, Y3));
+  return f32x4.convert_i32x4_s(i32x4.sub(fold4(ab, cd), v128.load32_splat(y, 64)));
+}
+
+// Four weight rows x four tokens (out + t*os, x + t*xs for the exact path; their prepared blocks
+// at y + t*PREP_BYTES, a block's ys bytes apart). The four tokens' preparedSums4 load and shift
+// the same weights, which clang computes once.
+function tile4x4(out: usize, os: usize, w0: usize, ws: usize, y0: usize, ys: usize, x0: usize, xs: usize, k: i32): void {
   const nb = k / QK;
-  const ws4 = ws << 2;
-  let p = w0, y = x0;
   const hm = v128.load(VK, K_HMASK);
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  let p = w0, y = y0;
+  let a = f32x4.splat(0), b = a, c = a, d = a;
   let special: u64 = 0;
   for (let i = 0; i < nb; i++) {
-    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
-    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
-    const cy = offset8(ye0, yo0, ye1, yo1);
-    const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
-    const dyr = f32x4.splat(halfRaised(y));
-    const z = y + xs;
-    const z0 = v128.load(z, 2), z1 = v128.load(z, 18);
-    const ze0 = evens(z0), zo0 = odds(z0), ze1 = evens(z1), zo1 = odds(z1);
-    const cz = offset8(ze0, zo0, ze1, zo1);
-    const Z1 = i16x8.sub(ze1, i16x8.shl(ze0, 4)), Z2 = i16x8.sub(zo0, i16x8.shl(ze1, 4)), Z3 = i16x8.sub(zo1, i16x8.shl(zo0, 4));
-    const dzr = f32x4.splat(halfRaised(z));
-    const h0 = scaleBits4(p, ws);
-    special |= specialHalves(h0);
-    const s0 = halvesRawOf(h0, hm);
-    a0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out), f32x4.mul(s0, dyr), a0);
-    b0 = fma32x4(sums4(p, ws, ze0, Z1, Z2, Z3, cz, out), f32x4.mul(s0, dzr), b0);
-    const q1 = p + ws4;
-    const h1 = scaleBits4(q1, ws);
-    special |= specialHalves(h1);
-    const s1 = halvesRawOf(h1, hm);
-    a1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out), f32x4.mul(s1, dyr), a1);
-    b1 = fma32x4(sums4(q1, ws, ze0, Z1, Z2, Z3, cz, out), f32x4.mul(s1, dzr), b1);
-    const q2 = q1 + ws4;
-    const h2 = scaleBits4(q2, ws);
-    special |= specialHalves(h2);
-    const s2 = halvesRawOf(h2, hm);
-    a2 = fma32x4(sums4(q2, ws, ye0, Y1, Y2, Y3, cy, out), f32x4.mul(s2, dyr), a2);
-    b2 = fma32x4(sums4(q2, ws, ze0, Z1, Z2, Z3, cz, out), f32x4.mul(s2, dzr), b2);
-    const q3 = q2 + ws4;
-    const h3 = scaleBits4(q3, ws);
-    special |= specialHalves(h3);
-    const s3 = halvesRawOf(h3, hm);
-    a3 = fma32x4(sums4(q3, ws, ye0, Y1, Y2, Y3, cy, out), f32x4.mul(s3, dyr), a3);
-    b3 = fma32x4(sums4(q3, ws, ze0, Z1, Z2, Z3, cz, out), f32x4.mul(s3, dzr), b3);
-    p += BLOCK_BYTES; y += Q8_BYTES;
+    const h = scaleBits4(p, ws);
+    special |= specialHalves(h);
+    const s = halvesRawOf(h, hm);
+    a = fma32x4(preparedSums4(p, ws, y), f32x4.mul(s, v128.load32_splat(y, 68)), a);
+    b = fma32x4(preparedSums4(p, ws, y + PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, PREP_BYTES + 68)), b);
+    c = fma32x4(preparedSums4(p, ws, y + 2 * PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, 2 * PREP_BYTES + 68)), c);
+    d = fma32x4(preparedSums4(p, ws, y + 3 * PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, 3 * PREP_BYTES + 68)), d);
+    p += BLOCK_BYTES; y += ys;
   }
-  if ((special & SPECIAL) != 0 || nonFinite8(a0, a1, a2, a3, b0, b1, b2, b3)) {
-    exactRows(out, w0, ws, 16, x0, k);
-    exactRows(out + os, w0, ws, 16, x0 + xs, k);
+  if ((special & SPECIAL) != 0 || v128.any_true(v128.or(v128.or(nonFiniteLanes(a), nonFiniteLanes(b)), v128.or(nonFiniteLanes(c), nonFiniteLanes(d))))) {
+    for (let t = 0; t < 4; t++) exactRows(out + <usize>t * os, w0, ws, 4, x0 + <usize>t * xs, k);
     return;
   }
-  v128.store(out, a0); v128.store(out, a1, 16); v128.store(out, a2, 32); v128.store(out, a3, 48);
-  const o = out + os;
-  v128.store(o, b0); v128.store(o, b1, 16); v128.store(o, b2, 32); v128.store(o, b3, 48);
+  v128.store(out, a); v128.store(out + os, b); v128.store(out + 2 * os, c); v128.store(out + 3 * os, d);
 }
 
 /** One Q4_0 row (k values) rewritten as a Q8_0 row at dst: the same scale, each nibble minus 8
@@ -389,19 +411,23 @@ function toQ8Row(w: usize, dst: usize, k: i32): void {
   }
 }
 
-/** Work bytes gemm needs (the caller provides them): one weight row as Q8_0, for matrices
- *  whose row count is not a multiple of 8. */
-export function gemmWorkBytes(k: i32): usize { return <usize>(k / QK) * <usize>Q8_BYTES; }
+/** Work bytes gemm needs for nt tokens (the caller provides them): one weight row as Q8_0, for
+ *  matrices whose row count is not a multiple of 8; compiled ahead of time, the prepared
+ *  activations of tile4x4 for batches. */
+export function gemmWorkBytes(k: i32, nt: i32): usize {
+  const row = <usize>(k / QK) * <usize>Q8_BYTES;
+  return SIS_AOT && nt >= 4 ? max(row, prepareBytes(k, nt & ~3)) : row;
+}
 
 /**
  * out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
  * (floats). matrixRows: the weight's whole row count. llama.cpp repacks a Q4_0 matrix whose
  * rows are a multiple of 8 and multiplies it in the repacked kernels' order (the tiles above:
  * thirty-two rows at a time, then eight, then up to four, for every token while those rows'
- * weights are in the cache; compiled ahead of time, sixteen rows by two tokens first). Any
- * other matrix goes through ggml_vec_dot_q4_0_q8_0 (or
- * tinyBLAS, same order), whose lanes and fused steps are vec_dot_q8_0_q8_0's with the nibbles
- * minus 8 as weights: each row is rewritten as Q8_0 once and multiplied by q8_0.ts's dot.
+ * weights are in the cache; compiled ahead of time, four rows by four tokens on prepared
+ * activations first). Any other matrix goes through ggml_vec_dot_q4_0_q8_0 (or tinyBLAS, same
+ * order), whose lanes and fused steps are vec_dot_q8_0_q8_0's with the nibbles minus 8 as
+ * weights: each row is rewritten as Q8_0 once and multiplied by q8_0.ts's dot.
  */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
                      work: usize, matrixRows: i32): void {
@@ -414,15 +440,19 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
     }
     return;
   }
-  let r = 0;
-  if (SIS_AOT && nt >= 2) {
-    for (; r + 16 <= nr; r += 16) {
+  if (SIS_AOT && nt >= 4 && nr % 4 == 0) {
+    const nq = nt & ~3, ys = <usize>nq * PREP_BYTES;
+    prepare(work, x, xStride, nq, k);
+    for (let r = 0; r < nr; r += 4) {
       const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
-      let t = 0;
-      for (; t + 2 <= nt; t += 2) tile16x2(o + <usize>t * os, os, wr, wStride, x + <usize>t * xStride, xStride, k);
-      if (t < nt) { tile8(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k); tile8(o + <usize>t * os + 32, wr + (wStride << 3), wStride, x + <usize>t * xStride, k); }
+      for (let t = 0; t < nq; t += 4) {
+        tile4x4(o + <usize>t * os, os, wr, wStride, work + <usize>t * PREP_BYTES, ys, x + <usize>t * xStride, xStride, k);
+      }
     }
+    if (nq == nt) return;
+    out += <usize>nq * os; x += <usize>nq * xStride; nt -= nq;
   }
+  let r = 0;
   for (; r + 32 <= nr; r += 32) {
     const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
     const ahead = r + 96 <= nr ? wr + (wStride << 6) : wr; // rows r+64..r+95, within [0, nr)
