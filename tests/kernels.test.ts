@@ -271,6 +271,37 @@ describe.skipIf(!!REF_MISSING)(withRef("the kernel's build of the products (SIS_
   }
 });
 
+describe.skipIf(!!REF_MISSING)(withRef("the kernel's build with zero and subnormal scales equals llama.cpp's x86 mul_mat"), () => {
+  // tile4x4's scales (weights and prepared activations) where halves are zero or subnormal.
+  let a: Mem;
+  beforeAll(async () => { a = new Mem(await instantiate(await compile("tests/wasm/kernels.ts", { aot: true }))); });
+  it("Q4_0: 16 rows with zero and subnormal weight scales, 4 and 8 tokens with tiny and zero blocks", () => {
+    const type = T.Q4_0, k = 256, rows = 16, rb = rowBytes(type, k), nbBytes = rb / (k / 32);
+    const plain = weights(type, k, rows, 4100);
+    const odd = plain.slice();
+    const setScale = (row: number, block: number, half: number) => { odd[row * rb + block * nbBytes] = half & 0xff; odd[row * rb + block * nbBytes + 1] = half >> 8; };
+    setScale(2, 1, 0x0003); setScale(9, 5, 0x0000); setScale(12, 0, 0x8005);
+    for (const n of [4, 8]) {
+      const r = rng(4200 + n);
+      const x = Float32Array.from({ length: k * n }, () => r.gauss());
+      for (let i = 0; i < 32; i++) { x[1 * k + 2 * 32 + i] *= 1e-4; x[3 * k + 4 * 32 + i] = 0; }
+      const ab = m.x.activationBytes(type, k) >>> 0;
+      const xf = m.load(x), xq = m.alloc(ab * n);
+      for (let t = 0; t < n; t++) expect(m.x.quantizeActivations(xf + t * k * 4, k, type, xq + t * ab)).toBe(1);
+      for (const [name, w] of [["normal weight scales", plain], ["zero and subnormal weight scales", odd]] as const) {
+        const wp = a.load(w), xp = a.load(m.u8(xq, ab * n)), out = a.alloc(rows * n * 4);
+        expect(a.x.matmul(out, wp, type, xp, n, k, rows, 0, rows)).toBe(1);
+        const ours = a.floats(out, rows * n);
+        const theirs = asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
+        const d = firstBitDiff(ours, theirs);
+        expect(d, `${name}, ${n} tokens: output ${d}: ours ${ours[d]} ggml ${theirs[d]}`).toBe(-1);
+        a.free(wp); a.free(xp); a.free(out);
+      }
+      m.free(xf); m.free(xq);
+    }
+  });
+});
+
 describe.skipIf(!!REF_MISSING)(withRef("the build without relaxed SIMD (fused multiply-add emulated in f64) equals llama.cpp's x86 mul_mat"), () => {
   // What tools/lib/asbuild.mjs builds for a WebAssembly engine that does not fuse
   // f32x4.relaxed_madd (llm/math/fma.ts): slower, and it must give the same bits.

@@ -460,9 +460,13 @@ class Parser {
     }
   }
 
-  /** A rule found left-recursive from rule r (n: too deep), or -1. As llama.cpp's detection. */
+  /** A rule found left-recursive from rule r (n: too deep), or -1. As llama.cpp's detection,
+   *  except that a rule already searched is not searched again (nothing it reaches can be in
+   *  progress): llama.cpp's search goes down a chain of nested rules again from each of its
+   *  links, quadratic in the chain (`(){0,959}` nests 959 rules). */
   private leftRecursive(r: i32, visited: Uint8Array, inProgress: Uint8Array, mayBeEmpty: Uint8Array, depth: i32): i32 {
     if (inProgress[r]) return r;
+    if (visited[r]) return -1;
     if (depth > MAX_RULE_CHAIN) return this.rules.length;
     inProgress[r] = 1;
     const rule = this.rules[r];

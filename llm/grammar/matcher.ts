@@ -17,7 +17,7 @@
 
 import { Grammar, G_ALT, G_CHAR, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
 import {
-  Stack, one, endOfSequence, popPush, addUnique, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
+  Stack, StackList, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
   acceptChar, isCharType,
 } from "./stacks";
 import { StackSets, STACK_TABLE_LIMIT } from "./stack_sets";
@@ -67,13 +67,15 @@ export class GrammarMatcher {
     this.grammar = g;
     // one stack per alternative of the start rule, advanced to its first terminals
     let pos = unchecked(g.start[g.root]);
+    const start = new StackList();
     while (true) {
       const st = endOfSequence(g, pos) ? new StaticArray<i32>(0) : one(pos);
-      advance(g, st, this.stacks);
+      advance(g, st, start);
       while (!endOfSequence(g, pos)) pos++;
       if (<u32>unchecked(g.type[pos]) == G_ALT) pos++;
       else break;
     }
+    this.stacks = start.items;
   }
 
   /** Whether the text so far is a complete match (an end-of-generation token may come). */
@@ -91,7 +93,7 @@ export class GrammarMatcher {
     const g = this.grammar;
     const d = this.decoded;
     d.decode(p, n, this.partial);
-    const next: Array<Stack> = [];
+    const next = new StackList();
     for (let s = 0; s < this.stacks.length; s++) {
       const stack = this.stacks[s];
       if (stack.length == 0) continue;
@@ -103,14 +105,14 @@ export class GrammarMatcher {
       }
       let cur: Array<Stack> = [stack];
       for (let i = 0; i < d.count && cur.length > 0; i++) {
-        const after: Array<Stack> = [];
+        const after = new StackList();
         const c = unchecked(d.cps[i]);
         for (let k = 0; k < cur.length; k++) acceptChar(g, cur[k], c, after);
-        cur = after;
+        cur = after.items;
       }
-      for (let k = 0; k < cur.length; k++) addUnique(next, cur[k]);
+      for (let k = 0; k < cur.length; k++) next.add(cur[k]);
     }
-    this.stacks = next;
+    this.stacks = next.items;
     this.partial.value = d.partial.value;
     this.partial.remain = d.partial.remain;
     return next.length > 0;
@@ -396,9 +398,9 @@ export class GrammarMatcher {
       }
     }
     if (next.length == 0) return;
-    const nextStacks: Array<Stack> = [];
+    const nextStacks = new StackList();
     advance(g, popPush(g, stack, charEnd(g, top)), nextStacks);
-    this.reject(nextStacks, c, next, depth + 1, out);
+    this.reject(nextStacks.items, c, next, depth + 1, out);
   }
 
   // the vocabulary's decoded table, which candidates taken from it refer to

@@ -10,7 +10,7 @@
 // The tables are per matcher, so they last for one generation.
 
 import { Grammar } from "./gbnf";
-import { Stack, sameStack, advance, popPush, charEnd, isCharType } from "./stacks";
+import { Stack, StackList, sameStack, hashStack, advance, popPush, charEnd, isCharType } from "./stacks";
 
 /** The tables are dropped when they hold more stacks than this (deeply recursive grammars). */
 export const STACK_TABLE_LIMIT: i32 = 100000;
@@ -24,8 +24,7 @@ class StackTable {
   private buckets: Map<u32, Array<i32>> = new Map();
 
   intern(s: Stack): i32 {
-    let h: u32 = 2166136261;
-    for (let i = 0; i < s.length; i++) h = (h ^ <u32>unchecked(s[i])) * 16777619;
+    const h = hashStack(s);
     let bucket: Array<i32>;
     if (this.buckets.has(h)) {
       bucket = this.buckets.get(h);
@@ -46,10 +45,10 @@ class StackTable {
     const known = unchecked(this.afters[id]);
     if (known !== null) return known;
     const s = this.stacks[id];
-    const next: Array<Stack> = [];
+    const next = new StackList();
     advance(g, popPush(g, s, charEnd(g, s[s.length - 1])), next);
     const ids = new Int32Array(next.length);
-    for (let i = 0; i < next.length; i++) ids[i] = this.intern(next[i]);
+    for (let i = 0; i < next.length; i++) ids[i] = this.intern(next.items[i]);
     this.afters[id] = ids;
     return ids;
   }

@@ -41,25 +41,52 @@ export function sameStack(a: Stack, b: Stack): bool {
   return memory.compare(changetype<usize>(a), changetype<usize>(b), <usize>a.length << 2) == 0;
 }
 
-export function addUnique(list: Array<Stack>, s: Stack): void {
-  for (let i = 0; i < list.length; i++) if (sameStack(list[i], s)) return;
-  list.push(s);
+/** FNV-1a over a stack's elements. */
+export function hashStack(s: Stack): u32 {
+  let h: u32 = 2166136261;
+  for (let i = 0; i < s.length; i++) h = (h ^ <u32>unchecked(s[i])) * 16777619;
+  return h;
+}
+
+/** Stacks in the order first added, each once. llama.cpp finds a stack among the others by a
+ *  linear search, which makes advance cubic in the stacks a grammar holds at once: the
+ *  repetition of an optional item, ("a"?){0,959}, holds about a thousand stacks of up to a
+ *  thousand elements (35 s on the host). Here a hash of the contents finds it. */
+export class StackList {
+  readonly items: Array<Stack> = [];
+  private buckets: Map<u32, Array<i32>> = new Map();
+
+  get length(): i32 { return this.items.length; }
+
+  /** Adds s unless an equal stack is in the list; whether it was added. */
+  add(s: Stack): bool {
+    const h = hashStack(s);
+    let bucket: Array<i32>;
+    if (this.buckets.has(h)) {
+      bucket = this.buckets.get(h);
+      for (let i = 0; i < bucket.length; i++) if (sameStack(unchecked(this.items[unchecked(bucket[i])]), s)) return false;
+    } else {
+      bucket = [];
+      this.buckets.set(h, bucket);
+    }
+    bucket.push(this.items.length);
+    this.items.push(s);
+    return true;
+  }
 }
 
 /**
  * Expands a stack into the stacks whose tops are terminals (or empty: the end), following
- * every alternative of every rule reference on top, into `out` (without duplicates).
+ * every alternative of every rule reference on top, into `out` (without duplicates, in
+ * llama.cpp's order).
  */
-export function advance(g: Grammar, stack: Stack, out: Array<Stack>): void {
+export function advance(g: Grammar, stack: Stack, out: StackList): void {
   const todo: Array<Stack> = [stack];
-  const seen: Array<Stack> = [];
+  const seen = new StackList();
   while (todo.length > 0) {
     const cur = todo.pop();
-    let dup = false;
-    for (let i = 0; i < seen.length; i++) if (sameStack(seen[i], cur)) { dup = true; break; }
-    if (dup) continue;
-    seen.push(cur);
-    if (cur.length == 0) { addUnique(out, cur); continue; }
+    if (!seen.add(cur)) continue;
+    if (cur.length == 0) { out.add(cur); continue; }
     const top = cur[cur.length - 1];
     const type = <u32>unchecked(g.type[top]);
     if (type == G_RULE_REF) {
@@ -80,7 +107,7 @@ export function advance(g: Grammar, stack: Stack, out: Array<Stack>): void {
       }
     } else {
       // a terminal: CHAR, CHAR_NOT, CHAR_ANY, TOKEN or TOKEN_NOT (the parser puts nothing else here)
-      addUnique(out, cur);
+      out.add(cur);
     }
   }
 }
@@ -160,7 +187,7 @@ export function matchToken(g: Grammar, pos: i32, id: i32): bool {
 }
 
 /** The stacks a stack leads to when it takes code point c (none when its top cannot). */
-export function acceptChar(g: Grammar, stack: Stack, c: u32, out: Array<Stack>): void {
+export function acceptChar(g: Grammar, stack: Stack, c: u32, out: StackList): void {
   if (stack.length == 0) return;
   const top = stack[stack.length - 1];
   const type = <u32>unchecked(g.type[top]);
