@@ -6,7 +6,7 @@ import { parallelFor } from "../kernel/parallel";
 import { Matrix } from "./model";
 import { Scratch } from "./scratch";
 import { quantizeRows } from "./row_ops";
-import { activationType, activationBytes, matvec, matmul, approxMatvec } from "./kernels/matmul";
+import { activationType, activationBytes, matvec, matmul, approxMatvec, prepareActivations } from "./kernels/matmul";
 
 /** Rows of a product per unit of work split across cores: a multiple of every kernel's row
  *  tile and of the 8-row groups of repacked weights, so that a split never changes a row. */
@@ -16,6 +16,7 @@ const ROW_UNIT: i32 = 32;
  *  up to MAX_PARTS matrices whose units follow one another. */
 @unmanaged class ProductJob {
   xq: usize; xqStride: usize; n: i32; k: i32; batched: bool; work: usize; workBytes: usize;
+  prep: usize; // the activations as matmul takes them prepared (prepareActivations), or 0
   parts: i32; units: i32;
 }
 @unmanaged class ProductPart { out: usize; w: usize; wType: u32; rows: i32; firstUnit: i32; }
@@ -31,7 +32,7 @@ function productJob(s: Scratch, xq: usize, n: i32, k: i32, wType: u32, batched: 
   j.xq = xq;
   j.xqStride = activationBytes(wType, k);
   j.n = n; j.k = k; j.batched = batched; j.work = s.work; j.workBytes = s.workBytes;
-  j.parts = 0; j.units = 0;
+  j.prep = 0; j.parts = 0; j.units = 0;
   return j;
 }
 
@@ -57,6 +58,9 @@ export function project(s: Scratch, x: usize, n: i32, batched: bool, out0: usize
     return;
   }
   const j = productJob(s, quantizeRows(s, x, n, w0.cols, w0.type), n, w0.cols, w0.type, batched);
+  if (batched && (prepareActivations(w0.type, w0.rows, j.xq, n, w0.cols, s.prep) ||
+      (w1 != null && prepareActivations(w1.type, w1.rows, j.xq, n, w1.cols, s.prep)) ||
+      (w2 != null && prepareActivations(w2.type, w2.rows, j.xq, n, w2.cols, s.prep)))) j.prep = s.prep;
   addPart(j, out0, w0);
   if (w1 != null) addPart(j, out1, w1);
   if (w2 != null) addPart(j, out2, w2);
@@ -71,7 +75,7 @@ function productUnits(arg: usize, core: i32, u0: i32, u1: i32): void {
     const pu0 = p.firstUnit, pu1 = i + 1 < j.parts ? partAt(arg, i + 1).firstUnit : j.units;
     if (u1 <= pu0 || u0 >= pu1) continue;
     const r0 = (max(u0, pu0) - pu0) * ROW_UNIT, r1 = min(p.rows, (min(u1, pu1) - pu0) * ROW_UNIT);
-    if (j.batched) { matmul(p.out, p.w, p.wType, j.xq, j.n, j.k, p.rows, r0, r1, work); continue; }
+    if (j.batched) { matmul(p.out, p.w, p.wType, j.xq, j.n, j.k, p.rows, r0, r1, work, j.prep); continue; }
     for (let t = 0; t < j.n; t++) {
       matvec(p.out + <usize>(t * p.rows) * 4, p.w, p.wType, j.xq + <usize>t * j.xqStride, j.k, p.rows, r0, r1, work);
     }

@@ -5,7 +5,7 @@
 import { allocRegion, freeRegion } from "../kernel/memory/regions";
 import { jobCores } from "../kernel/parallel";
 import { Config, Model } from "./model";
-import { activationBytes, productWorkBytes } from "./kernels/matmul";
+import { activationBytes, productWorkBytes, preparedBytes } from "./kernels/matmul";
 import { attentionWorkBytes } from "./attention";
 
 /** Bytes of a job's argument block (Scratch.job, Scratch.rowJob). */
@@ -27,6 +27,7 @@ export class Scratch {
   up: usize = 0;     // f32[nBatch][n_ff]
   xq: usize = 0;     // activations converted for a weight type (quantizeRows); after forward,
                      // the output head's input (headRows reads it)
+  prep: usize = 0;   // prepBytes: xq prepared for the kernels that take it (prepareActivations)
   work: usize = 0;   // [cores] productWorkBytes: each core's work buffer for matvec, matmul
   rope: usize = 0;   // f32[nBatch][hd]       cos, sin of each rotated pair, per token
   ropeSwa: usize = 0; // f32[nBatch][hd]      the same for the sliding-window layers (their own base)
@@ -41,6 +42,7 @@ export class Scratch {
   get logitsApproximate(): bool { return this.logitsError > 0 && this.logitsError < Infinity; }
   private xqRow: usize = 0;
   workBytes: usize = 0;   // per core, at work
+  prepBytes: usize = 0;   // at prep
   attnBytes: usize = 0;   // per core, at attn
   cores: i32;             // how many cores the work and attention buffers serve
   private c: Config;
@@ -56,11 +58,14 @@ export class Scratch {
     const mats = m.matrices();
     let act: usize = 0;
     let work: usize = 0;
+    let prep: usize = 0;
     for (let i = 0; i < mats.length; i++) {
       act = max(act, activationBytes(mats[i].type, mats[i].cols));
       work = max(work, productWorkBytes(mats[i].type, mats[i].cols, nBatch));
+      prep = max(prep, preparedBytes(mats[i].type, mats[i].cols, nBatch));
     }
     this.xqRow = act;
+    this.prepBytes = prep;
     this.workBytes = (work + 63) & ~63;
     this.attnBytes = (attentionWorkBytes(this.c.headDim, nBatch) + 63) & ~63;
     this.bytes = <u64>this.carve(); // a dry run with base 0 measures the total
@@ -87,6 +92,7 @@ export class Scratch {
     this.gate = this.take(nb * <usize>c.nFF * 4);
     this.up = this.take(nb * <usize>c.nFF * 4);
     this.xq = this.take(nb * this.xqRow);
+    this.prep = this.take(this.prepBytes);
     this.work = this.take(this.workBytes * <usize>this.cores);
     this.rope = this.take(nb * <usize>c.headDim * 4);
     this.ropeSwa = this.take(c.nSwa > 0 ? nb * <usize>c.headDim * 4 : 0);

@@ -95,7 +95,7 @@ export function quantizeActivations(x: usize, k: i32, wType: u32, dst: usize): b
 /** Work bytes gemm needs for nt activation rows of k with weights of wType. */
 function gemmWorkBytes(wType: u32, k: i32, nt: i32): usize {
   switch (wType) {
-    case GGML_Q4_0: return q4_0.gemmWorkBytes(k, nt);
+    case GGML_Q4_0: return q4_0.gemmWorkBytes(k);
     case GGML_Q5_0: return q5_0.gemmWorkBytes(k);
     case GGML_IQ4_NL: return iq4_nl.gemmWorkBytes(k);
     case GGML_Q4_K: return q4_k.gemmWorkBytes(k, nt);
@@ -116,12 +116,12 @@ export function productWorkBytes(wType: u32, k: i32, n: i32): usize {
 // rows are a multiple of 8, which changes their order); batched: llama.cpp multiplies it by a
 // batch of two or more rows here (F16 picks its kernel, and so its summation order, by it).
 function gemm(wType: u32, out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
-              matrixRows: i32, batched: bool, work: usize): void {
+              matrixRows: i32, batched: bool, work: usize, prep: usize = 0, prepStride: usize = 0): void {
   switch (wType) {
     case GGML_F32: f32q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_F16: f16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, batched ? matrixRows : 0); break;
     case GGML_BF16: bf16q.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
-    case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work, matrixRows); break;
+    case GGML_Q4_0: q4_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work, matrixRows, prep, prepStride); break;
     case GGML_Q4_1: q4_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
     case GGML_Q5_0: q5_0.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k, work); break;
     case GGML_Q5_1: q5_1.gemm(out, outStride, w, wStride, nr, x, xStride, nt, k); break;
@@ -146,22 +146,45 @@ export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rows
 
 
 /** Batch product for n activation rows (prompt processing): out[t*rows + r] = W[r,:]·X[t] for
- *  t in [0, n), r in [rowStart, rowEnd). xq holds n rows of activationBytes(wType, k) bytes.
- *  It stands for llama.cpp's product of a batch of two or more rows, also when n is 1 (a
- *  piece of such a batch): for F16 weights, and Q4_K ones in groups of four activation rows,
- *  that sums in another order than matvec; for the other types the results equal n calls of
- *  matvec bit for bit. A batch split over several calls must split at multiples of 4. */
+ *  t in [0, n), r in [rowStart, rowEnd). xq holds n rows of activationBytes(wType, k) bytes;
+ *  prep, 0 or what prepareActivations wrote for them (used where it was written). It stands
+ *  for llama.cpp's product of a batch of two or more rows, also when n is 1 (a piece of such
+ *  a batch): for F16 weights, and Q4_K ones in groups of four activation rows, that sums in
+ *  another order than matvec; for the other types the results equal n calls of matvec bit for
+ *  bit. A batch split over several calls must split at multiples of 4. */
 export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i32, rows: i32, rowStart: i32, rowEnd: i32,
-                       work: usize): bool {
+                       work: usize, prep: usize = 0): bool {
   const ab = activationBytes(wType, k);
   if (ab == 0) return false;
   if (rowEnd <= rowStart || n <= 0) return true;
   const rb = <usize>rowBytes(wType, <u64>k);
+  if (!takesPrepared(wType, n, rows)) prep = 0;
   for (let t = 0; t < n; t += TOKEN_BLOCK) {
     const nt = min(TOKEN_BLOCK, n - t);
     gemm(wType, out + ((<usize>t * <usize>rows + <usize>rowStart) << 2), rows, w + <usize>rowStart * rb, rb,
-      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k, rows, true, work);
+      rowEnd - rowStart, xq + <usize>t * ab, ab, nt, k, rows, true, work,
+      prep == 0 ? 0 : prep + <usize>t * q4_0.PREP_BYTES, <usize>n * q4_0.PREP_BYTES);
   }
+  return true;
+}
+
+// Activations prepared once per batch product for the kernels that take them (Q4_0 compiled
+// ahead of time, llm/quant/q4_0.ts prepare): the boot core writes them before the product is
+// split across the cores, which all read them.
+
+/** Whether matmul of n activation rows by a wType matrix of `rows` rows uses prepared activations. */
+function takesPrepared(wType: u32, n: i32, rows: i32): bool { return wType == GGML_Q4_0 && q4_0.takesPrepared(n, rows); }
+
+/** Bytes prepareActivations may write for n activation rows of k (0 for a type that takes none). */
+export function preparedBytes(wType: u32, k: i32, n: i32): usize {
+  return wType == GGML_Q4_0 ? q4_0.preparedBytes(k, n) : 0;
+}
+
+/** Prepares n activation rows xq (quantizeActivations' format for wType) at dst for matmul by a
+ *  matrix of `rows` rows; false when that product takes none (nothing written). */
+export function prepareActivations(wType: u32, rows: i32, xq: usize, n: i32, k: i32, dst: usize): bool {
+  if (!takesPrepared(wType, n, rows) || activationBytes(wType, k) == 0) return false;
+  q4_0.prepare(dst, xq, activationBytes(wType, k), n, k);
   return true;
 }
 

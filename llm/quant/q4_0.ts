@@ -332,21 +332,28 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
 // library call per lane), so the tiles' float part (three ops per four rows and token) is fixed
 // and the integer part is what can shrink. For a batch, what the tiles above work out from each
 // token's block every time (Y0..Y3, 8*sum(y), halfRaised(dy): ~20 integer ops and two float
-// multiplies) is prepared once per product (prepare), and four tokens share each block's weight
-// loads, shifts and scales (tile4x4). TinyLlama-shaped prefill in QEMU: see docs/BENCHMARKS.md.
+// multiplies) is prepared once per product, before it is split across the cores (prepare), and
+// four tokens share each block's weight loads, shifts and scales (tile4x4). TinyLlama-shaped
+// prefill in QEMU: see docs/BENCHMARKS.md.
 
 /** Bytes of one token's block as prepare writes it: Y0..Y3 (i16x8 each), 8*sum(y) (i32),
  *  halfRaised(dy) (f32), 8 bytes of padding. */
-const PREP_BYTES: i32 = 80;
+export const PREP_BYTES: i32 = 80;
 
-/** Work bytes prepare needs for nt tokens of k. */
-function prepareBytes(k: i32, nt: i32): usize { return <usize>(k / QK) * <usize>nt * <usize>PREP_BYTES; }
+/** Whether gemm multiplies by tokens prepared by prepare: compiled ahead of time, a batch of
+ *  four or more, a matrix llama.cpp repacks. */
+export function takesPrepared(n: i32, matrixRows: i32): bool { return SIS_AOT && n >= 4 && matrixRows % 8 == 0; }
 
-/** The nt tokens' blocks at x (Q8_0 rows xStride apart) as tile4x4 reads them: block i of token
- *  t at dst + (i*nt + t)*PREP_BYTES. */
-function prepare(dst: usize, x: usize, xStride: usize, nt: i32, k: i32): void {
-  const nb = k / QK, bs = <usize>nt * PREP_BYTES;
-  for (let t = 0; t < nt; t++) {
+/** Bytes prepare writes for n tokens of k (0 where nothing takes them). */
+export function preparedBytes(k: i32, n: i32): usize {
+  return SIS_AOT && n >= 4 ? <usize>(k / QK) * <usize>n * <usize>PREP_BYTES : 0;
+}
+
+/** The n tokens' blocks at x (Q8_0 rows xStride apart) as tile4x4 reads them: block i of token
+ *  t at dst + (i*n + t)*PREP_BYTES. */
+export function prepare(dst: usize, x: usize, xStride: usize, n: i32, k: i32): void {
+  const nb = k / QK, bs = <usize>n * PREP_BYTES;
+  for (let t = 0; t < n; t++) {
     let y = x + <usize>t * xStride, d = dst + <usize>t * PREP_BYTES;
     for (let i = 0; i < nb; i++) {
       const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
@@ -411,26 +418,22 @@ function toQ8Row(w: usize, dst: usize, k: i32): void {
   }
 }
 
-/** Work bytes gemm needs for nt tokens (the caller provides them): one weight row as Q8_0, for
- *  matrices whose row count is not a multiple of 8; compiled ahead of time, the prepared
- *  activations of tile4x4 for batches. */
-export function gemmWorkBytes(k: i32, nt: i32): usize {
-  const row = <usize>(k / QK) * <usize>Q8_BYTES;
-  return SIS_AOT && nt >= 4 ? max(row, prepareBytes(k, nt & ~3)) : row;
-}
+/** Work bytes gemm needs (the caller provides them): one weight row as Q8_0, for matrices
+ *  whose row count is not a multiple of 8. */
+export function gemmWorkBytes(k: i32): usize { return <usize>(k / QK) * <usize>Q8_BYTES; }
 
 /**
  * out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
  * (floats). matrixRows: the weight's whole row count. llama.cpp repacks a Q4_0 matrix whose
  * rows are a multiple of 8 and multiplies it in the repacked kernels' order (the tiles above:
  * thirty-two rows at a time, then eight, then up to four, for every token while those rows'
- * weights are in the cache; compiled ahead of time, four rows by four tokens on prepared
- * activations first). Any other matrix goes through ggml_vec_dot_q4_0_q8_0 (or tinyBLAS, same
+ * weights are in the cache; compiled ahead of time, four rows by four tokens on the tokens
+ * prepare wrote at prep, block i of token t at prep + i*prepStride + t*PREP_BYTES). Any other matrix goes through ggml_vec_dot_q4_0_q8_0 (or tinyBLAS, same
  * order), whose lanes and fused steps are vec_dot_q8_0_q8_0's with the nibbles minus 8 as
  * weights: each row is rewritten as Q8_0 once and multiplied by q8_0.ts's dot.
  */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
-                     work: usize, matrixRows: i32): void {
+                     work: usize, matrixRows: i32, prep: usize, prepStride: usize): void {
   const os = <usize>outStride << 2;
   if (matrixRows % 8 != 0) {
     const row = work; // gemmWorkBytes: one weight row rewritten as Q8_0
@@ -440,13 +443,12 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
     }
     return;
   }
-  if (SIS_AOT && nt >= 4 && nr % 4 == 0) {
-    const nq = nt & ~3, ys = <usize>nq * PREP_BYTES;
-    prepare(work, x, xStride, nq, k);
+  if (SIS_AOT && prep != 0 && nt >= 4 && nr % 4 == 0) {
+    const nq = nt & ~3;
     for (let r = 0; r < nr; r += 4) {
       const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
       for (let t = 0; t < nq; t += 4) {
-        tile4x4(o + <usize>t * os, os, wr, wStride, work + <usize>t * PREP_BYTES, ys, x + <usize>t * xStride, xStride, k);
+        tile4x4(o + <usize>t * os, os, wr, wStride, prep + <usize>t * PREP_BYTES, prepStride, x + <usize>t * xStride, xStride, k);
       }
     }
     if (nq == nt) return;

@@ -1,7 +1,7 @@
 // Test entry: llm/kernels (matrix products by weight type, f32 vector helpers).
 export { allocRegion, freeRegion } from "../../kernel/memory/regions";
 export { ACT_NONE, activationType, activationBytes, quantizeActivations, dequantizeRow, quantizeRow, hasApprox, weightScaleMax, approxMatvec, approxBound, productWorkBytes } from "../../llm/kernels/matmul";
-import { matvec as matvecWith, matmul as matmulWith, productWorkBytes } from "../../llm/kernels/matmul";
+import { matvec as matvecWith, matmul as matmulWith, productWorkBytes, preparedBytes, prepareActivations } from "../../llm/kernels/matmul";
 
 // The products with a work buffer of the size the engine plans (Scratch), taken here per call.
 export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
@@ -11,9 +11,13 @@ export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rows
   return ok;
 }
 export function matmul(out: usize, w: usize, wType: u32, xq: usize, n: i32, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
+  // and the activations prepared once, as llm/products.ts does for the kernels that take them
   const work = heap.alloc(max<usize>(1, productWorkBytes(wType, k, n)));
-  const ok = matmulWith(out, w, wType, xq, n, k, rows, rowStart, rowEnd, work);
+  const prep = heap.alloc(max<usize>(1, preparedBytes(wType, k, n)));
+  const ok = matmulWith(out, w, wType, xq, n, k, rows, rowStart, rowEnd, work,
+    prepareActivations(wType, rows, xq, n, k, prep) ? prep : 0);
   heap.free(work);
+  heap.free(prep);
   return ok;
 }
 export { rmsnorm, rmsnormMul, mul, add, argmax, swiglu, geglu, prepareGelu } from "../../llm/kernels/vector";
