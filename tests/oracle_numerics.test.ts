@@ -69,6 +69,10 @@ describe("attention equals ggml_flash_attn_ext (llama.cpp's default)", () => {
     { what: "a token with 512 cells in view: split across 4 threads", hd: 48, nh: 6, nkvh: 2, nq: 1, pos0: 300, ctx: 512, threads: 4 },
     { what: "split across 3 threads, 768 cells", hd: 64, nh: 4, nkvh: 2, nq: 1, pos0: 600, ctx: 1024, threads: 3 },
     { what: "split on 1 thread", hd: 48, nh: 6, nkvh: 2, nq: 1, pos0: 300, ctx: 512, threads: 1 },
+    // halves that are zero or subnormal, in keys, values and the F16 sums (the conversions'
+    // and roundings' slower paths, llm/quant/f16.ts)
+    { what: "tiny and zero keys and values", hd: 48, nh: 6, nkvh: 2, nq: 5, pos0: 3, ctx: 256, threads: 4, tiny: true },
+    { what: "tiny and zero keys and values, tiles", hd: 48, nh: 6, nkvh: 2, nq: 64, pos0: 0, ctx: 256, threads: 4, tiny: true },
   ];
   for (const c of CASES) {
     it.skipIf(!!REF_MISSING)(withRef(`${c.what}: hd ${c.hd}, ${c.nh}/${c.nkvh} heads, ${c.nq} tokens at ${c.pos0}, ${c.threads} threads`), () => {
@@ -76,8 +80,9 @@ describe("attention equals ggml_flash_attn_ext (llama.cpp's default)", () => {
       const cells = cellsInView(c.pos0 + c.nq, c.ctx);
       // scores of a few units and values around one, as in a model
       const q = Float32Array.from({ length: c.nq * c.nh * c.hd }, () => r.gauss() * 3);
-      const k = Uint16Array.from({ length: cells * c.nkvh * c.hd }, () => f16bits(r.gauss() * 2));
-      const v = Uint16Array.from({ length: cells * c.nkvh * c.hd }, () => f16bits(r.gauss()));
+      const tiny = (c as { tiny?: boolean }).tiny, zeroOrTiny = (scale: number) => (r.next() < 0.1 ? 0 : r.gauss() * scale);
+      const k = Uint16Array.from({ length: cells * c.nkvh * c.hd }, () => f16bits(tiny ? zeroOrTiny(r.next() < 0.5 ? 2e-5 : 2) : r.gauss() * 2));
+      const v = Uint16Array.from({ length: cells * c.nkvh * c.hd }, () => f16bits(tiny ? zeroOrTiny(r.next() < 0.5 ? 3e-6 : 1) : r.gauss()));
       const pq = put(q), pk = put(k), pv = put(v), po = put(new Float32Array(q.length));
       expect(x.attention(po, pq, pk, pv, c.hd, c.nh, c.nkvh, c.nq, cells, c.pos0, c.threads)).toBe(1);
       const ours = new Uint32Array(memory.buffer, po, q.length).slice();
