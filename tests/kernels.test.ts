@@ -275,16 +275,19 @@ describe.skipIf(!!REF_MISSING)(withRef("the kernel's build with zero and subnorm
   // tile4x4's scales (weights and prepared activations) where halves are zero or subnormal.
   let a: Mem;
   beforeAll(async () => { a = new Mem(await instantiate(await compile("tests/wasm/kernels.ts", { aot: true }))); });
-  it("Q4_0: 16 rows with zero and subnormal weight scales, 4 and 8 tokens with tiny and zero blocks", () => {
+  it("Q4_0: 16 rows with zero and subnormal weight scales, 1 to 8 tokens with tiny and zero blocks", () => {
     const type = T.Q4_0, k = 256, rows = 16, rb = rowBytes(type, k), nbBytes = rb / (k / 32);
     const plain = weights(type, k, rows, 4100);
     const odd = plain.slice();
     const setScale = (row: number, block: number, half: number) => { odd[row * rb + block * nbBytes] = half & 0xff; odd[row * rb + block * nbBytes + 1] = half >> 8; };
     setScale(2, 1, 0x0003); setScale(9, 5, 0x0000); setScale(12, 0, 0x8005);
-    for (const n of [4, 8]) {
+    for (const n of [1, 4, 5, 8]) {
       const r = rng(4200 + n);
       const x = Float32Array.from({ length: k * n }, () => r.gauss());
-      for (let i = 0; i < 32; i++) { x[1 * k + 2 * 32 + i] *= 1e-4; x[3 * k + 4 * 32 + i] = 0; }
+      for (let i = 0; i < 32; i++) {
+        x[(n - 1) * k + 6 * 32 + i] *= 1e-4; x[(n - 1) * k + 7 * 32 + i] = 0; // the last token (one-token tiles past a multiple of 4)
+        if (n >= 4) { x[1 * k + 2 * 32 + i] *= 1e-4; x[3 * k + 4 * 32 + i] = 0; }
+      }
       const ab = m.x.activationBytes(type, k) >>> 0;
       const xf = m.load(x), xq = m.alloc(ab * n);
       for (let t = 0; t < n; t++) expect(m.x.quantizeActivations(xf + t * k * 4, k, type, xq + t * ab)).toBe(1);

@@ -40,7 +40,7 @@ import { cpu_has_dot, i32x4_dot_i8x16 } from "../../kernel/platform";
   const s = i16x8.add(
     i16x8.add(i16x8.extmul_low_i8x16_s(a0, b0), i16x8.extmul_high_i8x16_s(a0, b0)),
     i16x8.add(i16x8.extmul_low_i8x16_s(a1, b1), i16x8.extmul_high_i8x16_s(a1, b1)));
-  return i32x4.extadd_pairwise_i16x8_s(s);
+  return widenPairs(s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,6 +147,13 @@ export const K_HMASK: usize = 0, K_H2F: usize = 16, K_N0: usize = 32, K_LO4: usi
     v128.or(v128.or(nonFiniteLanes(c4), nonFiniteLanes(c5)), v128.or(nonFiniteLanes(c6), nonFiniteLanes(c7)))));
 }
 
+/** i32 lanes, each the sum of its two i16 halves: extadd_pairwise, which TCG runs as a helper
+ *  call (~5 ns), as four inline shifts and adds when compiled ahead of time. */
+// @ts-ignore: decorator
+@inline export function widenPairs(v: v128): v128 {
+  return SIS_AOT ? i32x4.add(i32x4.shr_s(v, 16), i32x4.shr_s(i32x4.shl(v, 16), 16)) : i32x4.extadd_pairwise_i16x8_s(v);
+}
+
 /** [s, s, s, s] for s the sum of the four i32 lanes of v. */
 // @ts-ignore: decorator
 @inline export function hsumSplat(v: v128): v128 {
@@ -240,10 +247,14 @@ export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
 
 /** The half at p as f32 times 2^112 (exact: below 2^128 for every finite half; the
  *  halvesFast value of a NaN or infinite half, 2^16 or more, overflows to infinity here, which
- *  sends the callers to their exact path). */
+ *  sends the callers to their exact path). A normal half's is put together by integer ops (its
+ *  exponent rebiased by 15 + 112), the others' by two multiplies: under QEMU's TCG a float
+ *  multiply is a library call, and this runs once per block of the products. */
 // @ts-ignore: decorator
 @inline export function halfRaised(p: usize): f32 {
-  return reinterpret<f32>((<i32>load<i16>(p) << 13) & 0x8fffe000) * <f32>5.192296858534828e33 * <f32>5.192296858534828e33;
+  const h = <i32>load<u16>(p), e = h & 0x7c00;
+  if (e != 0 && e != 0x7c00) return reinterpret<f32>(((h & 0x8000) << 16) | (((h & 0x7fff) << 13) + 0x70000000));
+  return reinterpret<f32>((<i32><i16>h << 13) & 0x8fffe000) * <f32>5.192296858534828e33 * <f32>5.192296858534828e33;
 }
 
 // The reference quantizers' block statistics (ggml's quantize_row_*_ref loops).

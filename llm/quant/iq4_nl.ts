@@ -12,7 +12,7 @@
 //     acc), then hsum(acc1 + acc2), and an odd last block added as fma(dx*dy, sumi, sum);
 //   - otherwise, a batch: llamafile's tinyBLAS, the Q8_0 kernels' order (q8_0.ts gemm).
 import { f16ToF32 } from "./f16";
-import { evens, odds, hsum, hsumFloat8 } from "./common";
+import { evens, odds, hsum, hsumFloat8, widenPairs } from "./common";
 import { dequantizeNibbleBlocks } from "./q4_0";
 import { BLOCK_BYTES as Q8_BYTES, gemm as gemmQ8_0 } from "./q8_0";
 import { fma32, fma32x4 } from "../math/fma";
@@ -43,7 +43,7 @@ function toQ8Row(w: usize, dst: usize, k: i32): void {
 /** i32x4 of the sums of four consecutive products of 16 int8 pairs (|sum| <= 2*127*128 per i16). */
 // @ts-ignore: decorator
 @inline function sum4(w: v128, y: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.mul(evens(w), evens(y)), i16x8.mul(odds(w), odds(y))));
+  return widenPairs(i16x8.add(i16x8.mul(evens(w), evens(y)), i16x8.mul(odds(w), odds(y))));
 }
 
 /** The repacked kernels' order: per block sumf = fma(sumi, dx*dy, sumf). w8: a row as Q8_0. */

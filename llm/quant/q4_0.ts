@@ -2,7 +2,7 @@
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
 import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite, nonFiniteLanes, nonFinite8,
-  gather4Halves, halvesRawOf, specialHalves, halfRaised, tiledGemm, orderingStore, prefetchRead, largestMagnitude } from "./common";
+  gather4Halves, halvesRawOf, specialHalves, halfRaised, tiledGemm, orderingStore, prefetchRead, largestMagnitude, widenPairs } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows, dot as dotQ8 } from "./q8_0";
 import { fma32, fma32x4 } from "../math/fma";
 
@@ -87,13 +87,13 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   let a = i16x8.mul(v128.and(q, n0), ye0);
   a = i16x8.add(a, i16x8.mul(v128.and(i16x8.shr_u(q, 8), n0), yo0));
   a = i16x8.add(a, i16x8.mul(v128.and(i16x8.shr_u(q, 4), n0), ye1));
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(a, i16x8.mul(i16x8.shr_u(q, 12), yo1)));
+  return widenPairs(i16x8.add(a, i16x8.mul(i16x8.shr_u(q, 12), yo1)));
 }
 
 /** [8*sum(y), ...] over one block, from its even/odd activation vectors. */
 // @ts-ignore: decorator
 @inline function offset8(ye0: v128, yo0: v128, ye1: v128, yo1: v128): v128 {
-  return hsumSplat(i32x4.shl(i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.add(ye0, yo0), i16x8.add(ye1, yo1))), 3));
+  return hsumSplat(i32x4.shl(widenPairs(i16x8.add(i16x8.add(ye0, yo0), i16x8.add(ye1, yo1))), 3));
 }
 
 /** Two rows' block sums as [r0 a, r1 a, r0 b, r1 b] with a + b the row's sum. */
@@ -183,13 +183,6 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
 // @ts-ignore: decorator
 @inline function fold4(ab: v128, cd: v128): v128 {
   return widenPairs(i16x8.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7)));
-}
-
-/** i32 lanes, each the sum of its two i16 halves: extadd_pairwise, which TCG runs as a helper
- *  call (~5 ns), as four inline shifts and adds when compiled ahead of time. */
-// @ts-ignore: decorator
-@inline function widenPairs(v: v128): v128 {
-  return SIS_AOT ? i32x4.add(i32x4.shr_s(v, 16), i32x4.shr_s(i32x4.shl(v, 16), 16)) : i32x4.extadd_pairwise_i16x8_s(v);
 }
 
 /** sumi of four rows (q, q + ws, ...) for one block, as f32x4 (exact: |sumi| < 2^24); stores

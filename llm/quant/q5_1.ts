@@ -9,7 +9,7 @@
 // offsets summed apart, summs = fma(m, s, summs) (GCC fuses that line); the result is
 // ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) + summs.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { evens, odds, hsumFloat8, blockMin, blockMax } from "./common";
+import { evens, odds, hsumFloat8, blockMin, blockMax, widenPairs } from "./common";
 import { BLOCK_BYTES as Q8_1_BYTES } from "./q8_1";
 import { SPREAD, BIT_OF_BYTE, fifthBits } from "./q5_0";
 import { fma32, fma32x4 } from "../math/fma";
@@ -77,7 +77,7 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
  *  as f32x4 (exact): even and odd bytes multiplied in i16 lanes, pairs added (|sum| <= 2*31*128). */
 // @ts-ignore: decorator
 @inline function lanes(q: v128, y: v128): v128 {
-  return f32x4.convert_i32x4_s(i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.mul(evens(q), evens(y)), i16x8.mul(odds(q), odds(y)))));
+  return f32x4.convert_i32x4_s(widenPairs(i16x8.add(i16x8.mul(evens(q), evens(y)), i16x8.mul(odds(q), odds(y)))));
 }
 
 /** One weight row against one Q8_1 activation row, in llama.cpp's x86 order (see above). */

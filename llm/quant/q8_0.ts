@@ -1,7 +1,7 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised, NATIVE_DOT, dot4Native } from "./common";
+import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised, NATIVE_DOT, dot4Native, widenPairs } from "./common";
 import { fma32, fma32x4 } from "../math/fma";
 
 export const QK: i32 = 32;
@@ -68,7 +68,7 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
  *  never are (2*128*127 < 2^15). */
 // @ts-ignore: decorator
 @inline function sum4(w: v128, ye: v128, yo: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.mul(evens(w), ye), i16x8.mul(odds(w), yo)));
+  return widenPairs(i16x8.add(i16x8.mul(evens(w), ye), i16x8.mul(odds(w), yo)));
 }
 
 /** One weight row against one activation row in llama.cpp's x86 order (see above): lanes
