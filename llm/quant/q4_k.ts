@@ -6,7 +6,7 @@
 // The products follow llama.cpp's x86 build (see "llama.cpp's x86 orders" below); dotScalar
 // is ggml's portable reference (generic) version, kept for comparison.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, hsum4, VK, K_N0, hsumFloat8 } from "./common";
+import { nearestInt, hsum4, VK, K_N0, hsumFloat8, dotPairs } from "./common";
 import { makeQkx2Quants, scaleMinK4, packScaleMinK4 } from "./kquant_ref";
 import {
   BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, pairSums, splitActivations, scaleSplat16, laneFma, laneHsum, bsums32, splitDot,
@@ -245,7 +245,7 @@ export function dotRepackedScalar(w: usize, x: usize, k: i32, gemmOrder: bool): 
  *  32-element activation sums). */
 // @ts-ignore: decorator
 @inline function minLanes(b: usize, yb: usize): v128 {
-  return i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES))), bsums32(yb));
+  return dotPairs(i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES))), bsums32(yb));
 }
 
 /** Scale j of kScales as an i16 splat. */
@@ -267,8 +267,8 @@ function dotSplit(w: usize, x: usize, ys: usize, k: i32): f32 {
       const q0 = v128.load(b + QS + <usize>(32 * c)), q1 = v128.load(b + QS + <usize>(32 * c), 16);
       const y = yi + <usize>(128 * c);
       const sl = scaleOf(scales, 2 * c), sh = scaleOf(scales, 2 * c + 1);
-      aLo = i32x4.add(aLo, i32x4.add(i32x4.dot_i16x8_s(pairsLo(q0, y, n0), sl), i32x4.dot_i16x8_s(pairsHi(q0, y + 64, n0), sh)));
-      aHi = i32x4.add(aHi, i32x4.add(i32x4.dot_i16x8_s(pairsLo(q1, y + 32, n0), sl), i32x4.dot_i16x8_s(pairsHi(q1, y + 96, n0), sh)));
+      aLo = i32x4.add(aLo, i32x4.add(dotPairs(pairsLo(q0, y, n0), sl), dotPairs(pairsHi(q0, y + 64, n0), sh)));
+      aHi = i32x4.add(aHi, i32x4.add(dotPairs(pairsLo(q1, y + 32, n0), sl), dotPairs(pairsHi(q1, y + 96, n0), sh)));
     }
     const yd = load<f32>(yb);
     const d = f32x4.splat(yd * f16ToF32(load<u16>(b)));
@@ -294,7 +294,7 @@ export function gemmWorkBytes(k: i32, nt: i32): usize { return <usize>nt * (<usi
   const q0 = v128.load(b + QS + <usize>(32 * c)), q1 = v128.load(b + QS + <usize>(32 * c), 16);
   const lo = i16x8.add(pairsLo(q0, y, n0), pairsLo(q1, y + 32, n0));
   const hi = i16x8.add(pairsHi(q0, y + 64, n0), pairsHi(q1, y + 96, n0));
-  return i32x4.add(i32x4.dot_i16x8_s(lo, sl), i32x4.dot_i16x8_s(hi, sh));
+  return i32x4.add(dotPairs(lo, sl), dotPairs(hi, sh));
 }
 
 /** Two weight rows (w0, w1) against one activation row (x, split at ys) in the repacked gemv
@@ -332,7 +332,7 @@ function gemv2(out: usize, os: usize, w0: usize, w1: usize, x: usize, ys: usize,
 @inline function pairTotal4(el0: v128, ol0: v128, eh0: v128, oh0: v128, el1: v128, ol1: v128, eh1: v128, oh1: v128, y: usize, sl: v128, sh: v128): v128 {
   const lo = i16x8.add(pairSums(el0, ol0, y), pairSums(el1, ol1, y + 32));
   const hi = i16x8.add(pairSums(eh0, oh0, y + 64), pairSums(eh1, oh1, y + 96));
-  return i32x4.add(i32x4.dot_i16x8_s(lo, sl), i32x4.dot_i16x8_s(hi, sh));
+  return i32x4.add(dotPairs(lo, sl), dotPairs(hi, sh));
 }
 
 /** One weight row against four activation rows (x0 + t*xs, split at ys + t*ss) in the
@@ -351,8 +351,8 @@ function gemm1x4(out: usize, os: usize, w: usize, x0: usize, xs: usize, ys: usiz
     const df = f32x4.mul(f32x4.splat(dx), yd), dmf = f32x4.mul(f32x4.splat(mx), yd);
     // the minimum terms of the four pairs of sub-blocks, transposed to [row 0..3] per pair
     const mins = i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES)));
-    const e0 = i32x4.dot_i16x8_s(mins, bsums32(y0)), e1 = i32x4.dot_i16x8_s(mins, bsums32(y1));
-    const e2 = i32x4.dot_i16x8_s(mins, bsums32(y2)), e3 = i32x4.dot_i16x8_s(mins, bsums32(y3));
+    const e0 = dotPairs(mins, bsums32(y0)), e1 = dotPairs(mins, bsums32(y1));
+    const e2 = dotPairs(mins, bsums32(y2)), e3 = dotPairs(mins, bsums32(y3));
     const t01a = i32x4.shuffle(e0, e1, 0, 4, 1, 5), t01b = i32x4.shuffle(e0, e1, 2, 6, 3, 7);
     const t23a = i32x4.shuffle(e2, e3, 0, 4, 1, 5), t23b = i32x4.shuffle(e2, e3, 2, 6, 3, 7);
     const mf0 = i32x4.shuffle(t01a, t23a, 0, 1, 4, 5), mf1 = i32x4.shuffle(t01a, t23a, 2, 3, 6, 7);

@@ -4,7 +4,7 @@
 // x = d*sc_j*q - dmin*m_j. Paired with Q8_K. The products follow llama.cpp's x86 build
 // (ggml_vec_dot_q5_K_q8_K, AVX2: see q8_k.ts); dotScalar is ggml's portable reference.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, hsum, VK, K_LO4, hsumFloat8 } from "./common";
+import { nearestInt, hsum, VK, K_LO4, hsumFloat8, dotPairs } from "./common";
 import { makeQkx2Quants, scaleMinK4, packScaleMinK4 } from "./kquant_ref";
 import {
   BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, KQ_B4, pairSums, splitActivations, scaleSplat16, laneFma, laneHsum, bsums32,
@@ -183,7 +183,7 @@ export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
  *  activations at ys (q8_k.ts splitActivations). */
 // @ts-ignore: decorator
 @inline function scaled(v: v128, ys: usize, sc: v128, m8: v128): v128 {
-  return i32x4.dot_i16x8_s(pairSums(v128.and(v, m8), i16x8.shr_u(v, 8), ys), sc);
+  return dotPairs(pairSums(v128.and(v, m8), i16x8.shr_u(v, 8), ys), sc);
 }
 
 /** One weight row against one activation row (x: Q8_K blocks, ys: the same split) in the x86
@@ -197,7 +197,7 @@ function dotRow(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
   let summs: f32 = 0;
   for (let i = 0; i < nb; i++) {
     const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
-    const mt = hsum(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES))), bsums32(yb)));
+    const mt = hsum(dotPairs(i16x8.extend_low_i8x16_u(i64x2.splat(kMins(b + SCALES))), bsums32(yb)));
     let aLo = i32x4.splat(0), aHi = i32x4.splat(0);
     if (dec == 0) {
       const scales = kScales(b + SCALES);
@@ -261,7 +261,7 @@ function decodeRow(w: usize, nb: i32, dec: usize): void {
 /** sc * (sums of products 4j..4j+3) of a decoded group (at dg) with split activations at ys. */
 // @ts-ignore: decorator
 @inline function scaledDec(dg: usize, sc: v128, ys: usize): v128 {
-  return i32x4.dot_i16x8_s(pairSums(v128.load(dg), v128.load(dg, 16), ys), sc);
+  return dotPairs(pairSums(v128.load(dg), v128.load(dg, 16), ys), sc);
 }
 
 /** dotRow on the row as stored (the SplitDot of splitDot and splitGemm). */

@@ -6,7 +6,7 @@
 // Paired with Q8_K. The products follow llama.cpp's x86 build (ggml_vec_dot_q6_K_q8_K, AVX2:
 // see q8_k.ts); dotScalar is ggml's portable reference, kept for comparison.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, VK, K_LO4, K_B45, hsumFloat8 } from "./common";
+import { nearestInt, VK, K_LO4, K_B45, hsumFloat8, dotPairs } from "./common";
 import { makeQxQuants } from "./kquant_ref";
 import {
   BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, pairSums, splitActivations, laneFma, laneHsum, splitDot, splitGemm, splitGemmWorkBytes,
@@ -163,7 +163,7 @@ export function dotScalarX86(w: usize, x: usize, k: i32): f32 {
  *  and shifted down arithmetically: sign-extended in every i16 lane). */
 // @ts-ignore: decorator
 @inline function scaled(v: v128, ys: usize, scp: usize, m8: v128): v128 {
-  return i32x4.dot_i16x8_s(pairSums(v128.and(v, m8), i16x8.shr_u(v, 8), ys), i16x8.shr_s(v128.load8_splat(scp), 8));
+  return dotPairs(pairSums(v128.and(v, m8), i16x8.shr_u(v, 8), ys), i16x8.shr_s(v128.load8_splat(scp), 8));
 }
 
 /** Sub-block j (16 values: ql bytes at ql, qh bytes at qh shifted down by `shift`, low
@@ -187,8 +187,8 @@ function dotRow(w: usize, dec: usize, x: usize, ys: usize, k: i32): f32 {
     const b = w + <usize>(i * BLOCK_BYTES), yb = x + <usize>(i * Q8K_BYTES), yi = ys + <usize>(i * 512);
     // the -32 offset: 32*(bsums[2l]*sc[2l] + bsums[2l+1]*sc[2l+1]) per lane
     const sc16 = v128.load(b + SC);
-    let aLo = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS), i16x8.extend_low_i8x16_s(sc16)), 5));
-    let aHi = i32x4.neg(i32x4.shl(i32x4.dot_i16x8_s(v128.load(yb + BSUMS, 16), i16x8.extend_high_i8x16_s(sc16)), 5));
+    let aLo = i32x4.neg(i32x4.shl(dotPairs(v128.load(yb + BSUMS), i16x8.extend_low_i8x16_s(sc16)), 5));
+    let aHi = i32x4.neg(i32x4.shl(dotPairs(v128.load(yb + BSUMS, 16), i16x8.extend_high_i8x16_s(sc16)), 5));
     if (dec == 0) {
       // half h, quarters 0/2 then 1/3: sub-blocks j = 8h+2q, j+1 (low nibbles of ql) and j+4,
       // j+5 (high nibbles); sub-block j is the j-th 16 elements, split at yi + 32j
@@ -246,7 +246,7 @@ function decodeRow(w: usize, nb: i32, dec: usize): void {
 /** sc * (sums of products 4j..4j+3) of decoded group g (at dg) with split activations at ys. */
 // @ts-ignore: decorator
 @inline function scaledDec(dg: usize, sp: usize, ys: usize): v128 {
-  return i32x4.dot_i16x8_s(pairSums(v128.load(dg), v128.load(dg, 16), ys), v128.load(sp));
+  return dotPairs(pairSums(v128.load(dg), v128.load(dg, 16), ys), v128.load(sp));
 }
 
 /** dotRow on the row as stored (the SplitDot of splitDot and splitGemm). */
