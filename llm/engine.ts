@@ -474,6 +474,7 @@ export class Engine {
     if (this.allowed.length != this.grammarVocab!.size) this.allowed = new Uint8Array(this.grammarVocab!.size);
     this.matcher = new GrammarMatcher(r.grammar!);
     this.timings.grammarNs += time_ns() - t0;
+    if (this.matcher!.error.length != 0) { const e = this.matcher!.error; this.matcher = null; return "grammar: " + e; }
     return "";
   }
 

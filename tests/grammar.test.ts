@@ -162,6 +162,21 @@ describe("GBNF errors: line, column and what was expected, never a trap", () => 
     expect(build(`root ::= r0\n${chain}\nr3000 ::= "y"`)).toMatch(/more than 1000 deep/);
   });
 
+  it("stops a grammar whose steps need too many parser stacks, with a message", () => {
+    // a repetition of an item that may be empty keeps every level alive at once: each step
+    // costs the square of the count (llm/grammar/stacks.ts MAX_STACKS_PER_CALL)
+    for (const g of [`root ::= ("a"?){0,550}`, `root ::= (("a"?){0,40}){0,40}`]) {
+      expect(build(g)).toBe("");
+      expect(matches(Buffer.from("aa"))).toBe(false);
+      expect(text(x.matcherError())).toMatch(/needs more than 32768 parser stacks for one step/);
+    }
+    // a smaller one is followed as before
+    expect(build(`root ::= ("a"?){0,100} "b"`)).toBe("");
+    expect(matches(Buffer.from("aaab"))).toBe(true);
+    expect(build(`root ::= ("a"?){0,100} "b"`)).toBe("");
+    expect(matches(Buffer.from("a".repeat(101) + "b"))).toBe(false);
+  });
+
   it("random bytes give an error or a grammar, never a trap", () => {
     let seed = 12345;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) / 65536;

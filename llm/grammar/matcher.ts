@@ -17,7 +17,7 @@
 
 import { Grammar, G_ALT, G_CHAR, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
 import {
-  Stack, StackList, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
+  Stack, StackList, TOO_MANY_STACKS, resetStackWork, stackWorkExceeded, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
   acceptChar, isCharType,
 } from "./stacks";
 import { StackSets, STACK_TABLE_LIMIT } from "./stack_sets";
@@ -63,11 +63,24 @@ export class GrammarMatcher {
   private decoded: Decoded = new Decoded();
   private scratchCands: Candidates | null = null;
 
+  /** Why the grammar cannot be followed ("" while it can): a call needed more than
+   *  MAX_STACKS_PER_CALL stacks (stacks.ts); nothing is allowed from then on. */
+  error: string = "";
+
+  /** After a call's work: whether it went past MAX_STACKS_PER_CALL (then the matcher fails). */
+  private overWork(): bool {
+    if (!stackWorkExceeded()) return false;
+    this.error = TOO_MANY_STACKS;
+    this.stacks = [];
+    return true;
+  }
+
   constructor(g: Grammar) {
     this.grammar = g;
     // one stack per alternative of the start rule, advanced to its first terminals
     let pos = unchecked(g.start[g.root]);
     const start = new StackList();
+    resetStackWork(true);
     while (true) {
       const st = endOfSequence(g, pos) ? new StaticArray<i32>(0) : one(pos);
       advance(g, st, start);
@@ -76,6 +89,7 @@ export class GrammarMatcher {
       else break;
     }
     this.stacks = start.items;
+    this.overWork();
   }
 
   /** Whether the text so far is a complete match (an end-of-generation token may come). */
@@ -89,7 +103,9 @@ export class GrammarMatcher {
    * then dead: every stack gone). An end-of-generation token is taken where the grammar may end.
    */
   acceptToken(id: i32, p: usize, n: i32, isEog: bool): bool {
+    if (this.error.length != 0) return false;
     if (isEog) return this.canEnd;
+    resetStackWork(true);
     const g = this.grammar;
     const d = this.decoded;
     d.decode(p, n, this.partial);
@@ -113,6 +129,7 @@ export class GrammarMatcher {
       for (let k = 0; k < cur.length; k++) next.add(cur[k]);
     }
     this.stacks = next.items;
+    if (this.overWork()) return false;
     this.partial.value = d.partial.value;
     this.partial.remain = d.partial.remain;
     return next.length > 0;
@@ -120,7 +137,9 @@ export class GrammarMatcher {
 
   /** Whether token t may come next. */
   allows(v: GrammarVocab, t: i32): bool {
+    if (this.error.length != 0) return false;
     if (v.isEog(t)) return this.canEnd;
+    resetStackWork(false);
     if (v.isBlank(t)) return false;
     this.vocabTable = v.cps;
     const c = this.candidates(v, 1);
@@ -141,11 +160,14 @@ export class GrammarMatcher {
   allowedTokens(v: GrammarVocab, allowed: Uint8Array): i32 {
     if (this.partial.remain > 0) return this.allowedTokensOneByOne(v, allowed);
     allowed.fill(0);
+    if (this.error.length != 0) return 0;
+    resetStackWork(true);
     this.allowed = allowed;
     this.allowedCount = 0;
     if (this.sets.stackCount > STACK_TABLE_LIMIT) this.sets = new StackSets(); // stacks of states long gone
     const set = this.sets.ofStacks(this.grammar, this.stacks);
     this.walk(v, v.trie, 0, set);
+    if (this.overWork()) { allowed.fill(0); return 0; }
     if (this.canEnd) {
       for (let i = 0; i < v.eogIds.length; i++) {
         const t = unchecked(v.eogIds[i]);
@@ -288,6 +310,8 @@ export class GrammarMatcher {
 
   /** allowedTokens, token by token as llama.cpp's reject_candidates (tests compare the two). */
   allowedTokensOneByOne(v: GrammarVocab, allowed: Uint8Array): i32 {
+    if (this.error.length != 0) { allowed.fill(0); return 0; }
+    resetStackWork(false);
     const n = v.size;
     const endOk = this.canEnd;
     this.vocabTable = v.cps;

@@ -48,6 +48,28 @@ export function hashStack(s: Stack): u32 {
   return h;
 }
 
+/** The most stacks advance may make during one call of a matcher (its constructor,
+ *  acceptToken, allowedTokens). A grammar that keeps many stacks alive, each of which leads to
+ *  many others, costs their product at every step: a repetition of an item that may be empty,
+ *  ("a"?){0,550}, makes 150 thousand stacks to list the tokens allowed after its start (0.36 s
+ *  on the host, and llama.cpp's matcher, built the same way, does no better). Such a grammar is
+ *  stopped with a message at the call where it goes past this. */
+export const MAX_STACKS_PER_CALL: i32 = 1 << 15;
+
+/** What a matcher says when a grammar goes past MAX_STACKS_PER_CALL. */
+export const TOO_MANY_STACKS = "the grammar needs more than " + MAX_STACKS_PER_CALL.toString() +
+  " parser stacks for one step (repetitions of items that may be empty, such as (\"a\"?){0,550}?)";
+
+// The stacks advance made since the matcher's current call began, and whether that call is held
+// to MAX_STACKS_PER_CALL (its constructor, acceptToken and the trie walk of allowedTokens, whose
+// results a failed call leaves unused; not the token-by-token checks, whose work grows with the
+// candidates and which never stop short). The grammar code runs on one core, one call at a
+// time, so one counter serves.
+let stacksMade: i32 = 0;
+let stacksLimited = false;
+export function resetStackWork(limited: bool): void { stacksMade = 0; stacksLimited = limited; }
+export function stackWorkExceeded(): bool { return stacksLimited && stacksMade > MAX_STACKS_PER_CALL; }
+
 /** Stacks in the order first added, each once. llama.cpp finds a stack among the others by a
  *  linear search, which makes advance cubic in the stacks a grammar holds at once: the
  *  repetition of an optional item, ("a"?){0,959}, holds about a thousand stacks of up to a
@@ -78,12 +100,12 @@ export class StackList {
 /**
  * Expands a stack into the stacks whose tops are terminals (or empty: the end), following
  * every alternative of every rule reference on top, into `out` (without duplicates, in
- * llama.cpp's order).
+ * llama.cpp's order). Stops short in a call held to MAX_STACKS_PER_CALL that went past it.
  */
 export function advance(g: Grammar, stack: Stack, out: StackList): void {
   const todo: Array<Stack> = [stack];
   const seen = new StackList();
-  while (todo.length > 0) {
+  while (todo.length > 0 && !stackWorkExceeded()) {
     const cur = todo.pop();
     if (!seen.add(cur)) continue;
     if (cur.length == 0) { out.add(cur); continue; }
@@ -101,6 +123,7 @@ export function advance(g: Grammar, stack: Stack, out: StackList): void {
         if (follow) unchecked(next[keep] = top + 1);
         if (alt) unchecked(next[keep + follow] = sub);
         todo.push(next);
+        stacksMade++;
         while (!endOfSequence(g, sub)) sub++;
         if (<u32>unchecked(g.type[sub]) == G_ALT) sub++;
         else break;

@@ -40,8 +40,11 @@ export function build(p: usize, n: i32, rp: usize, rn: i32): string {
   const r = parseGrammar(bytesAt(p, n), String.UTF8.decodeUnsafe(rp, <usize>rn), null);
   if (r.grammar === null) return r.error;
   matcher = new GrammarMatcher(r.grammar!);
-  return "";
+  return matcher!.error;
 }
+
+/** The matcher's error ("" while the grammar can be followed). */
+export function matcherError(): string { return matcher!.error; }
 
 /** Takes a token (id, text [p, p+n)); false when no stack survives. */
 export function acceptToken(id: i32, p: usize, n: i32): bool { return matcher!.acceptToken(id, p, n, false); }
@@ -77,7 +80,7 @@ export function buildWithVocab(p: usize, n: i32): string {
   const r = parseGrammar(bytesAt(p, n), "root", tokenizer);
   if (r.grammar === null) return r.error;
   matcher = new GrammarMatcher(r.grammar!);
-  return "";
+  return matcher!.error;
 }
 
 /** Allowed tokens by the trie; -1 when llama.cpp's one-by-one walk disagrees on any token. */
