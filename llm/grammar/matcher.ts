@@ -17,7 +17,7 @@
 
 import { Grammar, G_ALT, G_CHAR, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
 import {
-  Stack, StackList, TOO_MANY_STACKS, resetStackWork, stackWorkExceeded, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
+  Stack, StackList, StackWork, TOO_MANY_STACKS, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
   acceptChar, isCharType,
 } from "./stacks";
 import { StackSets, STACK_TABLE_LIMIT } from "./stack_sets";
@@ -66,10 +66,12 @@ export class GrammarMatcher {
   /** Why the grammar cannot be followed ("" while it can): a call needed more than
    *  MAX_STACKS_PER_CALL stacks (stacks.ts); nothing is allowed from then on. */
   error: string = "";
+  /** The stacks this call made (MAX_STACKS_PER_CALL). */
+  private work: StackWork = new StackWork();
 
   /** After a call's work: whether it went past MAX_STACKS_PER_CALL (then the matcher fails). */
   private overWork(): bool {
-    if (!stackWorkExceeded()) return false;
+    if (!this.work.exceeded) return false;
     this.error = TOO_MANY_STACKS;
     this.stacks = [];
     return true;
@@ -80,10 +82,10 @@ export class GrammarMatcher {
     // one stack per alternative of the start rule, advanced to its first terminals
     let pos = unchecked(g.start[g.root]);
     const start = new StackList();
-    resetStackWork(true);
+    this.work.reset(true);
     while (true) {
       const st = endOfSequence(g, pos) ? new StaticArray<i32>(0) : one(pos);
-      advance(g, st, start);
+      advance(g, st, start, this.work);
       while (!endOfSequence(g, pos)) pos++;
       if (<u32>unchecked(g.type[pos]) == G_ALT) pos++;
       else break;
@@ -105,7 +107,7 @@ export class GrammarMatcher {
   acceptToken(id: i32, p: usize, n: i32, isEog: bool): bool {
     if (this.error.length != 0) return false;
     if (isEog) return this.canEnd;
-    resetStackWork(true);
+    this.work.reset(true);
     const g = this.grammar;
     const d = this.decoded;
     d.decode(p, n, this.partial);
@@ -116,14 +118,14 @@ export class GrammarMatcher {
       const top = stack[stack.length - 1];
       const type = <u32>unchecked(g.type[top]);
       if (type == G_TOKEN || type == G_TOKEN_NOT) {
-        if (matchToken(g, top, id)) advance(g, popPush(g, stack, top + 1), next);
+        if (matchToken(g, top, id)) advance(g, popPush(g, stack, top + 1), next, this.work);
         continue;
       }
       let cur: Array<Stack> = [stack];
       for (let i = 0; i < d.count && cur.length > 0; i++) {
         const after = new StackList();
         const c = unchecked(d.cps[i]);
-        for (let k = 0; k < cur.length; k++) acceptChar(g, cur[k], c, after);
+        for (let k = 0; k < cur.length; k++) acceptChar(g, cur[k], c, after, this.work);
         cur = after.items;
       }
       for (let k = 0; k < cur.length; k++) next.add(cur[k]);
@@ -139,7 +141,7 @@ export class GrammarMatcher {
   allows(v: GrammarVocab, t: i32): bool {
     if (this.error.length != 0) return false;
     if (v.isEog(t)) return this.canEnd;
-    resetStackWork(false);
+    this.work.reset(false);
     if (v.isBlank(t)) return false;
     this.vocabTable = v.cps;
     const c = this.candidates(v, 1);
@@ -161,10 +163,10 @@ export class GrammarMatcher {
     if (this.partial.remain > 0) return this.allowedTokensOneByOne(v, allowed);
     allowed.fill(0);
     if (this.error.length != 0) return 0;
-    resetStackWork(true);
+    this.work.reset(true);
     this.allowed = allowed;
     this.allowedCount = 0;
-    if (this.sets.stackCount > STACK_TABLE_LIMIT) this.sets = new StackSets(); // stacks of states long gone
+    if (this.sets.stackCount > STACK_TABLE_LIMIT) this.sets = new StackSets(this.work); // stacks of states long gone
     const set = this.sets.ofStacks(this.grammar, this.stacks);
     this.walk(v, v.trie, 0, set);
     if (this.overWork()) { allowed.fill(0); return 0; }
@@ -181,7 +183,7 @@ export class GrammarMatcher {
   private allowed: Uint8Array = new Uint8Array(0);
   private allowedCount: i32 = 0;
   // the stacks and sets of stacks met in this generation (the walk's memory)
-  private sets: StackSets = new StackSets();
+  private sets: StackSets = new StackSets(this.work);
   // (child, top number) pairs of the walk's nodes, used as a stack: each node's above its parent's
   private pairs: PairStack = new PairStack();
 
@@ -311,7 +313,7 @@ export class GrammarMatcher {
   /** allowedTokens, token by token as llama.cpp's reject_candidates (tests compare the two). */
   allowedTokensOneByOne(v: GrammarVocab, allowed: Uint8Array): i32 {
     if (this.error.length != 0) { allowed.fill(0); return 0; }
-    resetStackWork(false);
+    this.work.reset(false);
     const n = v.size;
     const endOk = this.canEnd;
     this.vocabTable = v.cps;

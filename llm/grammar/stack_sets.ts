@@ -10,7 +10,7 @@
 // The tables are per matcher, so they last for one generation.
 
 import { Grammar } from "./gbnf";
-import { Stack, StackList, sameStack, hashStack, advance, popPush, charEnd, isCharType } from "./stacks";
+import { Stack, StackList, StackWork, sameStack, hashStack, advance, popPush, charEnd, isCharType } from "./stacks";
 
 /** The tables are dropped when they hold more stacks than this (deeply recursive grammars). */
 export const STACK_TABLE_LIMIT: i32 = 100000;
@@ -41,12 +41,12 @@ class StackTable {
     return id;
   }
 
-  after(g: Grammar, id: i32): Int32Array {
+  after(g: Grammar, id: i32, work: StackWork): Int32Array {
     const known = unchecked(this.afters[id]);
     if (known !== null) return known;
     const s = this.stacks[id];
     const next = new StackList();
-    advance(g, popPush(g, s, charEnd(g, s[s.length - 1])), next);
+    advance(g, popPush(g, s, charEnd(g, s[s.length - 1])), next, work);
     const ids = new Int32Array(next.length);
     for (let i = 0; i < next.length; i++) ids[i] = this.intern(next.items[i]);
     this.afters[id] = ids;
@@ -69,6 +69,9 @@ class StackSet {
 }
 
 export class StackSets {
+  /** The matcher's count of the stacks its call made (stacks.ts StackWork). */
+  readonly work: StackWork;
+  constructor(work: StackWork) { this.work = work; }
   private table: StackTable = new StackTable();
   private sets: Array<StackSet> = [];
   private buckets: Map<u32, Array<i32>> = new Map();
@@ -99,7 +102,7 @@ export class StackSets {
     for (let i = 0; i < s.members.length; i++) {
       const id = s.members[i];
       if (this.table.tops[id] != top) continue;
-      const after = this.table.after(g, id);
+      const after = this.table.after(g, id, this.work);
       for (let j = 0; j < after.length; j++) this.add(after[j]);
     }
     const r = this.finish(g);

@@ -54,21 +54,22 @@ export function hashStack(s: Stack): u32 {
  *  ("a"?){0,550}, makes 150 thousand stacks to list the tokens allowed after its start (0.36 s
  *  on the host, and llama.cpp's matcher, built the same way, does no better). Such a grammar is
  *  stopped with a message at the call where it goes past this. */
-export const MAX_STACKS_PER_CALL: i32 = 1 << 15;
+export const MAX_STACKS_PER_CALL: i32 = 32768;
 
-/** What a matcher says when a grammar goes past MAX_STACKS_PER_CALL. */
-export const TOO_MANY_STACKS = "the grammar needs more than " + MAX_STACKS_PER_CALL.toString() +
-  " parser stacks for one step (repetitions of items that may be empty, such as (\"a\"?){0,550}?)";
+/** What a matcher says when a grammar goes past MAX_STACKS_PER_CALL (a literal: a global the
+ *  module's start function computes would allocate before the kernel has set up its heap). */
+export const TOO_MANY_STACKS = "the grammar needs more than 32768 parser stacks for one step (repetitions of items that may be empty, such as (\"a\"?){0,550}?)";
 
-// The stacks advance made since the matcher's current call began, and whether that call is held
-// to MAX_STACKS_PER_CALL (its constructor, acceptToken and the trie walk of allowedTokens, whose
-// results a failed call leaves unused; not the token-by-token checks, whose work grows with the
-// candidates and which never stop short). The grammar code runs on one core, one call at a
-// time, so one counter serves.
-let stacksMade: i32 = 0;
-let stacksLimited = false;
-export function resetStackWork(limited: bool): void { stacksMade = 0; stacksLimited = limited; }
-export function stackWorkExceeded(): bool { return stacksLimited && stacksMade > MAX_STACKS_PER_CALL; }
+/** The stacks advance made during one call of a matcher, and whether that call is held to
+ *  MAX_STACKS_PER_CALL (its constructor, acceptToken and the trie walk of allowedTokens, whose
+ *  results a failed call leaves unused; not the token-by-token checks, whose work grows with
+ *  the candidates and which never stop short). */
+export class StackWork {
+  made: i32 = 0;
+  limited: bool = false;
+  reset(limited: bool): void { this.made = 0; this.limited = limited; }
+  get exceeded(): bool { return this.limited && this.made > MAX_STACKS_PER_CALL; }
+}
 
 /** Stacks in the order first added, each once. llama.cpp finds a stack among the others by a
  *  linear search, which makes advance cubic in the stacks a grammar holds at once: the
@@ -102,10 +103,10 @@ export class StackList {
  * every alternative of every rule reference on top, into `out` (without duplicates, in
  * llama.cpp's order). Stops short in a call held to MAX_STACKS_PER_CALL that went past it.
  */
-export function advance(g: Grammar, stack: Stack, out: StackList): void {
+export function advance(g: Grammar, stack: Stack, out: StackList, work: StackWork | null = null): void {
   const todo: Array<Stack> = [stack];
   const seen = new StackList();
-  while (todo.length > 0 && !stackWorkExceeded()) {
+  while (todo.length > 0 && (work === null || !work.exceeded)) {
     const cur = todo.pop();
     if (!seen.add(cur)) continue;
     if (cur.length == 0) { out.add(cur); continue; }
@@ -123,7 +124,7 @@ export function advance(g: Grammar, stack: Stack, out: StackList): void {
         if (follow) unchecked(next[keep] = top + 1);
         if (alt) unchecked(next[keep + follow] = sub);
         todo.push(next);
-        stacksMade++;
+        if (work !== null) work.made++;
         while (!endOfSequence(g, sub)) sub++;
         if (<u32>unchecked(g.type[sub]) == G_ALT) sub++;
         else break;
@@ -210,10 +211,10 @@ export function matchToken(g: Grammar, pos: i32, id: i32): bool {
 }
 
 /** The stacks a stack leads to when it takes code point c (none when its top cannot). */
-export function acceptChar(g: Grammar, stack: Stack, c: u32, out: StackList): void {
+export function acceptChar(g: Grammar, stack: Stack, c: u32, out: StackList, work: StackWork | null = null): void {
   if (stack.length == 0) return;
   const top = stack[stack.length - 1];
   const type = <u32>unchecked(g.type[top]);
   if (type == G_TOKEN || type == G_TOKEN_NOT) return;
-  if (matchChar(g, top, c)) advance(g, popPush(g, stack, charEnd(g, top)), out);
+  if (matchChar(g, top, c)) advance(g, popPush(g, stack, charEnd(g, top)), out, work);
 }
