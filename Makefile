@@ -83,10 +83,9 @@ $(BUILD)/kernel.lowered.wasm: $(BUILD)/kernel.wasm tools/lib/lower-fma.mjs
 # the build stops if this wasm2c writes them in a form the edit does not recognise.
 $(BUILD)/kernel/kernel.c: $(BUILD)/kernel.lowered.wasm | $(TC_ENV)
 	@mkdir -p $(BUILD)/kernel
-	$(WASM2C) -n kernel $< -o $@.tmp
-	sed -E 's/^(#define (SIMD_)?FORCE_READ(_INT|_FLOAT)?\(var\)) __asm__\(.*$$/\1/' $@.tmp > $@.tmp2
-	@if grep -q '__asm__' $@.tmp2; then echo "Makefile: $@ still has an asm statement (FORCE_READ in a new form?)" >&2; exit 1; fi
-	mv $@.tmp2 $@ && rm -f $@.tmp
+	$(WASM2C) -n kernel $< -o $@
+	sed -i -E 's/^(#define (SIMD_)?FORCE_READ(_INT|_FLOAT)?\(var\)) __asm__\(.*$$/\1/' $@
+	@if grep -q '__asm__' $@; then echo "Makefile: $@ still has an asm statement (FORCE_READ in a new form?)" >&2; rm -f $@; exit 1; fi
 
 # boot/call_depth.h: each core's call depth next to its own instance (boot/runtime.c).
 $(BUILD)/obj/kernel.o: $(BUILD)/kernel/kernel.c $(BOOT_H) Makefile
