@@ -58,13 +58,21 @@ export function project(s: Scratch, x: usize, n: i32, batched: bool, out0: usize
     return;
   }
   const j = productJob(s, quantizeRows(s, x, n, w0.cols, w0.type), n, w0.cols, w0.type, batched);
-  if (batched && (prepareActivations(w0.type, w0.rows, j.xq, n, w0.cols, s.prep) ||
-      (w1 != null && prepareActivations(w1.type, w1.rows, j.xq, n, w1.cols, s.prep)) ||
-      (w2 != null && prepareActivations(w2.type, w2.rows, j.xq, n, w2.cols, s.prep)))) j.prep = s.prep;
   addPart(j, out0, w0);
   if (w1 != null) addPart(j, out1, w1);
   if (w2 != null) addPart(j, out2, w2);
+  if (batched) j.prep = prepared(s, j);
   parallelFor(j.units, productUnits, s.job, s.cores);
+}
+
+/** The job's activations prepared once (prepareActivations) if a part's kernel takes them, before
+ *  the cores split the job: s.prep, or 0. */
+function prepared(s: Scratch, j: ProductJob): usize {
+  for (let i = 0; i < j.parts; i++) {
+    const p = partAt(changetype<usize>(j), i);
+    if (prepareActivations(p.wType, p.rows, j.xq, j.n, j.k, s.prep)) return s.prep;
+  }
+  return 0;
 }
 
 function productUnits(arg: usize, core: i32, u0: i32, u1: i32): void {

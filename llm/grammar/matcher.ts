@@ -17,7 +17,7 @@
 
 import { Grammar, G_ALT, G_CHAR, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
 import {
-  Stack, StackList, StackWork, TOO_MANY_STACKS, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
+  Stack, StackList, StackWork, tooManyStacks, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
   acceptChar, isCharType,
 } from "./stacks";
 import { StackSets, STACK_TABLE_LIMIT } from "./stack_sets";
@@ -72,7 +72,7 @@ export class GrammarMatcher {
   /** After a call's work: whether it went past MAX_STACKS_PER_CALL (then the matcher fails). */
   private overWork(): bool {
     if (!this.work.exceeded) return false;
-    this.error = TOO_MANY_STACKS;
+    this.error = tooManyStacks();
     this.stacks = [];
     return true;
   }

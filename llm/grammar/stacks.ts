@@ -56,9 +56,11 @@ export function hashStack(s: Stack): u32 {
  *  stopped with a message at the call where it goes past this. */
 export const MAX_STACKS_PER_CALL: i32 = 32768;
 
-/** What a matcher says when a grammar goes past MAX_STACKS_PER_CALL (a literal: a global the
- *  module's start function computes would allocate before the kernel has set up its heap). */
-export const TOO_MANY_STACKS = "the grammar needs more than 32768 parser stacks for one step (repetitions of items that may be empty, such as (\"a\"?){0,550}?)";
+/** What a matcher says when a grammar goes past MAX_STACKS_PER_CALL. */
+export function tooManyStacks(): string {
+  return "the grammar needs more than " + MAX_STACKS_PER_CALL.toString() +
+    " parser stacks for one step (repetitions of items that may be empty, such as (\"a\"?){0,550}?)";
+}
 
 /** The stacks advance made during one call of a matcher, and whether that call is held to
  *  MAX_STACKS_PER_CALL (its constructor, acceptToken and the trie walk of allowedTokens, whose

@@ -329,9 +329,10 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
 // four tokens share each block's weight loads, shifts and scales (tile4x4). TinyLlama-shaped
 // prefill in QEMU: see docs/BENCHMARKS.md.
 
-/** Bytes of one token's block as prepare writes it: Y0..Y3 (i16x8 each), 8*sum(y) (i32),
- *  halfRaised(dy) (f32), 8 bytes of padding. */
+/** Bytes of one token's block as prepare writes it: Y0..Y3 (i16x8 each), 8*sum(y) (i32) at
+ *  PREP_CY, halfRaised(dy) (f32) at PREP_DY, 8 bytes of padding. */
 export const PREP_BYTES: i32 = 80;
+const PREP_CY: i32 = 64, PREP_DY: i32 = 68;
 
 /** Whether gemm multiplies by tokens prepared by prepare: compiled ahead of time, a batch of
  *  four or more, a matrix llama.cpp repacks. */
@@ -355,8 +356,8 @@ export function prepare(dst: usize, x: usize, xStride: usize, n: i32, k: i32): v
       v128.store(d, i16x8.sub(ye1, i16x8.shl(ye0, 4)), 16);
       v128.store(d, i16x8.sub(yo0, i16x8.shl(ye1, 4)), 32);
       v128.store(d, i16x8.sub(yo1, i16x8.shl(yo0, 4)), 48);
-      store<i32>(d, i32x4.extract_lane(offset8(ye0, yo0, ye1, yo1), 0), 64);
-      store<f32>(d, halfRaised(y), 68);
+      store<i32>(d, i32x4.extract_lane(offset8(ye0, yo0, ye1, yo1), 0), PREP_CY);
+      store<f32>(d, halfRaised(y), PREP_DY);
       y += Q8_BYTES; d += bs;
     }
   }
@@ -369,7 +370,7 @@ export function prepare(dst: usize, x: usize, xStride: usize, n: i32, k: i32): v
   const q2 = q + (ws << 1);
   const ab = fold2(q4p(v128.load(q, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q + ws, 2), Y0, Y1, Y2, Y3));
   const cd = fold2(q4p(v128.load(q2, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q2 + ws, 2), Y0, Y1, Y2, Y3));
-  return f32x4.convert_i32x4_s(i32x4.sub(fold4(ab, cd), v128.load32_splat(y, 64)));
+  return f32x4.convert_i32x4_s(i32x4.sub(fold4(ab, cd), v128.load32_splat(y, PREP_CY)));
 }
 
 // Four weight rows x four tokens (out + t*os, x + t*xs for the exact path; their prepared blocks
@@ -385,10 +386,10 @@ function tile4x4(out: usize, os: usize, w0: usize, ws: usize, y0: usize, ys: usi
     const h = scaleBits4(p, ws);
     special |= specialHalves(h);
     const s = halvesRawOf(h, hm);
-    a = fma32x4(preparedSums4(p, ws, y), f32x4.mul(s, v128.load32_splat(y, 68)), a);
-    b = fma32x4(preparedSums4(p, ws, y + PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, PREP_BYTES + 68)), b);
-    c = fma32x4(preparedSums4(p, ws, y + 2 * PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, 2 * PREP_BYTES + 68)), c);
-    d = fma32x4(preparedSums4(p, ws, y + 3 * PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, 3 * PREP_BYTES + 68)), d);
+    a = fma32x4(preparedSums4(p, ws, y), f32x4.mul(s, v128.load32_splat(y, PREP_DY)), a);
+    b = fma32x4(preparedSums4(p, ws, y + PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, PREP_BYTES + PREP_DY)), b);
+    c = fma32x4(preparedSums4(p, ws, y + 2 * PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, 2 * PREP_BYTES + PREP_DY)), c);
+    d = fma32x4(preparedSums4(p, ws, y + 3 * PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, 3 * PREP_BYTES + PREP_DY)), d);
     p += BLOCK_BYTES; y += ys;
   }
   if ((special & SPECIAL) != 0 || v128.any_true(v128.or(v128.or(nonFiniteLanes(a), nonFiniteLanes(b)), v128.or(nonFiniteLanes(c), nonFiniteLanes(d))))) {
@@ -421,9 +422,10 @@ export function gemmWorkBytes(k: i32): usize { return <usize>(k / QK) * <usize>Q
  * rows are a multiple of 8 and multiplies it in the repacked kernels' order (the tiles above:
  * thirty-two rows at a time, then eight, then up to four, for every token while those rows'
  * weights are in the cache; compiled ahead of time, four rows by four tokens on the tokens
- * prepare wrote at prep, block i of token t at prep + i*prepStride + t*PREP_BYTES). Any other matrix goes through ggml_vec_dot_q4_0_q8_0 (or tinyBLAS, same
- * order), whose lanes and fused steps are vec_dot_q8_0_q8_0's with the nibbles minus 8 as
- * weights: each row is rewritten as Q8_0 once and multiplied by q8_0.ts's dot.
+ * prepare wrote at prep, block i of token t at prep + i*prepStride + t*PREP_BYTES). Any other
+ * matrix goes through ggml_vec_dot_q4_0_q8_0 (or tinyBLAS, same order), whose lanes and fused
+ * steps are vec_dot_q8_0_q8_0's with the nibbles minus 8 as weights: each row is rewritten as
+ * Q8_0 once and multiplied by q8_0.ts's dot.
  */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
                      work: usize, matrixRows: i32, prep: usize, prepStride: usize): void {
