@@ -338,9 +338,10 @@ const PREP_CY: i32 = 64, PREP_DY: i32 = 68;
  *  four or more, a matrix llama.cpp repacks. */
 export function takesPrepared(n: i32, matrixRows: i32): bool { return SIS_AOT && n >= 4 && matrixRows % 8 == 0; }
 
-/** Bytes prepare writes for n tokens of k (0 where nothing takes them). */
+/** Bytes prepare writes for n tokens of k (0 for fewer than four). Planned in every build, so
+ *  that the scratch layout, and the memory sis-llm reports for a model, is the kernel's. */
 export function preparedBytes(k: i32, n: i32): usize {
-  return SIS_AOT && n >= 4 ? <usize>(k / QK) * <usize>n * <usize>PREP_BYTES : 0;
+  return n >= 4 ? <usize>(k / QK) * <usize>n * <usize>PREP_BYTES : 0;
 }
 
 /** The n tokens' blocks at x (Q8_0 rows xStride apart) as tile4x4 reads them: block i of token
