@@ -189,13 +189,13 @@ SECONDS ?= 10
 FUZZ := $(BUILD)/fuzz
 # wabt's host runtime sources sit beside the headers setup linked (usr/src/wasm2c of the same wabt)
 WASM_RT_SRC = $(abspath $(dir $(realpath $(WASM_RT_INCLUDE)/wasm-rt.h))../src/wasm2c)
-# Explicit bounds checks (no guard pages) and the kernel's call-depth limit; every trap goes to
-# the harness's fuzz_trap, which aborts. UBSan without pointer-overflow: every linear-memory
+# Guard pages, not bounds checks (the harness turns a fault behind linear memory into a trap),
+# and the kernel's call-depth limit; every trap goes to the harness's fuzz_trap, which aborts. UBSan without pointer-overflow: every linear-memory
 # access is data + a checked offset, which cannot wrap, and checking each one made the
 # module nearly twice as slow.
 FUZZ_CFLAGS = -g -O2 -fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all \
   -I$(FUZZ) -isystem $(WASM_RT_INCLUDE) \
-  -DWASM_RT_USE_MMAP=1 -DWASM_RT_MEMCHECK_GUARD_PAGES=0 -DWASM_RT_MEMCHECK_BOUNDS_CHECK=1 \
+  -DWASM_RT_USE_MMAP=1 -DWASM_RT_MEMCHECK_GUARD_PAGES=1 -DWASM_RT_SKIP_SIGNAL_RECOVERY=1 \
   -DWASM_RT_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=20000 -DWASM_RT_TRAP_HANDLER=fuzz_trap
 FUZZ_RT_OBJS := $(FUZZ)/obj/wasm-rt-impl.o $(FUZZ)/obj/wasm-rt-mem-impl.o
 .SECONDARY: $(FUZZ_RT_OBJS)

@@ -8,6 +8,11 @@
  * trap (an AssemblyScript abort, an out-of-bounds access, a division by zero, unreachable,
  * call stack exhaustion) aborts, and libFuzzer reports it as a crash with the input.
  *
+ * Out-of-bounds accesses fault in the guard pages wasm2c's runtime reserves behind linear
+ * memory (as in the kernel, whose window ends in unmapped pages) and on_segv makes them traps:
+ * explicit bounds checks would be a compare before every access, each one traced by
+ * libFuzzer's comparison hooks, which then took half of all the time.
+ *
  * Between inputs the module is put back as it was after setup, so no state leaks from one
  * input to the next and every crash reproduces from its input alone: the globals (the
  * instance struct) from a copy, linear memory from a snapshot. Only the pages an input wrote
@@ -135,6 +140,10 @@ static size_t ndirty;
 static uint8_t* is_dirty;
 static struct sigaction chained; /* libFuzzer's handler, for every other fault */
 
+/* wasm2c's guard-page reservation behind linear memory: every address a 32-bit index plus a
+ * 32-bit offset can reach (wasm-rt-mem-impl.c, WASM_RT_MEMCHECK_GUARD_PAGES). */
+#define RESERVED (8ull << 30)
+
 static void on_segv(int sig, siginfo_t* si, void* ctx) {
   uint8_t* base = inst.w2c_memory.data;
   uint8_t* a = si->si_addr;
@@ -145,6 +154,8 @@ static void on_segv(int sig, siginfo_t* si, void* ctx) {
     mprotect(base + pg * PAGE, PAGE, PROT_READ | PROT_WRITE);
     return;
   }
+  /* past the memory's size, in the reservation: the module's out-of-bounds access */
+  if (a >= base && a < base + RESERVED) fuzz_trap(WASM_RT_TRAP_OOB);
   if (chained.sa_flags & SA_SIGINFO) { chained.sa_sigaction(sig, si, ctx); return; }
   if (chained.sa_handler != SIG_DFL && chained.sa_handler != SIG_IGN) { chained.sa_handler(sig); return; }
   signal(sig, SIG_DFL);
@@ -174,8 +185,11 @@ static void restore(void) {
   }
   if (ndirty) mprotect(base, saved_size, PROT_READ);
   ndirty = 0;
-  /* grown pages back to zeros, as the next memory.grow must find them */
-  if (size > saved_size) madvise(base + saved_size, size - saved_size, MADV_DONTNEED);
+  /* grown pages back to zeros, as the next memory.grow must find them, and out of bounds again */
+  if (size > saved_size) {
+    madvise(base + saved_size, size - saved_size, MADV_DONTNEED);
+    mprotect(base + saved_size, size - saved_size, PROT_NONE);
+  }
   inst = saved;
 }
 
