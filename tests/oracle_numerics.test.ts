@@ -14,19 +14,23 @@ import { ggmlRef } from "../tools/ref/ggmlref.mjs";
 import { REF_MISSING, rng, roundToF16, T, NAME } from "./quant_util";
 
 let x: any, memory: WebAssembly.Memory;
+// the kernel's build (SIS_AOT: integer paths for normal halves, llm/quant/f16.ts), for attention
+let aot: { x: any; memory: WebAssembly.Memory };
 beforeAll(async () => {
   const inst = await instantiate(await compile("tests/wasm/oracle_numerics.ts"));
   x = inst.exports;
   memory = inst.memory;
+  const k = await instantiate(await compile("tests/wasm/oracle_numerics.ts", { aot: true }));
+  aot = { x: k.exports, memory: k.memory };
 });
 const withRef = (name: string) => (REF_MISSING ? `${name} [skipped: ${REF_MISSING}]` : name);
 const pinned = { cpu: "pinned" };
 const ref = (args: (string | number)[], inputs: Uint8Array[] = [], opts = {}): Uint8Array =>
   ggmlRef(args, inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)), opts);
 
-function put(a: ArrayBufferView): number {
-  const p = x.allocRegion(BigInt(Math.max(1, a.byteLength))) >>> 0;
-  new Uint8Array(memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+function put(a: ArrayBufferView, m = { x, memory }): number {
+  const p = m.x.allocRegion(BigInt(Math.max(1, a.byteLength))) >>> 0;
+  new Uint8Array(m.memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   return p;
 }
 const u32 = (b: Uint8Array) => new Uint32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
@@ -74,8 +78,9 @@ describe("attention equals ggml_flash_attn_ext (llama.cpp's default)", () => {
     { what: "tiny and zero keys and values", hd: 48, nh: 6, nkvh: 2, nq: 5, pos0: 3, ctx: 256, threads: 4, tiny: true },
     { what: "tiny and zero keys and values, tiles", hd: 48, nh: 6, nkvh: 2, nq: 64, pos0: 0, ctx: 256, threads: 4, tiny: true },
   ];
-  for (const c of CASES) {
-    it.skipIf(!!REF_MISSING)(withRef(`${c.what}: hd ${c.hd}, ${c.nh}/${c.nkvh} heads, ${c.nq} tokens at ${c.pos0}, ${c.threads} threads`), () => {
+  for (const build of ["", "the kernel's build: "]) for (const c of CASES) {
+    it.skipIf(!!REF_MISSING)(withRef(`${build}${c.what}: hd ${c.hd}, ${c.nh}/${c.nkvh} heads, ${c.nq} tokens at ${c.pos0}, ${c.threads} threads`), () => {
+      const m = build ? aot : { x, memory };
       const r = rng(c.hd * 1000 + c.nq * 10 + c.pos0);
       const cells = cellsInView(c.pos0 + c.nq, c.ctx);
       // scores of a few units and values around one, as in a model
@@ -83,10 +88,10 @@ describe("attention equals ggml_flash_attn_ext (llama.cpp's default)", () => {
       const tiny = (c as { tiny?: boolean }).tiny, zeroOrTiny = (scale: number) => (r.next() < 0.1 ? 0 : r.gauss() * scale);
       const k = Uint16Array.from({ length: cells * c.nkvh * c.hd }, () => f16bits(tiny ? zeroOrTiny(r.next() < 0.5 ? 2e-5 : 2) : r.gauss() * 2));
       const v = Uint16Array.from({ length: cells * c.nkvh * c.hd }, () => f16bits(tiny ? zeroOrTiny(r.next() < 0.5 ? 3e-6 : 1) : r.gauss()));
-      const pq = put(q), pk = put(k), pv = put(v), po = put(new Float32Array(q.length));
-      expect(x.attention(po, pq, pk, pv, c.hd, c.nh, c.nkvh, c.nq, cells, c.pos0, c.threads)).toBe(1);
-      const ours = new Uint32Array(memory.buffer, po, q.length).slice();
-      [pq, pk, pv, po].forEach((p) => x.freeRegion(p));
+      const pq = put(q, m), pk = put(k, m), pv = put(v, m), po = put(new Float32Array(q.length), m);
+      expect(m.x.attention(po, pq, pk, pv, c.hd, c.nh, c.nkvh, c.nq, cells, c.pos0, c.threads)).toBe(1);
+      const ours = new Uint32Array(m.memory.buffer, po, q.length).slice();
+      [pq, pk, pv, po].forEach((p) => m.x.freeRegion(p));
       const theirs = u32(ref(["flashattn", c.hd, c.nh, c.nkvh, c.nq, cells, c.pos0, c.threads, "@in", "@in", "@in", "@out"],
         [bytes(q), bytes(k), bytes(v)], pinned));
       const d = firstDiff(ours, theirs);

@@ -256,6 +256,64 @@ export function tiledGemm(out: usize, outStride: i32, w: usize, wStride: usize, 
   return (h & 0x7c007c007c007c00) + 0x0400040004000400;
 }
 
+// The scales' product d = dx*dy by integer ops, for code compiled ahead of time. Two normal
+// halves have 11-bit significands, so their product (22 bits) is exact in f32: any correct way
+// of putting it together gives the bits of the one f32 multiply x86 does. Under QEMU's TCG that
+// multiply costs ~7 ns a lane (a library call); the eight integer ops of scaleProducts, about
+// 1 ns each for four lanes. Zero, subnormal, infinite and NaN halves are left to the callers'
+// exact paths (unusualHalves, UNUSUAL_SCALE).
+
+/** Bit 15 of a 16-bit lane of the result is set iff that half of h (gather4Halves) is zero,
+ *  subnormal, infinite or NaN (exponent 0 or 31); no other bit is. */
+// @ts-ignore: decorator
+@inline export function unusualHalves(h: u64): u64 {
+  const e = h & 0x7c007c007c007c00;
+  return ((e + 0x0400040004000400) | ~(e + 0x7c007c007c007c00)) & 0x8000800080008000;
+}
+
+/** Four halves (gather4Halves) as scaleProducts' first factor: their significands times 4. */
+// @ts-ignore: decorator
+@inline export function halfSignificands4(h: u64): v128 {
+  const v = i32x4.extend_low_i16x8_u(i64x2.splat(h));
+  return i32x4.shl(v128.or(v128.and(v, i32x4.splat(0x3ff)), i32x4.splat(0x400)), 2);
+}
+
+/** Four halves (gather4Halves) with their sign and exponent fields in an f32's places. */
+// @ts-ignore: decorator
+@inline export function halfExponents4(h: u64): v128 {
+  const v = i32x4.extend_low_i16x8_u(i64x2.splat(h));
+  return v128.or(i32x4.shl(v128.and(v, i32x4.splat(0x7c00)), 13), i32x4.shl(v128.and(v, i32x4.splat(0x8000)), 16));
+}
+
+/** halfExponentBiased's answer for a zero, subnormal, infinite or NaN half (a bit no normal
+ *  half's answer has). */
+export const UNUSUAL_SCALE: i32 = 1 << 30;
+
+/** The significand of the normal half h (scaleProducts' second factor). */
+// @ts-ignore: decorator
+@inline export function halfSignificand(h: i32): i32 { return (h & 0x3ff) | 0x400; }
+
+/** The half h's sign and exponent fields in an f32's places, with the bias scaleProducts needs
+ *  (96: f32's 127, less twice the half's 15 and the significands' 10 bits, plus the 2 bits
+ *  halfSignificands4 shifts in); UNUSUAL_SCALE for a zero, subnormal, infinite or NaN half. */
+// @ts-ignore: decorator
+@inline export function halfExponentBiased(h: i32): i32 {
+  const e = h & 0x7c00;
+  return e == 0 || e == 0x7c00 ? UNUSUAL_SCALE : (((e + (96 << 10)) << 13) | ((h & 0x8000) << 16));
+}
+
+/** dx*dy (f32x4) for four normal halves dx (mx4 = halfSignificands4, ex = halfExponents4) and
+ *  a normal half dy (my = halfSignificand, ey = halfExponentBiased, both splat). */
+// @ts-ignore: decorator
+@inline export function scaleProducts(mx4: v128, ex: v128, my: v128, ey: v128): v128 {
+  const g = i32x4.mul(mx4, my);                    // 4*mx*my: in [2^22, 2^24)
+  const top = v128.and(g, i32x4.splat(0x800000));   // 2^23 when the product is in the upper binade
+  // significand at bits 0..23 (its leading bit, 2^23, adds one to the exponent field: the
+  // bias allows for it), the lower binade's doubled; then the binade, sign and exponents
+  const s = i32x4.add(g, v128.and(g, i32x4.eq(top, i32x4.splat(0))));
+  return i32x4.add(i32x4.add(s, top), i32x4.add(ex, ey));
+}
+
 /** The half at p as f32 times 2^112 (exact: below 2^128 for every finite half; the
  *  halvesFast value of a NaN or infinite half, 2^16 or more, overflows to infinity here, which
  *  sends the callers to their exact path). A normal half's is put together by integer ops (its

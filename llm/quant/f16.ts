@@ -57,10 +57,25 @@ export function f32ToF16(f: f32): u32 {
   return v128.or(v128.bitselect(spec, fin, special), sign);
 }
 
-/** Whether any of eight halves is an infinity or NaN (exponent all ones). */
+// Compiled ahead of time (the kernel), conversions of normal halves go by integer ops: under
+// QEMU's TCG a float op costs ~7 ns a lane (a library call), an integer vector op about 1 ns
+// for all four. Zero, subnormal, infinite and NaN halves, and values that round to them, take
+// the float ops as before (a branch per four or eight values).
+
+/** Whether any of eight halves is an infinity or NaN (exponent all ones) or, compiled ahead of
+ *  time, zero or subnormal (exponent 0): the halves halvesLo/Hi then convert in full. */
 // @ts-ignore: decorator
 @inline export function hasSpecial(h: v128): bool {
-  return v128.any_true(i16x8.eq(v128.and(h, i16x8.splat(0x7c00)), i16x8.splat(0x7c00)));
+  const e = v128.and(h, i16x8.splat(0x7c00));
+  const special = i16x8.eq(e, i16x8.splat(0x7c00));
+  return v128.any_true(SIS_AOT ? v128.or(special, i16x8.eq(e, i16x8.splat(0))) : special);
+}
+
+/** Four normal halves (one per i32 lane, sign-extended or not) to f32x4 by integer ops: the
+ *  exponent rebased from 15 to 127. */
+// @ts-ignore: decorator
+@inline function normalHalves(h: v128): v128 {
+  return i32x4.add(v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffe000)), i32x4.splat(0x38000000));
 }
 
 /** Low / high four of eight finite halves to f32x4: the sign-extended bits shifted into f32
@@ -75,11 +90,13 @@ export function f32ToF16(f: f32): u32 {
 }
 // @ts-ignore: decorator
 @inline export function halvesLo(h: v128, special: bool): v128 {
-  return special ? f16x4ToF32x4(i32x4.extend_low_i16x8_u(h)) : finiteLo(h);
+  if (special) return f16x4ToF32x4(i32x4.extend_low_i16x8_u(h));
+  return SIS_AOT ? normalHalves(i32x4.extend_low_i16x8_s(h)) : finiteLo(h);
 }
 // @ts-ignore: decorator
 @inline export function halvesHi(h: v128, special: bool): v128 {
-  return special ? f16x4ToF32x4(i32x4.extend_high_i16x8_u(h)) : finiteHi(h);
+  if (special) return f16x4ToF32x4(i32x4.extend_high_i16x8_u(h));
+  return SIS_AOT ? normalHalves(i32x4.extend_high_i16x8_s(h)) : finiteHi(h);
 }
 
 /** n halves at src -> n f32 at dst. */
@@ -99,6 +116,9 @@ export function quantizeRow(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<u16>(dst + (<usize>i << 1), <u16>f32ToF16(load<f32>(src + (<usize>i << 2))));
 }
 
+/** 0.5 in four f32 lanes. */
+const HALVES: usize = memory.data<f32>([0.5, 0.5, 0.5, 0.5], 16);
+
 /** Four f32 rounded to the nearest F16 value (as f32), like roundF16 for finite values. */
 // @ts-ignore: decorator
 @inline export function roundF16x4(x: v128): v128 {
@@ -106,8 +126,12 @@ export function quantizeRow(src: usize, dst: usize, n: i32): void {
   const sign = v128.xor(x, a);
   // normal halves: drop 13 mantissa bits, ties to even
   const r = v128.and(i32x4.add(i32x4.add(a, i32x4.splat(0xfff)), v128.and(i32x4.shr_u(a, 13), i32x4.splat(1))), i32x4.splat(0xffffe000));
-  // subnormal halves: multiples of 2^-24, rounded by the FPU at 0.5 + |x|
-  const sub = f32x4.sub(f32x4.add(a, f32x4.splat(0.5)), f32x4.splat(0.5));
+  // compiled ahead of time, all four in the normal halves' range: no float op
+  if (SIS_AOT && i32x4.all_true(i32x4.lt_u(i32x4.sub(a, i32x4.splat(0x38800000)), i32x4.splat(0x477ff000 - 0x38800000)))) return v128.or(sign, r);
+  // subnormal halves: multiples of 2^-24, rounded by the FPU at 0.5 + |x| (the 0.5 read from
+  // memory: clang cannot move that load above the branch, so the float ops stay behind it)
+  const half = v128.load(HALVES);
+  const sub = f32x4.sub(f32x4.add(a, half), half);
   const m = v128.bitselect(r, sub, i32x4.ge_u(a, i32x4.splat(0x38800000)));
   return v128.or(sign, v128.bitselect(i32x4.splat(0x7f800000), m, i32x4.ge_u(a, i32x4.splat(0x477ff000))));
 }
@@ -115,7 +139,14 @@ export function quantizeRow(src: usize, dst: usize, n: i32): void {
 /** The four halves at p as f32x4 (exact for every half). */
 // @ts-ignore: decorator
 @inline export function loadHalves4(p: usize): v128 {
-  return f16x4ToF32x4(i32x4.extend_low_i16x8_u(v128.load64_zero(p)));
+  const h = i32x4.extend_low_i16x8_u(v128.load64_zero(p));
+  if (SIS_AOT) {
+    const e = v128.and(h, i32x4.splat(0x7c00));
+    if (!v128.any_true(v128.or(i32x4.eq(e, i32x4.splat(0)), i32x4.eq(e, i32x4.splat(0x7c00))))) {
+      return i32x4.add(v128.or(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16)), i32x4.splat(0x38000000));
+    }
+  }
+  return f16x4ToF32x4(h);
 }
 
 /** Activations for F16 weights: f32[n] rounded through F16 (see the header). */

@@ -2,7 +2,8 @@
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
 import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite, nonFiniteLanes, nonFinite8,
-  gather4Halves, halvesRawOf, specialHalves, halfRaised, tiledGemm, orderingStore, prefetchRead, largestMagnitude, widenPairs } from "./common";
+  gather4Halves, halvesRawOf, specialHalves, halfRaised, unusualHalves, halfSignificands4, halfExponents4, halfSignificand,
+  halfExponentBiased, scaleProducts, UNUSUAL_SCALE, tiledGemm, orderingStore, prefetchRead, largestMagnitude, widenPairs } from "./common";
 import { BLOCK_BYTES as Q8_BYTES, storeRows, dot as dotQ8 } from "./q8_0";
 import { fma32, fma32x4 } from "../math/fma";
 
@@ -161,7 +162,9 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
 // and as that sum lies within +-4*15*128 the i16 lane holds it exactly: three shifts, four
 // multiplies and three adds per row, no masks. Lanes are then folded across rows in i16 (sums of
 // two and four lanes, within +-30720) and widened once per four rows. Float part: fma32x4 per
-// four rows, with d = halvesRawOf(dx) * halfRaised(dy) (= dx*dy exactly, one multiply). The
+// four rows, with d = halvesRawOf(dx) * halfRaised(dy) (= dx*dy exactly, one multiply; in the
+// kernel's build by integer ops, scaleProducts, and a zero or subnormal scale takes the exact
+// path too). The
 // tile's output slots take stores of intermediate values that keep V8 from hoisting the next
 // rows' loads (see tile32). The integer ops are i16x8 shifts, multiplies, adds and shuffles: no
 // dot_i16x8 or extmul, which QEMU's TCG runs slowly.
@@ -204,8 +207,29 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
 }
 
 /** specialHalves' flag bits: some weight scale was infinite or NaN, which halvesRawOf turns
- *  into a finite value (the exact path then gives ggml's inf or NaN). */
+ *  into a finite value (the exact path then gives ggml's inf or NaN). In the kernel's build
+ *  (rowFlags, tokenFlag), also a zero or subnormal scale, which scaleProducts does not take. */
 const SPECIAL: u64 = 0x8000800080008000;
+
+/** The flags (SPECIAL) of four rows' scales h. */
+// @ts-ignore: decorator
+@inline function rowFlags(h: u64): u64 { return SIS_AOT ? unusualHalves(h) : specialHalves(h); }
+
+/** A token block's scale hy as scaleProducts takes it (halfExponentBiased), in the kernel's build. */
+// @ts-ignore: decorator
+@inline function tokenScaleBits(hy: i32): i32 { return SIS_AOT ? halfExponentBiased(hy) : 0; }
+
+/** A flag (SPECIAL) if the token's scale, as tokenScaleBits gave it, is not a normal half. */
+// @ts-ignore: decorator
+@inline function tokenFlag(ey: i32): u64 { return <u64>(<u32>(ey & UNUSUAL_SCALE) >> 15); }
+
+/** d = dx*dy for four rows' scales h and the token's block: in the kernel's build by integer ops
+ *  (scaleProducts, with the token's significand my and tokenScaleBits ey, splat), elsewhere one
+ *  multiply (dyr: halfRaised(dy), splat). */
+// @ts-ignore: decorator
+@inline function rowScales(h: u64, hm: v128, dyr: v128, my: v128, ey: v128): v128 {
+  return SIS_AOT ? scaleProducts(halfSignificands4(h), halfExponents4(h), my, ey) : f32x4.mul(halvesRawOf(h, hm), dyr);
+}
 
 /** A zero word: the tiles' prefetch loads are folded into a test against it, so they stay. */
 const ZERO = memory.data<u32>([0]);
@@ -233,53 +257,54 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
     const cy = offset8(ye0, yo0, ye1, yo1);
     const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
-    const dyr = f32x4.splat(halfRaised(y));
+    const hy = SIS_AOT ? <i32>load<u16>(y) : 0, ey = tokenScaleBits(hy), dyr = SIS_AOT ? f32x4.splat(0) : f32x4.splat(halfRaised(y));
+    const myv = i32x4.splat(SIS_AOT ? halfSignificand(hy) : 0), eyv = i32x4.splat(ey);
     touched |= prefetchRead(a + 0);
     const h0 = scaleBits4(p, ws);
-    special |= specialHalves(h0);
-    c0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 64), f32x4.mul(halvesRawOf(h0, hm), dyr), c0);
+    special |= rowFlags(h0) | tokenFlag(ey);
+    c0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 64), rowScales(h0, hm, dyr, myv, eyv), c0);
     orderingStore(out + 64, c0);
     touched |= prefetchRead(a + 64);
     const q1 = p + ws4;
     const h1 = scaleBits4(q1, ws);
-    special |= specialHalves(h1);
-    c1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out + 80), f32x4.mul(halvesRawOf(h1, hm), dyr), c1);
+    special |= rowFlags(h1);
+    c1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out + 80), rowScales(h1, hm, dyr, myv, eyv), c1);
     orderingStore(out + 80, c1);
     touched |= prefetchRead(a + 128);
     const q2 = q1 + ws4;
     const h2 = scaleBits4(q2, ws);
-    special |= specialHalves(h2);
-    c2 = fma32x4(sums4(q2, ws, ye0, Y1, Y2, Y3, cy, out + 96), f32x4.mul(halvesRawOf(h2, hm), dyr), c2);
+    special |= rowFlags(h2);
+    c2 = fma32x4(sums4(q2, ws, ye0, Y1, Y2, Y3, cy, out + 96), rowScales(h2, hm, dyr, myv, eyv), c2);
     orderingStore(out + 96, c2);
     touched |= prefetchRead(a + 192);
     const q3 = q2 + ws4;
     const h3 = scaleBits4(q3, ws);
-    special |= specialHalves(h3);
-    c3 = fma32x4(sums4(q3, ws, ye0, Y1, Y2, Y3, cy, out + 112), f32x4.mul(halvesRawOf(h3, hm), dyr), c3);
+    special |= rowFlags(h3);
+    c3 = fma32x4(sums4(q3, ws, ye0, Y1, Y2, Y3, cy, out + 112), rowScales(h3, hm, dyr, myv, eyv), c3);
     orderingStore(out + 112, c3);
     touched |= prefetchRead(a + 256);
     const q4 = q3 + ws4;
     const h4 = scaleBits4(q4, ws);
-    special |= specialHalves(h4);
-    c4 = fma32x4(sums4(q4, ws, ye0, Y1, Y2, Y3, cy, out + 0), f32x4.mul(halvesRawOf(h4, hm), dyr), c4);
+    special |= rowFlags(h4);
+    c4 = fma32x4(sums4(q4, ws, ye0, Y1, Y2, Y3, cy, out + 0), rowScales(h4, hm, dyr, myv, eyv), c4);
     orderingStore(out, c4);
     touched |= prefetchRead(a + 320);
     const q5 = q4 + ws4;
     const h5 = scaleBits4(q5, ws);
-    special |= specialHalves(h5);
-    c5 = fma32x4(sums4(q5, ws, ye0, Y1, Y2, Y3, cy, out + 16), f32x4.mul(halvesRawOf(h5, hm), dyr), c5);
+    special |= rowFlags(h5);
+    c5 = fma32x4(sums4(q5, ws, ye0, Y1, Y2, Y3, cy, out + 16), rowScales(h5, hm, dyr, myv, eyv), c5);
     orderingStore(out + 16, c5);
     touched |= prefetchRead(a + 384);
     const q6 = q5 + ws4;
     const h6 = scaleBits4(q6, ws);
-    special |= specialHalves(h6);
-    c6 = fma32x4(sums4(q6, ws, ye0, Y1, Y2, Y3, cy, out + 32), f32x4.mul(halvesRawOf(h6, hm), dyr), c6);
+    special |= rowFlags(h6);
+    c6 = fma32x4(sums4(q6, ws, ye0, Y1, Y2, Y3, cy, out + 32), rowScales(h6, hm, dyr, myv, eyv), c6);
     orderingStore(out + 32, c6);
     touched |= prefetchRead(a + 448);
     const q7 = q6 + ws4;
     const h7 = scaleBits4(q7, ws);
-    special |= specialHalves(h7);
-    c7 = fma32x4(sums4(q7, ws, ye0, Y1, Y2, Y3, cy, out + 48), f32x4.mul(halvesRawOf(h7, hm), dyr), c7);
+    special |= rowFlags(h7);
+    c7 = fma32x4(sums4(q7, ws, ye0, Y1, Y2, Y3, cy, out + 48), rowScales(h7, hm, dyr, myv, eyv), c7);
     orderingStore(out + 48, c7);
     touched |= prefetchRead(a + 512);
     a += 32 * BLOCK_BYTES;
@@ -305,13 +330,14 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
     const cy = offset8(ye0, yo0, ye1, yo1);
     const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
-    const dyr = f32x4.splat(halfRaised(y));
+    const hy = SIS_AOT ? <i32>load<u16>(y) : 0, ey = tokenScaleBits(hy), dyr = SIS_AOT ? f32x4.splat(0) : f32x4.splat(halfRaised(y));
+    const myv = i32x4.splat(SIS_AOT ? halfSignificand(hy) : 0), eyv = i32x4.splat(ey);
     const h0 = scaleBits4(p, ws), h1 = scaleBits4(p + ws4, ws);
-    special |= specialHalves(h0) | specialHalves(h1);
-    c0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 16), f32x4.mul(halvesRawOf(h0, hm), dyr), c0);
+    special |= rowFlags(h0) | rowFlags(h1) | tokenFlag(ey);
+    c0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 16), rowScales(h0, hm, dyr, myv, eyv), c0);
     orderingStore(out + 16, c0);
     const q1 = p + ws4;
-    c1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out), f32x4.mul(halvesRawOf(h1, hm), dyr), c1);
+    c1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out), rowScales(h1, hm, dyr, myv, eyv), c1);
     orderingStore(out, c1);
     p += BLOCK_BYTES; y += Q8_BYTES;
   }
@@ -321,18 +347,20 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
 
 // ---- Prompts compiled ahead of time: four rows x four tokens on prepared activations ----
 //
-// Under QEMU's TCG an integer vector op costs under a nanosecond and a float one 11-27 ns (a
+// Under QEMU's TCG an integer vector op costs about a nanosecond and a float one 25-30 ns (a
 // library call per lane), so the tiles' float part (three ops per four rows and token) is fixed
 // and the integer part is what can shrink. For a batch, what the tiles above work out from each
-// token's block every time (Y0..Y3, 8*sum(y), halfRaised(dy): ~20 integer ops and two float
-// multiplies) is prepared once per product, before it is split across the cores (prepare), and
-// four tokens share each block's weight loads, shifts and scales (tile4x4). TinyLlama-shaped
-// prefill in QEMU: see docs/BENCHMARKS.md.
+// token's block every time (Y0..Y3, 8*sum(y), dy's significand and exponent: ~20 integer ops)
+// is prepared once per product, before it is split across the cores (prepare), and four tokens
+// share each block's weight loads, shifts and scales (tile4x4). The scales' products are
+// integer ops too (scaleProducts: 17% faster tiles under TCG than one float multiply).
+// TinyLlama-shaped prefill in QEMU: see docs/BENCHMARKS.md.
 
 /** Bytes of one token's block as prepare writes it: Y0..Y3 (i16x8 each), 8*sum(y) (i32) at
- *  PREP_CY, halfRaised(dy) (f32) at PREP_DY, 8 bytes of padding. */
+ *  PREP_CY, dy as scaleProducts takes it at PREP_MY (halfSignificand) and PREP_EY
+ *  (halfExponentBiased), 4 bytes of padding. */
 export const PREP_BYTES: i32 = 80;
-const PREP_CY: i32 = 64, PREP_DY: i32 = 68;
+const PREP_CY: i32 = 64, PREP_MY: i32 = 68, PREP_EY: i32 = 72;
 
 /** Whether gemm multiplies by tokens prepared by prepare: compiled ahead of time, a batch of
  *  four or more, a matrix llama.cpp repacks. */
@@ -358,7 +386,9 @@ export function prepare(dst: usize, x: usize, xStride: usize, n: i32, k: i32): v
       v128.store(d, i16x8.sub(yo0, i16x8.shl(ye1, 4)), 32);
       v128.store(d, i16x8.sub(yo1, i16x8.shl(yo0, 4)), 48);
       store<i32>(d, i32x4.extract_lane(offset8(ye0, yo0, ye1, yo1), 0), PREP_CY);
-      store<f32>(d, halfRaised(y), PREP_DY);
+      const hy = <i32>load<u16>(y);
+      store<i32>(d, halfSignificand(hy), PREP_MY);
+      store<i32>(d, halfExponentBiased(hy), PREP_EY);
       y += Q8_BYTES; d += bs;
     }
   }
@@ -379,18 +409,19 @@ export function prepare(dst: usize, x: usize, xStride: usize, n: i32, k: i32): v
 // the same weights, which clang computes once.
 function tile4x4(out: usize, os: usize, w0: usize, ws: usize, y0: usize, ys: usize, x0: usize, xs: usize, k: i32): void {
   const nb = k / QK;
-  const hm = v128.load(VK, K_HMASK);
   let p = w0, y = y0;
   let a = f32x4.splat(0), b = a, c = a, d = a;
   let special: u64 = 0;
   for (let i = 0; i < nb; i++) {
     const h = scaleBits4(p, ws);
-    special |= specialHalves(h);
-    const s = halvesRawOf(h, hm);
-    a = fma32x4(preparedSums4(p, ws, y), f32x4.mul(s, v128.load32_splat(y, PREP_DY)), a);
-    b = fma32x4(preparedSums4(p, ws, y + PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, PREP_BYTES + PREP_DY)), b);
-    c = fma32x4(preparedSums4(p, ws, y + 2 * PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, 2 * PREP_BYTES + PREP_DY)), c);
-    d = fma32x4(preparedSums4(p, ws, y + 3 * PREP_BYTES), f32x4.mul(s, v128.load32_splat(y, 3 * PREP_BYTES + PREP_DY)), d);
+    const mx = halfSignificands4(h), ex = halfExponents4(h);
+    const e0 = load<i32>(y, PREP_EY), e1 = load<i32>(y, PREP_BYTES + PREP_EY);
+    const e2 = load<i32>(y, 2 * PREP_BYTES + PREP_EY), e3 = load<i32>(y, 3 * PREP_BYTES + PREP_EY);
+    special |= rowFlags(h) | tokenFlag(e0 | e1 | e2 | e3);
+    a = fma32x4(preparedSums4(p, ws, y), scaleProducts(mx, ex, v128.load32_splat(y, PREP_MY), i32x4.splat(e0)), a);
+    b = fma32x4(preparedSums4(p, ws, y + PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, PREP_BYTES + PREP_MY), i32x4.splat(e1)), b);
+    c = fma32x4(preparedSums4(p, ws, y + 2 * PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, 2 * PREP_BYTES + PREP_MY), i32x4.splat(e2)), c);
+    d = fma32x4(preparedSums4(p, ws, y + 3 * PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, 3 * PREP_BYTES + PREP_MY), i32x4.splat(e3)), d);
     p += BLOCK_BYTES; y += ys;
   }
   if ((special & SPECIAL) != 0 || v128.any_true(v128.or(v128.or(nonFiniteLanes(a), nonFiniteLanes(b)), v128.or(nonFiniteLanes(c), nonFiniteLanes(d))))) {
