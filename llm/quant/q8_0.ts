@@ -1,7 +1,8 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised, NATIVE_DOT, dot4Native, widenPairs } from "./common";
+import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised, NATIVE_DOT, dot4Native, widenPairs,
+  unusualHalves, halfSignificands4, halfExponents4, halfSignificand, halfExponentBiased, scaleProducts, UNUSUAL_SCALE } from "./common";
 import { fma32, fma32x4 } from "../math/fma";
 
 export const QK: i32 = 32;
@@ -205,16 +206,33 @@ function approxTile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void 
   v128.store(out, acc);
 }
 
-/** approxTile4 with the CPU's dot product (NATIVE_DOT): the same integer sums. */
+/** approxTile4 with the CPU's dot product (NATIVE_DOT): the same integer sums, and the scales'
+ *  products by integer ops (scaleProducts: the same bits as the multiply) unless a scale is
+ *  zero, subnormal, infinite or NaN, when the tile is done again with multiplies. */
 function approxTile4Native(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
+  if (!approxNative(out, w0, ws, x0, k, true)) approxNative(out, w0, ws, x0, k, false);
+}
+
+/** approxTile4Native with the scales' products by integer ops (intScales; false when a scale
+ *  is not a normal half, and nothing stored) or by multiplies. */
+// @ts-ignore: decorator
+@inline function approxNative(out: usize, w0: usize, ws: usize, x0: usize, k: i32, intScales: bool): bool {
   const nb = k / QK;
   const hm = v128.load(VK, K_HMASK);
   const zero = i32x4.splat(0);
-  let acc = f32x4.splat(0), p = w0, y = x0;
+  let acc = f32x4.splat(0), p = w0, y = x0, unusual: u64 = 0;
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
     const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
-    const d4 = f32x4.mul(halvesRawOf(gather4Halves(p, r1, r2, r3), hm), f32x4.splat(halfRaised(y)));
+    const h = gather4Halves(p, r1, r2, r3);
+    let d4: v128;
+    if (intScales) {
+      const hy = <i32>load<u16>(y), ey = halfExponentBiased(hy);
+      unusual |= unusualHalves(h) | <u64>(ey & UNUSUAL_SCALE);
+      d4 = scaleProducts(halfSignificands4(h), halfExponents4(h), i32x4.splat(halfSignificand(hy)), i32x4.splat(ey));
+    } else {
+      d4 = f32x4.mul(halvesRawOf(h, hm), f32x4.splat(halfRaised(y)));
+    }
     const s = hsum4(
       dot4Native(v128.load(p, 18), y1, dot4Native(v128.load(p, 2), y0, zero)),
       dot4Native(v128.load(r1, 18), y1, dot4Native(v128.load(r1, 2), y0, zero)),
@@ -223,7 +241,9 @@ function approxTile4Native(out: usize, w0: usize, ws: usize, x0: usize, k: i32):
     acc = fma32x4(d4, f32x4.convert_i32x4_s(s), acc);
     p += BLOCK_BYTES; y += BLOCK_BYTES;
   }
+  if (unusual != 0) return false;
   v128.store(out, acc);
+  return true;
 }
 
 /** out[r] ~ W[r]·x for r < nr, within approxBound of gemm's result (for finite scales; rows

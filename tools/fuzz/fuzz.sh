@@ -95,8 +95,11 @@ for t in "$@"; do
       [ -n "$execs" ] || execs=$(echo "$last" | grep -oE '^#[0-9]+' | tr -d '#')
       cov=$(echo "$last" | grep -oE 'cov: [0-9]+' | grep -oE '[0-9]+' || true)
       ft=$(echo "$last" | grep -oE 'ft: [0-9]+' | grep -oE '[0-9]+' || true)
-      # what stopped the run (a slow-unit-* file is libFuzzer's report of a slow input it went on from)
-      new=$(ls "$F/findings/$t" | comm -13 "$F/findings/$t.before" - | grep -v -e '^starved$' -e '^slow-unit-' | head -1 || true)
+      # what stopped the run: the input libFuzzer wrote last (an input found before is written
+      # again under the same name), else a file that is new (a slow-unit-* file is libFuzzer's
+      # report of a slow input it went on from)
+      new=$(grep -oE 'Test unit written to [^ ]+' "$log" | grep -v '/slow-unit-' | tail -1 | sed 's|.*/||' || true)
+      [ -n "$new" ] || new=$(ls "$F/findings/$t" | comm -13 "$F/findings/$t.before" - | grep -v -e '^starved$' -e '^slow-unit-' | head -1 || true)
       outcome=ok
       if [ $status -eq 72 ]; then
         outcome="interrupted" # libFuzzer's exit code after SIGINT: someone stopped it
