@@ -257,6 +257,7 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
     const cy = offset8(ye0, yo0, ye1, yo1);
     const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
+    // the token's scale dy: in the kernel's build as scaleProducts takes it, elsewhere halfRaised
     const hy = SIS_AOT ? <i32>load<u16>(y) : 0, ey = tokenScaleBits(hy), dyr = SIS_AOT ? f32x4.splat(0) : f32x4.splat(halfRaised(y));
     const myv = i32x4.splat(SIS_AOT ? halfSignificand(hy) : 0), eyv = i32x4.splat(ey);
     touched |= prefetchRead(a + 0);
@@ -330,6 +331,7 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
     const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
     const cy = offset8(ye0, yo0, ye1, yo1);
     const Y1 = i16x8.sub(ye1, i16x8.shl(ye0, 4)), Y2 = i16x8.sub(yo0, i16x8.shl(ye1, 4)), Y3 = i16x8.sub(yo1, i16x8.shl(yo0, 4));
+    // the token's scale dy: in the kernel's build as scaleProducts takes it, elsewhere halfRaised
     const hy = SIS_AOT ? <i32>load<u16>(y) : 0, ey = tokenScaleBits(hy), dyr = SIS_AOT ? f32x4.splat(0) : f32x4.splat(halfRaised(y));
     const myv = i32x4.splat(SIS_AOT ? halfSignificand(hy) : 0), eyv = i32x4.splat(ey);
     const h0 = scaleBits4(p, ws), h1 = scaleBits4(p + ws4, ws);
