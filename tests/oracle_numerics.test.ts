@@ -177,20 +177,28 @@ describe("activations are quantized as the pinned x86 build (haswell) does", () 
   const k = 4096;
   // one block type per activation format; Q8_0 and Q8_1 data includes exact ties (x.5 after
   // scaling), where x86 rounds to even and ggml's reference quantizer away from zero
-  for (const [wType, act] of [[T.Q4_0, T.Q8_0], [T.Q4_1, T.Q8_1], [T.Q4_K, T.Q8_K]]) {
-    it.skipIf(!!REF_MISSING)(withRef(`${NAME[act]} (for ${NAME[wType]} weights) byte for byte`), () => {
+  // and, every 16th block from the third, all zeros, and then blocks of tiny (1e-38, whose
+  // 127/amax is infinite), subnormal and huge values (the kernel's build rounds by an add
+  // only where every scaled value is small: llm/quant/q8_act.ts)
+  for (const build of ["", "the kernel's build: "]) for (const [wType, act] of [[T.Q4_0, T.Q8_0], [T.Q4_1, T.Q8_1], [T.Q4_K, T.Q8_K]]) {
+    it.skipIf(!!REF_MISSING)(withRef(`${build}${NAME[act]} (for ${NAME[wType]} weights) byte for byte`), () => {
+      const m = build ? aot : { x, memory };
       const r = rng(act);
       const v = Float32Array.from({ length: k }, (_, i) => {
         const blk = Math.floor(i / 32);
+        if (blk % 16 === 2) return 0;
+        if (blk % 16 === 6) return r.gauss() * 1e-38;
+        if (blk % 16 === 10) return r.gauss() * 1e-41;
+        if (blk % 16 === 14) return r.gauss() * 1e37;
         if (blk % 4 === 0) return i % 32 === 0 ? 127 : Math.max(-120, Math.min(120, Math.round(r.gauss() * 40))) + 0.5; // ties
         if (blk % 4 === 1) return r.gauss() * 1e-3;
         return r.gauss() * (1 + (blk % 7));
       });
-      const ab = x.activationBytes(wType, k) >>> 0;
-      const pv = put(v), po = put(new Uint8Array(ab));
-      expect(x.quantizeActivations(pv, k, wType, po)).toBe(1);
-      const ours = new Uint8Array(memory.buffer, po, ab).slice();
-      [pv, po].forEach((p) => x.freeRegion(p));
+      const ab = m.x.activationBytes(wType, k) >>> 0;
+      const pv = put(v, m), po = put(new Uint8Array(ab), m);
+      expect(m.x.quantizeActivations(pv, k, wType, po)).toBe(1);
+      const ours = new Uint8Array(m.memory.buffer, po, ab).slice();
+      [pv, po].forEach((p) => m.x.freeRegion(p));
       const theirs = ref(["actq", act, k, "@in", "@out"], [bytes(v)]);
       let d = -1;
       for (let i = 0; i < ab; i++) if (ours[i] !== theirs[i]) { d = i; break; }

@@ -34,25 +34,58 @@ export function quantizeQ8_1(x: usize, dst: usize, k: i32): void { quantizeBlock
   return v128.bitselect(i32x4.trunc_sat_f32x4_s(r), i32x4.splat(0x80000000), f32x4.lt(f32x4.abs(r), f32x4.splat(2147483648.0)));
 }
 
+/** 1.5 * 2^23: a float in [-2^22, 2^22] plus this is rounded, ties to even, to an integer n,
+ *  and the sum's bits are MAGIC_BITS + n. */
+const MAGIC: f32 = 12582912.0;
+const MAGIC_BITS: i32 = 0x4b400000;
+
+/** The largest |value| of the 32 floats at xb: in the kernel's build by integer ops on the
+ *  bits (non-negative floats order as their bits do; a NaN's bits exceed every number's),
+ *  which under QEMU's TCG cost a fraction of the float max's library call per lane. */
+// @ts-ignore: decorator
+@inline function blockMax(xb: usize): f32 {
+  if (SIS_AOT) {
+    const abs = i32x4.splat(0x7fffffff);
+    let m = v128.and(v128.load(xb), abs);
+    for (let j = 1; j < 8; j++) m = i32x4.max_u(m, v128.and(v128.load(xb + <usize>j * 16), abs));
+    const bits = max(max(i32x4.extract_lane(m, 0), i32x4.extract_lane(m, 1)), max(i32x4.extract_lane(m, 2), i32x4.extract_lane(m, 3)));
+    if (bits <= 0x7f800000) return reinterpret<f32>(bits); // else a NaN: as the float max has it
+  }
+  let m = f32x4.abs(v128.load(xb));
+  for (let j = 1; j < 8; j++) m = f32x4.max(m, f32x4.abs(v128.load(xb + <usize>j * 16)));
+  return max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+}
+
+/** The 32 floats at xb times id rounded to int8 at q, ties to even (byAdd: by adding MAGIC,
+ *  for products within +-2^22; else roundToInt); their sum as i32x4. */
+// @ts-ignore: decorator
+@inline function roundBlock(xb: usize, q: usize, id: v128, byAdd: bool): v128 {
+  let sum = i32x4.splat(0);
+  for (let j = 0; j < 8; j += 2) {
+    const p0 = f32x4.mul(v128.load(xb + <usize>j * 16), id), p1 = f32x4.mul(v128.load(xb + <usize>j * 16, 16), id);
+    const q0 = byAdd ? i32x4.sub(f32x4.add(p0, f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS)) : roundToInt(p0);
+    const q1 = byAdd ? i32x4.sub(f32x4.add(p1, f32x4.splat(MAGIC)), i32x4.splat(MAGIC_BITS)) : roundToInt(p1);
+    sum = i32x4.add(sum, i32x4.add(q0, q1));
+    const q16 = i16x8.narrow_i32x4_s(q0, q1);
+    v128.store_lane<u64>(q + <usize>j * 4, i8x16.narrow_i16x8_s(q16, q16), 0);
+  }
+  return sum;
+}
+
 function quantizeBlocks(x: usize, dst: usize, k: i32, withSum: bool): void {
   const blockBytes: usize = withSum ? 36 : 34;
   const qs: usize = withSum ? 4 : 2;
   for (let b = 0; b < k / 32; b++) {
     const xb = x + <usize>b * 128, y = dst + <usize>b * blockBytes;
-    let m = f32x4.abs(v128.load(xb));
-    for (let j = 1; j < 8; j++) m = f32x4.max(m, f32x4.abs(v128.load(xb + <usize>j * 16)));
-    const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+    const amax = blockMax(xb);
     const d = amax / <f32>127;
-    const id = f32x4.splat(amax != 0 ? <f32>127 / amax : 0);
+    const ids: f32 = amax != 0 ? <f32>127 / amax : 0;
+    const id = f32x4.splat(ids);
     store<u16>(y, <u16>f32ToF16(d));
-    let sum = i32x4.splat(0);
-    for (let j = 0; j < 8; j += 2) {
-      const q0 = roundToInt(f32x4.mul(v128.load(xb + <usize>j * 16), id));
-      const q1 = roundToInt(f32x4.mul(v128.load(xb + <usize>j * 16, 16), id));
-      sum = i32x4.add(sum, i32x4.add(q0, q1));
-      const q16 = i16x8.narrow_i32x4_s(q0, q1);
-      v128.store_lane<u64>(y + qs + <usize>j * 4, i8x16.narrow_i16x8_s(q16, q16), 0);
-    }
+    // in the kernel's build, when every x*id lies within +-127 (amax and id finite), rounded by
+    // one add instead of nearest, convert and the range test: one float op of four. Two loops,
+    // so that neither runs the other's ops.
+    const sum = SIS_AOT && amax < Infinity && ids < Infinity ? roundBlock(xb, y + qs, id, true) : roundBlock(xb, y + qs, id, false);
     if (withSum) {
       const total = i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) + i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3);
       store<u16>(y + 2, <u16>f32ToF16(d * <f32>total));
