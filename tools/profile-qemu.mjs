@@ -12,13 +12,12 @@
 // for work (kernel/parallel waitUntil) or for input counts too: between two benches the
 // machine waits for the next command, so long benches show the work best. Perf tools see
 // only QEMU's own code; this sees the guest's.
-import { resolve, basename, dirname } from "node:path";
+import { resolve, basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawn, spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
 import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { SisMachine } from "../tests/support/qemu-serial.mjs";
 import { qemuCommand } from "./lib/qemu.mjs";
 import { diskFor } from "./bench-qemu.mjs";
@@ -35,7 +34,7 @@ function parseArgs(argv) {
     else if (a === "--samples") o.samples = Number(v());
     else if (a === "--smp") o.smp = Number(v());
     else if (a === "--mem") o.mem = v();
-    else if (a === "-h" || a === "--help") { process.stdout.write(fileHeader()); process.exit(0); }
+    else if (a === "-h" || a === "--help") { process.stdout.write(usage()); process.exit(0); }
     else throw new Error(`unknown option ${a} (see --help)`);
   }
   if (!/^\d+,\d+$/.test(o.pg)) throw new Error(`--pg takes P,N (prompt tokens, generated tokens), not '${o.pg}'`);
@@ -43,7 +42,7 @@ function parseArgs(argv) {
   return o;
 }
 
-function fileHeader() {
+function usage() {
   return "usage: node tools/profile-qemu.mjs [--model FILE.gguf] [--pg P,N] [--samples N] [--smp N] [--mem SIZE]\n";
 }
 

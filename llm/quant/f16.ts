@@ -139,14 +139,12 @@ const HALVES: usize = memory.data<f32>([0.5, 0.5, 0.5, 0.5], 16);
 /** The four halves at p as f32x4 (exact for every half). */
 // @ts-ignore: decorator
 @inline export function loadHalves4(p: usize): v128 {
-  const h = i32x4.extend_low_i16x8_u(v128.load64_zero(p));
+  const h8 = v128.load64_zero(p);
   if (SIS_AOT) {
-    const e = v128.and(h, i32x4.splat(0x7c00));
-    if (!v128.any_true(v128.or(i32x4.eq(e, i32x4.splat(0)), i32x4.eq(e, i32x4.splat(0x7c00))))) {
-      return i32x4.add(v128.or(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16)), i32x4.splat(0x38000000));
-    }
+    const h = i32x4.extend_low_i16x8_s(h8), e = v128.and(h, i32x4.splat(0x7c00));
+    if (!v128.any_true(v128.or(i32x4.eq(e, i32x4.splat(0)), i32x4.eq(e, i32x4.splat(0x7c00))))) return normalHalves(h);
   }
-  return f16x4ToF32x4(h);
+  return f16x4ToF32x4(i32x4.extend_low_i16x8_u(h8));
 }
 
 /** Activations for F16 weights: f32[n] rounded through F16 (see the header). */
