@@ -10,6 +10,7 @@ import { readAsString } from "../tools/lib/wasmhost.mjs";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SHARED, HAVE_SHARED } from "./support/gguf_fixture.mjs";
+import { shrunkHeader } from "../tools/lib/gguf_edit.mjs";
 
 const TYPES: Record<string, number> = {
   LLAMA_GRETYPE_END: 0, LLAMA_GRETYPE_ALT: 1, LLAMA_GRETYPE_RULE_REF: 2, LLAMA_GRETYPE_CHAR: 3, LLAMA_GRETYPE_CHAR_NOT: 4,
@@ -156,6 +157,16 @@ describe("GBNF errors: line, column and what was expected, never a trap", () => 
     expect(build(``)).toBe("the grammar has no rules");
   });
 
+  it("refuses repetitions that would expand the grammar past 131072 elements", () => {
+    // each operator of a chain copies all before it (llama.cpp's expansion): quadratic
+    expect(build(`root ::= .${"+".repeat(1000)}`)).toMatch(/column 519 .*repetitions would expand the grammar past 131072 elements/);
+    // a literal is one item: x{n} holds n copies of its characters (a group is one reference)
+    expect(build(`root ::= "${"a".repeat(100)}"{1999}`)).toMatch(/past 131072 elements/);
+    expect(build(`root ::= "${"a".repeat(100)}"{0,1999}`)).toMatch(/past 131072 elements/);
+    expect(build(`root ::= "${"a".repeat(50)}"{1999}`)).toBe("");
+    expect(build(`root ::= ("${"a".repeat(200)}" [a-z]){1999}`)).toBe("");
+  });
+
   it("refuses deep nesting instead of overflowing the stack", () => {
     expect(build(`root ::= ${"(".repeat(5000)}"a"${")".repeat(5000)}`)).toMatch(/groups nested more than 256 deep/);
     const chain = Array.from({ length: 3000 }, (_, i) => `r${i} ::= r${i + 1} "x"`).join("\n");
@@ -164,12 +175,16 @@ describe("GBNF errors: line, column and what was expected, never a trap", () => 
 
   it("stops a grammar whose steps need too many parser stacks, with a message", () => {
     // a repetition of an item that may be empty keeps every level alive at once: each step
-    // costs the square of the count (llm/grammar/stacks.ts MAX_STACKS_PER_CALL)
+    // costs the square of the count (llm/grammar/stacks.ts StackWork)
     for (const g of [`root ::= ("a"?){0,550}`, `root ::= (("a"?){0,40}){0,40}`]) {
       expect(build(g)).toBe("");
       expect(matches(Buffer.from("aa"))).toBe(false);
-      expect(text(x.matcherError())).toMatch(/needs more than 32768 parser stacks for one step/);
+      expect(text(x.matcherError())).toMatch(/needs more than 32768 parser stacks \(or 524288 stack elements\) for one step/);
     }
+    // a chain of postfix operators nests a rule per operator: every stack is as deep as the chain
+    expect(build(`root ::= .${"+".repeat(500)}`)).toBe("");
+    expect(matches(Buffer.from("aa"))).toBe(false);
+    expect(text(x.matcherError())).toMatch(/needs more than 32768 parser stacks \(or 524288 stack elements\)/);
     // a smaller one is followed as before
     expect(build(`root ::= ("a"?){0,100} "b"`)).toBe("");
     expect(matches(Buffer.from("aaab"))).toBe(true);
@@ -207,32 +222,48 @@ ws ::= [ \t\n]*`,
     // several positive classes on top at once, wide and overlapping (the walk's merge of their children)
     `root ::= ([a-zA-Z\u00C0-\uFFFF] [a-z]? | [0-9a-f] "x"? | "x" | [\u0100-\u4000]{2})+`,
   ];
-  for (const vocabFile of ["models/sis-scribe-15m-q4_0.gguf", "vocab/ggml-vocab-gpt-2.gguf", "vocab/ggml-vocab-llama-bpe.gguf"]) {
-    it(`agrees at every step of random walks (${vocabFile})`, async () => {
-      const bytes = readFileSync(join(SHARED, vocabFile));
-      const base = Number(x.allocRegion(BigInt(bytes.length)));
-      new Uint8Array(inst.memory.buffer, base, bytes.length).set(bytes);
-      expect(text(x.loadVocab(base, BigInt(bytes.length)))).toBe("");
-      x.freeRegion(base);
-      let seed = 7;
-      const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
-      let steps = 0;
-      for (const g of GRAMMARS) {
-        for (let walk = 0; walk < (vocabFile.includes("llama-bpe") ? 1 : 3); walk++) { // the reference walk is slow on 128k tokens
-          await new Promise((res) => setImmediate(res)); // long work: let the worker answer vitest
-          expect(text(x.buildWithVocab(...put(Buffer.from(g))))).toBe("");
-          for (let step = 0; step < 12; step++) {
-            const n = x.allowedChecked();
-            expect(n).not.toBe(-1);
-            steps++;
-            if (n === 0) break;
-            const t = x.allowedAt(rnd(n));
-            if (x.isEog(t)) break;
-            expect(x.acceptId(t)).toBe(1);
-          }
+  const loadVocab = (bytes: Buffer) => {
+    const base = Number(x.allocRegion(BigInt(bytes.length)));
+    new Uint8Array(inst.memory.buffer, base, bytes.length).set(bytes);
+    expect(text(x.loadVocab(base, BigInt(bytes.length)))).toBe("");
+    x.freeRegion(base);
+  };
+  /** Random walks of up to 12 steps through each grammar; the steps taken. */
+  const walks = async (grammars: string[], count: number) => {
+    let seed = 7;
+    const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
+    let steps = 0;
+    for (const g of grammars) {
+      for (let walk = 0; walk < count; walk++) {
+        await new Promise((res) => setImmediate(res)); // long work: let the worker answer vitest
+        expect(text(x.buildWithVocab(...put(Buffer.from(g))))).toBe("");
+        for (let step = 0; step < 12; step++) {
+          const n = x.allowedChecked();
+          expect(n).not.toBe(-1);
+          steps++;
+          if (n === 0) break;
+          const t = x.allowedAt(rnd(n));
+          if (x.isEog(t)) break;
+          expect(x.acceptId(t)).toBe(1);
         }
       }
+    }
+    return steps;
+  };
+  for (const vocabFile of ["models/sis-scribe-15m-q4_0.gguf", "vocab/ggml-vocab-gpt-2.gguf", "vocab/ggml-vocab-llama-bpe.gguf"]) {
+    it(`agrees at every step of random walks (${vocabFile})`, async () => {
+      loadVocab(readFileSync(join(SHARED, vocabFile)));
+      const steps = await walks(GRAMMARS, vocabFile.includes("llama-bpe") ? 1 : 3); // the reference walk is slow on 128k tokens
       expect(steps).toBeGreaterThan(vocabFile.includes("llama-bpe") ? 30 : 100);
     });
   }
+
+  it("agrees where more class tops are alive than a bitmask holds (StackSets.unionOfTops)", async () => {
+    // 40 overlapping ranges: each character is taken by two of them. The reference walk costs
+    // about 2^length per token here (llama.cpp's is built the same way), so the vocabulary is
+    // sis-scribe's first 2000 tokens.
+    loadVocab(shrunkHeader(readFileSync(join(SHARED, "models/sis-scribe-15m-q4_0.gguf")), { tensors: false, maxArray: 2000 }));
+    const classes = Array.from({ length: 40 }, (_, i) => `[\\x${(0x41 + i).toString(16)}-\\x${(0x42 + i).toString(16)}] "${i % 10}"?`);
+    expect(await walks([`root ::= (${classes.join(" | ")})+`], 3)).toBeGreaterThan(12);
+  });
 });

@@ -10,6 +10,7 @@
 // values, never traps: the first one found, with its line and column.
 
 import { Tokenizer } from "../tokenizer/tokenizer";
+import { HashIndex } from "./hash_index";
 
 // element types (llama.cpp's llama_gretype, same numbers)
 export const G_END: u32 = 0;            // end of a rule
@@ -25,6 +26,11 @@ export const G_TOKEN_NOT: u32 = 9;      // any token but `value`
 
 /** llama.cpp refuses repetitions that would synthesize this many rules or more. */
 const MAX_REPETITIONS: u64 = 2000;
+/** Repetitions that would expand the grammar past this many elements are refused. A rule's
+ *  elements are about as many as its text has symbols, except where a repetition copies its
+ *  item: x{m,n} holds n copies of x, and each postfix operator of a chain, x+++..., copies all
+ *  that came before it (llama.cpp's expansion): a 4 KB grammar could make 8 million. */
+const MAX_EXPANDED_ELEMENTS: i32 = 1 << 17;
 /** Groups nested deeper than this are refused (the parser recurses once per level). */
 const MAX_NESTING: i32 = 256;
 /** Rules referenced leftmost in a chain longer than this are refused (the check recurses). */
@@ -41,7 +47,42 @@ export class Grammar {
   /** Rule names by id: the written ones, and synthesized ones as "name_ID". */
   names: string[] = [];
   root: i32 = 0;
+  /** Per position: for the first element of a character class, the first position of a class
+   *  with the same elements (the matcher's walk treats copies as one: x+++ copies x per
+   *  operator); any other position maps to itself. */
+  sameClass: Int32Array = new Int32Array(0);
   @inline get ruleCount(): i32 { return this.names.length; }
+}
+
+/** Grammar.sameClass for g's elements. */
+function sameClasses(g: Grammar): Int32Array {
+  const n = g.type.length;
+  const same = new Int32Array(n);
+  const index = new HashIndex();
+  for (let pos = 0; pos < n; pos++) {
+    same[pos] = pos;
+    const t = <u32>g.type[pos];
+    if (t != G_CHAR && t != G_CHAR_NOT && t != G_CHAR_ANY) continue;
+    let end = pos + 1;
+    while (end < n && (<u32>g.type[end] == G_CHAR_RNG_UPPER || <u32>g.type[end] == G_CHAR_ALT)) end++;
+    let h: u32 = 2166136261;
+    for (let i = pos; i < end; i++) h = ((h ^ <u32>g.type[i]) * 16777619 ^ g.value[i]) * 16777619;
+    for (let slot = index.first(h); slot >= 0; slot = index.next(h, slot)) {
+      const other = index.item(slot);
+      let equal = true;
+      for (let i = 0; i < end - pos && equal; i++) {
+        equal = other + i < n && g.type[other + i] == g.type[pos + i] && g.value[other + i] == g.value[pos + i];
+      }
+      // the other class must end where this one does
+      if (equal && other + end - pos < n) {
+        const u = <u32>g.type[other + end - pos];
+        equal = u != G_CHAR_RNG_UPPER && u != G_CHAR_ALT;
+      }
+      if (equal) { same[pos] = other; break; }
+    }
+    if (same[pos] == pos) index.add(h, pos);
+  }
+  return same;
 }
 
 // parseGrammar's outcome (a code to decide on; the message is for people)
@@ -96,6 +137,7 @@ class Parser {
   names: string[] = [];
   rules: Array<u64[]> = [];  // by id; empty until defined
   private depth: i32 = 0;
+  private copied: i32 = 0;   // elements the repetitions added (MAX_EXPANDED_ELEMENTS)
   needsVocab: bool = false;
   // parseChar's and parseToken's second result
   private charValue: u32 = 0;
@@ -391,6 +433,14 @@ class Parser {
       this.fail("the repetition would make " + MAX_REPETITIONS.toString() + " rules or more: repeat fewer times or a simpler item", at);
       return 0;
     }
+    // the copies of the item this adds: mn - 1 in the rule, one in each of the nOpt new rules
+    const copies = (mn > 0 ? mn - 1 : 0) + (noMax ? 1 : mx - mn);
+    if (<u64>this.copied + copies * <u64>(prev.length + 3) > <u64>MAX_EXPANDED_ELEMENTS) {
+      this.fail("the repetitions would expand the grammar past " + MAX_EXPANDED_ELEMENTS.toString() +
+        " elements: repeat fewer times, or a smaller item", at);
+      return 0;
+    }
+    this.copied += <i32>(copies * <u64>(prev.length + 3));
     if (mn == 0) rule.length = lastSymStart;
     else for (let i: u64 = 1; i < mn; i++) for (let j = 0; j < prev.length; j++) rule.push(prev[j]);
     let lastRec: u32 = 0;
@@ -521,6 +571,7 @@ class Parser {
     g.start[n] = k;
     g.names = this.names.slice(0, n);
     g.root = this.ids.get(rootName);
+    g.sameClass = sameClasses(g);
     return g;
   }
 }

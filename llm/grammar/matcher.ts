@@ -63,13 +63,13 @@ export class GrammarMatcher {
   private decoded: Decoded = new Decoded();
   private scratchCands: Candidates | null = null;
 
-  /** Why the grammar cannot be followed ("" while it can): a call needed more than
-   *  MAX_STACKS_PER_CALL stacks (stacks.ts); nothing is allowed from then on. */
+  /** Why the grammar cannot be followed ("" while it can): a call went past the limits of
+   *  StackWork (stacks.ts); nothing is allowed from then on. */
   error: string = "";
-  /** The stacks this call made (MAX_STACKS_PER_CALL). */
+  /** The stacks this call made (stacks.ts StackWork). */
   private work: StackWork = new StackWork();
 
-  /** After a call's work: whether it went past MAX_STACKS_PER_CALL (then the matcher fails). */
+  /** After a call's work: whether it went past StackWork's limits (then the matcher fails). */
   private overWork(): bool {
     if (!this.work.exceeded) return false;
     this.error = tooManyStacks();
@@ -241,31 +241,24 @@ export class GrammarMatcher {
     const p1 = pairs.length;
     let i = p0;
     while (i < p1) {
-      const c = pairs.child(i);
-      let mask: u32 = 0, single = -1, n = 0;
-      for (; i < p1 && pairs.child(i) == c; i++) {
-        const k = pairs.top(i);
-        if (k < 32) mask |= <u32>1 << <u32>k;
-        single = k;
-        n++;
+      const c = pairs.child(i), from = i;
+      let mask: u32 = 0;
+      for (; i < p1 && pairs.child(i) == c; i++) if (pairs.top(i) < 32) mask |= <u32>1 << <u32>pairs.top(i);
+      let next: i32;
+      if (i - from == 1) next = sets.next(g, set, pairs.top(from));
+      else if (tops.length <= 32) next = sets.union(g, set, mask);
+      else { // rare: more tops than a mask holds
+        const ks = this.wideTops.length >= i - from ? this.wideTops : (this.wideTops = new Int32Array(i - from));
+        for (let j = from; j < i; j++) unchecked(ks[j - from] = pairs.top(j));
+        next = sets.unionOfTops(g, set, ks, i - from);
       }
-      const next = n == 1 ? sets.next(g, set, single) : tops.length <= 32 ? sets.union(g, set, mask) : this.unionOf(set, c, p0, p1);
       if (!sets.isEmpty(next)) this.walk(v, trie, c, next);
     }
     pairs.length = p0;
   }
 
-  /** The union of next sets for child c over more than 32 tops (no mask fits: rare). */
-  private unionOf(set: i32, c: i32, p0: i32, p1: i32): i32 {
-    const g = this.grammar, pairs = this.pairs;
-    let acc = -1;
-    for (let i = p0; i < p1; i++) {
-      if (pairs.child(i) != c) continue;
-      const next = this.sets.next(g, set, pairs.top(i));
-      acc = acc < 0 ? next : this.sets.join(g, acc, next);
-    }
-    return acc;
-  }
+  // scratch: the top numbers one child takes, when a set has more than 32
+  private wideTops: Int32Array = new Int32Array(64);
 
   /** Pushes (child, k) for the children in [first, first+count) the positive class at `top` takes. */
   private childrenOf(trie: TokenTrie, top: i32, k: i32, first: i32, count: i32): void {

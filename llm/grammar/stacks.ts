@@ -3,6 +3,7 @@
 // must match; advance() expands rule references on top into every alternative, and the
 // match functions say whether a code point, a partial UTF-8 character or a token fits a top.
 
+import { HashIndex } from "./hash_index";
 import { Grammar, G_END, G_ALT, G_RULE_REF, G_CHAR, G_CHAR_NOT, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_CHAR_ANY, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
 
 export type Stack = StaticArray<i32>;
@@ -56,21 +57,31 @@ export function hashStack(s: Stack): u32 {
  *  stopped with a message at the call where it goes past this. */
 export const MAX_STACKS_PER_CALL: i32 = 32768;
 
-/** What a matcher says when a grammar goes past MAX_STACKS_PER_CALL. */
+/** The most stack elements those stacks may hold in all, for the same reason: each new stack
+ *  is a copy of the one it came from, so a grammar nested a thousand rules deep (a chain of
+ *  postfix operators, .+++..., one rule each) pays a thousand for every stack it makes. A
+ *  JSON schema's stacks are a few dozen deep. */
+export const MAX_STACK_ELEMENTS_PER_CALL: i32 = 1 << 19;
+
+/** What a matcher says when a grammar goes past either limit. */
 export function tooManyStacks(): string {
-  return "the grammar needs more than " + MAX_STACKS_PER_CALL.toString() +
-    " parser stacks for one step (repetitions of items that may be empty, such as (\"a\"?){0,550}?)";
+  return "the grammar needs more than " + MAX_STACKS_PER_CALL.toString() + " parser stacks (or " +
+    MAX_STACK_ELEMENTS_PER_CALL.toString() + " stack elements) for one step (repetitions of items " +
+    "that may be empty, such as (\"a\"?){0,550}, or rules nested hundreds deep?)";
 }
 
 /** The stacks advance made during one call of a matcher, and whether that call is held to
- *  MAX_STACKS_PER_CALL (its constructor, acceptToken and the trie walk of allowedTokens, whose
+ *  the limits above (its constructor, acceptToken and the trie walk of allowedTokens, whose
  *  results a failed call leaves unused; not the token-by-token checks, whose work grows with
  *  the candidates and which never stop short). */
 export class StackWork {
   made: i32 = 0;
+  elements: i32 = 0;
   limited: bool = false;
-  reset(limited: bool): void { this.made = 0; this.limited = limited; }
-  get exceeded(): bool { return this.limited && this.made > MAX_STACKS_PER_CALL; }
+  reset(limited: bool): void { this.made = 0; this.elements = 0; this.limited = limited; }
+  get exceeded(): bool {
+    return this.limited && (this.made > MAX_STACKS_PER_CALL || this.elements > MAX_STACK_ELEMENTS_PER_CALL);
+  }
 }
 
 /** Stacks in the order first added, each once. llama.cpp finds a stack among the others by a
@@ -79,35 +90,42 @@ export class StackWork {
  *  thousand elements (35 s on the host). Here a hash of the contents finds it. */
 export class StackList {
   readonly items: Array<Stack> = [];
-  private buckets: Map<u32, Array<i32>> = new Map();
+  private index: HashIndex = new HashIndex();
 
   get length(): i32 { return this.items.length; }
+
+  /** Empties the list. */
+  clear(): void {
+    this.items.length = 0;
+    this.index.clear();
+  }
 
   /** Adds s unless an equal stack is in the list; whether it was added. */
   add(s: Stack): bool {
     const h = hashStack(s);
-    let bucket: Array<i32>;
-    if (this.buckets.has(h)) {
-      bucket = this.buckets.get(h);
-      for (let i = 0; i < bucket.length; i++) if (sameStack(unchecked(this.items[unchecked(bucket[i])]), s)) return false;
-    } else {
-      bucket = [];
-      this.buckets.set(h, bucket);
+    for (let slot = this.index.first(h); slot >= 0; slot = this.index.next(h, slot)) {
+      if (sameStack(unchecked(this.items[this.index.item(slot)]), s)) return false;
     }
-    bucket.push(this.items.length);
+    this.index.add(h, this.items.length);
     this.items.push(s);
     return true;
   }
 }
 
+// advance's scratch lists, kept from call to call: a step may advance thousands of stacks
+const advanceTodo: Array<Stack> = [];
+const advanceSeen = new StackList();
+
 /**
  * Expands a stack into the stacks whose tops are terminals (or empty: the end), following
  * every alternative of every rule reference on top, into `out` (without duplicates, in
- * llama.cpp's order). Stops short in a call held to MAX_STACKS_PER_CALL that went past it.
+ * llama.cpp's order). Stops short in a call held to StackWork's limits that went past them.
  */
 export function advance(g: Grammar, stack: Stack, out: StackList, work: StackWork | null = null): void {
-  const todo: Array<Stack> = [stack];
-  const seen = new StackList();
+  const todo = advanceTodo, seen = advanceSeen; // (advance calls nothing that calls it)
+  todo.length = 0;
+  todo.push(stack);
+  seen.clear();
   while (todo.length > 0 && (work === null || !work.exceeded)) {
     const cur = todo.pop();
     if (!seen.add(cur)) continue;
@@ -126,7 +144,7 @@ export function advance(g: Grammar, stack: Stack, out: StackList, work: StackWor
         if (follow) unchecked(next[keep] = top + 1);
         if (alt) unchecked(next[keep + follow] = sub);
         todo.push(next);
-        if (work !== null) work.made++;
+        if (work !== null) { work.made++; work.elements += next.length; }
         while (!endOfSequence(g, sub)) sub++;
         if (<u32>unchecked(g.type[sub]) == G_ALT) sub++;
         else break;
