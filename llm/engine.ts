@@ -562,6 +562,11 @@ export class Engine {
 
   /** Why the last run ended (END_NOT_STARTED while it is still running). */
   get endReason(): i32 { return this.running ? END_NOT_STARTED : this.ended; }
+
+  /** Why the grammar could not be followed further ("" if it could, or there is none): a step
+   *  that went past the matcher's work limits (grammar/stacks.ts) allows no token after it, and
+   *  the run ends as END_GRAMMAR. */
+  get grammarFailure(): string { return this.matcher === null ? "" : this.matcher!.error; }
 }
 
 /** The output head's rows the sampler asks for, exact, and the time they took. */

@@ -179,12 +179,12 @@ describe("GBNF errors: line, column and what was expected, never a trap", () => 
     for (const g of [`root ::= ("a"?){0,550}`, `root ::= (("a"?){0,40}){0,40}`]) {
       expect(build(g)).toBe("");
       expect(matches(Buffer.from("aa"))).toBe(false);
-      expect(text(x.matcherError())).toMatch(/needs more than 32768 parser stacks \(or 524288 stack elements\) for one step/);
+      expect(text(x.matcherError())).toMatch(/needs more than 32768 parser stacks \(or 524288 stack elements, or 16777216 token checks\) for one step/);
     }
     // a chain of postfix operators nests a rule per operator: every stack is as deep as the chain
     expect(build(`root ::= .${"+".repeat(500)}`)).toBe("");
     expect(matches(Buffer.from("aa"))).toBe(false);
-    expect(text(x.matcherError())).toMatch(/needs more than 32768 parser stacks \(or 524288 stack elements\)/);
+    expect(text(x.matcherError())).toMatch(/needs more than 32768 parser stacks \(or 524288 stack elements, or 16777216 token checks\)/);
     // a smaller one is followed as before
     expect(build(`root ::= ("a"?){0,100} "b"`)).toBe("");
     expect(matches(Buffer.from("aaab"))).toBe(true);
@@ -257,6 +257,16 @@ ws ::= [ \t\n]*`,
       expect(steps).toBeGreaterThan(vocabFile.includes("llama-bpe") ? 30 : 100);
     });
   }
+
+  it("stops the token-by-token walk past 16777216 checks, with a message", () => {
+    // 40 overlapping ranges: a token's stacks double at each character (14 s on this
+    // vocabulary before the limit); the trie walk, which merges them, lists the same tokens in ms
+    loadVocab(readFileSync(join(SHARED, "vocab/ggml-vocab-llama-bpe.gguf")));
+    const classes = Array.from({ length: 40 }, (_, i) => `[\\x${(0x41 + i).toString(16)}-\\x${(0x42 + i).toString(16)}] "${i % 10}"?`);
+    expect(text(x.buildWithVocab(...put(Buffer.from(`root ::= (${classes.join(" | ")})+`))))).toBe("");
+    expect(x.allowedOneByOne()).toBe(0);
+    expect(text(x.matcherError())).toMatch(/or 16777216 token checks\) for one step/);
+  });
 
   it("agrees where more class tops are alive than a bitmask holds (StackSets.unionOfTops)", async () => {
     // 40 overlapping ranges: each character is taken by two of them. The reference walk costs

@@ -73,6 +73,7 @@ export class ChatSession {
     const t1 = sink.nowNs();
     r.promptNs = t1 - t0;
     r.stopReason = this.generate(sink);
+    if (e.grammarFailure.length != 0) r.note = "grammar: " + e.grammarFailure;
     r.generatedTokens = e.generated.length;
     r.generateNs = sink.nowNs() - t1;
     r.contextUsed = e.contextUsed;

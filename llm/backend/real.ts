@@ -299,6 +299,7 @@ export class TransformerBackend extends Backend {
       if (e.pieceLen > 0) sink.emit(e.piecePtr, e.pieceLen);
       if (t < 0) {
         r.stopReason = stopOf(t);
+        if (e.grammarFailure.length != 0) r.note = "grammar: " + e.grammarFailure;
         break;
       }
     }

@@ -17,7 +17,7 @@
 
 import { Grammar, G_ALT, G_CHAR, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
 import {
-  Stack, StackList, StackWork, tooManyStacks, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
+  Stack, StackList, StackWork, CHECKS_PER_STACK, tooManyStacks, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
   acceptChar, isCharType,
 } from "./stacks";
 import { StackSets, STACK_TABLE_LIMIT } from "./stack_sets";
@@ -150,6 +150,7 @@ export class GrammarMatcher {
     const all = new SlotList();
     all.push(0);
     this.reject(this.stacks, c, all, 0, rejects);
+    if (this.overWork()) return false;
     return rejects.length == 0;
   }
 
@@ -321,6 +322,7 @@ export class GrammarMatcher {
     }
     const rejects = new SlotList();
     this.reject(this.stacks, c, all, 0, rejects);
+    if (this.overWork()) { allowed.fill(0); return 0; }
     for (let i = 0; i < rejects.length; i++) unchecked(allowed[c.id[rejects.data[i]]] = 0);
     let count = 0;
     for (let t = 0; t < n; t++) count += unchecked(allowed[t]);
@@ -370,7 +372,7 @@ export class GrammarMatcher {
 
   /** The candidates (slots in `cands`) every stack rejects, appended to `out`. */
   private reject(stacks: Array<Stack>, c: Candidates, cands: SlotList, depth: i32, out: SlotList): void {
-    if (cands.length == 0) return;
+    if (cands.length == 0 || this.work.exceeded) return; // (past a limit: the caller discards it all)
     if (stacks.length == 0) { for (let i = 0; i < cands.length; i++) out.push(cands.data[i]); return; }
     let rejects = new SlotList();
     this.rejectForStack(stacks[0], c, cands, depth, rejects);
@@ -385,6 +387,7 @@ export class GrammarMatcher {
   private rejectForStack(stack: Stack, c: Candidates, cands: SlotList, depth: i32, out: SlotList): void {
     const g = this.grammar;
     const vc = this.vocabTable;
+    this.work.checks += cands.length + CHECKS_PER_STACK;
     if (stack.length == 0) { // the grammar ends here: only a token with no more text fits
       for (let i = 0; i < cands.length; i++) {
         const k = unchecked(cands.data[i]);

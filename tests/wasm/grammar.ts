@@ -94,6 +94,10 @@ export function allowedChecked(): i32 {
   return n;
 }
 
+/** Allowed tokens by llama.cpp's token-by-token walk alone (the path after a token that ended
+ *  inside a character). */
+export function allowedOneByOne(): i32 { return matcher!.allowedTokensOneByOne(vocab!, allowedRef); }
+
 /** The k-th allowed token of the last allowedChecked(). */
 export function allowedAt(k: i32): i32 {
   for (let i = 0; i < allowed.length; i++) if (allowed[i] && k-- == 0) return i;
