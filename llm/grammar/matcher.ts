@@ -68,6 +68,8 @@ export class GrammarMatcher {
   error: string = "";
   /** The stacks this call made (stacks.ts StackWork). */
   private work: StackWork = new StackWork();
+  /** The work of all calls so far, in stacks made (StackWork.spent). */
+  get workSpent(): i64 { return this.work.spent; }
 
   /** After a call's work: whether it went past StackWork's limits (then the matcher fails). */
   private overWork(): bool {

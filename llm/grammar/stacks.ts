@@ -91,7 +91,14 @@ export class StackWork {
   elements: i32 = 0;
   checks: i64 = 0;
   limited: bool = false;
-  reset(limited: bool): void { this.made = 0; this.elements = 0; this.checks = 0; this.limited = limited; }
+  /** The calls' work before this one, in stacks (a check counting 1/CHECKS_PER_STACK). */
+  private before: i64 = 0;
+  reset(limited: bool): void {
+    this.before = this.spent;
+    this.made = 0; this.elements = 0; this.checks = 0; this.limited = limited;
+  }
+  /** All calls' work so far, in stacks (a check counting 1/CHECKS_PER_STACK). */
+  get spent(): i64 { return this.before + <i64>this.made + this.checks / CHECKS_PER_STACK; }
   get exceeded(): bool {
     return (this.limited && (this.made > MAX_STACKS_PER_CALL || this.elements > MAX_STACK_ELEMENTS_PER_CALL)) ||
       this.checks > MAX_CHECKS_PER_CALL;

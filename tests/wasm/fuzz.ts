@@ -21,6 +21,7 @@ import { StreamDecoder } from "../../llm/tokenizer/stream_decoder";
 import { ChatFormat } from "../../llm/chat_template";
 import { parseGrammar } from "../../llm/grammar/gbnf";
 import { GrammarMatcher } from "../../llm/grammar/matcher";
+import { MAX_STACKS_PER_CALL } from "../../llm/grammar/stacks";
 import { GrammarVocab } from "../../llm/grammar/vocab";
 import { jsonSchemaToGrammarUtf8 } from "../../llm/grammar/json_schema";
 import { parseArgs, parseNumber, parseUint } from "../../shell/args";
@@ -216,6 +217,9 @@ export function fuzz_gbnf(p: usize, n: u32): i32 {
   m.allowedTokens(v, new Uint8Array(v.size));
   const end = min<u32>(n, g + 1 + 2 * MATCH_TOKENS);
   for (let i = g + 1; i + 2 <= end; i += 2) {
+    // each step is held to the matcher's limits, not the steps together: past one step's
+    // worth of stacks the input stops, so that it stays within libFuzzer's second
+    if (m.workSpent > <i64>MAX_STACKS_PER_CALL) break;
     const id = <i32>load<u16>(p + i) % v.size;
     if (!m.allows(v, id)) break;
     m.acceptToken(id, v.piecePtr(id), v.pieceLen(id), v.isEog(id));
