@@ -10,8 +10,11 @@
 // which reads the vCPUs between translated blocks without stopping the machine: a sample
 // names the block being run, so a loop's samples gather at its first block. A core waiting
 // for work (kernel/parallel waitUntil) or for input counts too: between two benches the
-// machine waits for the next command, so long benches show the work best. Perf tools see
-// only QEMU's own code; this sees the guest's.
+// machine waits for the next command, so long benches show the work best. Each share is given
+// over all samples and over each core's (core0 is the boot core). A vCPU's PC is as of its last
+// exit from translated code, so code that ends a block (an isb, as time_ns's counter read has)
+// is named a little more often than its time. Perf tools see only QEMU's own code; this sees
+// the guest's.
 import { resolve, basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawn, spawnSync } from "node:child_process";
@@ -87,7 +90,8 @@ async function sample(o) {
       mon.write("info registers -a\n");
       const t0 = Date.now();
       while ((buf.match(/\bPC=/g) ?? []).length < o.smp && Date.now() - t0 < 2000) await pause(2);
-      for (const x of buf.matchAll(/\bPC=([0-9a-f]+)/g)) pcs.push(parseInt(x[1], 16));
+      let core = 0; // the monitor lists the vCPUs in order
+      for (const x of buf.matchAll(/\bPC=([0-9a-f]+)/g)) pcs.push({ pc: parseInt(x[1], 16), core: core++ });
       if (k % 100 === 99) process.stderr.write(`profile-qemu: ${k + 1}/${o.samples} samples\n`);
       await pause(5 + Math.random() * 10); // not in step with any loop of the guest's
     }
@@ -105,16 +109,26 @@ async function main() {
   const syms = symbols();
   process.stderr.write(`profile-qemu: ${basename(o.model)}, llmctl bench --pg ${o.pg} in a loop, -smp ${o.smp}, ${o.samples} samples of every vCPU\n`);
   const { pcs, benches } = await sample(o);
+  // per name: [all samples, then each core's]
   const fns = new Map(), spans = new Map();
-  for (const pc of pcs) {
+  const count = (map, key, core) => {
+    const c = map.get(key) ?? new Array(o.smp + 1).fill(0);
+    c[0]++; c[core + 1]++;
+    map.set(key, c);
+  };
+  const perCore = new Array(o.smp).fill(0);
+  for (const { pc, core } of pcs) {
     const [name, off] = lookup(syms, pc);
-    fns.set(name, (fns.get(name) ?? 0) + 1);
-    const span = `${name}+0x${(off & ~63).toString(16)}`;
-    spans.set(span, (spans.get(span) ?? 0) + 1);
+    count(fns, name, core);
+    count(spans, `${name}+0x${(off & ~63).toString(16)}`, core);
+    perCore[core]++;
   }
-  const top = (map, n) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n)
-    .map(([k, c]) => `${(100 * c / pcs.length).toFixed(1).padStart(5)}%  ${k}`).join("\n");
-  process.stdout.write(`${pcs.length} samples over ${benches} benches\n\nfunctions\n${top(fns, 25)}\n\nhottest 64-byte spans (llvm-objdump -d build/Image.elf --disassemble-symbols=w2c_kernel_...)\n${top(spans, 15)}\n`);
+  const pct = (c, n) => `${(100 * c / Math.max(1, n)).toFixed(1).padStart(5)}%`;
+  const top = (map, n) => [...map].sort((a, b) => b[1][0] - a[1][0]).slice(0, n)
+    .map(([k, c]) => `${pct(c[0], pcs.length)} ${c.slice(1).map((x, i) => pct(x, perCore[i])).join(" ")}  ${k}`).join("\n");
+  const head = `  all ${perCore.map((_, i) => `core${i}`.padStart(6)).join(" ")}`;
+  process.stdout.write(`${pcs.length} samples over ${benches} benches (the columns: share of all samples, then of each core's)\n\n` +
+    `functions\n${head}\n${top(fns, 25)}\n\nhottest 64-byte spans (llvm-objdump -d build/Image.elf --disassemble-symbols=w2c_kernel_...)\n${head}\n${top(spans, 15)}\n`);
 }
 
 main().catch((e) => { process.stderr.write(`profile-qemu: ${e.message}\n`); process.exitCode = 1; });
