@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     globalSetup: ["./tests/support/global-setup.mjs"],
+    setupFiles: ["./tests/support/yield-between-tests.mjs"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: "forks",
