@@ -35,10 +35,11 @@ export class HashIndex {
   /** The item in a slot first() or next() gave. */
   @inline item(slot: i32): i32 { return unchecked(this.items[slot]) - 1; }
 
-  /** Empties the index (small tables are kept and cleared: a list reused call after call). */
+  /** Empties the index (a small table is kept and cleared, a grown one dropped: a list reused
+   *  call after call mostly holds a few items, and clearing costs the table's size). */
   clear(): void {
     if (this.count == 0) return;
-    if (this.items.length > 1024) {
+    if (this.items.length > 64) {
       this.hashes = new Uint32Array(16);
       this.items = new Int32Array(16);
       this.mask = 15;
