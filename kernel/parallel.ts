@@ -1,9 +1,11 @@
 // Work split across the cores: the one dispatch layer.
 //
 // The boot core posts a job (a function, its argument block and a count of units), wakes
-// the workers it uses, takes units itself and waits until every worker has left the job.
-// Units are handed out in claims off one shared counter, so a slow or preempted core simply
-// takes fewer. Which core computes a unit never changes what it computes: a unit's result
+// the workers it uses and takes units itself. Units are handed out in claims off one shared
+// counter, so a slow or preempted core simply takes fewer. When no unit is left, the boot
+// core closes the job and waits only for the workers that joined it: a worker that has not
+// come yet (its host thread preempted, or still waking) stays out, and the job goes on
+// without it instead of waiting for it to come and find nothing to do. Which core computes a unit never changes what it computes: a unit's result
 // depends on its inputs only, and each core has its own working memory (the `core`
 // argument picks it). So results are the same bits for any number of cores.
 //
@@ -15,7 +17,10 @@
 // Memory ordering (platform atomics, docs/DESIGN.md): the job's fields and everything the
 // boot core wrote before posting are visible to a worker once it reads the new sequence
 // number (release, acquire); a worker's results are visible to the boot core once it reads
-// `pending` at 0 (each worker's decrement is acquire-release).
+// the worker's `joined` word back at 0 (release, acquire). Joining and closing are the
+// store-barrier-load pattern of waitUntil's sleep: a worker stores `joined`, then loads
+// `closed`; the boot core stores `closed`, then loads every `joined`. One of the two sees
+// the other's store, so a worker either stays out or is waited for.
 import { atomic_add32, atomic_load32, atomic_store32, barrier, core_check, core_idle, core_start, core_wake, time_ns } from "./platform";
 import { cores } from "./cpus";
 import { allocRegion } from "./memory/regions";
@@ -33,12 +38,13 @@ const FN: usize = 4;      // u32: the function's table index
 const ARG: usize = 8;     // usize
 const UNITS: usize = 12;  // i32
 const NEXT: usize = 16;   // i32: the next unclaimed unit
-const PENDING: usize = 20; // i32: workers still in the job
+const CLOSED: usize = 20; // u32: the sequence number of the last job closed to workers
 const USED: usize = 24;   // i32: cores taking part, the boot core included
 const CLAIM: usize = 28;  // i32: units per claim
 const PREEMPTED: usize = 32; // u32: set by a core that found itself preempted while it polled
 
-// Per core, CORE_BYTES: its shadow stack's top (usize), whether it is inside a job (u32), how
+// Per core, CORE_BYTES: its shadow stack's top (usize), the job it is in (u32: its sequence
+// number, 0 for none), how
 // many more waits it sleeps through without polling first (u32, see waitUntil), whether it
 // is asleep (u32: then, and only then, waking it takes an interrupt), the last job sequence
 // number it has seen (u32: set by the boot core before it starts the core, so that a job
@@ -47,7 +53,7 @@ const PREEMPTED: usize = 32; // u32: set by a core that found itself preempted w
 const CORE_BYTES: usize = 32;
 const CORE = memory.data(<i32>(<usize>MAX_CORES * CORE_BYTES), 16);
 const STACK_TOP: usize = 0;
-const IN_JOB: usize = 4;
+const JOINED: usize = 4;
 const NO_POLL: usize = 8;
 const ASLEEP: usize = 12;
 const SEEN: usize = 16;
@@ -181,21 +187,22 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
   adaptWidth();
   const used = min(min(everyCore ? inUse : width, maxCores), units);
   if (used <= 1) { fn(arg, 0, 0, units); return; }
-  waitForWorkers(); // a job the boot core left by a trap may still have workers in it
+  closeJob(); // a job the boot core left by a trap may still have workers in it
   store<u32>(JOB + FN, fn.index);
   store<usize>(JOB + ARG, arg);
   store<i32>(JOB + UNITS, units);
   store<i32>(JOB + NEXT, 0);
-  store<i32>(JOB + PENDING, used - 1);
   store<i32>(JOB + USED, used);
   // claims of a sixteenth of a core's share: the last claims end close together, and a unit
   // (32 rows of a product) costs far more than taking it
   store<i32>(JOB + CLAIM, max(1, units / (used * 16)));
-  atomic_store32(JOB + SEQ, load<u32>(JOB + SEQ) + 1);
+  let seq = load<u32>(JOB + SEQ) + 1;
+  if (seq == 0) seq = 1; // 0 is `joined`'s "none"
+  atomic_store32(JOB + SEQ, seq);
   wake(1, used);
   runUnits(0);
   const t0 = time_ns();
-  waitForWorkers();
+  closeJob();
   jobStats.waitNs += time_ns() - t0;
   jobStats.jobs++;
   core_check(1);
@@ -234,9 +241,17 @@ function runUnits(core: i32): void {
   }
 }
 
-function waitForWorkers(): void {
-  // the last worker out wakes the boot core
-  while (atomic_load32(JOB + PENDING) != 0) waitUntil(0, JOB + PENDING, 0, true, true);
+/** Closes the posted job to workers that have not joined it yet and waits for those that
+ *  have to leave it (each wakes the boot core as it leaves). */
+function closeJob(): void {
+  const seq = load<u32>(JOB + SEQ);
+  if (seq == 0) return; // none posted yet
+  atomic_store32(JOB + CLOSED, seq);
+  barrier(); // see the comment at the top
+  for (let i = 1; i < started; i++) {
+    const joined = coreState(i) + JOINED;
+    while (atomic_load32(joined) == seq) waitUntil(0, joined, seq, false, true);
+  }
 }
 
 /** Core `core` waits until the word at p is (equal) or is not (!equal) v: it polls for up to
@@ -283,7 +298,7 @@ function wake(first: i32, end: i32): void {
  *  theirs in it (the boot core's is the one reported). */
 export function recoverWorkers(): void {
   if (started <= 1) return;
-  waitForWorkers();
+  closeJob();
   core_check(0);
 }
 
@@ -301,8 +316,7 @@ export function core_main(core: i32): void {
     seen = seq;
     store<u32>(state, seq, SEEN);
     tookPart = core < load<i32>(JOB + USED);
-    if (!tookPart) continue;
-    store<u32>(state, 1, IN_JOB);
+    if (!tookPart || !joinJob(state, seq)) continue;
     runUnits(core);
     leaveJob(core);
   }
@@ -311,10 +325,20 @@ export function core_main(core: i32): void {
 /** After a trap on a worker (boot/runtime.c): it leaves the job it was in, so that the boot
  *  core's wait ends and it reports the trap. */
 export function core_left_job(core: i32): void {
-  if (load<u32>(coreState(core), IN_JOB) != 0) leaveJob(core);
+  if (atomic_load32(coreState(core) + JOINED) != 0) leaveJob(core);
+}
+
+/** Joins job `seq` unless the boot core has closed it (or moved on past it): true if in. */
+function joinJob(state: usize, seq: u32): bool {
+  atomic_store32(state + JOINED, seq);
+  barrier(); // see the comment at the top
+  if (atomic_load32(JOB + SEQ) == seq && atomic_load32(JOB + CLOSED) != seq) return true;
+  atomic_store32(state + JOINED, 0);
+  wake(0, 1); // the boot core may have seen it joined and wait for it
+  return false;
 }
 
 function leaveJob(core: i32): void {
-  store<u32>(coreState(core), 0, IN_JOB);
-  if (atomic_add32(JOB + PENDING, -1) == 1) wake(0, 1);
+  atomic_store32(coreState(core) + JOINED, 0);
+  wake(0, 1);
 }
