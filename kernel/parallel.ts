@@ -200,10 +200,15 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
   if (seq == 0) seq = 1; // 0 is `joined`'s "none"
   atomic_store32(JOB + SEQ, seq);
   wake(1, used);
+  const start = time_ns();
   runUnits(0);
   const t0 = time_ns();
   closeJob();
-  jobStats.waitNs += time_ns() - t0;
+  const waited = time_ns() - t0;
+  // a worker that holds up a job this long past the boot core's share (the last claims end
+  // within a sixteenth of it) was preempted inside its claim: narrow at once (adaptWidth)
+  if (used > 2 && waited > PREEMPTED_NS && waited > (t0 - start) >> 2) atomic_store32(JOB + PREEMPTED, 1);
+  jobStats.waitNs += waited;
   jobStats.jobs++;
   core_check(1);
 }
