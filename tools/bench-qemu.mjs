@@ -14,7 +14,11 @@
 //   node tools/bench-qemu.mjs [--only scribe|tinyllama|qwen2.5|llama3.2|smollm2|qwen3|gemma3|phi3.5] [--prompt-tokens P] [--gen N]
 //   (the last four run only when named)
 //        [--cpu neoverse-n1] [--smp 2] [--more-smp 4] [--mem 4G] [--runs R]
-//        [--peer-threads 1,2] [--no-peer] [--no-scaling]
+//        [--peer-threads 1,2] [--no-peer] [--no-scaling] [--repeat K]
+//
+// --repeat K runs the whole comparison K times over, SIS and llama.cpp taking turns, and ends
+// each model with its ratios round by round and their median: on a host whose speed drifts
+// from minute to minute (a shared machine), one round's ratio says little.
 //
 // Models: sis-scribe-15m Q4_0 (models/) with P=32, N=32, and the TinyLlama-1.1B shape
 // (22 layers, dim 2048, 32/4 heads, ff 5632, vocab 32000, Q4_0 with a Q6_K output head,
@@ -55,7 +59,7 @@ const MODELS = {
 
 function parseArgs(argv) {
   const o = { only: null, prompt: null, gen: null, cpu: "neoverse-n1", smp: 2, moreSmp: [], mem: "4G", runs: 1, peer: true,
-    peerThreads: [1, 2], scaling: true };
+    peerThreads: [1, 2], scaling: true, repeat: 1 };
   const list = (v) => String(v).split(",").map(Number).filter((n) => n >= 1);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i], v = () => argv[++i];
@@ -70,8 +74,10 @@ function parseArgs(argv) {
     else if (a === "--more-smp") o.moreSmp = list(v());
     else if (a === "--peer-threads") o.peerThreads = list(v());
     else if (a === "--no-scaling") o.scaling = false;
+    else if (a === "--repeat") o.repeat = Number(v());
     else throw new Error(`unknown option ${a}`);
   }
+  if (!(Number.isInteger(o.repeat) && o.repeat >= 1)) throw new Error("--repeat takes a count of rounds, 1 or more");
   if (o.only && !MODELS[o.only]) throw new Error(`--only takes ${Object.keys(MODELS).join(" or ")}`);
   return o;
 }
@@ -146,7 +152,8 @@ async function main() {
   console.log(`# Inference in QEMU, ${date}`);
   console.log(`host: ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; ${qemu}; load average ${loadavg()[0].toFixed(1)} at the start`);
   console.log(`guest: qemu-system-aarch64 -M virt -cpu ${o.cpu} -smp ${o.smp} -m ${o.mem} for both (other -smp where a row says so); greedy; ` +
-    `prompt: Genesis 1:1-3 cut to P tokens; ${o.runs === 1 ? "one run" : `median of ${o.runs} runs (SIS)`}`);
+    `prompt: Genesis 1:1-3 cut to P tokens; ${o.runs === 1 ? "one run" : `median of ${o.runs} runs (SIS)`}` +
+    (o.repeat > 1 ? `; ${o.repeat} rounds, SIS and llama.cpp taking turns` : ""));
   console.log(`command: node tools/bench-qemu.mjs ${process.argv.slice(2).join(" ")}`.trimEnd());
   console.log("");
   console.log("| model | engine | P / N | prefill tok/s | decode tok/s | notes |");
@@ -157,34 +164,55 @@ async function main() {
     if (m.make) await ensureTinyLlama(m);
     if (m.shape) m.path = await ensureShapedModel(m.shape, m.ftype);
     const P = o.prompt ?? m.prompt, N = o.gen ?? m.gen;
+    const ratios = new Map(); // what is compared -> [[prefill, decode] per round]
+    const note = (what, a, b) => {
+      console.log(`| | ${what} | | ${fmt(a)} | ${fmt(b)} | |`);
+      if (!ratios.has(what)) ratios.set(what, []);
+      ratios.get(what).push([a, b]);
+    };
     const sisRow = async (smp) => {
       process.stderr.write(`bench-qemu: ${m.label}: SIS -smp ${smp} (P=${P}, N=${N})...\n`);
       const r = await benchSis(m.path, o, P, N, smp, m.ctx ?? 0);
       console.log(`| ${m.label} | SIS, -smp ${smp} (${r.cores} cores) | ${P} / ${N} | ${fmt(r.prefill.tokS)} | ${fmt(r.decode.tokS)} | ${r.mem.replace(/\|/g, "/")} |`);
       return r;
     };
-    const sis = await sisRow(o.smp);
-    if (o.scaling && o.smp > 1) {
-      const one = await sisRow(1);
-      console.log(`| | SIS scaling, -smp ${o.smp} / -smp 1 | | ${fmt(sis.prefill.tokS / one.prefill.tokS)} | ${fmt(sis.decode.tokS / one.decode.tokS)} | |`);
+    for (let round = 1; round <= o.repeat; round++) {
+      if (o.repeat > 1) process.stderr.write(`bench-qemu: ${m.label}: round ${round} of ${o.repeat}\n`);
+      const sis = await sisRow(o.smp);
+      if (o.scaling && o.smp > 1) {
+        const one = await sisRow(1);
+        note(`SIS scaling, -smp ${o.smp} / -smp 1`, sis.prefill.tokS / one.prefill.tokS, sis.decode.tokS / one.decode.tokS);
+      }
+      for (const smp of o.moreSmp) {
+        const r = await sisRow(smp);
+        note(`SIS -smp ${smp} / -smp ${o.smp}`, r.prefill.tokS / sis.prefill.tokS, r.decode.tokS / sis.decode.tokS);
+      }
+      if (!o.peer) continue;
+      let best = null;
+      for (const threads of o.peerThreads) {
+        process.stderr.write(`bench-qemu: ${m.label}: llama.cpp, ${threads} thread(s) (P=${P}, N=${N})...\n`);
+        const peer = await runPeer({ model: m.path, promptTokens: P, gen: N, threads, cpu: o.cpu, smp: o.smp, mem: o.mem, mode: "system", prompt: DEFAULT_PROMPT });
+        console.log(`| ${m.label} | llama.cpp (arm64, Linux guest), ${threads} thread${threads === 1 ? "" : "s"} | ${peer.n_prompt} / ${peer.n_gen} | ${fmt(peer.prefill_tok_s)} | ${fmt(peer.decode_tok_s)} | ` +
+          `${peer.cpu_backend ?? ""}${peer.cpu_backend ? ", " : ""}host load ${peer.host_loadavg.toFixed(1)} |`);
+        best = {
+          prefill: Math.max(best?.prefill ?? 0, peer.prefill_tok_s), decode: Math.max(best?.decode ?? 0, peer.decode_tok_s),
+        };
+      }
+      note("ratio SIS / llama.cpp at its best thread count", sis.prefill.tokS / best.prefill, sis.decode.tokS / best.decode);
     }
-    for (const smp of o.moreSmp) {
-      const r = await sisRow(smp);
-      console.log(`| | SIS -smp ${smp} / -smp ${o.smp} | | ${fmt(r.prefill.tokS / sis.prefill.tokS)} | ${fmt(r.decode.tokS / sis.decode.tokS)} | |`);
+    if (o.repeat > 1) {
+      for (const [what, rounds] of ratios) {
+        const list = (i) => rounds.map((r) => fmt(r[i])).join(", ");
+        console.log(`| | **${what}: median of ${rounds.length} rounds** (${list(0)} / ${list(1)}) | | ` +
+          `**${fmt(median(rounds.map((r) => r[0])))}** | **${fmt(median(rounds.map((r) => r[1])))}** | |`);
+      }
     }
-    if (!o.peer) continue;
-    let best = null;
-    for (const threads of o.peerThreads) {
-      process.stderr.write(`bench-qemu: ${m.label}: llama.cpp, ${threads} thread(s) (P=${P}, N=${N})...\n`);
-      const peer = await runPeer({ model: m.path, promptTokens: P, gen: N, threads, cpu: o.cpu, smp: o.smp, mem: o.mem, mode: "system", prompt: DEFAULT_PROMPT });
-      console.log(`| ${m.label} | llama.cpp (arm64, Linux guest), ${threads} thread${threads === 1 ? "" : "s"} | ${peer.n_prompt} / ${peer.n_gen} | ${fmt(peer.prefill_tok_s)} | ${fmt(peer.decode_tok_s)} | ` +
-        `${peer.cpu_backend ?? ""}${peer.cpu_backend ? ", " : ""}host load ${peer.host_loadavg.toFixed(1)} |`);
-      best = {
-        prefill: Math.max(best?.prefill ?? 0, peer.prefill_tok_s), decode: Math.max(best?.decode ?? 0, peer.decode_tok_s),
-      };
-    }
-    console.log(`| | ratio SIS / llama.cpp at its best thread count | | ${fmt(sis.prefill.tokS / best.prefill)} | ${fmt(sis.decode.tokS / best.decode)} | |`);
   }
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
