@@ -5,9 +5,10 @@
 // counter, so a slow or preempted core simply takes fewer. When no unit is left, the boot
 // core closes the job and waits only for the workers that joined it: a worker that has not
 // come yet (its host thread preempted, or still waking) stays out, and the job goes on
-// without it instead of waiting for it to come and find nothing to do. Which core computes a unit never changes what it computes: a unit's result
-// depends on its inputs only, and each core has its own working memory (the `core`
-// argument picks it). So results are the same bits for any number of cores.
+// without it instead of waiting for it to come and find nothing to do. Which core computes
+// a unit never changes what it computes: a unit's result depends on its inputs only, and
+// each core has its own working memory (the `core` argument picks it). So results are the
+// same bits for any number of cores.
 //
 // Workers run their own WebAssembly instances (boot/runtime.c): they share linear memory
 // with the boot core but not its globals, which they see as they were when they started.
@@ -41,15 +42,14 @@ const NEXT: usize = 16;   // i32: the next unclaimed unit
 const CLOSED: usize = 20; // u32: the sequence number of the last job closed to workers
 const USED: usize = 24;   // i32: cores taking part, the boot core included
 const CLAIM: usize = 28;  // i32: units per claim
-const PREEMPTED: usize = 32; // u32: set by a core that found itself preempted while it polled
+const PREEMPTED: usize = 32; // u32: set when a core was found preempted (while it polled, or inside a job)
 
 // Per core, CORE_BYTES: its shadow stack's top (usize), the job it is in (u32: its sequence
-// number, 0 for none), how
-// many more waits it sleeps through without polling first (u32, see waitUntil), whether it
-// is asleep (u32: then, and only then, waking it takes an interrupt), the last job sequence
-// number it has seen (u32: set by the boot core before it starts the core, so that a job
-// posted before the core first looks is not missed; kept by the core after that, so that
-// after a trap it does not take the job it trapped in again).
+// number, 0 for none), how many more waits it sleeps through without polling first (u32,
+// see waitUntil), whether it is asleep (u32: then, and only then, waking it takes an
+// interrupt), the last job sequence number it has seen (u32: set by the boot core before it
+// starts the core, so that a job posted before the core first looks is not missed; kept by
+// the core after that, so that after a trap it does not take the job it trapped in again).
 const CORE_BYTES: usize = 32;
 const CORE = memory.data(<i32>(<usize>MAX_CORES * CORE_BYTES), 16);
 const STACK_TOP: usize = 0;
