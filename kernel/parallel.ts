@@ -187,7 +187,8 @@ export function parallelFor(units: i32, fn: UnitsFn, arg: usize, maxCores: i32 =
   adaptWidth();
   const used = min(min(everyCore ? inUse : width, maxCores), units);
   if (used <= 1) { fn(arg, 0, 0, units); return; }
-  closeJob(); // a job the boot core left by a trap may still have workers in it
+  // a job the boot core left by a trap (never closed) may still have workers in it
+  if (load<u32>(JOB + CLOSED) != load<u32>(JOB + SEQ)) closeJob();
   store<u32>(JOB + FN, fn.index);
   store<usize>(JOB + ARG, arg);
   store<i32>(JOB + UNITS, units);
