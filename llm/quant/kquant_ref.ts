@@ -3,6 +3,7 @@
 // C's evaluation order, since the reference files depend on the exact roundings.
 // Arrays are raw pointers: x/weights f32, L/Laux u8 (or i8 for make_qx_quants).
 import { nearestInt } from "./common";
+import { f16ToF32, f32ToF16 } from "./f16";
 
 // @ts-ignore: decorator
 @inline function f(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
@@ -149,3 +150,54 @@ export function packScaleMinK4(j: i32, q: usize, ls: i32, lm: i32): void {
     store<u8>(q + <usize>j, load<u8>(q + <usize>j) | <u8>((lm >> 4) << 6));
   }
 }
+
+/** The part quantize_row_q4_K_ref and quantize_row_q5_K_ref share, for one super-block of 256
+ *  floats at x into the block at y ({ f16 d; f16 dmin; u8 scales[12]; ... }): each sub-block of
+ *  32's scale and minimum by make_qkx2_quants (levels 0..nmax, its search from rmin in nstep
+ *  steps of 0.1), packed in six bits against d and dmin, then each element's level (u8) in L
+ *  (256 bytes) from the scales as packed. work: 224 bytes. */
+export function quantizeSuperBlockK(x: usize, y: usize, nmax: i32, rmin: f32, nstep: i32, L: usize, work: usize): void {
+  const Laux = work, W = work + 32, mins = work + 160, scales = work + 192;
+  let maxScale: f32 = 0, maxMin: f32 = 0;
+  for (let j = 0; j < 8; j++) {
+    const xj = x + <usize>(j * 128);
+    let sumX2: f32 = 0;
+    for (let l = 0; l < 32; l++) { const v = f(xj, l); sumX2 += v * v; }
+    const avX = Mathf.sqrt(sumX2 / <f32>32);
+    for (let l = 0; l < 32; l++) store<f32>(W + (<usize>l << 2), avX + Mathf.abs(f(xj, l)));
+    const sc = makeQkx2Quants(32, nmax, xj, W, L + <usize>(32 * j), mins + (<usize>j << 2), Laux, rmin, 0.1, nstep, false);
+    store<f32>(scales + (<usize>j << 2), sc);
+    if (sc > maxScale) maxScale = sc;
+    const mn = f(mins, j);
+    if (mn > maxMin) maxMin = mn;
+  }
+  const invScale: f32 = maxScale > 0 ? <f32>63.0 / maxScale : 0;
+  const invMin: f32 = maxMin > 0 ? <f32>63.0 / maxMin : 0;
+  const packed = y + K_SCALES;
+  memory.fill(packed, 0, 12);
+  for (let j = 0; j < 8; j++) {
+    // uint8_t ls = nearest_int(...): the int is cut to 8 bits before MIN(63, .)
+    const ls = min(63, nearestInt(invScale * f(scales, j)) & 255);
+    const lm = min(63, nearestInt(invMin * f(mins, j)) & 255);
+    packScaleMinK4(j, packed, ls, lm);
+  }
+  store<u16>(y, <u16>f32ToF16(maxScale / <f32>63.0));
+  store<u16>(y, <u16>f32ToF16(maxMin / <f32>63.0), 2);
+  const dAll = f16ToF32(load<u16>(y)), mAll = f16ToF32(load<u16>(y, 2));
+  for (let j = 0; j < 8; j++) {
+    const sm = scaleMinK4(j, packed);
+    const d = dAll * <f32>(sm & 255);
+    if (d == 0) continue; // keeps the levels found by the scale search
+    const dm = mAll * <f32>(sm >> 8);
+    for (let i = 0; i < 32; i++) {
+      const l = nearestInt((f(x, 32 * j + i) + dm) / d);
+      store<u8>(L + <usize>(32 * j + i), <u8>max(0, min(nmax, l)));
+    }
+  }
+}
+
+/** Where the packed scales of a Q4_K or Q5_K block start (after d and dmin). */
+export const K_SCALES: usize = 4;
+
+/** Work bytes quantizeSuperBlockK takes. */
+export const SUPER_BLOCK_K_WORK: usize = 224;

@@ -5,9 +5,9 @@
 //
 // The products follow llama.cpp's x86 build (see "llama.cpp's x86 orders" below); dotScalar
 // is ggml's portable reference (generic) version, kept for comparison.
-import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, hsum4, VK, K_N0, hsumFloat8, dotPairs } from "./common";
-import { makeQkx2Quants, scaleMinK4, packScaleMinK4 } from "./kquant_ref";
+import { f16ToF32 } from "./f16";
+import { hsum4, VK, K_N0, hsumFloat8, dotPairs } from "./common";
+import { scaleMinK4, quantizeSuperBlockK, SUPER_BLOCK_K_WORK } from "./kquant_ref";
 import {
   BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, pairSums, splitActivations, scaleSplat16, laneFma, laneHsum, bsums32, splitDot,
 } from "./q8_k";
@@ -21,47 +21,12 @@ const QS: usize = 16;
 /** quantize_row_q4_K_ref (what llama.cpp uses without an importance matrix). */
 export function quantizeRow(src: usize, dst: usize, n: i32): void {
   const nb = n / QK;
-  // Per-call scratch from this instance's heap (no shared static state).
-  const s = heap.alloc(480);
-  const L = s, Laux = s + 256, W = s + 288, mins = s + 416, scales = s + 448;
+  const s = heap.alloc(256 + SUPER_BLOCK_K_WORK); // per-call scratch: the quantizer is not a kernel
+  const L = s, work = s + 256;
   for (let i = 0; i < nb; i++) {
     const x = src + <usize>(i * QK * 4);
     const y = dst + <usize>(i * BLOCK_BYTES);
-    let maxScale: f32 = 0, maxMin: f32 = 0;
-    for (let j = 0; j < 8; j++) {
-      const xj = x + <usize>(j * 128);
-      let sumX2: f32 = 0;
-      for (let l = 0; l < 32; l++) { const v = load<f32>(xj + (<usize>l << 2)); sumX2 += v * v; }
-      const avX = Mathf.sqrt(sumX2 / <f32>32);
-      for (let l = 0; l < 32; l++) store<f32>(W + (<usize>l << 2), avX + Mathf.abs(load<f32>(xj + (<usize>l << 2))));
-      const sc = makeQkx2Quants(32, 15, xj, W, L + <usize>(32 * j), mins + (<usize>j << 2), Laux, -1.0, 0.1, 20, false);
-      store<f32>(scales + (<usize>j << 2), sc);
-      if (sc > maxScale) maxScale = sc;
-      const mn = load<f32>(mins + (<usize>j << 2));
-      if (mn > maxMin) maxMin = mn;
-    }
-    const invScale: f32 = maxScale > 0 ? <f32>63.0 / maxScale : 0;
-    const invMin: f32 = maxMin > 0 ? <f32>63.0 / maxMin : 0;
-    memory.fill(y + SCALES, 0, 12);
-    for (let j = 0; j < 8; j++) {
-      // uint8_t ls = nearest_int(...): the int is cut to 8 bits before MIN(63, .)
-      const ls = min(63, nearestInt(invScale * load<f32>(scales + (<usize>j << 2))) & 255);
-      const lm = min(63, nearestInt(invMin * load<f32>(mins + (<usize>j << 2))) & 255);
-      packScaleMinK4(j, y + SCALES, ls, lm);
-    }
-    store<u16>(y, <u16>f32ToF16(maxScale / <f32>63.0));
-    store<u16>(y, <u16>f32ToF16(maxMin / <f32>63.0), 2);
-    const dAll = f16ToF32(load<u16>(y)), mAll = f16ToF32(load<u16>(y, 2));
-    for (let j = 0; j < 8; j++) {
-      const sm = scaleMinK4(j, y + SCALES);
-      const d = dAll * <f32>(sm & 255);
-      if (d == 0) continue; // keeps the levels found by the scale search
-      const dm = mAll * <f32>(sm >> 8);
-      for (let ii = 0; ii < 32; ii++) {
-        const l = nearestInt((load<f32>(x + (<usize>(32 * j + ii) << 2)) + dm) / d);
-        store<u8>(L + <usize>(32 * j + ii), <u8>max(0, min(15, l)));
-      }
-    }
+    quantizeSuperBlockK(x, y, 15, -1.0, 20, L, work);
     for (let c = 0; c < 4; c++) {
       for (let l = 0; l < 32; l++) {
         store<u8>(y + QS + <usize>(32 * c + l), load<u8>(L + <usize>(64 * c + l)) | (load<u8>(L + <usize>(64 * c + l + 32)) << 4));

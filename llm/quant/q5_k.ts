@@ -3,9 +3,9 @@
 // bit 2c of qh[l] belongs to element 64c+l, bit 2c+1 to element 64c+32+l.
 // x = d*sc_j*q - dmin*m_j. Paired with Q8_K. The products follow llama.cpp's x86 build
 // (ggml_vec_dot_q5_K_q8_K, AVX2: see q8_k.ts); dotScalar is ggml's portable reference.
-import { f16ToF32, f32ToF16 } from "./f16";
-import { nearestInt, hsum, VK, K_LO4, hsumFloat8, dotPairs } from "./common";
-import { makeQkx2Quants, scaleMinK4, packScaleMinK4 } from "./kquant_ref";
+import { f16ToF32 } from "./f16";
+import { hsum, VK, K_LO4, hsumFloat8, dotPairs } from "./common";
+import { scaleMinK4, quantizeSuperBlockK, SUPER_BLOCK_K_WORK } from "./kquant_ref";
 import {
   BLOCK_BYTES as Q8K_BYTES, QS as Q8K_QS, BSUMS, KQ, KQ_M8, KQ_B4, pairSums, splitActivations, scaleSplat16, laneFma, laneHsum, bsums32,
   splitDot, splitGemm, splitGemmWorkBytes,
@@ -22,45 +22,12 @@ const QS: usize = 48;
 /** quantize_row_q5_K_ref. */
 export function quantizeRow(src: usize, dst: usize, n: i32): void {
   const nb = n / QK;
-  const s = heap.alloc(480); // per-call scratch from this instance's heap (no shared static state)
-  const L = s, Laux = s + 256, W = s + 288, mins = s + 416, scales = s + 448;
+  const s = heap.alloc(256 + SUPER_BLOCK_K_WORK); // per-call scratch: the quantizer is not a kernel
+  const L = s, work = s + 256;
   for (let i = 0; i < nb; i++) {
     const x = src + <usize>(i * QK * 4);
     const y = dst + <usize>(i * BLOCK_BYTES);
-    let maxScale: f32 = 0, maxMin: f32 = 0;
-    for (let j = 0; j < 8; j++) {
-      const xj = x + <usize>(j * 128);
-      let sumX2: f32 = 0;
-      for (let l = 0; l < 32; l++) { const v = load<f32>(xj + (<usize>l << 2)); sumX2 += v * v; }
-      const avX = Mathf.sqrt(sumX2 / <f32>32);
-      for (let l = 0; l < 32; l++) store<f32>(W + (<usize>l << 2), avX + Mathf.abs(load<f32>(xj + (<usize>l << 2))));
-      const sc = makeQkx2Quants(32, 31, xj, W, L + <usize>(32 * j), mins + (<usize>j << 2), Laux, -0.5, 0.1, 15, false);
-      store<f32>(scales + (<usize>j << 2), sc);
-      if (sc > maxScale) maxScale = sc;
-      const mn = load<f32>(mins + (<usize>j << 2));
-      if (mn > maxMin) maxMin = mn;
-    }
-    const invScale: f32 = maxScale > 0 ? <f32>63.0 / maxScale : 0;
-    const invMin: f32 = maxMin > 0 ? <f32>63.0 / maxMin : 0;
-    memory.fill(y + SCALES, 0, 12);
-    for (let j = 0; j < 8; j++) {
-      const ls = min(63, nearestInt(invScale * load<f32>(scales + (<usize>j << 2))) & 255);
-      const lm = min(63, nearestInt(invMin * load<f32>(mins + (<usize>j << 2))) & 255);
-      packScaleMinK4(j, y + SCALES, ls, lm);
-    }
-    store<u16>(y, <u16>f32ToF16(maxScale / <f32>63.0));
-    store<u16>(y, <u16>f32ToF16(maxMin / <f32>63.0), 2);
-    const dAll = f16ToF32(load<u16>(y)), mAll = f16ToF32(load<u16>(y, 2));
-    for (let j = 0; j < 8; j++) {
-      const sm = scaleMinK4(j, y + SCALES);
-      const d = dAll * <f32>(sm & 255);
-      if (d == 0) continue;
-      const dm = mAll * <f32>(sm >> 8);
-      for (let ii = 0; ii < 32; ii++) {
-        const l = nearestInt((load<f32>(x + (<usize>(32 * j + ii) << 2)) + dm) / d);
-        store<u8>(L + <usize>(32 * j + ii), <u8>max(0, min(31, l)));
-      }
-    }
+    quantizeSuperBlockK(x, y, 31, -0.5, 15, L, work);
     memory.fill(y + QH, 0, 32);
     let m1 = 1, m2 = 2;
     for (let c = 0; c < 4; c++) {
