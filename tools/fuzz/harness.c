@@ -147,8 +147,6 @@ static uint32_t* dirty; /* the snapshot's pages made writable since the epoch be
 static size_t ndirty;
 static uint8_t* is_dirty; /* per page: in dirty */
 static unsigned inputs_this_epoch;
-#define GROWN_KEEP (64u << 20)
-static unsigned char resident[GROWN_KEEP / PAGE];
 static struct sigaction chained; /* libFuzzer's handler, for every other fault */
 
 /* wasm2c's guard-page reservation behind linear memory: every address a 32-bit index plus a
@@ -198,18 +196,10 @@ static void restore(void) {
     ndirty = 0;
     inputs_this_epoch = 0;
   }
-  /* grown pages back to zeros, as the next memory.grow must find them, and out of bounds again:
-   * those the input touched (resident) zeroed in place, so the next input that grows as far
-   * does not fault them in again; above GROWN_KEEP dropped */
+  /* grown pages back to zeros, as the next memory.grow must find them, and out of bounds again */
   if (size > saved_size) {
-    uint64_t grown = size - saved_size;
-    if (grown <= GROWN_KEEP && mincore(base + saved_size, grown, resident) == 0) {
-      for (uint64_t pg = 0; pg < grown / PAGE; pg++)
-        if (resident[pg] & 1) memset(base + saved_size + pg * PAGE, 0, PAGE);
-    } else {
-      madvise(base + saved_size, grown, MADV_DONTNEED);
-    }
-    mprotect(base + saved_size, grown, PROT_NONE);
+    madvise(base + saved_size, size - saved_size, MADV_DONTNEED);
+    mprotect(base + saved_size, size - saved_size, PROT_NONE);
   }
   inst = saved;
 }
