@@ -143,9 +143,9 @@ int LLVMFuzzerInitialize(int* argc, char*** argv) {
 #define PAGE 4096
 #define HOT_MAX 2048    /* pages (8 MiB) */
 #define HOT_EPOCH 4096  /* inputs */
-static uint32_t* dirty; /* the snapshot's pages made writable since the epoch began */
-static size_t ndirty;
-static uint8_t* is_dirty; /* per page: in dirty */
+static uint32_t* hot; /* the snapshot's pages made writable since the epoch began */
+static size_t nhot;
+static uint8_t* is_hot; /* per page: in hot */
 static unsigned inputs_this_epoch;
 static struct sigaction chained; /* libFuzzer's handler, for every other fault */
 
@@ -156,10 +156,10 @@ static struct sigaction chained; /* libFuzzer's handler, for every other fault *
 static void on_segv(int sig, siginfo_t* si, void* ctx) {
   uint8_t* base = inst.w2c_memory.data;
   uint8_t* a = si->si_addr;
-  if (a >= base && a < base + saved_size && !is_dirty[(a - base) / PAGE]) {
+  if (a >= base && a < base + saved_size && !is_hot[(a - base) / PAGE]) {
     size_t pg = (size_t)(a - base) / PAGE;
-    is_dirty[pg] = 1;
-    dirty[ndirty++] = (uint32_t)pg;
+    is_hot[pg] = 1;
+    hot[nhot++] = (uint32_t)pg;
     mprotect(base + pg * PAGE, PAGE, PROT_READ | PROT_WRITE);
     return;
   }
@@ -174,8 +174,8 @@ static void on_segv(int sig, siginfo_t* si, void* ctx) {
 /* From the first input on (libFuzzer installs its own handlers after LLVMFuzzerInitialize). */
 static void start_tracking(void) {
   size_t pages = saved_size / PAGE;
-  dirty = malloc(pages * sizeof *dirty);
-  is_dirty = calloc(pages, 1);
+  hot = malloc(pages * sizeof *hot);
+  is_hot = calloc(pages, 1);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_segv;
@@ -188,12 +188,12 @@ static void start_tracking(void) {
 static void restore(void) {
   uint8_t* base = inst.w2c_memory.data;
   uint64_t size = inst.w2c_memory.size;
-  for (size_t i = 0; i < ndirty; i++)
-    memcpy(base + (size_t)dirty[i] * PAGE, saved_memory + (size_t)dirty[i] * PAGE, PAGE);
-  if (++inputs_this_epoch == HOT_EPOCH || ndirty > HOT_MAX) {
-    for (size_t i = 0; i < ndirty; i++) is_dirty[dirty[i]] = 0;
+  for (size_t i = 0; i < nhot; i++)
+    memcpy(base + (size_t)hot[i] * PAGE, saved_memory + (size_t)hot[i] * PAGE, PAGE);
+  if (++inputs_this_epoch == HOT_EPOCH || nhot > HOT_MAX) {
+    for (size_t i = 0; i < nhot; i++) is_hot[hot[i]] = 0;
     mprotect(base, saved_size, PROT_READ);
-    ndirty = 0;
+    nhot = 0;
     inputs_this_epoch = 0;
   }
   /* grown pages back to zeros, as the next memory.grow must find them, and out of bounds again */
@@ -206,7 +206,7 @@ static void restore(void) {
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > (1u << 24)) return -1; /* not kept in the corpus */
-  if (!dirty) start_tracking();
+  if (!hot) start_tracking();
   EXPORT(&inst, put(data, size), (u32)size);
   restore();
   return 0;
