@@ -44,7 +44,7 @@ import { GGUFFile, GGUF_TYPE_STRING } from "./gguf";
 import {
   TemplateInfo, detectTemplate, familyName, FAMILY_PLAIN, FAMILY_CHATML, FAMILY_ZEPHYR, FAMILY_LLAMA2, FAMILY_LLAMA3, FAMILY_PHI3, FAMILY_GEMMA,
 } from "./chat/detect";
-import { strip, findPiece } from "./chat/text";
+import { strip, findPiece, findText } from "./chat/text";
 
 const ROLE_NONE: i32 = 0;
 const ROLE_SYSTEM: i32 = 1;
@@ -172,7 +172,7 @@ export class ChatFormat {
   findStop(text: string): i32 {
     let best = -1;
     for (let i = 0; i < this.stopStrings.length; i++) {
-      const at = text.indexOf(this.stopStrings[i]);
+      const at = findText(text, this.stopStrings[i]);
       if (at >= 0 && (best < 0 || at < best)) best = at;
     }
     return best;

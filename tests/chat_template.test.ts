@@ -261,6 +261,23 @@ const SHARED_CASES: Case[] = [
 // A system prompt opens the first user turn, followed by a blank line.
 const GEMMA3_CASE: Case = { name: "Gemma-3 (Google's tokenizer_config.json)", template: gemma3Template(), family: "gemma", bos: "<bos>", eos: "<end_of_turn>" };
 
+describe("findText (the search template detection and stop strings use)", () => {
+  it("finds what String.prototype.indexOf finds, from any start", () => {
+    // a small alphabet makes near misses (a first unit that matches, then a difference) common
+    const alphabet = ["a", "b", "<", "|", "é", "😀"];
+    let seed = 12345;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    const word = (max: number) => Array.from({ length: rand(max + 1) }, () => alphabet[rand(alphabet.length)]);
+    for (let k = 0; k < 3000; k++) {
+      // parts cut from the text at characters (not inside a surrogate pair, which UTF-8 cannot carry)
+      const chars = word(24), text = chars.join("");
+      const part = (k % 3 == 0 ? chars.slice(rand(chars.length + 1)).slice(0, rand(6)) : word(4)).join("");
+      const from = rand(text.length + 4) - 2;
+      expect(x.findTextIn(...args(text, part), from), `${JSON.stringify(text)}.indexOf(${JSON.stringify(part)}, ${from})`).toBe(text.indexOf(part, from));
+    }
+  });
+});
+
 describe("chat formats of real templates, turn by turn, equal llama.cpp's prompt", () => {
   for (const c of [...STRING_CASES, ...(HAVE_SHARED ? SHARED_CASES : []), GEMMA3_CASE]) {
     it(c.name, () => {

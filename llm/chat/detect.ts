@@ -10,6 +10,8 @@
 // end with eos_token (TinyLlama-1.1B-Chat, zephyr-7b-beta) is Zephyr here, while
 // llama.cpp's built-in detection files it under GLM-Edge (which drops the turn ends).
 
+import { findText, hasText } from "./text";
+
 export const FAMILY_PLAIN: i32 = 0;
 export const FAMILY_CHATML: i32 = 1;
 export const FAMILY_ZEPHYR: i32 = 2;
@@ -68,14 +70,14 @@ export class TemplateInfo {
  *  own (its default system prompt), or "". */
 function literalSystem(t: string): string {
   const open = "<|im_start|>system\\n";
-  let at = t.indexOf(open);
+  let at = findText(t, open);
   while (at >= 0) {
-    const from = at + open.length, end = t.indexOf("<|im_end|>", from);
+    const from = at + open.length, end = findText(t, "<|im_end|>", from);
     if (end > from) {
       const text = t.substring(from, end);
-      if (!text.includes("'") && !text.includes("\"") && !text.includes("{")) return text;
+      if (!hasText(text, "'") && !hasText(text, "\"") && !hasText(text, "{")) return text;
     }
-    at = t.indexOf(open, from);
+    at = findText(t, open, from);
   }
   return "";
 }
@@ -87,7 +89,7 @@ const GENERIC_ROLE: string[] = [
 ];
 
 function hasAny(t: string, parts: string[]): bool {
-  for (let i = 0; i < parts.length; i++) if (t.includes(parts[i])) return true;
+  for (let i = 0; i < parts.length; i++) if (hasText(t, parts[i])) return true;
   return false;
 }
 
@@ -105,55 +107,55 @@ export function detectTemplate(t: string): TemplateInfo {
     return r;
   }
   const r = new TemplateInfo();
-  r.usesBos = t.includes("bos_token");
-  r.systemTurn = t.includes("system") || hasAny(t, GENERIC_ROLE);
+  r.usesBos = hasText(t, "bos_token");
+  r.systemTurn = hasText(t, "system") || hasAny(t, GENERIC_ROLE);
 
-  if (t.includes("<|im_start|>")) {
-    if (t.includes("<|im_sep|>")) return unsupported("phi4 (<|im_sep|>)");
-    if (t.includes("<end_of_utterance>")) return unsupported("smolvlm (<end_of_utterance>)");
+  if (hasText(t, "<|im_start|>")) {
+    if (hasText(t, "<|im_sep|>")) return unsupported("phi4 (<|im_sep|>)");
+    if (hasText(t, "<end_of_utterance>")) return unsupported("smolvlm (<end_of_utterance>)");
     r.family = FAMILY_CHATML;
     r.defaultSystem = literalSystem(t);
     r.reason = "<|im_start|>role ... <|im_end|> turns" + (r.defaultSystem.length > 0 ? ", a default system prompt" : "");
-  } else if (t.startsWith("mistral") || t.includes("[INST]")) {
-    if (t.includes("[SYSTEM_PROMPT]")) return unsupported("mistral-v7 ([SYSTEM_PROMPT])");
-    if (t.includes("' [INST] ' + system_message") || t.includes("[AVAILABLE_TOOLS]")) return unsupported("mistral-v1/v3 (official Mistral template)");
+  } else if (t.startsWith("mistral") || hasText(t, "[INST]")) {
+    if (hasText(t, "[SYSTEM_PROMPT]")) return unsupported("mistral-v7 ([SYSTEM_PROMPT])");
+    if (hasText(t, "' [INST] ' + system_message") || hasText(t, "[AVAILABLE_TOOLS]")) return unsupported("mistral-v1/v3 (official Mistral template)");
     r.family = FAMILY_LLAMA2;
-    r.sysBlock = t.includes("<<SYS>>");
-    r.strip = t.includes(".strip()") || t.includes("| trim") || t.includes("|trim");
-    r.bosInHistory = t.includes("bos_token + '[INST]") || t.includes("bos_token + \"[INST]");
-    r.spacedReply = t.includes("' ' + eos_token") || t.includes("\" \" + eos_token");
+    r.sysBlock = hasText(t, "<<SYS>>");
+    r.strip = hasText(t, ".strip()") || hasText(t, "| trim") || hasText(t, "|trim");
+    r.bosInHistory = hasText(t, "bos_token + '[INST]") || hasText(t, "bos_token + \"[INST]");
+    r.spacedReply = hasText(t, "' ' + eos_token") || hasText(t, "\" \" + eos_token");
     // without <<SYS>> there is no place for a system prompt (Mistral-Instruct raises an error)
     r.systemTurn = r.sysBlock;
     r.reason = "[INST] ... [/INST] turns" + (r.sysBlock ? ", system prompt in <<SYS>>" : ", system prompt merged into the first message") +
       (r.bosInHistory ? ", BOS before each [INST]" : "") + (r.strip ? ", text stripped" : "") + (r.spacedReply ? ", replies spaced" : "");
-  } else if (t.includes("<|assistant|>") && t.includes("<|end|>")) {
+  } else if (hasText(t, "<|assistant|>") && hasText(t, "<|end|>")) {
     r.family = FAMILY_PHI3;
     r.reason = "<|role|> ... <|end|> turns" + (r.systemTurn ? "" : ", no system turn (merged into the first message)");
-  } else if (t.includes("[gMASK]<sop>")) {
+  } else if (hasText(t, "[gMASK]<sop>")) {
     return unsupported("chatglm4 ([gMASK]<sop>)");
-  } else if (t.includes("<|assistant|>") && t.includes("<|user|>")) {
+  } else if (hasText(t, "<|assistant|>") && hasText(t, "<|user|>")) {
     // llama.cpp: falcon3 when "</s>" is written out, glmedge otherwise. Templates that end
     // each turn with eos_token (TinyLlama-Chat, Zephyr) are Zephyr.
-    if (!t.includes("</s>") && t.includes("eos_token")) {
+    if (!hasText(t, "</s>") && hasText(t, "eos_token")) {
       r.family = FAMILY_ZEPHYR;
       r.endWithEos = true;
       r.reason = "<|role|> turns ended by eos_token";
     } else {
-      return unsupported(t.includes("</s>") ? "falcon3 (<|user|>, </s>)" : "glmedge (<|user|> without turn ends)");
+      return unsupported(hasText(t, "</s>") ? "falcon3 (<|user|>, </s>)" : "glmedge (<|user|> without turn ends)");
     }
-  } else if (t.includes("<|user|>") && t.includes("<|endoftext|>")) {
+  } else if (hasText(t, "<|user|>") && hasText(t, "<|endoftext|>")) {
     r.family = FAMILY_ZEPHYR;
     r.reason = "<|role|> turns ended by <|endoftext|>";
-  } else if (t.includes("<start_of_turn>")) {
+  } else if (hasText(t, "<start_of_turn>")) {
     r.family = FAMILY_GEMMA;
-    const prefix = t.includes("first_user_prefix");
+    const prefix = hasText(t, "first_user_prefix");
     r.systemTurn = false; // no system turn: it joins the first user message
     r.systemJoin = prefix ? "\n\n" : "\n";
     r.reason = "<start_of_turn>user/model ... <end_of_turn> turns, system prompt " +
       (prefix ? "before the first message" : "merged into the first message");
-  } else if (t.includes("<|start_header_id|>") && t.includes("<|end_header_id|>")) {
+  } else if (hasText(t, "<|start_header_id|>") && hasText(t, "<|end_header_id|>")) {
     r.family = FAMILY_LLAMA3;
-    r.dateHeader = t.includes("Cutting Knowledge Date");
+    r.dateHeader = hasText(t, "Cutting Knowledge Date");
     r.reason = "<|start_header_id|>role<|end_header_id|> ... <|eot_id|> turns" + (r.dateHeader ? ", a system turn with today's date" : "");
   } else {
     const p = new TemplateInfo();

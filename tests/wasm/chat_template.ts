@@ -6,6 +6,7 @@ import { allocRegion, freeRegion } from "../../kernel/memory/regions";
 import { parseGGUF, GGUFFile, GGUF_TYPE_STRING, GGUF_TYPE_FLOAT32, GGUF_TYPE_INT32 } from "../../llm/gguf";
 import { GGUFWriter, GGUFArrayBuilder, GGUFWriteResult } from "../../llm/gguf_writer";
 import { ChatFormat } from "../../llm/chat_template";
+import { findText } from "../../llm/chat/text";
 import { jsonString } from "../../llm/gguf_dump";
 
 export { allocRegion, freeRegion };
@@ -116,6 +117,8 @@ export function endReply(): string { return piece(fmt!.endReply()); }
 export function userTurn(cp: usize, cn: usize): string { return piece(fmt!.userTurn(s(cp, cn))); }
 export function isStopToken(id: i32): bool { return fmt!.isStopToken(id); }
 export function findStop(p: usize, n: usize): i32 { return fmt!.findStop(s(p, n)); }
+/** llm/chat/text.ts findText(text, part, from). */
+export function findTextIn(tp: usize, tn: usize, pp: usize, pn: usize, from: i32): i32 { return findText(s(tp, tn), s(pp, pn), from); }
 
 function piece(text: string): string {
   const f = fmt!;
