@@ -269,8 +269,9 @@ describe("findText (the search template detection and stop strings use)", () => 
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
     const word = (max: number) => Array.from({ length: rand(max + 1) }, () => alphabet[rand(alphabet.length)]);
     for (let k = 0; k < 3000; k++) {
-      // parts cut from the text at characters (not inside a surrogate pair, which UTF-8 cannot carry)
-      const chars = word(24), text = chars.join("");
+      // parts cut from the text at characters (not inside a surrogate pair, which UTF-8 cannot
+      // carry); texts long enough for the eight-unit steps and a tail after them
+      const chars = word(k % 2 == 0 ? 24 : 70), text = chars.join("");
       const part = (k % 3 == 0 ? chars.slice(rand(chars.length + 1)).slice(0, rand(6)) : word(4)).join("");
       const from = rand(text.length + 4) - 2;
       expect(x.findTextIn(...args(text, part), from), `${JSON.stringify(text)}.indexOf(${JSON.stringify(part)}, ${from})`).toBe(text.indexOf(part, from));

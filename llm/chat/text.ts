@@ -23,15 +23,23 @@ export function stripEnd(s: string): string {
 }
 
 /** Where `part` first occurs in `s` at or after `from`, or -1. String#indexOf calls a
- *  comparison at every position; this one compares only where the first unit matches, which
- *  matters for template detection (some 40 parts sought in templates of up to 16 KiB). */
+ *  comparison at every position; this one skips eight units at a time to the next that equals
+ *  the part's first and compares only there, which matters for template detection (some 40
+ *  parts sought in templates of up to 16 KiB). */
 export function findText(s: string, part: string, from: i32 = 0): i32 {
-  const n = part.length, last = s.length - n;
+  const n = part.length, len = s.length, last = len - n;
   let i = max(from, 0);
-  if (n == 0) return min(i, s.length);
+  if (n == 0) return min(i, len);
   const sp = changetype<usize>(s), pp = changetype<usize>(part);
   const first = load<u16>(pp), rest = <usize>(n - 1) << 1;
+  const firsts = i16x8.splat(first);
   for (; i <= last; i++) {
+    while (i + 8 <= len) { // (never reading past the string)
+      const m = i16x8.bitmask(i16x8.eq(v128.load(sp + (<usize>i << 1)), firsts));
+      if (m != 0) { i += ctz(m); break; }
+      i += 8;
+    }
+    if (i > last) break;
     const at = sp + (<usize>i << 1);
     if (load<u16>(at) == first && memory.compare(at + 2, pp + 2, rest) == 0) return i;
   }
