@@ -17,7 +17,9 @@
 // reply cut at max tokens, goes in first), keepGenerated(n) takes back generated tokens (a
 // stop sequence), reset() forgets everything. beginTokens() starts from token ids (benchmarks).
 //
-// The file image stays the caller's: the engine reads weights in place and never frees it.
+// The file image stays the caller's: the engine reads weights in place and never frees it. A
+// successful load rewrites some matrices in it into the products' layout (Model.toProductLayout),
+// so an image is loaded once: a second model needs the file read again.
 
 import { STOP_END_OF_TEXT, STOP_MAX_TOKENS, STOP_CONTEXT_FULL, STOP_NOT_STARTED, STOP_GRAMMAR } from "./stop";
 import { jobStats } from "../kernel/parallel";
@@ -209,6 +211,8 @@ export class Engine {
       kv.free();
       return "out of memory: scratch buffers need " + mib(s.bytes);
     }
+    // last, once nothing can fail: from here the image holds the products' layout, not the file's
+    m.toProductLayout();
     this.file = f;
     this.model = m;
     this.tokenizer = tok;

@@ -37,7 +37,7 @@ import { normRows, gluRows, quantizeRows, addBias } from "./row_ops";
 import { project, projectApprox } from "./products";
 import { ropeTable, ropeHeads } from "./rope";
 import { attentionAllHeads } from "./attention";
-import { matvec, dequantizeRow, approxBound } from "./kernels/matmul";
+import { matvec, approxBound } from "./kernels/matmul";
 import { rmsnormMul, add, scale } from "./kernels/vector";
 
 /** Nanoseconds spent per stage of the forward pass (accumulated over calls). */
@@ -73,9 +73,8 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   // token embeddings (dequantized rows) and the RoPE table of each position
   for (let t = 0; t < n; t++) {
     const id = load<i32>(tokens + (<usize>t << 2));
-    const e = m.tokenEmbd;
     const xt = s.x + <usize>(t * dim) * 4;
-    dequantizeRow(e.data + <usize>id * e.rowBytes, e.type, xt, dim);
+    m.tokenEmbd.row(id, xt);
     if (c.family.embedScale) scale(xt, xt, Mathf.sqrt(<f32>dim), dim); // gemma
     ropeTable(s.rope + <usize>(t * hd) * 4, pos0 + t, c, freqs, c.ropeBase, c.ropeFreqScale);
     if (c.nSwa > 0) ropeTable(s.ropeSwa + <usize>(t * hd) * 4, pos0 + t, c, freqs, c.ropeBaseSwa, 1);

@@ -1,7 +1,8 @@
 // Binds a parsed GGUF file to a model of one of the families the engine runs (llm/arch):
 // reads every hyper-parameter from the metadata, finds every tensor, checks its shape and
 // type, and keeps pointers into the file image. No weight is copied or dequantized here:
-// the compute kernels read the quantized rows in place. As in llama.cpp, a file holding a
+// the compute kernels read the quantized rows in place, in the file's layout except where
+// they take another (Model.toProductLayout, which the engine runs once a load succeeded). As in llama.cpp, a file holding a
 // tensor the family's graph does not use is refused rather than run without it.
 //
 // Names and shapes follow llama.cpp (ne0 = row length first):
@@ -21,7 +22,7 @@
 
 import { GGUFFile, TensorInfo } from "./gguf";
 import { GGML_F32, typeName } from "./tensor_types";
-import { activationType, ACT_NONE, weightScaleMax } from "./kernels/matmul";
+import { activationType, ACT_NONE, weightScaleMax, dequantizeMatrixRow, productLayoutWorkBytes, toProductLayout } from "./kernels/matmul";
 import { prepareGelu } from "./kernels/vector";
 import { Family } from "./arch/family";
 import { LLAMA } from "./arch/llama";
@@ -45,6 +46,9 @@ export class Matrix {
   cols: i32 = 0;
   rows: i32 = 0;
   rowBytes: usize = 0;
+  /** Whether its rows are interleaved, as the products take them (kernels/matmul.ts
+   *  toProductLayout); false: the file's layout. */
+  interleaved: bool = false;
 
   /** Rows [first, first + count) of this matrix as a matrix of their own (q, k and v in a fused
    *  attn_qkv; gate and up in a fused ffn_up): each row's product is the same either way. */
@@ -52,6 +56,11 @@ export class Matrix {
     into.name = this.name + "[" + first.toString() + ".." + (first + count).toString() + "]";
     into.type = this.type; into.data = this.data + <usize>first * this.rowBytes;
     into.cols = this.cols; into.rows = count; into.rowBytes = this.rowBytes;
+  }
+
+  /** Row r as f32 at dst (embedding lookups), in whichever layout it is. */
+  row(r: i32, dst: usize): void {
+    dequantizeMatrixRow(this.data, this.type, this.rowBytes, this.interleaved, r, dst, this.cols);
   }
 }
 
@@ -125,6 +134,22 @@ export class Model {
    *  (weightScaleMax: infinity when the head's type has no approximate products); measured on
    *  first use (outputScale()), not at load, since host builds never use it. */
   private outputScaleMax: f32 = -1;
+
+  /** Rewrites the matrices the products take in another layout than the file's (Q4_0 with
+   *  rows a multiple of 8: interleaved), in place in the file image, once: a model is loaded
+   *  from an image only once, and after this the image is not the file's any more. */
+  toProductLayout(): void {
+    const all = this.matrices();
+    let workBytes: usize = 0;
+    for (let i = 0; i < all.length; i++) workBytes = max(workBytes, productLayoutWorkBytes(all[i].type, all[i].cols));
+    if (workBytes == 0) return;
+    const work = heap.alloc(workBytes);
+    for (let i = 0; i < all.length; i++) {
+      const m = all[i];
+      if (!m.interleaved) m.interleaved = toProductLayout(m.data, m.type, m.rows, m.cols, work);
+    }
+    heap.free(work);
+  }
 
   outputScale(): f32 {
     if (this.outputScaleMax < 0) {

@@ -31,6 +31,14 @@ function weights(type: number, k: number, rows: number, seed: number): Uint8Arra
   return w;
 }
 
+/** A matrix in the file's layout put into a module's memory in the products' layout (Q4_0 with
+ *  rows a multiple of 8: interleaved), as the engine loads it. */
+function productWeights(mem: Mem, w: Uint8Array, type: number, k: number, rows: number): number {
+  const wp = mem.load(w);
+  expect(mem.x.toProductLayout(wp, type, rows, k)).toBe(type === T.Q4_0 && rows % 8 === 0 ? 1 : 0);
+  return wp;
+}
+
 function activations(type: number, k: number, n: number, seed: number) {
   const r = rng(seed);
   const x = Float32Array.from({ length: k * n }, (_, i) => r.gauss() * (1 + (Math.floor(i / k) % 3)));
@@ -99,7 +107,7 @@ describe("matvec and matmul", () => {
       for (const [k, rows] of shapes) {
         const repacked = type === T.Q4_K && rows % 8 === 0;
         const w = weights(type, k, rows, 31 + type);
-        const wp = m.load(w);
+        const wp = productWeights(m, w, type, k, rows);
         const rb = rowBytes(type, k);
         for (const n of [1, 3, 4, 5, 9, 37]) {
           const { xq, ab } = activations(type, k, n, 77 + n);
@@ -173,7 +181,7 @@ describe("matvec and matmul", () => {
       for (const rows of type === T.Q4_K || type === T.Q4_0 ? [16, 13] : [X86.has(type) ? 16 : 13]) {
         const k = 1024, n = 6;
         const w = weights(type, k, rows, 500 + type);
-        const wp = m.load(w);
+        const wp = productWeights(m, w, type, k, rows);
         const { x, xq } = activations(type, k, n, 900 + type);
         const out = m.alloc(rows * n * 4);
         expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
@@ -216,7 +224,7 @@ describe.skipIf(!!REF_MISSING)(withRef("IQ4_NL (no quantizer here: random blocks
       const k = 32 * 33, n = 6, type = T.IQ4_NL, rb = rowBytes(type, k);
       const w = new Uint8Array(rb * rows);
       for (let i = 0; i < rows; i++) w.set(randomWeights(type, k, 2000 + i), i * rb);
-      const wp = m.load(w);
+      const wp = productWeights(m, w, type, k, rows);
       const { x, xq, ab } = activations(type, k, n, 2100 + rows);
       const out = m.alloc(rows * n * 4), o1 = m.alloc(rows * 4);
       expect(m.x.matmul(out, wp, type, xq, n, k, rows, 0, rows)).toBe(1);
@@ -260,7 +268,7 @@ describe.skipIf(!!REF_MISSING)(withRef("the kernel's build of the products (SIS_
         for (const n of wide ? [1, 2, 3, 4, 5, 8, 9] : [1, 4, 5]) {
           const { x, xq } = activations(type, k, n, 1700 + n);
           const ab = m.x.activationBytes(type, k) >>> 0;
-          const wp = a.load(w), xp = a.load(m.u8(xq, ab * n)), out = a.alloc(rows * n * 4);
+          const wp = productWeights(a, w, type, k, rows), xp = a.load(m.u8(xq, ab * n)), out = a.alloc(rows * n * 4);
           expect(a.x.matmul(out, wp, type, xp, n, k, rows, 0, rows)).toBe(1);
           const ours = a.floats(out, rows * n).map((v) => (Number.isNaN(v) ? NaN : v));
           const theirs = asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]))
@@ -295,7 +303,7 @@ describe.skipIf(!!REF_MISSING)(withRef("the kernel's build with zero and subnorm
       const xf = m.load(x), xq = m.alloc(ab * n);
       for (let t = 0; t < n; t++) expect(m.x.quantizeActivations(xf + t * k * 4, k, type, xq + t * ab)).toBe(1);
       for (const [name, w] of [["normal weight scales", plain], ["zero and subnormal weight scales", odd]] as const) {
-        const wp = a.load(w), xp = a.load(m.u8(xq, ab * n)), out = a.alloc(rows * n * 4);
+        const wp = productWeights(a, w, type, k, rows), xp = a.load(m.u8(xq, ab * n)), out = a.alloc(rows * n * 4);
         expect(a.x.matmul(out, wp, type, xp, n, k, rows, 0, rows)).toBe(1);
         const ours = a.floats(out, rows * n);
         const theirs = asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
@@ -324,7 +332,7 @@ describe.skipIf(!!REF_MISSING)(withRef("the build without relaxed SIMD (fused mu
       for (const n of [2, 5]) {
         const { x, xq } = activations(type, k, n, 2300 + n);
         const ab = m.x.activationBytes(type, k) >>> 0;
-        const wp = e.load(w), xp = e.load(m.u8(xq, ab * n)), out = e.alloc(rows * n * 4);
+        const wp = productWeights(e, w, type, k, rows), xp = e.load(m.u8(xq, ab * n)), out = e.alloc(rows * n * 4);
         expect(e.x.matmul(out, wp, type, xp, n, k, rows, 0, rows)).toBe(1);
         const ours = e.floats(out, rows * n);
         const theirs = asF32(refPinned(["mulmat", type, k, rows, n, "@in", T.F32, "@in", "@out"], [w, new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
@@ -362,7 +370,7 @@ describe.skipIf(!!REF_MISSING)(withRef("Q4_0 and Q8_0 with extreme block scales"
           put(5, 3, 0x7c00); put(17, 31, 0xfc00); put(30, 7, 0x7e00);
         }
         m.free(src); m.free(dst);
-        const wp = m.load(w);
+        const wp = productWeights(m, w, type, k, rows);
         const { x, xq } = activations(type, k, n, 31 + type);
         const out = m.alloc(rows * n * 4);
         // NaN payloads are the CPU's business: any NaN equals any NaN, everything else bit for bit
@@ -412,7 +420,7 @@ describe("approximate products with an error bound (the output head's first pass
           }
           m.free(src); m.free(dst);
         }
-        const wp = m.load(w);
+        const wp = productWeights(m, w, type, k, rows);
         const sMax = m.x.weightScaleMax(wp, type, k, rows);
         expect(Number.isFinite(sMax), wname).toBe(true);
         for (const n of [0, 1, 2]) {
@@ -448,7 +456,7 @@ describe("approximate products with an error bound (the output head's first pass
     for (const half of [0x7c00, 0xfc00, 0x7e00]) {
       const w = weights(type, k, rows, 77);
       w[5 * rb + 34] = half & 255; w[5 * rb + 35] = half >> 8; // row 5, block 1
-      const wp = m.load(w);
+      const wp = productWeights(m, w, type, k, rows);
       const { xq } = activations(type, k, 1, 5);
       const sMax = m.x.weightScaleMax(wp, type, k, rows);
       expect(sMax).toBe(Infinity);
@@ -477,6 +485,22 @@ describe("dequantizeRow (embedding lookups)", () => {
       expect(Math.abs(m.f32(o, 1)[0] - e), NAME[type]).toBeLessThanOrEqual(mag * 0.02);
       m.free(wp); m.free(d); m.free(o); m.free(xq);
     }
+  });
+
+  it("a matrix in the products' layout (Q4_0, rows a multiple of 8: interleaved) reads back row by row as the file's", () => {
+    const k = 96, rows = 24, rb = rowBytes(T.Q4_0, k);
+    const w = weights(T.Q4_0, k, rows, 55);
+    const wp = productWeights(m, w, T.Q4_0, k, rows), plain = m.load(w), d = m.alloc(k * 4), e = m.alloc(k * 4);
+    expect(Buffer.from(m.u8(wp, rows * rb)).equals(Buffer.from(w))).toBe(false); // the bytes moved
+    for (let r = 0; r < rows; r++) {
+      expect(m.x.dequantizeMatrixRow(wp, T.Q4_0, rb, 1, r, d, k)).toBe(1);
+      expect(m.x.dequantizeRow(plain + r * rb, T.Q4_0, e, k)).toBe(1);
+      expect(firstBitDiff(m.floats(d, k), m.floats(e, k)), `row ${r}`).toBe(-1);
+    }
+    // the other types, and Q4_0 with 13 rows, keep the file's layout
+    for (const [type, n] of [[T.Q4_0, 13], [T.Q8_0, 16], [T.Q4_K, 16], [T.IQ4_NL, 16]]) expect(m.x.interleavedLayout(type, n), `${NAME[type]} ${n}`).toBe(0);
+    expect(m.x.interleavedLayout(T.Q4_0, 16)).toBe(1);
+    for (const p of [wp, plain, d, e]) m.free(p);
   });
 });
 

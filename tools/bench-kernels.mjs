@@ -67,6 +67,7 @@ for (const name of types) {
     }
     const wv = new Uint8Array(memory().buffer, w, rb * rows);
     for (let r = distinct; r < rows; r++) wv.copyWithin(r * rb, (r % distinct) * rb, (r % distinct + 1) * rb);
+    x.toProductLayout(w, type, rows, k); // as the engine loads it
     const ab = x.activationBytes(type, k) >>> 0;
     const xf = alloc(k * 4 * batch), xq = alloc(ab * batch), out = alloc(rows * 4 * batch);
     const xv = new Float32Array(memory().buffer, xf, k * batch);

@@ -1,7 +1,8 @@
 // Matrix products of GGUF weight matrices with activations, dispatched by weight type.
 //
 // Weights: `rows` rows of k elements each, contiguous, in GGUF layout (ne0 = k), so row r
-// starts at w + r*rowBytes(wType, k). Activations are first converted to the format ggml's
+// starts at w + r*rowBytes(wType, k); Q4_0 matrices whose rows are a multiple of 8 with their
+// rows interleaved four at a time (toProductLayout, below). Activations are first converted to the format ggml's
 // CPU backend pairs with the weight type (its vec_dot_type), the way llama.cpp's x86 build
 // converts them (Q8_0/Q8_1: llm/quant/q8_act.ts; the others match ggml's reference
 // conversions):
@@ -208,6 +209,34 @@ export function dequantizeRow(src: usize, wType: u32, dst: usize, k: i32): bool 
     case GGML_Q8_K: q8_k.dequantizeRow(src, dst, k); break;
     default: return false;
   }
+  return true;
+}
+
+// The products' layout of a weight matrix: the file's, except for a Q4_0 matrix whose rows are
+// a multiple of 8, which the products take with its rows interleaved four at a time
+// (llm/quant/q4_0.ts interleave). The engine rewrites each such matrix once, when it loads a
+// model (llm/model.ts Model.toProductLayout); a row range of it starts and ends at multiples of 8.
+
+/** Whether the products take a wType matrix of `rows` rows in another layout than the file's. */
+export function interleavedLayout(wType: u32, rows: i32): bool { return wType == GGML_Q4_0 && q4_0.interleaved(rows); }
+
+/** Bytes of work toProductLayout needs for rows of k. */
+export function productLayoutWorkBytes(wType: u32, k: i32): usize { return wType == GGML_Q4_0 ? q4_0.interleaveWorkBytes(k) : 0; }
+
+/** Rewrites a matrix read from a file (rows of k at w) into the layout the products take, in
+ *  place, where that differs (interleavedLayout); work: productLayoutWorkBytes. Whether it did. */
+export function toProductLayout(w: usize, wType: u32, rows: i32, k: i32, work: usize): bool {
+  if (!interleavedLayout(wType, rows)) return false;
+  q4_0.interleave(w, rows, k, work);
+  return true;
+}
+
+/** Row r of a matrix (rows of k, rowBytes each, at w) as f32, in either layout (embedding
+ *  lookups; interleaved: toProductLayout rewrote it). False for an unknown type or bad k. */
+export function dequantizeMatrixRow(w: usize, wType: u32, rowBytes: usize, interleaved: bool, r: i32, dst: usize, k: i32): bool {
+  if (!interleaved) return dequantizeRow(w + <usize>r * rowBytes, wType, dst, k);
+  if (wType != GGML_Q4_0 || k <= 0 || k % 32 != 0) return false;
+  q4_0.dequantizeInterleavedRow(w, rowBytes, r, dst, k);
   return true;
 }
 

@@ -1,10 +1,10 @@
 // Q4_0 (GGUF type 2): blocks of 32, { f16 d; u8 qs[16] } = 18 bytes. Element j is the low
 // nibble of qs[j], element j+16 the high nibble; x = (q - 8)*d. Paired with Q8_0 activations.
 import { f16ToF32, f32ToF16 } from "./f16";
-import { hsum, evens, odds, VK, K_HMASK, K_H2F, K_N0, halves4, halfSplat, hsumSplat, nonFinite, nonFiniteLanes, nonFinite8,
-  gather4Halves, halvesRawOf, specialHalves, halfRaised, unusualHalves, halfSignificands4, halfExponents4, halfSignificand,
-  halfExponentBiased, scaleProducts, UNUSUAL_SCALE, tiledGemm, orderingStore, prefetchRead, largestMagnitude, widenPairs } from "./common";
-import { BLOCK_BYTES as Q8_BYTES, storeRows, dot as dotQ8 } from "./q8_0";
+import { hsum, evens, odds, VK, K_HMASK, K_N0, hsumSplat, nonFiniteLanes, nonFinite8,
+  halvesRawOf, specialHalves, halfRaised, unusualHalves, halfSignificands4, halfExponents4, halfSignificand,
+  halfExponentBiased, scaleProducts, UNUSUAL_SCALE, orderingStore, prefetchRead, largestMagnitude, widenPairs } from "./common";
+import { BLOCK_BYTES as Q8_BYTES, dot as dotQ8 } from "./q8_0";
 import { fma32, fma32x4 } from "../math/fma";
 
 export const QK: i32 = 32;
@@ -32,14 +32,20 @@ export function quantizeRow(src: usize, dst: usize, n: i32): void {
 /** Blocks of 32 values as { f16 d; u8 qs[16] }, element j the low nibble of qs[j] and j+16 its
  *  high nibble: x = levels[nibble]*d (levels: 16 int8 at `levels`; Q4_0's are -8..7). */
 export function dequantizeNibbleBlocks(src: usize, dst: usize, n: i32, levels: usize): void {
+  nibblesToF32(src, src + 2, BLOCK_BYTES, dst, n, levels);
+}
+
+/** dequantizeNibbleBlocks for a row whose block i has its scale at d + i*stride and its 16
+ *  bytes of nibbles at q + i*stride (the file's layout, or an interleaved group's). */
+function nibblesToF32(d: usize, q: usize, stride: usize, dst: usize, n: i32, levels: usize): void {
   for (let i = 0; i < n / 32; i++) {
-    const b = src + <usize>(i * 18);
-    const d = f16ToF32(load<u16>(b));
+    const b = q + <usize>i * stride;
+    const scale = f16ToF32(load<u16>(d + <usize>i * stride));
     const y = dst + <usize>(i * 32 * 4);
     for (let j = 0; j < 16; j++) {
-      const q = <u32>load<u8>(b + 2 + <usize>j);
-      store<f32>(y + (<usize>j << 2), <f32>load<i8>(levels + <usize>(q & 15)) * d);
-      store<f32>(y + (<usize>(j + 16) << 2), <f32>load<i8>(levels + <usize>(q >> 4)) * d);
+      const v = <u32>load<u8>(b + <usize>j);
+      store<f32>(y + (<usize>j << 2), <f32>load<i8>(levels + <usize>(v & 15)) * scale);
+      store<f32>(y + (<usize>(j + 16) << 2), <f32>load<i8>(levels + <usize>(v >> 4)) * scale);
     }
   }
 }
@@ -53,18 +59,21 @@ export function dequantizeRow(src: usize, dst: usize, n: i32): void { dequantize
 /** Per block sumf = fma(sumi, dx*dy, sumf): the order of llama.cpp's repacked Q4_0 kernels on
  *  x86 (ggml_gemv/gemm_q4_0_8x8_q8_0, AVX2), which run every Q4_0 matrix whose row count is a
  *  multiple of 8. */
-export function dotScalar(w: usize, x: usize, k: i32): f32 {
+export function dotScalar(w: usize, x: usize, k: i32): f32 { return dotBlocks(w, w + 2, BLOCK_BYTES, x, k); }
+
+/** dotScalar for a row whose block i has its scale at d + i*stride and its nibbles at q + i*stride. */
+function dotBlocks(d: usize, q: usize, stride: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   let sumf: f32 = 0;
   for (let i = 0; i < nb; i++) {
-    const a = w + <usize>(i * BLOCK_BYTES), b = x + <usize>(i * Q8_BYTES);
+    const a = q + <usize>i * stride, b = x + <usize>(i * Q8_BYTES);
     let sumi = 0;
     for (let j = 0; j < 16; j++) {
-      const q = <i32>load<u8>(a + 2 + <usize>j);
-      sumi += ((q & 15) - 8) * <i32>load<i8>(b + 2 + <usize>j);
-      sumi += ((q >> 4) - 8) * <i32>load<i8>(b + 18 + <usize>j);
+      const v = <i32>load<u8>(a + <usize>j);
+      sumi += ((v & 15) - 8) * <i32>load<i8>(b + 2 + <usize>j);
+      sumi += ((v >> 4) - 8) * <i32>load<i8>(b + 18 + <usize>j);
     }
-    sumf = fma32(<f32>sumi, f16ToF32(load<u16>(a)) * f16ToF32(load<u16>(b)), sumf);
+    sumf = fma32(<f32>sumi, f16ToF32(load<u16>(d + <usize>i * stride)) * f16ToF32(load<u16>(b)), sumf);
   }
   return sumf;
 }
@@ -97,18 +106,8 @@ export function dotScalar(w: usize, x: usize, k: i32): f32 {
   return hsumSplat(i32x4.shl(widenPairs(i16x8.add(i16x8.add(ye0, yo0), i16x8.add(ye1, yo1))), 3));
 }
 
-/** Two rows' block sums as [r0 a, r1 a, r0 b, r1 b] with a + b the row's sum. */
-// @ts-ignore: decorator
-@inline function pair(p0: v128, p1: v128): v128 {
-  return i32x4.add(i32x4.shuffle(p0, p1, 0, 4, 1, 5), i32x4.shuffle(p0, p1, 2, 6, 3, 7));
-}
-
-/** Four rows' sums [r0, r1, r2, r3] from pair(r0, r1) and pair(r2, r3). */
-// @ts-ignore: decorator
-@inline function quad(a: v128, b: v128): v128 {
-  return i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
-}
-
+/** One row in the file's layout by one token: the SIMD integer sums on their own (the tests
+ *  compare them with dotScalar; the engine's products go through gemm). */
 export function dot(w: usize, x: usize, k: i32): f32 {
   const nb = k / QK;
   const n0 = v128.load(VK, K_N0);
@@ -123,36 +122,61 @@ export function dot(w: usize, x: usize, k: i32): f32 {
   return sumf;
 }
 
-// Rows [0, nr) of one token by the exact scalar path (tiles with a non-finite result only).
-function exactRows(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
-  for (let r = 0; r < nr; r++) store<f32>(out + (<usize>r << 2), dotScalar(w0 + <usize>r * ws, x0, k));
-}
+// ---- Interleaved rows: the layout of the matrices the tiles multiply ----
+//
+// A matrix whose row count is a multiple of 8 (those llama.cpp repacks, whose order the tiles
+// keep) is rewritten once, when the engine loads it (interleave), into groups of four rows:
+// group g keeps the bytes of rows 4g..4g+3 (4*rowBytes from 4g*rowBytes, so a range of rows
+// starting at a multiple of 4 starts where it did), and holds their blocks side by side, block i
+// as { f16 d[4]; u8 qs[4][16] } (72 bytes). A tile then reads four rows' scales with one 8-byte
+// load and their nibbles from one pointer, where the file's layout takes four scale loads at four
+// row addresses (llama.cpp's arm64 build repacks Q4_0 into groups of four rows too). The values
+// and every sum are the file's: only where the bytes sit changes.
 
-// The float part of the tiles: per row acc = fma(float(sumi), dx*dy, acc), four rows per
-// fma32x4. The fast half conversions are exact for finite halves only, so a tile with an
-// infinite or NaN scale or result is redone by dotScalar (exact conversion).
+/** Bytes of one block of a group of four interleaved rows. */
+export const GROUP_BLOCK_BYTES: i32 = 4 * BLOCK_BYTES;
+const GROUP_SCALES: usize = 0, GROUP_NIBBLES: usize = 8;
 
-// Up to four weight rows x one token (missing rows repeat the last one; lanes are independent).
-function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
-  const nb = k / QK;
-  let p0 = w0, p1 = nr > 1 ? w0 + ws : w0, p2 = nr > 2 ? p1 + ws : p1, p3 = nr > 3 ? p2 + ws : p2, y = x0;
-  const n0 = v128.load(VK, K_N0), hm = v128.load(VK, K_HMASK), h2f = v128.load(VK, K_H2F);
-  let c = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
-    const ye0 = evens(y0), yo0 = odds(y0), ye1 = evens(y1), yo1 = odds(y1);
-    const a = pair(q4m(v128.load(p0, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(p1, 2), n0, ye0, yo0, ye1, yo1));
-    const b = pair(q4m(v128.load(p2, 2), n0, ye0, yo0, ye1, yo1), q4m(v128.load(p3, 2), n0, ye0, yo0, ye1, yo1));
-    const s = i32x4.sub(quad(a, b), offset8(ye0, yo0, ye1, yo1));
-    const d = f32x4.mul(halves4(p0, p1, p2, p3, hm, h2f), halfSplat(y, hm, h2f));
-    c = fma32x4(f32x4.convert_i32x4_s(s), d, c);
-    p0 += BLOCK_BYTES; p1 += BLOCK_BYTES; p2 += BLOCK_BYTES; p3 += BLOCK_BYTES; y += Q8_BYTES;
+/** Whether the products take a Q4_0 matrix of `rows` rows interleaved (and the tiles' order). */
+export function interleaved(rows: i32): bool { return rows % 8 == 0; }
+
+/** Bytes interleave needs besides the matrix: four rows. */
+export function interleaveWorkBytes(k: i32): usize { return <usize>(k / QK) * <usize>(4 * BLOCK_BYTES); }
+
+/** Rewrites rows [0, rows) of k values at w (rows a multiple of 4) from the file's layout into
+ *  the interleaved one, in place; work: interleaveWorkBytes(k) bytes. */
+export function interleave(w: usize, rows: i32, k: i32, work: usize): void {
+  const nb = k / QK, rb = <usize>nb * <usize>BLOCK_BYTES;
+  for (let g = 0; g < rows; g += 4) {
+    const group = w + <usize>g * rb;
+    memory.copy(work, group, rb << 2);
+    for (let i = 0; i < nb; i++) {
+      const dst = group + <usize>i * GROUP_BLOCK_BYTES;
+      for (let j = 0; j < 4; j++) {
+        const src = work + <usize>j * rb + <usize>i * BLOCK_BYTES;
+        store<u16>(dst + GROUP_SCALES + (<usize>j << 1), load<u16>(src));
+        v128.store(dst + GROUP_NIBBLES + (<usize>j << 4), v128.load(src, 2));
+      }
+    }
   }
-  if (nonFinite(c)) { exactRows(out, w0, ws, nr, x0, k); return; }
-  storeRows(out, c, nr);
 }
 
-// ---- The fast tiles: 32 or 8 rows x one token ----
+/** Row r of an interleaved matrix at w (rows of rowBytes) as f32 (embedding lookups). */
+export function dequantizeInterleavedRow(w: usize, rowBytes: usize, r: i32, dst: usize, n: i32): void {
+  const group = w + <usize>(r & ~3) * rowBytes, j = <usize>(r & 3);
+  nibblesToF32(group + GROUP_SCALES + (j << 1), group + GROUP_NIBBLES + (j << 4), GROUP_BLOCK_BYTES, dst, n, LEVELS);
+}
+
+// Rows [0, nr) of an interleaved matrix (rows ws bytes apart) by one token, by the exact scalar
+// path (tiles with a non-finite result only).
+function exactRows(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): void {
+  for (let r = 0; r < nr; r++) {
+    const group = w0 + <usize>(r & ~3) * ws, j = <usize>(r & 3);
+    store<f32>(out + (<usize>r << 2), dotBlocks(group + GROUP_SCALES + (j << 1), group + GROUP_NIBBLES + (j << 4), GROUP_BLOCK_BYTES, x0, k));
+  }
+}
+
+// ---- The fast tiles: 32, 8 or 4 interleaved rows x one token ----
 //
 // Integer part: q (16 bytes of nibbles) is read as i16 lanes m = n_e + 16 n_e' + 256 n_o + 4096 n_o'
 // (n_e/n_e' the low/high nibble of byte 2m: elements 2m and 16+2m; n_o/n_o' those of byte 2m+1).
@@ -188,23 +212,19 @@ function tile4(out: usize, w0: usize, ws: usize, nr: i32, x0: usize, k: i32): vo
   return widenPairs(i16x8.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7)));
 }
 
-/** sumi of four rows (q, q + ws, ...) for one block, as f32x4 (exact: |sumi| < 2^24); stores
+/** sumi of a group's four rows for its block at g, as f32x4 (exact: |sumi| < 2^24); stores
  *  an intermediate at `bar` (a slot of the tile's output, see above). */
 // @ts-ignore: decorator
-@inline function sums4(q: usize, ws: usize, Y0: v128, Y1: v128, Y2: v128, Y3: v128, cy: v128, bar: usize): v128 {
-  const ab = fold2(q4p(v128.load(q, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q + ws, 2), Y0, Y1, Y2, Y3));
+@inline function sums4(g: usize, Y0: v128, Y1: v128, Y2: v128, Y3: v128, cy: v128, bar: usize): v128 {
+  const ab = fold2(q4p(v128.load(g, GROUP_NIBBLES), Y0, Y1, Y2, Y3), q4p(v128.load(g, GROUP_NIBBLES + 16), Y0, Y1, Y2, Y3));
   orderingStore(bar, ab);
-  const q2 = q + (ws << 1);
-  const cd = fold2(q4p(v128.load(q2, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q2 + ws, 2), Y0, Y1, Y2, Y3));
+  const cd = fold2(q4p(v128.load(g, GROUP_NIBBLES + 32), Y0, Y1, Y2, Y3), q4p(v128.load(g, GROUP_NIBBLES + 48), Y0, Y1, Y2, Y3));
   return f32x4.convert_i32x4_s(i32x4.sub(fold4(ab, cd), cy));
 }
 
-/** The scales of four rows (q, q + ws, ...) for one block (gather4Halves). */
+/** The scales of a group's four rows for its block at g (in the order common.ts's gather4Halves gives). */
 // @ts-ignore: decorator
-@inline function scaleBits4(q: usize, ws: usize): u64 {
-  const q2 = q + (ws << 1);
-  return gather4Halves(q, q + ws, q2, q2 + ws);
-}
+@inline function scaleBits4(g: usize): u64 { return load<u64>(g, GROUP_SCALES); }
 
 /** specialHalves' flag bits: some weight scale was infinite or NaN, which halvesRawOf turns
  *  into a finite value (the exact path then gives ggml's inf or NaN). In the kernel's build
@@ -237,7 +257,7 @@ const ZERO = memory.data<u32>([0]);
 // Thirty-two weight rows x one token (eight groups of four, the activations' work shared by
 // all), and a read of one word per cache line of the 32 rows at `ahead` (576 bytes, 32 rows'
 // worth of blocks, per block, spread over the block's work; the whole of them by the end). The
-// tile reads its rows as 32 interleaved streams, which the hardware prefetchers follow poorly
+// tile reads its rows as eight streams (a group's each), which the hardware prefetchers follow poorly
 // when the weights come from DRAM; this one sequential stream two tiles ahead (gemm) gets
 // them into the caches in time, as a prefetch instruction would (wasm has none): TinyLlama-
 // shaped decode 15-20% faster (the same loads bunched at the top of the block: ~7%). `ahead` =
@@ -261,55 +281,55 @@ function tile32(out: usize, w0: usize, ws: usize, x0: usize, k: i32, ahead: usiz
     const hy = SIS_AOT ? <i32>load<u16>(y) : 0, ey = tokenScaleBits(hy), dyr = SIS_AOT ? f32x4.splat(0) : f32x4.splat(halfRaised(y));
     const myv = i32x4.splat(SIS_AOT ? halfSignificand(hy) : 0), eyv = i32x4.splat(ey);
     touched |= prefetchRead(a + 0);
-    const h0 = scaleBits4(p, ws);
+    const h0 = scaleBits4(p);
     special |= rowFlags(h0) | tokenFlag(ey);
-    c0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 64), rowScales(h0, hm, dyr, myv, eyv), c0);
+    c0 = fma32x4(sums4(p, ye0, Y1, Y2, Y3, cy, out + 64), rowScales(h0, hm, dyr, myv, eyv), c0);
     orderingStore(out + 64, c0);
     touched |= prefetchRead(a + 64);
     const q1 = p + ws4;
-    const h1 = scaleBits4(q1, ws);
+    const h1 = scaleBits4(q1);
     special |= rowFlags(h1);
-    c1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out + 80), rowScales(h1, hm, dyr, myv, eyv), c1);
+    c1 = fma32x4(sums4(q1, ye0, Y1, Y2, Y3, cy, out + 80), rowScales(h1, hm, dyr, myv, eyv), c1);
     orderingStore(out + 80, c1);
     touched |= prefetchRead(a + 128);
     const q2 = q1 + ws4;
-    const h2 = scaleBits4(q2, ws);
+    const h2 = scaleBits4(q2);
     special |= rowFlags(h2);
-    c2 = fma32x4(sums4(q2, ws, ye0, Y1, Y2, Y3, cy, out + 96), rowScales(h2, hm, dyr, myv, eyv), c2);
+    c2 = fma32x4(sums4(q2, ye0, Y1, Y2, Y3, cy, out + 96), rowScales(h2, hm, dyr, myv, eyv), c2);
     orderingStore(out + 96, c2);
     touched |= prefetchRead(a + 192);
     const q3 = q2 + ws4;
-    const h3 = scaleBits4(q3, ws);
+    const h3 = scaleBits4(q3);
     special |= rowFlags(h3);
-    c3 = fma32x4(sums4(q3, ws, ye0, Y1, Y2, Y3, cy, out + 112), rowScales(h3, hm, dyr, myv, eyv), c3);
+    c3 = fma32x4(sums4(q3, ye0, Y1, Y2, Y3, cy, out + 112), rowScales(h3, hm, dyr, myv, eyv), c3);
     orderingStore(out + 112, c3);
     touched |= prefetchRead(a + 256);
     const q4 = q3 + ws4;
-    const h4 = scaleBits4(q4, ws);
+    const h4 = scaleBits4(q4);
     special |= rowFlags(h4);
-    c4 = fma32x4(sums4(q4, ws, ye0, Y1, Y2, Y3, cy, out + 0), rowScales(h4, hm, dyr, myv, eyv), c4);
+    c4 = fma32x4(sums4(q4, ye0, Y1, Y2, Y3, cy, out + 0), rowScales(h4, hm, dyr, myv, eyv), c4);
     orderingStore(out, c4);
     touched |= prefetchRead(a + 320);
     const q5 = q4 + ws4;
-    const h5 = scaleBits4(q5, ws);
+    const h5 = scaleBits4(q5);
     special |= rowFlags(h5);
-    c5 = fma32x4(sums4(q5, ws, ye0, Y1, Y2, Y3, cy, out + 16), rowScales(h5, hm, dyr, myv, eyv), c5);
+    c5 = fma32x4(sums4(q5, ye0, Y1, Y2, Y3, cy, out + 16), rowScales(h5, hm, dyr, myv, eyv), c5);
     orderingStore(out + 16, c5);
     touched |= prefetchRead(a + 384);
     const q6 = q5 + ws4;
-    const h6 = scaleBits4(q6, ws);
+    const h6 = scaleBits4(q6);
     special |= rowFlags(h6);
-    c6 = fma32x4(sums4(q6, ws, ye0, Y1, Y2, Y3, cy, out + 32), rowScales(h6, hm, dyr, myv, eyv), c6);
+    c6 = fma32x4(sums4(q6, ye0, Y1, Y2, Y3, cy, out + 32), rowScales(h6, hm, dyr, myv, eyv), c6);
     orderingStore(out + 32, c6);
     touched |= prefetchRead(a + 448);
     const q7 = q6 + ws4;
-    const h7 = scaleBits4(q7, ws);
+    const h7 = scaleBits4(q7);
     special |= rowFlags(h7);
-    c7 = fma32x4(sums4(q7, ws, ye0, Y1, Y2, Y3, cy, out + 48), rowScales(h7, hm, dyr, myv, eyv), c7);
+    c7 = fma32x4(sums4(q7, ye0, Y1, Y2, Y3, cy, out + 48), rowScales(h7, hm, dyr, myv, eyv), c7);
     orderingStore(out + 48, c7);
     touched |= prefetchRead(a + 512);
     a += 32 * BLOCK_BYTES;
-    p += BLOCK_BYTES; y += Q8_BYTES;
+    p += GROUP_BLOCK_BYTES; y += Q8_BYTES;
   }
   if ((special & SPECIAL) != 0 || nonFinite8(c0, c1, c2, c3, c4, c5, c6, c7) || (touched & load<u32>(ZERO)) != 0) {
     exactRows(out, w0, ws, 32, x0, k);
@@ -334,14 +354,14 @@ function tile8(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
     // the token's scale dy: in the kernel's build as scaleProducts takes it, elsewhere halfRaised
     const hy = SIS_AOT ? <i32>load<u16>(y) : 0, ey = tokenScaleBits(hy), dyr = SIS_AOT ? f32x4.splat(0) : f32x4.splat(halfRaised(y));
     const myv = i32x4.splat(SIS_AOT ? halfSignificand(hy) : 0), eyv = i32x4.splat(ey);
-    const h0 = scaleBits4(p, ws), h1 = scaleBits4(p + ws4, ws);
+    const h0 = scaleBits4(p), h1 = scaleBits4(p + ws4);
     special |= rowFlags(h0) | rowFlags(h1) | tokenFlag(ey);
-    c0 = fma32x4(sums4(p, ws, ye0, Y1, Y2, Y3, cy, out + 16), rowScales(h0, hm, dyr, myv, eyv), c0);
+    c0 = fma32x4(sums4(p, ye0, Y1, Y2, Y3, cy, out + 16), rowScales(h0, hm, dyr, myv, eyv), c0);
     orderingStore(out + 16, c0);
     const q1 = p + ws4;
-    c1 = fma32x4(sums4(q1, ws, ye0, Y1, Y2, Y3, cy, out), rowScales(h1, hm, dyr, myv, eyv), c1);
+    c1 = fma32x4(sums4(q1, ye0, Y1, Y2, Y3, cy, out), rowScales(h1, hm, dyr, myv, eyv), c1);
     orderingStore(out, c1);
-    p += BLOCK_BYTES; y += Q8_BYTES;
+    p += GROUP_BLOCK_BYTES; y += Q8_BYTES;
   }
   if ((special & SPECIAL) != 0 || v128.any_true(v128.or(nonFiniteLanes(c0), nonFiniteLanes(c1)))) { exactRows(out, w0, ws, 8, x0, k); return; }
   v128.store(out, c0); v128.store(out, c1, 16);
@@ -396,13 +416,12 @@ export function prepare(dst: usize, x: usize, xStride: usize, n: i32, k: i32): v
   }
 }
 
-/** sumi of four rows (q, q + ws, ...) for one block and one prepared token block at y, as f32x4. */
+/** sumi of a group's four rows for its block at g and one prepared token block at y, as f32x4. */
 // @ts-ignore: decorator
-@inline function preparedSums4(q: usize, ws: usize, y: usize): v128 {
+@inline function preparedSums4(g: usize, y: usize): v128 {
   const Y0 = v128.load(y), Y1 = v128.load(y, 16), Y2 = v128.load(y, 32), Y3 = v128.load(y, 48);
-  const q2 = q + (ws << 1);
-  const ab = fold2(q4p(v128.load(q, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q + ws, 2), Y0, Y1, Y2, Y3));
-  const cd = fold2(q4p(v128.load(q2, 2), Y0, Y1, Y2, Y3), q4p(v128.load(q2 + ws, 2), Y0, Y1, Y2, Y3));
+  const ab = fold2(q4p(v128.load(g, GROUP_NIBBLES), Y0, Y1, Y2, Y3), q4p(v128.load(g, GROUP_NIBBLES + 16), Y0, Y1, Y2, Y3));
+  const cd = fold2(q4p(v128.load(g, GROUP_NIBBLES + 32), Y0, Y1, Y2, Y3), q4p(v128.load(g, GROUP_NIBBLES + 48), Y0, Y1, Y2, Y3));
   return f32x4.convert_i32x4_s(i32x4.sub(fold4(ab, cd), v128.load32_splat(y, PREP_CY)));
 }
 
@@ -415,16 +434,16 @@ function tile4x4(out: usize, os: usize, w0: usize, ws: usize, y0: usize, ys: usi
   let a = f32x4.splat(0), b = a, c = a, d = a;
   let special: u64 = 0;
   for (let i = 0; i < nb; i++) {
-    const h = scaleBits4(p, ws);
+    const h = scaleBits4(p);
     const mx = halfSignificands4(h), ex = halfExponents4(h);
     const e0 = load<i32>(y, PREP_EY), e1 = load<i32>(y, PREP_BYTES + PREP_EY);
     const e2 = load<i32>(y, 2 * PREP_BYTES + PREP_EY), e3 = load<i32>(y, 3 * PREP_BYTES + PREP_EY);
     special |= rowFlags(h) | tokenFlag(e0 | e1 | e2 | e3);
-    a = fma32x4(preparedSums4(p, ws, y), scaleProducts(mx, ex, v128.load32_splat(y, PREP_MY), i32x4.splat(e0)), a);
-    b = fma32x4(preparedSums4(p, ws, y + PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, PREP_BYTES + PREP_MY), i32x4.splat(e1)), b);
-    c = fma32x4(preparedSums4(p, ws, y + 2 * PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, 2 * PREP_BYTES + PREP_MY), i32x4.splat(e2)), c);
-    d = fma32x4(preparedSums4(p, ws, y + 3 * PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, 3 * PREP_BYTES + PREP_MY), i32x4.splat(e3)), d);
-    p += BLOCK_BYTES; y += ys;
+    a = fma32x4(preparedSums4(p, y), scaleProducts(mx, ex, v128.load32_splat(y, PREP_MY), i32x4.splat(e0)), a);
+    b = fma32x4(preparedSums4(p, y + PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, PREP_BYTES + PREP_MY), i32x4.splat(e1)), b);
+    c = fma32x4(preparedSums4(p, y + 2 * PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, 2 * PREP_BYTES + PREP_MY), i32x4.splat(e2)), c);
+    d = fma32x4(preparedSums4(p, y + 3 * PREP_BYTES), scaleProducts(mx, ex, v128.load32_splat(y, 3 * PREP_BYTES + PREP_MY), i32x4.splat(e3)), d);
+    p += GROUP_BLOCK_BYTES; y += ys;
   }
   if ((special & SPECIAL) != 0 || v128.any_true(v128.or(v128.or(nonFiniteLanes(a), nonFiniteLanes(b)), v128.or(nonFiniteLanes(c), nonFiniteLanes(d))))) {
     for (let t = 0; t < 4; t++) exactRows(out + <usize>t * os, w0, ws, 4, x0 + <usize>t * xs, k);
@@ -453,18 +472,19 @@ export function gemmWorkBytes(k: i32): usize { return <usize>(k / QK) * <usize>Q
 /**
  * out[t*outStride + r] = W[r]·X[t] for r < nr, t < nt. Strides in bytes except outStride
  * (floats). matrixRows: the weight's whole row count. llama.cpp repacks a Q4_0 matrix whose
- * rows are a multiple of 8 and multiplies it in the repacked kernels' order (the tiles above:
- * thirty-two rows at a time, then eight, then up to four, for every token while those rows'
- * weights are in the cache; compiled ahead of time, four rows by four tokens on the tokens
- * prepare wrote at prep, block i of token t at prep + i*prepStride + t*PREP_BYTES). Any other
- * matrix goes through ggml_vec_dot_q4_0_q8_0 (or tinyBLAS, same order), whose lanes and fused
- * steps are vec_dot_q8_0_q8_0's with the nibbles minus 8 as weights: each row is rewritten as
- * Q8_0 once and multiplied by q8_0.ts's dot.
+ * rows are a multiple of 8 and multiplies it in the repacked kernels' order: such a matrix is
+ * interleaved (see interleave; nr and the first row a multiple of 8) and goes through the tiles
+ * above, thirty-two rows at a time, then eight, for every token while those rows' weights are
+ * in the cache (compiled ahead of time, four rows by four tokens on the tokens prepare wrote at
+ * prep, block i of token t at prep + i*prepStride + t*PREP_BYTES). Any other matrix, in the
+ * file's layout, goes through ggml_vec_dot_q4_0_q8_0 (or tinyBLAS, same order), whose lanes
+ * and fused steps are vec_dot_q8_0_q8_0's with the nibbles minus 8 as weights: each row is
+ * rewritten as Q8_0 once and multiplied by q8_0.ts's dot.
  */
 export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i32, x: usize, xStride: usize, nt: i32, k: i32,
                      work: usize, matrixRows: i32, prep: usize, prepStride: usize): void {
   const os = <usize>outStride << 2;
-  if (matrixRows % 8 != 0) {
+  if (!interleaved(matrixRows)) {
     const row = work; // gemmWorkBytes: one weight row rewritten as Q8_0
     for (let r = 0; r < nr; r++) {
       toQ8Row(w + <usize>r * wStride, row, k);
@@ -472,9 +492,9 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
     }
     return;
   }
-  if (SIS_AOT && prep != 0 && nt >= 4 && nr % 4 == 0) {
+  if (SIS_AOT && prep != 0 && nt >= 4) {
     const nq = nt & ~3;
-    for (let r = 0; r < nr; r += 4) {
+    for (let r = 0; r + 4 <= nr; r += 4) {
       const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
       for (let t = 0; t < nq; t += 4) {
         tile4x4(o + <usize>t * os, os, wr, wStride, prep + <usize>t * PREP_BYTES, prepStride, x + <usize>t * xStride, xStride, k);
@@ -489,5 +509,10 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
     const ahead = r + 96 <= nr ? wr + (wStride << 6) : wr; // rows r+64..r+95, within [0, nr)
     for (let t = 0; t < nt; t++) tile32(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k, t == 0 ? ahead : wr);
   }
-  if (r < nr) tiledGemm(out + (<usize>r << 2), outStride, w + <usize>r * wStride, wStride, nr - r, x, xStride, nt, k, tile8, tile4);
+  for (; r + 8 <= nr; r += 8) {
+    const wr = w + <usize>r * wStride, o = out + (<usize>r << 2);
+    for (let t = 0; t < nt; t++) tile8(o + <usize>t * os, wr, wStride, x + <usize>t * xStride, k);
+  }
+  // four rows left: a range the engine does not make (its units are 32 rows), taken exactly
+  if (r < nr) for (let t = 0; t < nt; t++) exactRows(out + <usize>t * os + (<usize>r << 2), w + <usize>r * wStride, wStride, nr - r, x + <usize>t * xStride, k);
 }

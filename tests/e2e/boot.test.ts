@@ -100,6 +100,28 @@ describe.skipIf(!haveMke2fs || !existsSync(DIRECT_IMAGE))("direct boot (qemu -ke
       m.kill();
     }
   }, 60_000);
+
+  // A tree that names a core the machine does not have (as a board whose core is broken or
+  // fused off): PSCI refuses to start it, and SIS goes on with the cores it has.
+  it("a core the device tree names that does not start: reported with PSCI's error, left out, the others run the model", async () => {
+    const dtb = join(tmp, "three-cores.dtb");
+    execFileSync("qemu-system-aarch64", ["-M", `virt,acpi=off,gic-version=3,dumpdtb=${dtb}`, "-cpu", "neoverse-n1", "-smp", "3", "-m", "1G",
+      "-display", "none", "-nic", "none"], { stdio: "ignore" });
+    const m = await SisMachine.boot({ firmware: "direct", gic: 3, smp: 2, mem: "1G", dtb, disk: image });
+    try {
+      // PSCI's INVALID_PARAMETERS (-2): no core has that affinity
+      expect(m.output).toMatch(/cpus: 2 of 3 online \(the boot core and 1 worker started with PSCI CPU_ON\); core 2 did not start \(PSCI error -2\), left out\n/);
+      expect(await m.run("llmctl backend real")).toMatch(/TransformerBackend/);
+      expect(await m.run("llmctl load sis-scribe-15m-q4_0.gguf", { timeout: 60_000 })).toMatch(/^loaded /m);
+      expect(await m.run("llmctl config")).toMatch(/^  threads\s+2 \(of 2 cores\)$/m);
+      expect(await m.run("llmctl config threads 3")).toBe("error: threads needs a whole number from 1 to 2 (the cores that run jobs), not '3'");
+      expect(await m.run("llmctl config")).toMatch(/^  threads\s+2 \(of 2 cores\)$/m);
+      const out = await m.run(`llmctl infer "${PROMPT}" --max-tokens 16 --temperature 0`, { timeout: 120_000 });
+      expect(out.split("\n")[0]).toBe(want);
+    } finally {
+      m.kill();
+    }
+  }, 180_000);
 });
 
 describe.skipIf(!haveMke2fs || !existsSync(ESP_IMAGE))("UEFI boot (the firmware starts build/BOOTAA64.EFI)", () => {

@@ -1,7 +1,18 @@
 // Test entry: llm/kernels (matrix products by weight type, f32 vector helpers).
 export { allocRegion, freeRegion } from "../../kernel/memory/regions";
 export { ACT_NONE, activationType, activationBytes, quantizeActivations, dequantizeRow, quantizeRow, hasApprox, weightScaleMax, approxMatvec, approxBound, productWorkBytes } from "../../llm/kernels/matmul";
-import { matvec as matvecWith, matmul as matmulWith, productWorkBytes, preparedBytes, prepareActivations } from "../../llm/kernels/matmul";
+export { interleavedLayout, dequantizeMatrixRow } from "../../llm/kernels/matmul";
+import { matvec as matvecWith, matmul as matmulWith, productWorkBytes, preparedBytes, prepareActivations, productLayoutWorkBytes,
+  toProductLayout as toProductLayoutWith } from "../../llm/kernels/matmul";
+
+/** Weights in the file's layout (as the tests write them) rewritten into the products' layout,
+ *  in place, as the engine does at load; the products below take them so. */
+export function toProductLayout(w: usize, wType: u32, rows: i32, k: i32): bool {
+  const work = heap.alloc(max<usize>(1, productLayoutWorkBytes(wType, k)));
+  const done = toProductLayoutWith(w, wType, rows, k, work);
+  heap.free(work);
+  return done;
+}
 
 // The products with a work buffer of the size the engine plans (Scratch), taken here per call.
 export function matvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rows: i32, rowStart: i32, rowEnd: i32): bool {
