@@ -2,8 +2,9 @@
 // reads every hyper-parameter from the metadata, finds every tensor, checks its shape and
 // type, and keeps pointers into the file image. No weight is copied or dequantized here:
 // the compute kernels read the quantized rows in place, in the file's layout except where
-// they take another (Model.toProductLayout, which the engine runs once a load succeeded). As in llama.cpp, a file holding a
-// tensor the family's graph does not use is refused rather than run without it.
+// they take another (Model.toProductLayout, which the engine runs once a load succeeded). As
+// in llama.cpp, a file holding a tensor the family's graph does not use is refused rather
+// than run without it.
 //
 // Names and shapes follow llama.cpp (ne0 = row length first):
 //   token_embd.weight      {n_embd, n_vocab}

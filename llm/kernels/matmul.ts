@@ -2,8 +2,8 @@
 //
 // Weights: `rows` rows of k elements each, contiguous, in GGUF layout (ne0 = k), so row r
 // starts at w + r*rowBytes(wType, k); Q4_0 matrices whose rows are a multiple of 8 with their
-// rows interleaved four at a time (toProductLayout, below). Activations are first converted to the format ggml's
-// CPU backend pairs with the weight type (its vec_dot_type), the way llama.cpp's x86 build
+// rows interleaved four at a time (toProductLayout, below). Activations are first converted to
+// the format ggml's CPU backend pairs with the weight type (its vec_dot_type), the way llama.cpp's x86 build
 // converts them (Q8_0/Q8_1: llm/quant/q8_act.ts; the others match ggml's reference
 // conversions):
 //

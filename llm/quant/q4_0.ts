@@ -141,7 +141,7 @@ const GROUP_SCALES: usize = 0, GROUP_NIBBLES: usize = 8;
 export function interleaved(rows: i32): bool { return rows % 8 == 0; }
 
 /** Bytes interleave needs besides the matrix: four rows. */
-export function interleaveWorkBytes(k: i32): usize { return <usize>(k / QK) * <usize>(4 * BLOCK_BYTES); }
+export function interleaveWorkBytes(k: i32): usize { return <usize>(k / QK) * <usize>GROUP_BLOCK_BYTES; }
 
 /** Rewrites rows [0, rows) of k values at w (rows a multiple of 4) from the file's layout into
  *  the interleaved one, in place; work: interleaveWorkBytes(k) bytes. */
@@ -257,8 +257,8 @@ const ZERO = memory.data<u32>([0]);
 // Thirty-two weight rows x one token (eight groups of four, the activations' work shared by
 // all), and a read of one word per cache line of the 32 rows at `ahead` (576 bytes, 32 rows'
 // worth of blocks, per block, spread over the block's work; the whole of them by the end). The
-// tile reads its rows as eight streams (a group's each), which the hardware prefetchers follow poorly
-// when the weights come from DRAM; this one sequential stream two tiles ahead (gemm) gets
+// tile reads its rows as eight streams (a group's each), which the hardware prefetchers
+// follow poorly when the weights come from DRAM; this one sequential stream two tiles ahead (gemm) gets
 // them into the caches in time, as a prefetch instruction would (wasm has none): TinyLlama-
 // shaped decode 15-20% faster (the same loads bunched at the top of the block: ~7%). `ahead` =
 // w0 reads the tile's own lines (no effect). The eight accumulators live where V8 puts them
