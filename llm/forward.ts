@@ -135,9 +135,9 @@ export function forward(m: Model, kv: KVCache, s: Scratch, tokens: usize, n: i32
   rmsnormMul(s.xb, last, m.outputNorm, dim, c.normEps);
   const w = m.output;
   const xq = quantizeRows(s, s.xb, 1, w.cols, w.type);
-  const bound = head == HEAD_BOUNDED ? approxBound(w.type, m.outputScale(), xq, w.cols) : Infinity;
+  const bound = head == HEAD_BOUNDED && s.headTable != 0 ? approxBound(w.type, m.outputScale(), xq, w.cols) : Infinity;
   if (isFinite(bound)) {
-    projectApprox(s, xq, s.logits, w);
+    projectApprox(s, xq, s.logits, w, s.headTable, m.outputScale());
     s.logitsError = bound;
   } else headAll(m, s);
   tm.outputNs += time_ns() - t1;

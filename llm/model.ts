@@ -131,9 +131,9 @@ export class Model {
   output: Matrix = new Matrix();
   /** True when the output head is token_embd (no output.weight in the file). */
   tiedOutput: bool = false;
-  /** The largest scale of the output head's blocks, for its approximate products' error bound
-   *  (weightScaleMax: infinity when the head's type has no approximate products); measured on
-   *  first use (outputScale()), not at load, since host builds never use it. */
+  /** The largest scale of the output head's blocks, for its approximate products (weightScaleMax:
+   *  infinity when the head's type has none); measured on first use (outputScale(): Scratch's
+   *  allocate makes the head's approxTable with it). */
   private outputScaleMax: f32 = -1;
 
   /** Rewrites the matrices the products take in another layout than the file's (Q4_0 with

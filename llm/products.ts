@@ -18,6 +18,7 @@ const ROW_UNIT: i32 = 32;
   xq: usize; xqStride: usize; n: i32; k: i32; batched: bool; work: usize; workBytes: usize;
   prep: usize; // the activations as matmul takes them prepared (prepareActivations), or 0
   parts: i32; units: i32;
+  approxTable: usize; scaleMax: f32; // projectApprox's: the matrix's approxTable, made for scaleMax
 }
 @unmanaged class ProductPart { out: usize; w: usize; wType: u32; rows: i32; firstUnit: i32; }
 const MAX_PARTS = 3;
@@ -92,14 +93,15 @@ function productUnits(arg: usize, core: i32, u0: i32, u1: i32): void {
 
 /** out ~ W x for one row x, converted for W at xq (quantizeRows), each within approxBound of
  *  project's result, rows split across the cores (the output head's approximations, forward's
- *  HEAD_BOUNDED). */
-export function projectApprox(s: Scratch, xq: usize, out: usize, w: Matrix): void {
+ *  HEAD_BOUNDED): `table` is W's approxTable, made for scaleMax (Scratch.headTable). */
+export function projectApprox(s: Scratch, xq: usize, out: usize, w: Matrix, table: usize, scaleMax: f32): void {
   const j = productJob(s, xq, 1, w.cols, w.type, false);
   addPart(j, out, w);
+  j.approxTable = table; j.scaleMax = scaleMax;
   parallelFor(j.units, approxUnits, s.job, s.cores);
 }
 
 function approxUnits(arg: usize, core: i32, u0: i32, u1: i32): void {
   const j = changetype<ProductJob>(arg), p = partAt(arg, 0);
-  approxMatvec(p.out, p.w, p.wType, j.xq, j.k, u0 * ROW_UNIT, min(p.rows, u1 * ROW_UNIT));
+  approxMatvec(p.out, p.w, p.wType, j.xq, j.k, u0 * ROW_UNIT, min(p.rows, u1 * ROW_UNIT), j.approxTable, j.scaleMax);
 }

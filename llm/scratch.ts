@@ -5,7 +5,7 @@
 import { allocRegion, freeRegion } from "../kernel/memory/regions";
 import { jobCores } from "../kernel/parallel";
 import { Config, Model } from "./model";
-import { activationBytes, productWorkBytes, preparedBytes } from "./kernels/matmul";
+import { activationBytes, productWorkBytes, preparedBytes, approxTableBytes, approxTable } from "./kernels/matmul";
 import { attentionWorkBytes } from "./attention";
 
 /** Bytes of a job's argument block (Scratch.job, Scratch.rowJob). */
@@ -35,6 +35,7 @@ export class Scratch {
   job: usize = 0;    // JOB_BYTES: the argument block of the product or attention job
   rowJob: usize = 0; // JOB_BYTES: the argument block of a row-wise step's job (RowsJob)
   logits: usize = 0; // f32[n_vocab]
+  headTable: usize = 0; // the output head's approxTable (made by allocate), or 0: it has none
   /** How far any logit in `logits` may be from its exact value: 0 when all are exact, infinity
    *  when they are not this pass's (see HEAD_*). */
   logitsError: f64 = Infinity;
@@ -46,11 +47,14 @@ export class Scratch {
   attnBytes: usize = 0;   // per core, at attn
   cores: i32;             // how many cores the work and attention buffers serve
   private c: Config;
+  private m: Model;
+  private headTableBytes: usize = 0;
   private nCtx: i32;
   private cursor: usize = 0;
 
   constructor(m: Model, nBatch: i32, nCtx: i32) {
     this.c = m.config;
+    this.m = m;
     this.nBatch = nBatch;
     this.nCtx = nCtx;
     this.cores = jobCores();
@@ -68,6 +72,8 @@ export class Scratch {
     this.prepBytes = prep;
     this.workBytes = (work + 63) & ~63;
     this.attnBytes = (attentionWorkBytes(this.c.headDim, nBatch) + 63) & ~63;
+    const head = m.output;
+    this.headTableBytes = approxTableBytes(head.type, head.cols, head.rows);
     this.bytes = <u64>this.carve(); // a dry run with base 0 measures the total
   }
 
@@ -100,6 +106,7 @@ export class Scratch {
     this.job = this.take(JOB_BYTES);
     this.rowJob = this.take(JOB_BYTES);
     this.logits = this.take(<usize>c.nVocab * 4);
+    this.headTable = this.take(this.headTableBytes);
     return this.cursor - this.base;
   }
 
@@ -108,6 +115,9 @@ export class Scratch {
     this.base = allocRegion(this.bytes);
     if (this.base == 0) return false;
     this.carve();
+    const head = this.m.output;
+    // (a head with an infinite or NaN scale has no approximations: forward computes it exactly)
+    if (this.headTableBytes == 0 || !approxTable(head.data, head.type, head.cols, head.rows, this.m.outputScale(), this.headTable)) this.headTable = 0;
     return true;
   }
 

@@ -270,20 +270,34 @@ export function quantizeRow(src: usize, type: u32, dst: usize, n: i32): bool {
 /** Whether approxMatvec and approxBound exist for weights of wType. */
 export function hasApprox(wType: u32): bool { return wType == GGML_Q8_0; }
 
-/** The largest scale magnitude over all of W's blocks, which approxBound needs (infinity for a
- *  type without approximations or a matrix with an infinite or NaN scale). */
+/** The largest scale magnitude over all of W's blocks, which approxTable and approxBound need
+ *  (infinity for a type without approximations or a matrix with an infinite or NaN scale). */
 export function weightScaleMax(w: usize, wType: u32, k: i32, rows: i32): f32 {
   if (!hasApprox(wType) || activationBytes(wType, k) == 0) return Infinity;
   return q8_0.scaleMax(w, <usize>rowBytes(wType, <u64>k), rows, k);
 }
 
-/** out[r] ~ W[r,:]·x for r in [rowStart, rowEnd), each within approxBound of matvec's result.
- *  False (nothing written) when wType has none. */
-export function approxMatvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rowStart: i32, rowEnd: i32): bool {
-  if (!hasApprox(wType) || activationBytes(wType, k) == 0) return false;
+/** Bytes of the table approxMatvec reads for W (0: none, for a type without approximations). */
+export function approxTableBytes(wType: u32, k: i32, rows: i32): usize {
+  if (!hasApprox(wType) || activationBytes(wType, k) == 0 || rows <= 0) return 0;
+  return q8_0.approxTableBytes(rows, k);
+}
+
+/** Makes W's approxTable at dst (approxTableBytes) from its scales, at most scaleMax in magnitude
+ *  (weightScaleMax; finite). False (nothing written) when W's type has none. */
+export function approxTable(w: usize, wType: u32, k: i32, rows: i32, scaleMax: f32, dst: usize): bool {
+  if (approxTableBytes(wType, k, rows) == 0 || !isFinite(scaleMax)) return false;
+  q8_0.approxTable(w, <usize>rowBytes(wType, <u64>k), rows, k, scaleMax, dst);
+  return true;
+}
+
+/** out[r] ~ W[r,:]·x for r in [rowStart, rowEnd), each within approxBound of matvec's result,
+ *  with W's approxTable made for scaleMax. rowStart is a multiple of 4. False (nothing written)
+ *  when wType has none. */
+export function approxMatvec(out: usize, w: usize, wType: u32, xq: usize, k: i32, rowStart: i32, rowEnd: i32, table: usize, scaleMax: f32): bool {
+  if (!hasApprox(wType) || activationBytes(wType, k) == 0 || (rowStart & 3) != 0) return false;
   if (rowEnd <= rowStart) return true;
-  const rb = <usize>rowBytes(wType, <u64>k);
-  q8_0.approxGemv(out + (<usize>rowStart << 2), w + <usize>rowStart * rb, rb, rowEnd - rowStart, xq, k);
+  q8_0.approxGemv(out, w, <usize>rowBytes(wType, <u64>k), rowStart, rowEnd, xq, k, table, scaleMax);
   return true;
 }
 

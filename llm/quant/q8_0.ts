@@ -1,9 +1,8 @@
 // Q8_0 (GGUF type 8): blocks of 32 weights, { f16 d; i8 qs[32] } = 34 bytes, x = d*q.
 // Also the activation format ggml pairs with Q4_0 and Q8_0 weights (vec_dot_type Q8_0).
 import { f16ToF32, f32ToF16 } from "./f16";
-import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised, NATIVE_DOT, dot4Native, widenPairs,
-  unusualHalves, halfSignificands4, halfExponents4, halfSignificand, halfExponentBiased, scaleProducts, UNUSUAL_SCALE } from "./common";
-import { fma32, fma32x4 } from "../math/fma";
+import { roundAway, evens, odds, hsum4, VK, K_HMASK, nonFinite, hsumFloat8, orderingStore, prefetchRead, gather4Halves, halvesRawOf, specialHalves, halfRaised, NATIVE_DOT, dot4Native, widenPairs } from "./common";
+import { fma32x4 } from "../math/fma";
 
 export const QK: i32 = 32;
 export const BLOCK_BYTES: i32 = 34;
@@ -173,86 +172,119 @@ export function gemm(out: usize, outStride: i32, w: usize, wStride: usize, nr: i
 
 // ---------------------------------------------------------------------------------------
 // Approximate products with a proven error bound (the output head's first pass, see
-// llm/sampler.ts sampleBounded): each row's integer block sum in one lane, then one f32 fused
-// multiply-add per row and block, four rows to a vector: an eighth of the float work of the
-// x86 order above, which costs most under emulation (every vector float op is a library call
-// per lane under QEMU's TCG).
-//
-// Both results are sums of the same terms t_b = D_b*s_b (D_b = f32(dx*dy), the same rounding in
-// both; s_b the block's exact integer sum, split in eight lanes s_bl by the x86 order):
-//   approx: nb fused roundings                       |A - R| <= g(nb) * T
-//   x86:    nb per lane, then hsumFloat8's 3 levels  |E - R| <= g(nb+3) * T
-// with R the real sum, T = sum_b |D_b| sum_l |s_bl|, g(n) = n*u/(1-n*u), u = 2^-24 (Higham's
-// gamma). T <= (1+u) * max|dx| * 128 * sum_b |dy_b| * sum_i |y_bi| since |x| <= 128.
-// Results below the normal range lose at most 2^-150 per rounding more.
+// llm/sampler.ts sampleBounded), in integers only: under QEMU's TCG every vector float op is
+// a library call per lane, and the exact order above needs a conversion and a fused
+// multiply-add per four rows and block. Here each scale is a 12-bit integer in units of a
+// power of two shared by the whole matrix (the weights', uw = 2^(eW-26), from its largest
+// scale) or by the token (uy = 2^(eY-26)): dw = Mw*uw + a, |a| <= uw/2; dy = My*uy + c,
+// |c| <= uy/2. The weights' Mw sit in a table made once (approxTable, four rows to a vector),
+// the token's My are made as the blocks are read. Per block, with s the exact integer sum:
+//   p1 = (s*Mw) >> 12,  p2 = (p1*My) >> sh,  acc += p2      (|s| < 2^19, |Mw|, |My| < 2^12,
+//                                                            2^sh >= nb: no overflow)
+// and the row's value is acc * 2^(12+sh) * uw*uy, one rounding to f32 (the scale is a power
+// of two). Against the real sum R = sum_b dw dy s (S_b = sum_i |y_bi|, |s_b| <= 128 S_b):
+//   scales:      sum_b |s_b| (Dmax uy/2 + |dy_b| uw/2 + uw uy/4)
+//   truncations: uw uy nb 2^12 (4095 + 2^sh)       (floor of p1 and p2, times |My| and 1)
+//   conversion:  2^-24 |acc| 2^(12+sh) uw uy
+// and the exact order's own distance from R (gamma(nb+3) T, see approxBound).
 
-function approxTile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
-  const nb = k / QK;
-  const hm = v128.load(VK, K_HMASK);
-  let acc = f32x4.splat(0), p = w0, y = x0;
-  for (let i = 0; i < nb; i++) {
-    const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
-    const ey0 = evens(y0), oy0 = odds(y0), ey1 = evens(y1), oy1 = odds(y1);
-    const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
-    const d4 = f32x4.mul(halvesRawOf(gather4Halves(p, r1, r2, r3), hm), f32x4.splat(halfRaised(y)));
-    const s = hsum4(
-      i32x4.add(sum4(v128.load(p, 2), ey0, oy0), sum4(v128.load(p, 18), ey1, oy1)),
-      i32x4.add(sum4(v128.load(r1, 2), ey0, oy0), sum4(v128.load(r1, 18), ey1, oy1)),
-      i32x4.add(sum4(v128.load(r2, 2), ey0, oy0), sum4(v128.load(r2, 18), ey1, oy1)),
-      i32x4.add(sum4(v128.load(r3, 2), ey0, oy0), sum4(v128.load(r3, 18), ey1, oy1)));
-    acc = fma32x4(d4, f32x4.convert_i32x4_s(s), acc);
-    p += BLOCK_BYTES; y += BLOCK_BYTES;
-  }
-  v128.store(out, acc);
-}
-
-/** approxTile4 with the CPU's dot product (NATIVE_DOT): the same integer sums, and the scales'
- *  products by integer ops (scaleProducts: the same bits as the multiply) unless a scale is
- *  zero, subnormal, infinite or NaN, when the tile is done again with multiplies. */
-function approxTile4Native(out: usize, w0: usize, ws: usize, x0: usize, k: i32): void {
-  if (!approxNative(out, w0, ws, x0, k, true)) approxNative(out, w0, ws, x0, k, false);
-}
-
-/** approxTile4Native with the scales' products by integer ops (intScales; false when a scale
- *  is not a normal half, and nothing stored) or by multiplies. */
+/** f16 h's magnitude in units of 2^(e-26), rounded to nearest, with h's sign: |answer| <=
+ *  4094 when h's exponent field is at most e (and e >= 1; a subnormal counts as exponent 1). */
 // @ts-ignore: decorator
-@inline function approxNative(out: usize, w0: usize, ws: usize, x0: usize, k: i32, intScales: bool): bool {
+@inline function scaleUnits(h: i32, e: i32): i32 {
+  const eh = (h >> 10) & 31;
+  const sig = eh == 0 ? h & 0x3ff : (h & 0x3ff) | 0x400;
+  const d = e - max(eh, 1); // sig * 2^(1-d) units
+  let u = 0;
+  if (d == 0) u = sig << 1;
+  else if (d == 1) u = sig;
+  else if (d <= 13) u = (sig + (1 << (d - 2))) >> (d - 1);
+  return (h & 0x8000) != 0 ? -u : u;
+}
+
+/** The exponent field of the largest of the halves whose magnitude is m (1 for a subnormal or
+ *  zero): the unit of scaleUnits. */
+// @ts-ignore: decorator
+@inline function unitExponent(m: u32): i32 { return max(<i32>((m >> 10) & 31), 1); }
+
+/** The exponent field of the largest |scale| of x's nb blocks (unitExponent); 31 when one is
+ *  infinite or NaN. */
+function tokenExponent(x: usize, nb: i32): i32 {
+  let m: u32 = 0;
+  for (let i = 0; i < nb; i++) m = max(m, <u32>load<u16>(x + <usize>(i * BLOCK_BYTES)) & 0x7fff);
+  return unitExponent(m);
+}
+
+/** The truncation shift sh of the sums of nb blocks: 2^sh >= nb. */
+function sumShift(nb: i32): i32 { return nb <= 1 ? 0 : 32 - clz(nb - 1); }
+
+/** Bytes of approxTable for `rows` rows of k (the first rows & ~3 of them, four to a group). */
+export function approxTableBytes(rows: i32, k: i32): usize { return <usize>(rows >> 2) * <usize>(k / QK) * 16; }
+
+/** The weights' scales as approxGemv takes them: for each group of four rows and each block,
+ *  the four rows' scaleUnits in units of the largest scale sMax's (scaleMax; finite). */
+export function approxTable(w: usize, wStride: usize, rows: i32, k: i32, sMax: f32, dst: usize): void {
+  const nb = k / QK, e = unitExponent(<u32>f32ToF16(sMax));
+  let o = dst;
+  for (let g = 0; g + 4 <= rows; g += 4) {
+    for (let i = 0; i < nb; i++) {
+      for (let r = 0; r < 4; r++) store<i32>(o + (<usize>r << 2), scaleUnits(<i32>load<u16>(w + <usize>(g + r) * wStride + <usize>(i * BLOCK_BYTES)), e));
+      o += 16;
+    }
+  }
+}
+
+// Four rows x one token; `native`: the integer sums by the CPU's dot product (NATIVE_DOT).
+// @ts-ignore: decorator
+@inline function approxRows4(out: usize, w0: usize, ws: usize, x0: usize, k: i32, t: usize, eY: i32, sh: i32, unit: f32, native: bool): void {
   const nb = k / QK;
-  const hm = v128.load(VK, K_HMASK);
   const zero = i32x4.splat(0);
-  let acc = f32x4.splat(0), p = w0, y = x0, unusual: u64 = 0;
+  let acc = zero, p = w0, y = x0;
   for (let i = 0; i < nb; i++) {
     const y0 = v128.load(y, 2), y1 = v128.load(y, 18);
     const r1 = p + ws, r2 = r1 + ws, r3 = r2 + ws;
-    const h = gather4Halves(p, r1, r2, r3);
-    let d4: v128;
-    if (intScales) {
-      const hy = <i32>load<u16>(y), ey = halfExponentBiased(hy);
-      unusual |= unusualHalves(h) | <u64>(ey & UNUSUAL_SCALE);
-      d4 = scaleProducts(halfSignificands4(h), halfExponents4(h), i32x4.splat(halfSignificand(hy)), i32x4.splat(ey));
+    let s: v128;
+    if (native) {
+      s = hsum4(
+        dot4Native(v128.load(p, 18), y1, dot4Native(v128.load(p, 2), y0, zero)),
+        dot4Native(v128.load(r1, 18), y1, dot4Native(v128.load(r1, 2), y0, zero)),
+        dot4Native(v128.load(r2, 18), y1, dot4Native(v128.load(r2, 2), y0, zero)),
+        dot4Native(v128.load(r3, 18), y1, dot4Native(v128.load(r3, 2), y0, zero)));
     } else {
-      d4 = f32x4.mul(halvesRawOf(h, hm), f32x4.splat(halfRaised(y)));
+      const ey0 = evens(y0), oy0 = odds(y0), ey1 = evens(y1), oy1 = odds(y1);
+      s = hsum4(
+        i32x4.add(sum4(v128.load(p, 2), ey0, oy0), sum4(v128.load(p, 18), ey1, oy1)),
+        i32x4.add(sum4(v128.load(r1, 2), ey0, oy0), sum4(v128.load(r1, 18), ey1, oy1)),
+        i32x4.add(sum4(v128.load(r2, 2), ey0, oy0), sum4(v128.load(r2, 18), ey1, oy1)),
+        i32x4.add(sum4(v128.load(r3, 2), ey0, oy0), sum4(v128.load(r3, 18), ey1, oy1)));
     }
-    const s = hsum4(
-      dot4Native(v128.load(p, 18), y1, dot4Native(v128.load(p, 2), y0, zero)),
-      dot4Native(v128.load(r1, 18), y1, dot4Native(v128.load(r1, 2), y0, zero)),
-      dot4Native(v128.load(r2, 18), y1, dot4Native(v128.load(r2, 2), y0, zero)),
-      dot4Native(v128.load(r3, 18), y1, dot4Native(v128.load(r3, 2), y0, zero)));
-    acc = fma32x4(d4, f32x4.convert_i32x4_s(s), acc);
-    p += BLOCK_BYTES; y += BLOCK_BYTES;
+    const my = i32x4.splat(scaleUnits(<i32>load<u16>(y), eY));
+    acc = i32x4.add(acc, i32x4.shr_s(i32x4.mul(i32x4.shr_s(i32x4.mul(s, v128.load(t)), 12), my), sh));
+    p += BLOCK_BYTES; y += BLOCK_BYTES; t += 16;
   }
-  if (unusual != 0) return false;
-  v128.store(out, acc);
-  return true;
+  v128.store(out, f32x4.mul(f32x4.convert_i32x4_s(acc), f32x4.splat(unit)));
 }
 
-/** out[r] ~ W[r]·x for r < nr, within approxBound of gemm's result (for finite scales; rows
- *  with an infinite or NaN scale get meaningless values, and scaleMax says so). */
-export function approxGemv(out: usize, w: usize, wStride: usize, nr: i32, x: usize, k: i32): void {
-  let r = 0;
-  if (NATIVE_DOT) for (; r + 4 <= nr; r += 4) approxTile4Native(out + (<usize>r << 2), w + <usize>r * wStride, wStride, x, k);
-  for (; r + 4 <= nr; r += 4) approxTile4(out + (<usize>r << 2), w + <usize>r * wStride, wStride, x, k);
-  for (; r < nr; r++) store<f32>(out + (<usize>r << 2), dot(w + <usize>r * wStride, x, k)); // exact: within any bound
+function approxTile4(out: usize, w0: usize, ws: usize, x0: usize, k: i32, t: usize, eY: i32, sh: i32, unit: f32): void {
+  approxRows4(out, w0, ws, x0, k, t, eY, sh, unit, false);
+}
+
+function approxTile4Native(out: usize, w0: usize, ws: usize, x0: usize, k: i32, t: usize, eY: i32, sh: i32, unit: f32): void {
+  approxRows4(out, w0, ws, x0, k, t, eY, sh, unit, true);
+}
+
+/** out[r] ~ W[r]·x for rows r in [r0, r1) of W (r0 a multiple of 4), within approxBound of
+ *  gemm's result: `table` is W's approxTable, made with sMax. The rows past the last whole
+ *  group of four are exact. */
+export function approxGemv(out: usize, w: usize, wStride: usize, r0: i32, r1: i32, x: usize, k: i32, table: usize, sMax: f32): void {
+  const nb = k / QK, eY = tokenExponent(x, nb), sh = sumShift(nb);
+  const eW = unitExponent(<u32>f32ToF16(sMax));
+  const unit = reinterpret<f32>((eW + eY + sh - 40 + 127) << 23); // 2^(12+sh) * uw * uy
+  const ts = <usize>nb * 16; // a group's table
+  let r = r0;
+  if (NATIVE_DOT) for (; r + 4 <= r1; r += 4) approxTile4Native(out + (<usize>r << 2), w + <usize>r * wStride, wStride, x, k, table + <usize>(r >> 2) * ts, eY, sh, unit);
+  for (; r + 4 <= r1; r += 4) approxTile4(out + (<usize>r << 2), w + <usize>r * wStride, wStride, x, k, table + <usize>(r >> 2) * ts, eY, sh, unit);
+  for (; r < r1; r++) store<f32>(out + (<usize>r << 2), dot(w + <usize>r * wStride, x, k)); // exact: within any bound
 }
 
 /** The largest |scale| over the blocks of `rows` rows: infinity when a scale is infinite or
@@ -275,15 +307,24 @@ function gamma(n: i32): f64 { return <f64>n * U / (1 - <f64>n * U); }
 /** The bound on |approxGemv - gemm| for activations x (k elements) and weights whose scales are
  *  at most sMax in magnitude (the derivation is above); infinity when nothing can be bounded. */
 export function approxBound(sMax: f32, x: usize, k: i32): f64 {
-  const nb = k / QK;
-  let c: f64 = 0; // sum_b |dy_b| * sum_i |y_bi|
+  const nb = k / QK, sh = sumShift(nb);
+  if (!isFinite(sMax)) return Infinity;
+  const eY = tokenExponent(x, nb);
+  if (eY > 30) return Infinity; // an infinite or NaN activation scale
+  const dMax = <f64>sMax, uw = Math.pow(2, unitExponent(<u32>f32ToF16(sMax)) - 26), uy = Math.pow(2, eY - 26);
+  let s1: f64 = 0, c: f64 = 0, yMax: f64 = 0; // sum_b S_b, sum_b |dy_b| S_b, max_b |dy_b|
   for (let i = 0; i < nb; i++) {
     const b = x + <usize>(i * BLOCK_BYTES);
     let ys = 0;
     for (let j = 0; j < QK; j++) ys += abs<i32>(<i32>load<i8>(b + 2 + <usize>j));
-    c += Math.abs(<f64>f16ToF32(load<u16>(b))) * <f64>ys;
+    const dy = Math.abs(<f64>f16ToF32(load<u16>(b)));
+    s1 += <f64>ys; c += dy * <f64>ys; yMax = max(yMax, dy);
   }
-  const e = (gamma(nb) + gamma(nb + 3)) * (1 + U) * <f64>sMax * 128 * c + <f64>(2 * nb + 6) * 7.006492321624085e-46;
+  const scales = 128 * ((dMax * uy / 2 + uw * uy / 4) * s1 + uw / 2 * c);
+  const truncations = uw * uy * <f64>nb * 4096 * (4095 + Math.pow(2, sh));
+  const conversion = U * (128 * s1 * (dMax + uw / 2) * (yMax + uy / 2) + truncations);
+  const exact = gamma(nb + 3) * (1 + U) * dMax * 128 * c + <f64>(nb + 3) * 7.006492321624085e-46;
+  const e = scales + truncations + conversion + exact;
   // the arithmetic above rounds a few times, at 2^-53 each: a relative 2^-40 covers it
   return isFinite(e) ? e * (1 + 9.094947017729282e-13) : Infinity;
 }

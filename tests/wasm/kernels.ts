@@ -1,6 +1,6 @@
 // Test entry: llm/kernels (matrix products by weight type, f32 vector helpers).
 export { allocRegion, freeRegion } from "../../kernel/memory/regions";
-export { ACT_NONE, activationType, activationBytes, quantizeActivations, dequantizeRow, quantizeRow, hasApprox, weightScaleMax, approxMatvec, approxBound, productWorkBytes } from "../../llm/kernels/matmul";
+export { ACT_NONE, activationType, activationBytes, quantizeActivations, dequantizeRow, quantizeRow, hasApprox, weightScaleMax, approxTableBytes, approxTable, approxMatvec, approxBound, productWorkBytes } from "../../llm/kernels/matmul";
 export { interleavedLayout, dequantizeMatrixRow } from "../../llm/kernels/matmul";
 import { matvec as matvecWith, matmul as matmulWith, productWorkBytes, preparedBytes, prepareActivations, productLayoutWorkBytes,
   toProductLayout as toProductLayoutWith } from "../../llm/kernels/matmul";
