@@ -1,6 +1,7 @@
 // llm/grammar: GBNF parsed as llama.cpp parses it, and text matched as its matcher matches
 // it. The cases are llama.cpp's own (tests/test-grammar-parser.cpp and
 // tests/test-grammar-integration.cpp), read from its source bundle at test time.
+import { TARGETS } from "../tools/fuzz/targets.mjs";
 import { describe, it, expect, beforeAll } from "vitest";
 import { compile } from "../tools/lib/asbuild.mjs";
 import { instantiate } from "../tools/lib/wasmhost.mjs";
@@ -266,6 +267,31 @@ ws ::= [ \t\n]*`,
     expect(text(x.buildWithVocab(...put(Buffer.from(`root ::= (${classes.join(" | ")})+`))))).toBe("");
     expect(x.allowedOneByOne()).toBe(0);
     expect(text(x.matcherError())).toMatch(/or 16777216 token checks\) for one step/);
+  });
+
+  it("a single-token check past its share of work asks the trie walk, and says the same", () => {
+    // a fuzzed grammar (gbnf finding 6, kept in tests/fuzz/gbnf/findings) whose fifth token
+    // check, following each of its stacks through the token's characters, cost 43 thousand
+    // stacks' work (0.2 s in V8); past MAX_CHECKS_PER_TOKEN the check takes the answer from the
+    // walk of every token instead, which merges the stacks
+    const input = readFileSync("tests/fuzz/gbnf/findings/timeout-one-token-check-2332ms");
+    const g = input.indexOf(0);
+    loadVocab(TARGETS.gbnf.vocab());
+    expect(text(x.buildWithVocab(...put(input.subarray(0, g))))).toBe("");
+    const size = x.allowedChecked();
+    expect(size).toBeGreaterThan(0); // the trie, the one-by-one walk and allows agree
+    let steps = 0, refused = 0;
+    for (let i = g + 1; i + 2 <= Math.min(input.length, g + 65); i += 2) {
+      const id = input.readUInt16LE(i) % 512;
+      const w = x.checkWork(id);
+      expect(Math.abs(w), `token ${id}`).toBeLessThan(4096); // MAX_CHECKS_PER_TOKEN / 64 = 1024, and the walk
+      if (w < 0) { refused++; break; }
+      expect(x.acceptId(id)).toBeTruthy();
+      steps++;
+    }
+    expect([steps, refused]).toEqual([4, 1]);
+    expect(x.allowedChecked()).toBeGreaterThanOrEqual(0);
+    expect(text(x.matcherError())).toBe("");
   });
 
   it("agrees where more class tops are alive than a bitmask holds (StackSets.unionOfTops)", async () => {

@@ -17,7 +17,7 @@
 
 import { Grammar, G_ALT, G_CHAR, G_CHAR_RNG_UPPER, G_CHAR_ALT, G_TOKEN, G_TOKEN_NOT } from "./gbnf";
 import {
-  Stack, StackList, StackWork, CHECKS_PER_STACK, tooManyStacks, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
+  Stack, StackList, StackWork, CHECKS_PER_STACK, MAX_CHECKS_PER_TOKEN, tooManyStacks, one, endOfSequence, popPush, advance, matchChar, firstRangeTaking, charEnd, matchPartialChar, matchToken,
   acceptChar, isCharType,
 } from "./stacks";
 import { StackSets, STACK_TABLE_LIMIT } from "./stack_sets";
@@ -143,7 +143,7 @@ export class GrammarMatcher {
   allows(v: GrammarVocab, t: i32): bool {
     if (this.error.length != 0) return false;
     if (v.isEog(t)) return this.canEnd;
-    this.work.reset(false);
+    this.work.reset(false, MAX_CHECKS_PER_TOKEN);
     if (v.isBlank(t)) return false;
     this.vocabTable = v.cps;
     const c = this.candidates(v, 1);
@@ -152,7 +152,11 @@ export class GrammarMatcher {
     const all = new SlotList();
     all.push(0);
     this.reject(this.stacks, c, all, 0, rejects);
-    if (this.overWork()) return false;
+    if (this.work.exceeded) { // past one token's share: the walk of every token answers (its limits hold)
+      const allowed = new Uint8Array(v.size);
+      this.allowedTokens(v, allowed);
+      return allowed[t] != 0;
+    }
     return rejects.length == 0;
   }
 

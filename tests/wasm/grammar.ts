@@ -94,6 +94,15 @@ export function allowedChecked(): i32 {
   return n;
 }
 
+/** Whether token t may come next (allows), and the work that took (StackWork.spent, in
+ *  stacks): the work, negated and less one when t may not come. */
+export function checkWork(t: i32): f64 {
+  const w0 = matcher!.workSpent;
+  const fits = matcher!.allows(vocab!, t);
+  const w = <f64>(matcher!.workSpent - w0);
+  return fits ? w : -w - 1;
+}
+
 /** Allowed tokens by llama.cpp's token-by-token walk alone (the path after a token that ended
  *  inside a character). */
 export function allowedOneByOne(): i32 { return matcher!.allowedTokensOneByOne(vocab!, allowedRef); }
