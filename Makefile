@@ -231,9 +231,10 @@ $(FUZZ)/fuzz.lowered.wasm: $(FUZZ)/fuzz.wasm tools/lib/lower-fma.mjs
 $(FUZZ)/fuzz.c: $(FUZZ)/fuzz.lowered.wasm | $(TC_ENV)
 	$(WASM2C) -n fuzz $< -o $@
 
-$(FUZZ)/obj/fuzz.o: $(FUZZ)/fuzz.c Makefile
+# tools/fuzz/call_depth.h: the call-depth check as a read before a guard page, not a compare
+$(FUZZ)/obj/fuzz.o: $(FUZZ)/fuzz.c tools/fuzz/call_depth.h Makefile
 	@mkdir -p $(FUZZ)/obj
-	nice -n 19 clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Wno-everything -c $< -o $@
+	nice -n 19 clang $(FUZZ_CFLAGS) -include tools/fuzz/call_depth.h -fsanitize=fuzzer-no-link -Wno-everything -c $< -o $@
 
 $(FUZZ)/obj/%.o: $(WASM_RT_SRC)/%.c Makefile | $(TC_ENV)
 	@mkdir -p $(FUZZ)/obj

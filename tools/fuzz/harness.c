@@ -6,7 +6,8 @@
  *
  * The contract under test is "an error value, never a trap, never a hang": any WebAssembly
  * trap (an AssemblyScript abort, an out-of-bounds access, a division by zero, unreachable,
- * call stack exhaustion) aborts, and libFuzzer reports it as a crash with the input.
+ * call stack exhaustion) aborts, and libFuzzer reports it as a crash with the input. Call
+ * stack exhaustion is found by a read before a guard page (tools/fuzz/call_depth.h).
  *
  * Out-of-bounds accesses fault in the guard pages wasm2c's runtime reserves behind linear
  * memory (as in the kernel, whose window ends in unmapped pages) and on_segv makes them traps:
@@ -65,6 +66,21 @@ static void print_as_string(FILE* f, u32 ptr) {
     u32 c = m[ptr + i] | (u32)m[ptr + i + 1] << 8;
     fputc(c < 0x80 ? (int)c : '?', f);
   }
+}
+
+/* The call-depth guard of tools/fuzz/call_depth.h: fuzz_depth_guard[d] is readable for the
+ * depths d below WASM_RT_MAX_CALL_STACK_DEPTH, and the byte for the limit itself is the first
+ * of depth_guard_page, unmapped; on_segv makes its fault the call-stack-exhaustion trap. */
+const volatile uint8_t* fuzz_depth_guard;
+static uint8_t* depth_guard_page;
+#define GUARD_PAGE 4096
+
+static void make_depth_guard(void) {
+  size_t readable = ((size_t)WASM_RT_MAX_CALL_STACK_DEPTH + GUARD_PAGE - 1) / GUARD_PAGE * GUARD_PAGE;
+  uint8_t* m = mmap(NULL, readable + GUARD_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED || mprotect(m + readable, GUARD_PAGE, PROT_NONE) != 0) { perror("fuzz: depth guard"); exit(1); }
+  depth_guard_page = m + readable;
+  fuzz_depth_guard = depth_guard_page - WASM_RT_MAX_CALL_STACK_DEPTH;
 }
 
 void fuzz_trap(wasm_rt_trap_t code) {
@@ -126,6 +142,7 @@ static void load_vocab(void) {
 int LLVMFuzzerInitialize(int* argc, char*** argv) {
   (void)argc; (void)argv;
   verbose = getenv("SIS_FUZZ_VERBOSE") != NULL;
+  make_depth_guard();
   wasm_rt_init();
   wasm2c_fuzz_instantiate(&inst, &env, &platform);
   if (inst.w2c_memory.max_pages > MAX_PAGES) inst.w2c_memory.max_pages = MAX_PAGES;
@@ -165,6 +182,8 @@ static void on_segv(int sig, siginfo_t* si, void* ctx) {
   }
   /* past the memory's size, in the reservation: the module's out-of-bounds access */
   if (a >= base && a < base + RESERVED) fuzz_trap(WASM_RT_TRAP_OOB);
+  /* the call-depth guard: a call past the limit */
+  if (a >= depth_guard_page && a < depth_guard_page + GUARD_PAGE) fuzz_trap(WASM_RT_TRAP_EXHAUSTION);
   if (chained.sa_flags & SA_SIGINFO) { chained.sa_sigaction(sig, si, ctx); return; }
   if (chained.sa_handler != SIG_DFL && chained.sa_handler != SIG_IGN) { chained.sa_handler(sig); return; }
   signal(sig, SIG_DFL);
