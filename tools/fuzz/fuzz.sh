@@ -3,6 +3,8 @@
 #   tools/fuzz/fuzz.sh run SECONDS TARGET...   fuzz each target for SECONDS of CPU time, one after the other
 #   tools/fuzz/fuzz.sh merge 0 TARGET...       minimize everything found into tests/fuzz/<target>/corpus
 #   tools/fuzz/fuzz.sh totals 0 [TARGET...]    CPU time and inputs per target, from tests/fuzz/runs.tsv
+# Runs of one target may go at once, one a core (two shells each running `run ... gbnf`): each
+# takes the first free slot and has its own log; they share the corpus directory.
 # Inputs come from three places: build/fuzz/corpus/<target> (what earlier runs found; new
 # finds go there), tests/fuzz/<target>/ (the committed corpus and the findings, *.gz
 # unpacked first) and build/fuzz/seeds/<target> (tools/fuzz/seeds.mjs). A crash, a trap or
@@ -27,18 +29,37 @@ max_len() {
 }
 LIMITS=(-timeout=1 -rss_limit_mb=2560 -malloc_limit_mb=2560)
 
-# tests/fuzz/<target>/ as plain files in build/fuzz/committed/<target>
+# tests/fuzz/<target>/ as plain files in build/fuzz/committed/<target>; made beside it and
+# swapped in, so that a run of the same target starting meanwhile reads a whole directory
 unpack() {
   local t=$1 out=$F/committed/$1
-  rm -rf "$out"
-  mkdir -p "$out"
-  [ -d "tests/fuzz/$t" ] || return 0
-  find "tests/fuzz/$t" -type f | while read -r f; do
-    case $f in
-      *.gz) gzip -dc "$f" > "$out/$(basename "$f" .gz)" ;;
-      *) cp "$f" "$out/" ;;
-    esac
+  rm -rf "$out.new" "$out.old"
+  mkdir -p "$out.new"
+  if [ -d "tests/fuzz/$t" ]; then
+    find "tests/fuzz/$t" -type f | while read -r f; do
+      case $f in
+        *.gz) gzip -dc "$f" > "$out.new/$(basename "$f" .gz)" ;;
+        *) cp "$f" "$out.new/" ;;
+      esac
+    done
+  fi
+  [ ! -d "$out" ] || mv "$out" "$out.old"
+  mv "$out.new" "$out"
+  rm -rf "$out.old"
+}
+
+# Takes the first slot of target $1 no other run holds: its lock stays on fd 9 until the next
+# call or the end of the script. Sets `name`, the run's file names: <target> in slot 1 (alone),
+# <target>.<slot> in the others.
+take_slot() {
+  local slot=1
+  while :; do
+    exec 9> "$F/logs/$1.slot$slot.lock"
+    flock -n 9 && break
+    slot=$(( slot + 1 ))
   done
+  name=$1
+  [ "$slot" -eq 1 ] || name=$1.$slot
 }
 
 # Runs one input alone at normal priority (also when this script runs niced: root may raise
@@ -69,10 +90,11 @@ for t in "$@"; do
     echo "fuzz: $t skipped: ../shared/vocab/ggml-vocab-llama-bpe.gguf is absent"
     continue
   fi
-  unpack "$t"
   mkdir -p "$F/corpus/$t" "$F/findings/$t" "$F/logs"
+  unpack "$t"
   case $mode in
   run)
+    take_slot "$t"
     # SECONDS is CPU time (user + system): a fuzzer at nice 19 gets what other work leaves, and
     # runs again until it has had that much. libFuzzer's -timeout counts wall-clock time, so a
     # starved fuzzer can also stop on an input that is not slow. Such a "timeout" is run again
@@ -82,9 +104,9 @@ for t in "$@"; do
     while :; do
       left=$(( seconds - used ))
       [ "$left" -ge 5 ] || break
-      echo "fuzz: $t for $left s of CPU (log: $F/logs/$t.log)"
-      log=$F/logs/$t.log status=0 wall0=$(date +%s)
-      ls "$F/findings/$t" > "$F/findings/$t.before"
+      echo "fuzz: $t for $left s of CPU (log: $F/logs/$name.log)"
+      log=$F/logs/$name.log status=0 wall0=$(date +%s)
+      ls "$F/findings/$t" > "$F/findings/$name.before"
       # bash's time keyword: the run's user and system CPU seconds
       { time nice -n 19 "$F/bin/$t" "${LIMITS[@]}" -max_len="$(max_len "$t")" -max_total_time="$left" -print_final_stats=1 \
         -artifact_prefix="$F/findings/$t/" "$F/corpus/$t" "$F/committed/$t" "$F/seeds/$t" > "$log" 2>&1 ; } 2> "$log.cpu" || status=$?
@@ -102,7 +124,7 @@ for t in "$@"; do
       # again under the same name), else a file that is new (a slow-unit-* file is libFuzzer's
       # report of a slow input it went on from)
       new=$(grep -oE 'Test unit written to [^ ]+' "$log" | grep -v '/slow-unit-' | tail -1 | sed 's|.*/||' || true)
-      [ -n "$new" ] || new=$(ls "$F/findings/$t" | comm -13 "$F/findings/$t.before" - | grep -v -e '^starved$' -e '^slow-unit-' | head -1 || true)
+      [ -n "$new" ] || new=$(ls "$F/findings/$t" | comm -13 "$F/findings/$name.before" - | grep -v -e '^starved$' -e '^slow-unit-' | head -1 || true)
       outcome=ok
       if [ $status -eq 72 ]; then
         outcome="interrupted" # libFuzzer's exit code after SIGINT: someone stopped it
