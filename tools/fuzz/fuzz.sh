@@ -4,7 +4,8 @@
 #   tools/fuzz/fuzz.sh merge 0 TARGET...       minimize everything found into tests/fuzz/<target>/corpus
 #   tools/fuzz/fuzz.sh totals 0 [TARGET...]    CPU time and inputs per target, from tests/fuzz/runs.tsv
 # Runs of one target may go at once, one a core (two shells each running `run ... gbnf`): each
-# takes the first free slot and has its own log; they share the corpus directory.
+# takes the first free slot and has its own log and findings directory (<target>.<slot>, from
+# the second on); they share the corpus directory.
 # Inputs come from three places: build/fuzz/corpus/<target> (what earlier runs found; new
 # finds go there), tests/fuzz/<target>/ (the committed corpus and the findings, *.gz
 # unpacked first) and build/fuzz/seeds/<target> (tools/fuzz/seeds.mjs). A crash, a trap or
@@ -30,9 +31,12 @@ max_len() {
 LIMITS=(-timeout=1 -rss_limit_mb=2560 -malloc_limit_mb=2560)
 
 # tests/fuzz/<target>/ as plain files in build/fuzz/committed/<target>; made beside it and
-# swapped in, so that a run of the same target starting meanwhile reads a whole directory
+# swapped in, so that a run of the same target starting again meanwhile reads a whole
+# directory, and under a lock, for two runs starting at once
 unpack() {
   local t=$1 out=$F/committed/$1
+  exec 8> "$F/logs/$t.unpack.lock"
+  flock 8
   rm -rf "$out.new" "$out.old"
   mkdir -p "$out.new"
   if [ -d "tests/fuzz/$t" ]; then
@@ -46,6 +50,7 @@ unpack() {
   [ ! -d "$out" ] || mv "$out" "$out.old"
   mv "$out.new" "$out"
   rm -rf "$out.old"
+  exec 8>&-
 }
 
 # Takes the first slot of target $1 no other run holds: its lock stays on fd 9 until the next
@@ -90,11 +95,15 @@ for t in "$@"; do
     echo "fuzz: $t skipped: ../shared/vocab/ggml-vocab-llama-bpe.gguf is absent"
     continue
   fi
-  mkdir -p "$F/corpus/$t" "$F/findings/$t" "$F/logs"
+  mkdir -p "$F/corpus/$t" "$F/logs"
   unpack "$t"
   case $mode in
   run)
     take_slot "$t"
+    # its own: two runs that stop on the same input write the same file, and one would take
+    # it away (to starved/) while the other still runs it again
+    findings=$F/findings/$name
+    mkdir -p "$findings"
     # SECONDS is CPU time (user + system): a fuzzer at nice 19 gets what other work leaves, and
     # runs again until it has had that much. libFuzzer's -timeout counts wall-clock time, so a
     # starved fuzzer can also stop on an input that is not slow. Such a "timeout" is run again
@@ -106,10 +115,10 @@ for t in "$@"; do
       [ "$left" -ge 5 ] || break
       echo "fuzz: $t for $left s of CPU (log: $F/logs/$name.log)"
       log=$F/logs/$name.log status=0 wall0=$(date +%s)
-      ls "$F/findings/$t" > "$F/findings/$name.before"
+      ls "$findings" > "$findings.before"
       # bash's time keyword: the run's user and system CPU seconds
       { time nice -n 19 "$F/bin/$t" "${LIMITS[@]}" -max_len="$(max_len "$t")" -max_total_time="$left" -print_final_stats=1 \
-        -artifact_prefix="$F/findings/$t/" "$F/corpus/$t" "$F/committed/$t" "$F/seeds/$t" > "$log" 2>&1 ; } 2> "$log.cpu" || status=$?
+        -artifact_prefix="$findings/" "$F/corpus/$t" "$F/committed/$t" "$F/seeds/$t" > "$log" 2>&1 ; } 2> "$log.cpu" || status=$?
       cpu=$(awk '{ printf "%d", $1 + $2 }' "$log.cpu") wall=$(( $(date +%s) - wall0 ))
       used=$(( used + cpu ))
       # the last status line (inputs run, cov: edges, ft: features) and the average speed
@@ -124,15 +133,15 @@ for t in "$@"; do
       # again under the same name), else a file that is new (a slow-unit-* file is libFuzzer's
       # report of a slow input it went on from)
       new=$(grep -oE 'Test unit written to [^ ]+' "$log" | grep -v '/slow-unit-' | tail -1 | sed 's|.*/||' || true)
-      [ -n "$new" ] || new=$(ls "$F/findings/$t" | comm -13 "$F/findings/$name.before" - | grep -v -e '^starved$' -e '^slow-unit-' | head -1 || true)
+      [ -n "$new" ] || new=$(ls "$findings" | comm -13 "$findings.before" - | grep -v -e '^starved$' -e '^slow-unit-' | head -1 || true)
       outcome=ok
       if [ $status -eq 72 ]; then
         outcome="interrupted" # libFuzzer's exit code after SIGINT: someone stopped it
       elif [ $status -ne 0 ]; then
         outcome="finding $new"
-        if [ -n "$new" ] && [[ $new == timeout-* ]] && again=$(replay "$t" "$F/findings/$t/$new"); then
-          mkdir -p "$F/findings/$t/starved"
-          mv "$F/findings/$t/$new" "$F/findings/$t/starved/"
+        if [ -n "$new" ] && [[ $new == timeout-* ]] && again=$(replay "$t" "$findings/$new"); then
+          mkdir -p "$findings/starved"
+          mv "$findings/$new" "$findings/starved/"
           outcome="starved ($new ran again alone in $again ms)"
           echo "fuzz: $t: not a finding: $new took over a second only while the machine was busy; alone it runs in $again ms"
         fi
@@ -141,7 +150,7 @@ for t in "$@"; do
         "$t" "$cpu" "$wall" "${execs:-0}" "${cov:-}" "${ft:-}" "$outcome" >> tests/fuzz/runs.tsv
       if [[ $outcome == finding* ]]; then
         grep -E 'fuzz: |ERROR: |SUMMARY: |Test unit written' "$log" | head -8 >&2
-        echo "fuzz: $t FAILED (exit $status): the input is in $F/findings/$t/; log $log" >&2
+        echo "fuzz: $t FAILED (exit $status): the input is in $findings/; log $log" >&2
         exit 1
       fi
       [ $status -eq 72 ] && exit 130
